@@ -1,0 +1,3 @@
+//! The `mesh-export` command line tool (in progress).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! A local emulator of the Mesh Export service (in progress).

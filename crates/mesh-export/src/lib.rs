@@ -1,0 +1,1 @@
+//! The Mesh Export client users depend on (in progress).

@@ -1,0 +1,240 @@
+//! Edits of progenitor's syntax tree where its output falls short of the spec.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Attribute, Fields, ImplItem, Item, ItemEnum, LitStr, Type};
+
+use super::normalize::{DeprecatedOperation, Findings};
+
+/// Applies every rewrite the findings call for; returns one log line per rewrite made.
+pub fn rewrite(file: &mut syn::File, findings: &Findings) -> Result<Vec<String>, String> {
+    let mut log = Vec::new();
+    for name in &findings.open_enums {
+        open_enum(file, name)?;
+        log.push(format!(
+            "types::{name}: closed enum -> open enum (a response may carry values the spec does not list; they are kept in Unknown(String))"
+        ));
+    }
+    for op in &findings.deprecated {
+        let method = rust_name(&op.operation_id);
+        mark_deprecated(file, &method, &op.note)?;
+        log.push(format!(
+            "Client::{method}: #[deprecated] ({} {} is `deprecated: true` in the spec)",
+            op.method, op.path
+        ));
+    }
+    file.items.push(deprecation_table(&findings.deprecated));
+    log.push(format!(
+        "DEPRECATED_OPERATIONS: [{}]",
+        findings.deprecated.iter().map(|op| op.operation_id.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(log)
+}
+
+/// The method name progenitor gives an operation id (and what `OperationInfo` carries).
+pub fn rust_name(operation_id: &str) -> String {
+    operation_id.replace(['-', '.', ' '], "_").to_lowercase()
+}
+
+fn mark_deprecated(file: &mut syn::File, method: &str, note: &str) -> Result<(), String> {
+    let attr: Attribute = syn::parse_quote!(#[deprecated(note = #note)]);
+    let mut found = false;
+    for item in &mut file.items {
+        let Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() || !is_type(&imp.self_ty, "Client") {
+            continue;
+        }
+        for entry in &mut imp.items {
+            if let ImplItem::Fn(f) = entry
+                && f.sig.ident == method
+            {
+                f.attrs.push(attr.clone());
+                found = true;
+            }
+        }
+    }
+    found
+        .then_some(())
+        .ok_or_else(|| format!("deprecated operation has no method Client::{method}"))
+}
+
+fn deprecation_table(ops: &[DeprecatedOperation]) -> Item {
+    let entries = ops.iter().map(|op| {
+        let (id, rust, method, path, note) = (
+            &op.operation_id,
+            rust_name(&op.operation_id),
+            &op.method,
+            &op.path,
+            &op.note,
+        );
+        let replacement = match &op.replacement {
+            Some(r) => quote!(Some(#r)),
+            None => quote!(None),
+        };
+        quote! {
+            crate::DeprecatedOperation {
+                operation_id: #id,
+                method_name: #rust,
+                http_method: #method,
+                path: #path,
+                note: #note,
+                replacement: #replacement,
+            }
+        }
+    });
+    syn::parse_quote! {
+        /// Operations the spec marks `deprecated: true`, with the reason it gives.
+        pub const DEPRECATED_OPERATIONS: &[crate::DeprecatedOperation] = &[#(#entries),*];
+    }
+}
+
+fn is_type(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// Replaces typify's closed enum `name` (and every impl on it) in `mod types` with one that keeps
+/// unlisted values in `Unknown(String)`, reusing typify's variant names and wire values.
+fn open_enum(file: &mut syn::File, name: &str) -> Result<(), String> {
+    let types = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or("generated code has no `mod types`")?;
+    let position = types
+        .iter()
+        .position(|item| matches!(item, Item::Enum(e) if e.ident == name))
+        .ok_or_else(|| format!("types::{name} is not a generated enum"))?;
+    let Item::Enum(closed) = &types[position] else {
+        unreachable!("position matched an enum")
+    };
+    let replacement = open_enum_tokens(closed)?;
+    types.retain(|item| !matches!(item, Item::Enum(e) if e.ident == name));
+    types.retain(|item| !matches!(item, Item::Impl(i) if is_type(&i.self_ty, name)));
+    let new_items: syn::File = syn::parse2(replacement).map_err(|e| e.to_string())?;
+    let at = position.min(types.len());
+    types.splice(at..at, new_items.items);
+    Ok(())
+}
+
+fn open_enum_tokens(closed: &ItemEnum) -> Result<TokenStream, String> {
+    let name = &closed.ident;
+    let docs: Vec<&Attribute> = closed
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
+    let mut variants = Vec::new();
+    let mut values = Vec::new();
+    for variant in &closed.variants {
+        if !matches!(variant.fields, Fields::Unit) {
+            return Err(format!("{name}::{} is not a unit variant", variant.ident));
+        }
+        let mut wire = variant.ident.to_string();
+        for attr in variant.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    wire = meta.value()?.parse::<LitStr>()?.value();
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        variants.push(variant.ident.clone());
+        values.push(wire);
+    }
+    let variant_docs = values.iter().map(|v| format!("`{v}`"));
+    let unknown = format_ident!("Unknown");
+    let expecting = format!("a {name} string");
+    Ok(quote! {
+        #(#docs)*
+        ///
+        /// Open: a value this client does not list is kept in `Unknown` instead of failing the
+        /// whole response.
+        #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        pub enum #name {
+            #(#[doc = #variant_docs] #variants,)*
+            /// A value this version of the client does not know, kept verbatim.
+            #unknown(::std::string::String),
+        }
+
+        impl #name {
+            /// The value as the service spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#variants => #values,)*
+                    Self::#unknown(value) => value.as_str(),
+                }
+            }
+
+            /// Whether the value is one this client does not list.
+            pub fn is_unknown(&self) -> bool {
+                matches!(self, Self::#unknown(_))
+            }
+        }
+
+        impl ::std::convert::From<&str> for #name {
+            fn from(value: &str) -> Self {
+                match value {
+                    #(#values => Self::#variants,)*
+                    other => Self::#unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl ::std::convert::From<::std::string::String> for #name {
+            fn from(value: ::std::string::String) -> Self {
+                match Self::from(value.as_str()) {
+                    Self::#unknown(_) => Self::#unknown(value),
+                    known => known,
+                }
+            }
+        }
+
+        impl ::std::convert::From<&#name> for #name {
+            fn from(value: &#name) -> Self {
+                value.clone()
+            }
+        }
+
+        impl ::std::str::FromStr for #name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                Ok(Self::from(value))
+            }
+        }
+
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                struct Visitor;
+                impl ::serde::de::Visitor<'_> for Visitor {
+                    type Value = #name;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, value: &str) -> ::std::result::Result<#name, E> {
+                        Ok(#name::from(value))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, value: ::std::string::String) -> ::std::result::Result<#name, E> {
+                        Ok(#name::from(value))
+                    }
+                }
+                deserializer.deserialize_str(Visitor)
+            }
+        }
+    })
+}
