@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 use xtask::codegen;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Development tasks of the Mesh Export workspace")]
+#[command(
+    name = "cargo xtask",
+    about = "Development tasks of the Mesh Export workspace"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -35,11 +38,16 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Paths are relative to the workspace root, wherever cargo was started.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace");
     let result = match cli.task {
-        Task::Codegen { check, spec, out, quiet } => {
-            run_codegen(&root.join(spec), &root.join(out), check, quiet)
-        }
+        Task::Codegen {
+            check,
+            spec,
+            out,
+            quiet,
+        } => run_codegen(&root.join(spec), &root.join(out), check, quiet),
     };
     match result {
         Ok(code) => code,
@@ -59,7 +67,9 @@ fn run_codegen(spec_path: &Path, out: &Path, check: bool, quiet: bool) -> Result
         }
     }
     let current = std::fs::read_to_string(out).unwrap_or_default();
-    let shown = out.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(out);
+    let shown = out
+        .strip_prefix(std::env::current_dir().unwrap_or_default())
+        .unwrap_or(out);
     let shown = shown.display().to_string();
     match codegen::diff(&current, &generated.source, &shown) {
         None => {

@@ -33,7 +33,12 @@ pub struct Generated {
 pub fn load_spec(path: &Path) -> Result<OpenAPI, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_norway::from_str(&text).map_err(|e| format!("{} is not a valid OpenAPI 3.0 document: {e}", path.display()))
+    serde_norway::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a valid OpenAPI 3.0 document: {e}",
+            path.display()
+        )
+    })
 }
 
 /// Generates the client source for `spec`. Deterministic: the same spec gives the same bytes.
@@ -106,7 +111,10 @@ fn panicking_operations(spec: &OpenAPI) -> Vec<String> {
                 culprits.push(format!(
                     "{} {path} ({})",
                     method.to_uppercase(),
-                    operation.operation_id.as_deref().unwrap_or("no operationId")
+                    operation
+                        .operation_id
+                        .as_deref()
+                        .unwrap_or("no operationId")
                 ));
             }
         }
@@ -154,7 +162,10 @@ pub fn diff(current: &str, expected: &str, path: &str) -> Option<String> {
         similar::TextDiff::from_lines(current, expected)
             .unified_diff()
             .context_radius(3)
-            .header(&format!("{path} (checked in)"), &format!("{path} (from the spec)"))
+            .header(
+                &format!("{path} (checked in)"),
+                &format!("{path} (from the spec)"),
+            )
             .to_string(),
     )
 }

@@ -47,12 +47,17 @@ pub fn normalize(spec: &mut OpenAPI) -> Result<Findings, String> {
         let name = format!(
             "{} {path} ({})",
             method.to_uppercase(),
-            operation.operation_id.as_deref().unwrap_or("no operationId")
+            operation
+                .operation_id
+                .as_deref()
+                .unwrap_or("no operationId")
         );
         json_media_types(&name, operation, &mut findings.log);
         default_response(&name, operation, &mut findings.log);
         if operation.deprecated {
-            findings.deprecated.push(deprecation(&path, &method, operation)?);
+            findings
+                .deprecated
+                .push(deprecation(&path, &method, operation)?);
         }
     }
     findings.open_enums = response_enums(spec);
@@ -102,11 +107,7 @@ fn json_media_types(name: &str, operation: &mut Operation, log: &mut Vec<String>
     }
 }
 
-fn rewrite_content(
-    what: &str,
-    content: &mut openapiv3::Content,
-    log: &mut Vec<String>,
-) {
+fn rewrite_content(what: &str, content: &mut openapiv3::Content, log: &mut Vec<String>) {
     let suffixed: Vec<String> = content
         .keys()
         .filter(|k| *k != JSON && k.ends_with("+json"))
@@ -115,7 +116,9 @@ fn rewrite_content(
     for key in suffixed {
         let media = content.shift_remove(&key).expect("key was just listed");
         if content.contains_key(JSON) {
-            log.push(format!("{what}: dropped {key} (application/json is also given)"));
+            log.push(format!(
+                "{what}: dropped {key} (application/json is also given)"
+            ));
         } else {
             log.push(format!("{what}: {key} -> {JSON}"));
             content.insert(JSON.to_owned(), media);
@@ -143,7 +146,11 @@ fn default_response(name: &str, operation: &mut Operation, log: &mut Vec<String>
     }
 }
 
-fn deprecation(path: &str, method: &str, operation: &Operation) -> Result<DeprecatedOperation, String> {
+fn deprecation(
+    path: &str,
+    method: &str,
+    operation: &Operation,
+) -> Result<DeprecatedOperation, String> {
     let operation_id = operation
         .operation_id
         .clone()
@@ -156,7 +163,12 @@ fn deprecation(path: &str, method: &str, operation: &Operation) -> Result<Deprec
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
     };
     let note = text("note")
-        .or_else(|| operation.summary.clone().map(|s| format!("{s} is deprecated")))
+        .or_else(|| {
+            operation
+                .summary
+                .clone()
+                .map(|s| format!("{s} is deprecated"))
+        })
         .unwrap_or_else(|| format!("{operation_id} is deprecated"));
     Ok(DeprecatedOperation {
         operation_id,
@@ -177,7 +189,12 @@ fn response_enums(spec: &OpenAPI) -> Vec<String> {
         .values()
         .filter_map(|item| item.as_item())
         .flat_map(|item| item.iter().map(|(_, op)| op))
-        .flat_map(|op| op.responses.responses.values().chain(op.responses.default.iter()));
+        .flat_map(|op| {
+            op.responses
+                .responses
+                .values()
+                .chain(op.responses.default.iter())
+        });
     for response in responses {
         let response: Option<&Response> = match response {
             ReferenceOr::Item(r) => Some(r),
@@ -189,7 +206,10 @@ fn response_enums(spec: &OpenAPI) -> Vec<String> {
         };
         for media in response.into_iter().flat_map(|r| r.content.values()) {
             if let Some(schema) = &media.schema {
-                collect_refs(&serde_json::to_value(schema).expect("schema serializes"), &mut roots);
+                collect_refs(
+                    &serde_json::to_value(schema).expect("schema serializes"),
+                    &mut roots,
+                );
             }
         }
     }
@@ -205,7 +225,9 @@ fn response_enums(spec: &OpenAPI) -> Vec<String> {
             continue;
         };
         let value = serde_json::to_value(schema).expect("schema serializes");
-        if value.get("type").and_then(|t| t.as_str()) == Some("string") && value.get("enum").is_some() {
+        if value.get("type").and_then(|t| t.as_str()) == Some("string")
+            && value.get("enum").is_some()
+        {
             enums.push(name);
         }
         collect_refs(&value, &mut roots);

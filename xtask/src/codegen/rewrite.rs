@@ -26,7 +26,12 @@ pub fn rewrite(file: &mut syn::File, findings: &Findings) -> Result<Vec<String>,
     file.items.push(deprecation_table(&findings.deprecated));
     log.push(format!(
         "DEPRECATED_OPERATIONS: [{}]",
-        findings.deprecated.iter().map(|op| op.operation_id.as_str()).collect::<Vec<_>>().join(", ")
+        findings
+            .deprecated
+            .iter()
+            .map(|op| op.operation_id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(log)
 }

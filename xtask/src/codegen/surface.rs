@@ -19,8 +19,12 @@ pub fn methods(source: &str) -> Result<String, String> {
                 if deprecated { "#[deprecated] " } else { "" },
                 signature(&f.sig)
             ));
-            let Some(Type::Path(ret)) = return_type(&f.sig) else { continue };
-            let Some(builder) = ret.path.segments.last() else { continue };
+            let Some(Type::Path(ret)) = return_type(&f.sig) else {
+                continue;
+            };
+            let Some(builder) = ret.path.segments.last() else {
+                continue;
+            };
             for imp in impls(builders, &builder.ident.to_string()) {
                 for entry in &imp.items {
                     if let ImplItem::Fn(setter) = entry
@@ -46,7 +50,11 @@ pub fn types(source: &str) -> Result<String, String> {
                 out.push_str(&format!("struct {}\n", s.ident));
                 if let Fields::Named(fields) = &s.fields {
                     for field in &fields.named {
-                        let name = field.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
+                        let name = field
+                            .ident
+                            .as_ref()
+                            .map(|i| i.to_string())
+                            .unwrap_or_default();
                         out.push_str(&format!("    {name}: {}\n", type_text(&field.ty)));
                     }
                 }
@@ -57,7 +65,11 @@ pub fn types(source: &str) -> Result<String, String> {
                     let payload = match &variant.fields {
                         Fields::Unnamed(f) => format!(
                             "({})",
-                            f.unnamed.iter().map(|f| type_text(&f.ty)).collect::<Vec<_>>().join(", ")
+                            f.unnamed
+                                .iter()
+                                .map(|f| type_text(&f.ty))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                         _ => String::new(),
                     };
@@ -74,7 +86,9 @@ fn module<'a>(file: &'a syn::File, name: &str) -> &'a [Item] {
     file.items
         .iter()
         .find_map(|item| match item {
-            Item::Mod(m) if m.ident == name => m.content.as_ref().map(|(_, items)| items.as_slice()),
+            Item::Mod(m) if m.ident == name => {
+                m.content.as_ref().map(|(_, items)| items.as_slice())
+            }
             _ => None,
         })
         .unwrap_or(&[])
@@ -103,19 +117,37 @@ fn return_type(sig: &Signature) -> Option<&Type> {
 fn signature(sig: &Signature) -> String {
     let item: syn::ItemFn = syn::parse_quote!(pub #sig {});
     one_line(&prettyplease::unparse(&syn::parse_quote!(#item)))
-    .trim_end_matches("{}")
-    .trim_start_matches("pub ")
-    .trim()
-    .to_owned()
+        .trim_end_matches("{}")
+        .trim_start_matches("pub ")
+        .trim()
+        .trim_end_matches(',')
+        .to_owned()
 }
 
 fn type_text(ty: &Type) -> String {
     let item: syn::ItemType = syn::parse_quote!(type T = #ty;);
     let text = one_line(&prettyplease::unparse(&syn::parse_quote!(#item)));
-    text.trim_start_matches("type T = ").trim_end_matches(';').to_owned()
+    text.trim_start_matches("type T = ")
+        .trim_end_matches(';')
+        .to_owned()
 }
 
+/// Collapses whitespace and drops the `::std::...::` paths prettyplease prints for prelude types.
 fn one_line(text: &str) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined.replace("( ", "(").replace(" )", ")").replace(", )", ")").replace(",)", ")").replace("< ", "<").replace(" >", ">")
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (from, to) in [
+        ("( ", "("),
+        (" )", ")"),
+        (",)", ")"),
+        ("< ", "<"),
+        (" >", ">"),
+        ("::std::option::", ""),
+        ("::std::string::", ""),
+        ("::std::vec::", ""),
+        ("::std::result::", ""),
+        ("::std::convert::", ""),
+    ] {
+        line = line.replace(from, to);
+    }
+    line
 }

@@ -1,0 +1,109 @@
+//! Behaviour of the generation pipeline on specs other than the project's own.
+
+use xtask::codegen;
+
+fn spec(yaml: &str) -> openapiv3::OpenAPI {
+    serde_norway::from_str(yaml).unwrap()
+}
+
+const MIXED_SUCCESS: &str = r#"
+openapi: 3.0.3
+info: { title: t, version: v1 }
+paths:
+  /things:
+    get:
+      operationId: list-things
+      responses:
+        '200': { description: ok }
+  /widgets:
+    put:
+      operationId: put-widget
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: { type: object, properties: { a: { type: string } } }
+        '204': { description: nothing }
+"#;
+
+#[test]
+fn a_progenitor_panic_names_the_operation_instead_of_a_backtrace() {
+    let error = codegen::generate(spec(MIXED_SUCCESS)).unwrap_err();
+    assert!(error.contains("progenitor panicked"), "{error}");
+    assert!(error.contains("PUT /widgets (put-widget)"), "{error}");
+    assert!(!error.contains("list-things"), "{error}");
+}
+
+#[test]
+fn openapi_3_1_is_rejected_before_generation() {
+    let error = codegen::generate(spec(
+        "openapi: 3.1.0\ninfo: { title: t, version: v1 }\npaths: {}\n",
+    ))
+    .unwrap_err();
+    assert!(error.contains("3.1.0"), "{error}");
+}
+
+#[test]
+fn vendor_json_media_types_become_application_json_and_are_logged() {
+    let generated = codegen::generate(spec(
+        r#"
+openapi: 3.0.3
+info: { title: t, version: v1 }
+paths:
+  /things:
+    get:
+      operationId: list-things
+      responses:
+        '200':
+          description: ok
+          content:
+            application/vnd.bentley.itwin-platform.v1+json:
+              schema: { type: object, properties: { a: { type: string } } }
+"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        generated.log,
+        [
+            "GET /things (list-things) response 200: application/vnd.bentley.itwin-platform.v1+json -> application/json",
+            "DEPRECATED_OPERATIONS: []",
+        ]
+    );
+    assert!(
+        generated
+            .source
+            .contains("ResponseValue<types::ListThingsResponse>")
+    );
+}
+
+#[test]
+fn default_next_to_a_success_becomes_error_ranges() {
+    let generated = codegen::generate(spec(
+        r#"
+openapi: 3.0.3
+info: { title: t, version: v1 }
+paths:
+  /things:
+    get:
+      operationId: list-things
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: { type: object, properties: { a: { type: string } } }
+        default:
+          description: error
+          content:
+            application/json:
+              schema: { type: object, properties: { message: { type: string } } }
+"#,
+    ))
+    .unwrap();
+    assert!(
+        generated.log[0].ends_with("default response -> 4XX/5XX"),
+        "{:?}",
+        generated.log
+    );
+}
