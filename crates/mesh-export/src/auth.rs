@@ -1,0 +1,550 @@
+//! Bearer tokens: where they come from ([`TokenSource`]) and how they are cached.
+//!
+//! The client wraps every source in [`TokenCache`]: one token is shared by all calls, refreshed
+//! ahead of expiry by one caller while the others wait for it, and dropped when the service
+//! answers 401. Tokens and secrets are [`Secret`]s, whose `Debug` prints nothing of them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mesh_export_client::BoxFuture;
+use serde::Deserialize;
+
+/// The IMS token endpoint for service applications.
+pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
+/// The OAuth2 scope the iTwin Platform APIs require.
+pub const DEFAULT_SCOPE: &str = "itwin-platform";
+/// How long before expiry a cached token is replaced, at most (see [`TokenCache`]).
+pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+
+/// A string that must not be shown: `Debug` and `Display` print `"***"`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+/// A bearer token and when it stops working.
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    /// The token.
+    pub token: Secret,
+    /// When it expires; `None` for tokens that do not say (they are never refreshed ahead).
+    pub expires_at: Option<Instant>,
+}
+
+impl AccessToken {
+    /// A token valid for `lifetime` from now (`None`: no known expiry).
+    pub fn new(token: impl Into<Secret>, lifetime: Option<Duration>) -> Self {
+        AccessToken {
+            token: token.into(),
+            expires_at: lifetime.map(|l| Instant::now() + l),
+        }
+    }
+
+    /// Time left before expiry, if known.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Why no token could be obtained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No credentials were configured or found in the environment.
+    #[error("no credentials: {0}")]
+    MissingCredentials(String),
+    /// The token endpoint refused the request.
+    #[error("token endpoint answered HTTP {status}{}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(), description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    TokenEndpoint {
+        /// HTTP status.
+        status: u16,
+        /// The OAuth2 `error` code (`invalid_client`, ...).
+        error: Option<String>,
+        /// The OAuth2 `error_description`.
+        description: Option<String>,
+    },
+    /// The token endpoint could not be reached.
+    #[error("token endpoint unreachable: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The token endpoint answered with something that is not a token.
+    #[error("unexpected token response: {0}")]
+    Decode(String),
+    /// A custom [`TokenSource`] failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl AuthError {
+    /// Whether asking again later may work (the endpoint was unreachable or overloaded).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AuthError::Transport(e) => e.is_connect() || e.is_timeout(),
+            AuthError::TokenEndpoint { status, .. } => crate::retry::is_transient_status(*status),
+            _ => false,
+        }
+    }
+}
+
+/// Anything that can produce a bearer token for the iTwin Platform.
+///
+/// Implement it for a token you obtain elsewhere (an interactive sign-in, a secret store).
+/// Sources need not cache: the client wraps them in a [`TokenCache`].
+///
+/// ```
+/// use mesh_export::auth::{AccessToken, AuthError, TokenSource};
+/// use mesh_export_client::BoxFuture;
+///
+/// #[derive(Debug)]
+/// struct FromVault;
+///
+/// impl TokenSource for FromVault {
+///     fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+///         Box::pin(async { Ok(AccessToken::new("token-from-vault", None)) })
+///     }
+/// }
+/// ```
+pub trait TokenSource: fmt::Debug + Send + Sync {
+    /// Obtains a token (a new one, or one the source keeps itself).
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>>;
+}
+
+impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        (**self).token()
+    }
+}
+
+/// A fixed token, for example one from `ITWIN_ACCESS_TOKEN`. It is never refreshed; when it
+/// expires, calls fail with 401.
+#[derive(Clone, Debug)]
+pub struct StaticToken(Secret);
+
+impl StaticToken {
+    /// Wraps the token.
+    pub fn new(token: impl Into<Secret>) -> Self {
+        StaticToken(token.into())
+    }
+}
+
+impl TokenSource for StaticToken {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        let token = AccessToken {
+            token: self.0.clone(),
+            expires_at: None,
+        };
+        Box::pin(async move { Ok(token) })
+    }
+}
+
+/// OAuth2 client credentials against IMS (a service application's id and secret).
+///
+/// ```
+/// use mesh_export::auth::ClientCredentials;
+///
+/// let credentials = ClientCredentials::new("my-app", "my-secret")
+///     .token_url("http://127.0.0.1:8080/connect/token");
+/// assert!(!format!("{credentials:?}").contains("my-secret"));
+/// ```
+#[derive(Clone)]
+pub struct ClientCredentials {
+    client_id: String,
+    client_secret: Secret,
+    token_url: String,
+    scope: String,
+    http: reqwest::Client,
+}
+
+impl ClientCredentials {
+    /// Credentials for the default IMS endpoint ([`DEFAULT_TOKEN_URL`]) and scope
+    /// ([`DEFAULT_SCOPE`]).
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        ClientCredentials {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            token_url: DEFAULT_TOKEN_URL.to_owned(),
+            scope: DEFAULT_SCOPE.to_owned(),
+            http: token_http_client(),
+        }
+    }
+
+    /// Uses another token endpoint (an IMS mirror, or the emulator's).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = url.into();
+        self
+    }
+
+    /// Asks for another scope (space-separated for several).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    /// Sends token requests with this client instead of the default one (which has a 30 s
+    /// timeout and follows no redirects, so the secret is never posted anywhere else).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    async fn fetch(&self) -> Result<AccessToken, AuthError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("client_secret", self.client_secret.expose())
+            .append_pair("scope", &self.scope)
+            .finish();
+        let response = self
+            .http
+            .post(&self.token_url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| AuthError::Transport(e.without_url()))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AuthError::Transport(e.without_url()))?;
+        if !status.is_success() {
+            #[derive(Deserialize)]
+            struct OAuthError {
+                error: Option<String>,
+                error_description: Option<String>,
+            }
+            let parsed = serde_json::from_slice::<OAuthError>(&bytes).ok();
+            return Err(AuthError::TokenEndpoint {
+                status: status.as_u16(),
+                error: parsed.as_ref().and_then(|p| p.error.clone()),
+                description: parsed.and_then(|p| p.error_description),
+            });
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+            expires_in: Option<f64>,
+        }
+        let token: TokenResponse = serde_json::from_slice(&bytes)
+            // The serde message names the field that is wrong, never the body (which holds the token).
+            .map_err(|e| AuthError::Decode(e.to_string()))?;
+        let lifetime = token
+            .expires_in
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64);
+        tracing::debug!(client_id = %self.client_id, lifetime_s = lifetime.map(|l| l.as_secs()), "obtained a token");
+        Ok(AccessToken::new(token.access_token, lifetime))
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("token_url", &self.token_url)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl TokenSource for ClientCredentials {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        Box::pin(self.fetch())
+    }
+}
+
+fn token_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a reqwest client with no custom TLS settings always builds")
+}
+
+/// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), or
+/// `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client credentials, against `ITWIN_TOKEN_URL`
+/// when set). A token wins when both are present.
+pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
+    from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource>, AuthError> {
+    if let Some(token) = var("ITWIN_ACCESS_TOKEN") {
+        return Ok(Arc::new(StaticToken::new(token)));
+    }
+    match (var("ITWIN_CLIENT_ID"), var("ITWIN_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => {
+            let mut credentials = ClientCredentials::new(id, secret);
+            if let Some(url) = var("ITWIN_TOKEN_URL") {
+                credentials = credentials.token_url(url);
+            }
+            Ok(Arc::new(credentials))
+        }
+        (Some(_), None) => Err(AuthError::MissingCredentials(
+            "ITWIN_CLIENT_ID is set but ITWIN_CLIENT_SECRET is not".into(),
+        )),
+        (None, Some(_)) => Err(AuthError::MissingCredentials(
+            "ITWIN_CLIENT_SECRET is set but ITWIN_CLIENT_ID is not".into(),
+        )),
+        (None, None) => Err(AuthError::MissingCredentials(
+            "set ITWIN_ACCESS_TOKEN, or ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET".into(),
+        )),
+    }
+}
+
+/// Caches the token of a [`TokenSource`] for all calls of a client.
+///
+/// A cached token is replaced when less than `min(refresh_ahead, lifetime / 2)` of it is left.
+/// `refresh_ahead` defaults to 5 minutes, as in azure_core (Google refreshes 4 minutes
+/// ahead, AWS 5–10 s, kube 10 s): IMS tokens live an hour, and a few minutes leave room for
+/// a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
+/// being refreshed on every call. Refreshing is single-flight: concurrent callers wait for the
+/// one refresh in progress instead of each asking the endpoint. If a refresh fails while the
+/// old token is still valid, the old token is used (as azure_core and google-cloud-auth do).
+pub struct TokenCache {
+    source: Arc<dyn TokenSource>,
+    refresh_ahead: Duration,
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    obtained_at: Instant,
+}
+
+impl Cached {
+    fn fresh(&self, refresh_ahead: Duration, now: Instant) -> bool {
+        let Some(expires_at) = self.token.expires_at else {
+            return true;
+        };
+        let lifetime = expires_at.saturating_duration_since(self.obtained_at);
+        let ahead = refresh_ahead.min(lifetime / 2);
+        now + ahead < expires_at
+    }
+
+    fn valid(&self, now: Instant) -> bool {
+        self.token.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+impl TokenCache {
+    /// Caches tokens from `source`, refreshing [`DEFAULT_REFRESH_AHEAD`] before expiry at most.
+    pub fn new(source: Arc<dyn TokenSource>) -> Self {
+        Self::with_refresh_ahead(source, DEFAULT_REFRESH_AHEAD)
+    }
+
+    /// Caches tokens from `source`, refreshing `refresh_ahead` before expiry at most.
+    pub fn with_refresh_ahead(source: Arc<dyn TokenSource>, refresh_ahead: Duration) -> Self {
+        TokenCache {
+            source,
+            refresh_ahead,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The cached token, or a new one when it is missing or due for refresh.
+    pub async fn get(&self) -> Result<AccessToken, AuthError> {
+        // Holding the async lock across the fetch is what makes the refresh single-flight.
+        let mut cached = self.cached.lock().await;
+        let now = Instant::now();
+        if let Some(c) = cached.as_ref()
+            && c.fresh(self.refresh_ahead, now)
+        {
+            return Ok(c.token.clone());
+        }
+        let obtained_at = Instant::now();
+        match self.source.token().await {
+            Ok(token) => {
+                *cached = Some(Cached {
+                    token: token.clone(),
+                    obtained_at,
+                });
+                Ok(token)
+            }
+            Err(e) => match cached.as_ref() {
+                Some(c) if c.valid(Instant::now()) => {
+                    tracing::warn!(error = %e, "token refresh failed; using the cached token until it expires");
+                    Ok(c.token.clone())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Forgets `rejected` (the service answered 401 to it), so the next [`get`](Self::get)
+    /// asks the source again. A newer token, fetched meanwhile by another call, is kept.
+    pub async fn invalidate(&self, rejected: &Secret) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| &c.token.token == rejected) {
+            *cached = None;
+        }
+    }
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("source", &self.source)
+            .field("refresh_ahead", &self.refresh_ahead)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource for TokenCache {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        Box::pin(self.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let credentials = ClientCredentials::new("app", "hunter2-secret");
+        let token = AccessToken::new("eyJ-token-value", Some(Duration::from_secs(60)));
+        let text = format!(
+            "{credentials:?} {token:?} {:?}",
+            StaticToken::new("static-tok")
+        );
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        assert!(!text.contains("eyJ-token-value"), "{text}");
+        assert!(!text.contains("static-tok"), "{text}");
+        assert!(text.contains("app"));
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn environment_prefers_a_token_then_client_credentials() {
+        let s = from_vars(vars(&[
+            ("ITWIN_ACCESS_TOKEN", "t"),
+            ("ITWIN_CLIENT_ID", "i"),
+        ]))
+        .unwrap();
+        assert!(format!("{s:?}").starts_with("StaticToken"));
+        let s = from_vars(vars(&[
+            ("ITWIN_CLIENT_ID", "i"),
+            ("ITWIN_CLIENT_SECRET", "very-secret"),
+            ("ITWIN_TOKEN_URL", "http://localhost/token"),
+        ]))
+        .unwrap();
+        let text = format!("{s:?}");
+        assert!(text.contains("http://localhost/token"), "{text}");
+        assert!(!text.contains("very-secret"), "{text}");
+        assert!(matches!(
+            from_vars(vars(&[("ITWIN_CLIENT_ID", "i")])),
+            Err(AuthError::MissingCredentials(_))
+        ));
+        assert!(matches!(
+            from_vars(vars(&[])),
+            Err(AuthError::MissingCredentials(_))
+        ));
+    }
+
+    #[derive(Debug, Default)]
+    struct Counting(AtomicU32);
+
+    impl TokenSource for Counting {
+        fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(AccessToken::new(
+                    format!("t{n}"),
+                    Some(Duration::from_secs(3600)),
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn cache_fetches_once_for_concurrent_callers_and_again_after_invalidate() {
+        let source = Arc::new(Counting::default());
+        let cache = Arc::new(TokenCache::new(source.clone()));
+        let tokens = futures::future::join_all((0..16).map(|_| {
+            let cache = cache.clone();
+            async move { cache.get().await.unwrap() }
+        }))
+        .await;
+        assert_eq!(source.0.load(Ordering::SeqCst), 1);
+        assert!(tokens.iter().all(|t| t.token.expose() == "t0"));
+        cache.invalidate(&Secret::new("not-the-cached-one")).await;
+        assert_eq!(cache.get().await.unwrap().token.expose(), "t0");
+        cache.invalidate(&Secret::new("t0")).await;
+        assert_eq!(cache.get().await.unwrap().token.expose(), "t1");
+    }
+
+    #[test]
+    fn refresh_window_is_bounded_by_half_the_lifetime() {
+        let now = Instant::now();
+        let short = Cached {
+            token: AccessToken {
+                token: Secret::new("x"),
+                expires_at: Some(now + Duration::from_secs(10)),
+            },
+            obtained_at: now,
+        };
+        assert!(short.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(4)));
+        assert!(!short.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(6)));
+        let hour = Cached {
+            token: AccessToken {
+                token: Secret::new("x"),
+                expires_at: Some(now + Duration::from_secs(3600)),
+            },
+            obtained_at: now,
+        };
+        assert!(hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3200)));
+        assert!(!hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3400)));
+    }
+}

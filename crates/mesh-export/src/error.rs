@@ -1,0 +1,359 @@
+//! The one error type of this crate, and how service responses become it.
+
+use std::time::Duration;
+
+use mesh_export_client::types::{ErrorDetail, ErrorResponse, ExportStatus};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::auth::AuthError;
+use crate::retry;
+
+/// How many characters of an undecodable body an error keeps.
+const BODY_EXCERPT_CHARS: usize = 512;
+
+/// Everything a call to the Mesh Export service can end with, other than success.
+///
+/// Variants carry what a caller needs to act: the HTTP status, the service's error `code`,
+/// the wait a rate limit asks for, and the `X-Correlation-ID` the request was sent with (quote
+/// it to Bentley support). Use [`Error::is_retryable`] rather than matching statuses by hand.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The service answered with an error status.
+    #[error("{}", service_message(*status, code.as_deref(), message, correlation_id.as_deref()))]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's machine-readable code (`ExportNotFound`, `InvalidMeshExportRequest`, ...),
+        /// when the body carried one.
+        code: Option<String>,
+        /// The service's message, or an excerpt of the body when it was not the documented JSON.
+        message: String,
+        /// What the error is about, when the service says.
+        target: Option<String>,
+        /// Specific problems, when the service lists them.
+        details: Vec<ErrorDetail>,
+        /// The `X-Correlation-ID` of the request.
+        correlation_id: Option<String>,
+    },
+    /// The service is rate limiting and asked to wait longer than the retry policy allows
+    /// (or retries ran out). Wait `retry_after` before calling again.
+    #[error("rate limited (HTTP {status}): retry after {retry_after:?}")]
+    RateLimited {
+        /// HTTP status (429, or 503 with a `Retry-After`).
+        status: u16,
+        /// How long the service asked to wait; zero when it gave no hint.
+        retry_after: Duration,
+        /// The `X-Correlation-ID` of the request.
+        correlation_id: Option<String>,
+    },
+    /// No token could be obtained, or the token endpoint refused the credentials.
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+    /// The request could not be sent or the response could not be read.
+    #[error("transport error: {}", without_url(source))]
+    Transport {
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+        /// The `X-Correlation-ID` of the request.
+        correlation_id: Option<String>,
+    },
+    /// A response had a status the spec documents but a body that does not match it.
+    #[error("could not decode the response (HTTP {status}): {body_excerpt}")]
+    Decode {
+        /// HTTP status of the response.
+        status: u16,
+        /// The start of the body, with signed-URL signatures redacted.
+        body_excerpt: String,
+        /// The `X-Correlation-ID` of the request.
+        correlation_id: Option<String>,
+    },
+    /// The export ended `Invalid`.
+    #[error("export {export_id} failed: {message}")]
+    ExportFailed {
+        /// The export.
+        export_id: String,
+        /// The service's `error` text for the export, or a placeholder when it gave none.
+        message: String,
+    },
+    /// Waiting for an export ran out of time.
+    #[error("export {export_id} still {} after {waited:?}", last_status.as_str())]
+    WaitTimeout {
+        /// The export.
+        export_id: String,
+        /// How long the wait lasted.
+        waited: Duration,
+        /// The last status seen.
+        last_status: ExportStatus,
+    },
+    /// `get-exports` does not list the export (it may have been deleted; the service keeps about
+    /// five exports per iModel).
+    #[error("export {export_id} of iModel {i_model_id} not found")]
+    ExportNotFound {
+        /// The export.
+        export_id: String,
+        /// The iModel it was looked up under.
+        i_model_id: String,
+    },
+    /// A paging link pointed away from the service; it was not followed, so the token was not
+    /// sent there.
+    #[error("refusing to follow a link outside the service: {href}")]
+    UntrustedLink {
+        /// The link, without its query string.
+        href: String,
+    },
+    /// The configuration cannot work (for example, a base URL that does not parse).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A request could not be built from the given arguments.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl Error {
+    /// Whether the same call may succeed if repeated later: rate limits, 408/429/502/503/504,
+    /// and transport failures that did not get an answer.
+    ///
+    /// This says nothing about whether a repeat is *safe*: a `start-export` that failed with a
+    /// timeout may have started an export; look before starting again
+    /// ([`Client::get_or_start_export`](crate::Client::get_or_start_export) does).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } => true,
+            Error::Service { status, .. } => retry::is_transient_status(*status),
+            Error::Transport { source, .. } => {
+                source.is_connect() || source.is_timeout() || source.is_request()
+            }
+            Error::Auth(auth) => auth.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The HTTP status, when the error came from a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Service { status, .. }
+            | Error::RateLimited { status, .. }
+            | Error::Decode { status, .. } => Some(*status),
+            Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// The service's error code (`ExportNotFound`, ...), when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `X-Correlation-ID` the failed request was sent with.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            Error::Service { correlation_id, .. }
+            | Error::RateLimited { correlation_id, .. }
+            | Error::Transport { correlation_id, .. }
+            | Error::Decode { correlation_id, .. } => correlation_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for a non-success response from its parts.
+    pub(crate) fn from_response_parts(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        correlation_id: Option<String>,
+    ) -> Error {
+        let correlation_id = correlation_id.or_else(|| correlation_header(headers));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Error::RateLimited {
+                status: status.as_u16(),
+                retry_after: retry::retry_after(headers, std::time::SystemTime::now())
+                    .unwrap_or_default(),
+                correlation_id,
+            };
+        }
+        match serde_json::from_slice::<ErrorResponse>(body) {
+            Ok(body) => Error::service(status, body, correlation_id),
+            Err(_) => Error::Service {
+                status: status.as_u16(),
+                code: None,
+                message: body_excerpt(body),
+                target: None,
+                details: Vec::new(),
+                correlation_id,
+            },
+        }
+    }
+
+    pub(crate) fn service(
+        status: StatusCode,
+        body: ErrorResponse,
+        correlation_id: Option<String>,
+    ) -> Error {
+        let e = body.error;
+        Error::Service {
+            status: status.as_u16(),
+            code: Some(e.code),
+            message: redact_signatures(&e.message),
+            target: e.target,
+            details: e.details,
+            correlation_id,
+        }
+    }
+}
+
+fn service_message(
+    status: u16,
+    code: Option<&str>,
+    message: &str,
+    correlation_id: Option<&str>,
+) -> String {
+    let mut out = format!("HTTP {status}");
+    if let Some(code) = code {
+        out.push(' ');
+        out.push_str(code);
+    }
+    out.push_str(": ");
+    out.push_str(message);
+    if let Some(id) = correlation_id {
+        out.push_str(" (correlation id ");
+        out.push_str(id);
+        out.push(')');
+    }
+    out
+}
+
+/// A reqwest error's message without the URL, which may carry a signed query string.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), &redacted_url(url));
+    }
+    text
+}
+
+/// A URL with its query string removed, for messages.
+pub(crate) fn redacted_url(url: &url::Url) -> String {
+    let mut url = url.clone();
+    if url.query().is_some() {
+        url.set_query(Some("REDACTED"));
+    }
+    url.to_string()
+}
+
+pub(crate) fn correlation_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(crate::policy::CORRELATION_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The start of a body as text, with signatures redacted.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let cut: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
+    redact_signatures(&cut)
+}
+
+/// Replaces the value of every `sig=` parameter (a SAS signature) with `REDACTED`.
+pub(crate) fn redact_signatures(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("sig=") {
+        out.push_str(&rest[..pos + 4]);
+        out.push_str("REDACTED");
+        let tail = &rest[pos + 4..];
+        let end = tail
+            .find(|c: char| matches!(c, '&' | '"' | '\'' | ' ' | '\n' | '<' | '>' | '\\'))
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn service_errors_keep_code_target_details_and_correlation_id() {
+        let body = br#"{"error":{"code":"InvalidMeshExportRequest","message":"Cannot delete exported job.","details":[{"code":"InvalidParameter","message":"id is invalid.","target":"id"}]}}"#;
+        let e = Error::from_response_parts(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &HeaderMap::new(),
+            body,
+            Some("corr-1".into()),
+        );
+        match &e {
+            Error::Service {
+                status,
+                code,
+                details,
+                correlation_id,
+                ..
+            } => {
+                assert_eq!(*status, 422);
+                assert_eq!(code.as_deref(), Some("InvalidMeshExportRequest"));
+                assert_eq!(details[0].target.as_deref(), Some("id"));
+                assert_eq!(correlation_id.as_deref(), Some("corr-1"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "HTTP 422 InvalidMeshExportRequest: Cannot delete exported job. (correlation id corr-1)"
+        );
+    }
+
+    #[test]
+    fn a_429_becomes_rate_limited_with_the_hint() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        let e = Error::from_response_parts(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            b"Rate limit is exceeded",
+            None,
+        );
+        assert!(
+            matches!(e, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(7))
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn a_text_body_becomes_a_service_error_with_an_excerpt() {
+        let e = Error::from_response_parts(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"upstream down",
+            None,
+        );
+        assert!(
+            matches!(&e, Error::Service { code: None, message, .. } if message == "upstream down")
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn signatures_are_redacted_from_excerpts() {
+        let body = br#"{"href":"https://x.blob/c?sv=1&sig=SECRETSIG%2B&se=2"}"#;
+        let text = body_excerpt(body);
+        assert!(!text.contains("SECRETSIG"), "{text}");
+        assert!(text.contains("sig=REDACTED&se=2"), "{text}");
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let body = vec![b'a'; 10_000];
+        assert_eq!(body_excerpt(&body).len(), BODY_EXCERPT_CHARS);
+    }
+}

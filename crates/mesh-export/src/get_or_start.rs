@@ -1,0 +1,117 @@
+//! Reusing an existing export instead of starting a duplicate.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::paging::{ExportFilter, same_export_type};
+
+/// Identifies "the same export" for the per-process start lock.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct StartKey {
+    i_model_id: String,
+    changeset_id: String,
+    export_type: String,
+}
+
+impl Client {
+    /// The newest `Complete` export of the iModel, changeset and type in `request`; else one
+    /// still in progress (`NotStarted` or `InProgress`); else a new one from `start-export`.
+    ///
+    /// Calls for the same iModel, changeset and type within one process (through clones of
+    /// this client) run one at a time, so concurrent callers share one export instead of
+    /// starting several. Export types compare case-insensitively; a missing type means
+    /// `3DTiles`, the service's default; a missing or empty changeset matches exports whose
+    /// changeset is empty or absent (the service's "latest").
+    pub async fn get_or_start_export(&self, request: StartExport) -> Result<Export, Error> {
+        let export_type = request.export_type.clone().unwrap_or(ExportType::X3dTiles);
+        let changeset = request.changeset_id.clone().unwrap_or_default();
+        let key = StartKey {
+            i_model_id: request.i_model_id.clone(),
+            changeset_id: changeset.clone(),
+            export_type: export_type.as_str().to_ascii_lowercase(),
+        };
+        let lock = self.start_lock(&key);
+        let result = {
+            let _guard = lock.lock().await;
+            self.find_or_start(request, &export_type, &changeset).await
+        };
+        self.release_start_lock(&key, lock);
+        result
+    }
+
+    async fn find_or_start(
+        &self,
+        request: StartExport,
+        export_type: &ExportType,
+        changeset: &str,
+    ) -> Result<Export, Error> {
+        let mut filter = ExportFilter::new().i_model_id(request.i_model_id.clone());
+        if !changeset.is_empty() {
+            filter = filter.changeset_id(changeset);
+        }
+        let candidates: Vec<Export> = self
+            .exports(filter)
+            .try_filter(|e| futures::future::ready(same_request(e, export_type, changeset)))
+            .try_collect()
+            .await?;
+        let newest = |status: &dyn Fn(&ExportStatus) -> bool| {
+            candidates
+                .iter()
+                .filter(|e| status(&e.status))
+                .max_by_key(|e| e.last_modified)
+                .cloned()
+        };
+        if let Some(done) = newest(&|s| *s == ExportStatus::Complete) {
+            tracing::debug!(export_id = %done.id, "reusing a complete export");
+            return Ok(done);
+        }
+        if let Some(running) =
+            newest(&|s| matches!(s, ExportStatus::NotStarted | ExportStatus::InProgress))
+        {
+            tracing::debug!(export_id = %running.id, status = running.status.as_str(), "reusing an export in progress");
+            return Ok(running);
+        }
+        let started = self.start_export(request).await?;
+        tracing::info!(export_id = %started.id, "started an export");
+        Ok(started)
+    }
+
+    fn start_lock(&self, key: &StartKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .start_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        locks.entry(key.clone()).or_default().clone()
+    }
+
+    /// Drops the lock's map entry once no other call holds or waits for it, so the map does
+    /// not grow with every iModel ever exported.
+    fn release_start_lock(&self, key: &StartKey, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self
+            .inner
+            .start_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Two references: the map's and ours.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(key);
+        }
+    }
+}
+
+fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> bool {
+    let Some(request) = &export.request else {
+        return false;
+    };
+    let type_matches = request
+        .export_type
+        .as_ref()
+        .is_some_and(|t| same_export_type(t, export_type));
+    let changeset_matches = request.changeset_id.as_deref().unwrap_or_default() == changeset;
+    type_matches && changeset_matches
+}
