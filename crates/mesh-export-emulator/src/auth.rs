@@ -1,0 +1,237 @@
+//! The IMS-like token endpoint and the bearer-token check of the Mesh Export routes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::errors::{self, detail};
+use crate::state::{AppState, Counters};
+
+/// The scope every Mesh Export call needs.
+const REQUIRED_SCOPE: &str = "itwin-platform";
+
+/// Issued tokens. Tokens are random, opaque, and only ever compared, never logged.
+#[derive(Default)]
+pub(crate) struct Tokens {
+    issued: Mutex<HashMap<String, Issued>>,
+}
+
+struct Issued {
+    client_id: String,
+    expires_at: Instant,
+}
+
+/// Who made a request, as the token says; handlers and the rate limit read it.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) client_id: String,
+}
+
+impl Tokens {
+    fn issue(&self, client_id: &str, ttl: std::time::Duration) -> String {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let now = Instant::now();
+        let mut issued = self.issued.lock().expect("token lock");
+        // Forget expired tokens so a long-running emulator does not grow without bound.
+        issued.retain(|_, t| t.expires_at > now);
+        issued.insert(
+            token.clone(),
+            Issued {
+                client_id: client_id.to_owned(),
+                expires_at: now + ttl,
+            },
+        );
+        token
+    }
+
+    fn client_of(&self, token: &str) -> Option<String> {
+        let issued = self.issued.lock().expect("token lock");
+        issued
+            .get(token)
+            .filter(|t| t.expires_at > Instant::now())
+            .map(|t| t.client_id.clone())
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = errors::json(
+        status,
+        &json!({ "error": error, "error_description": description }),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Client id and secret from an `Authorization: Basic` header, if there is one.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = decode_base64(encoded.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+fn decode_base64(input: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for byte in input.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|c| *c == byte)? as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// `POST /connect/token`: the OAuth2 client-credentials grant.
+pub(crate) async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let Some(grant_type) = form.get("grant_type") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required (form-encoded body).",
+        );
+    };
+    if grant_type != "client_credentials" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only the client_credentials grant is supported.",
+        );
+    }
+    let credentials = basic_credentials(&headers).or_else(|| {
+        Some((
+            form.get("client_id")?.clone(),
+            form.get("client_secret")?.clone(),
+        ))
+    });
+    let Some((client_id, secret)) = credentials else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client credentials are missing.",
+        );
+    };
+    if state.clients.get(&client_id) != Some(&secret) {
+        tracing::info!(client_id = %client_id, "token refused: unknown client or wrong secret");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown client or wrong secret.",
+        );
+    }
+    let scope = form.get("scope").map(String::as_str).unwrap_or("");
+    if !scope.split_whitespace().any(|s| s == REQUIRED_SCOPE) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The scope must include itwin-platform.",
+        );
+    }
+    let ttl = state.config.token_ttl;
+    let access_token = state.tokens.issue(&client_id, ttl);
+    Counters::bump(&state.counters.tokens_issued);
+    tracing::info!(client_id = %client_id, ttl_secs = ttl.as_secs(), "token issued");
+    let mut response = errors::json(
+        StatusCode::OK,
+        &json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": ttl.as_secs(),
+            "scope": REQUIRED_SCOPE,
+        }),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn unauthorized(
+    code: &str,
+    message: &str,
+    details: Vec<mesh_export_client::types::ErrorDetail>,
+) -> Response {
+    let mut response = errors::service_error(StatusCode::UNAUTHORIZED, code, message, details);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Middleware of the Mesh Export routes: a valid bearer token or 401.
+pub(crate) async fn require_bearer(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return unauthorized(
+            "HeaderNotFound",
+            "Header Authorization was not found in the request. Access denied.",
+            Vec::new(),
+        );
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let client_id = token.and_then(|t| state.tokens.client_of(t));
+    let Some(client_id) = client_id else {
+        return unauthorized(
+            "Unauthorized",
+            "The request was not authorized.",
+            vec![detail(
+                "InvalidToken",
+                "The access token is invalid or expired.",
+                "Authorization",
+            )],
+        );
+    };
+    request.extensions_mut().insert(Caller { client_id });
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_base64;
+
+    #[test]
+    fn decodes_base64_with_and_without_padding() {
+        assert_eq!(decode_base64("ZGVtbzpzZWNyZXQ=").unwrap(), b"demo:secret");
+        assert_eq!(decode_base64("YWI").unwrap(), b"ab");
+        assert!(decode_base64("a*b").is_none());
+    }
+}

@@ -1,0 +1,210 @@
+//! The emulator's settings and the builder that fills them in.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::{Emulator, Error};
+
+/// Client id the emulator accepts when no client is configured.
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+/// Client secret the emulator accepts when no client is configured.
+pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+
+/// Everything an [`Emulator`] can be told; every field has a setter on [`EmulatorBuilder`]
+/// and a flag on the `mesh-export-emulator` binary.
+///
+/// `Debug` prints client ids but never their secrets.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// Address to bind; port 0 picks a free port. Default `127.0.0.1:0`.
+    pub addr: SocketAddr,
+    /// Known OAuth2 clients as `(client_id, client_secret)`. Empty means the demo client only.
+    pub clients: Vec<(String, String)>,
+    /// Lifetime of issued access tokens. Default one hour, like Bentley IMS.
+    pub token_ttl: Duration,
+    /// Time from start until an export is `Complete` (or `Invalid`). The first fifth of it the
+    /// export is `NotStarted`, the rest `InProgress`. Default five seconds.
+    pub export_duration: Duration,
+    /// iModel ids whose exports end `Invalid`.
+    pub fail_imodels: Vec<String>,
+    /// Requests per minute per client on the Mesh Export routes; 0 (the default) is no limit.
+    pub rate_limit: u32,
+    /// Probability (0 to 1) that a Mesh Export or blob request meets an injected fault.
+    pub fault_rate: f64,
+    /// Seed of fault injection and of the generated tiles. Default 0.
+    pub seed: u64,
+    /// Number of `.glb` tiles in each export's tileset (at least 2). Default 20.
+    pub tiles: u32,
+    /// Approximate size of each `.glb` tile in bytes. Default 16 KiB.
+    pub tile_bytes: u64,
+    /// How long a `_links.mesh` signature stays valid. Default one hour, like the service.
+    pub sas_ttl: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clients: Vec::new(),
+            token_ttl: Duration::from_secs(3600),
+            export_duration: Duration::from_secs(5),
+            fail_imodels: Vec::new(),
+            rate_limit: 0,
+            fault_rate: 0.0,
+            seed: 0,
+            tiles: 20,
+            tile_bytes: 16 * 1024,
+            sas_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let client_ids: Vec<&str> = self.clients.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("EmulatorConfig")
+            .field("addr", &self.addr)
+            .field("clients", &client_ids)
+            .field("token_ttl", &self.token_ttl)
+            .field("export_duration", &self.export_duration)
+            .field("fail_imodels", &self.fail_imodels)
+            .field("rate_limit", &self.rate_limit)
+            .field("fault_rate", &self.fault_rate)
+            .field("seed", &self.seed)
+            .field("tiles", &self.tiles)
+            .field("tile_bytes", &self.tile_bytes)
+            .field("sas_ttl", &self.sas_ttl)
+            .finish()
+    }
+}
+
+impl EmulatorConfig {
+    /// Checks the settings, returning a message that names the bad one.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |message: String| Err(Error::InvalidConfig(message));
+        if !(0.0..=1.0).contains(&self.fault_rate) || self.fault_rate.is_nan() {
+            return bad(format!(
+                "fault rate must be between 0 and 1, got {}",
+                self.fault_rate
+            ));
+        }
+        if self.tiles < 2 {
+            return bad(format!("tiles must be at least 2, got {}", self.tiles));
+        }
+        if self.tile_bytes > 1 << 30 {
+            return bad(format!(
+                "tile bytes must be at most 1 GiB, got {}",
+                self.tile_bytes
+            ));
+        }
+        for (id, secret) in &self.clients {
+            if id.is_empty() || secret.is_empty() {
+                return bad("client id and secret must not be empty".to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured clients, or the demo client when none is.
+    pub(crate) fn effective_clients(&self) -> Vec<(String, String)> {
+        if self.clients.is_empty() {
+            vec![(DEMO_CLIENT_ID.to_owned(), DEMO_CLIENT_SECRET.to_owned())]
+        } else {
+            self.clients.clone()
+        }
+    }
+}
+
+/// Builds and starts an [`Emulator`]; get one from [`Emulator::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct EmulatorBuilder {
+    config: EmulatorConfig,
+}
+
+impl EmulatorBuilder {
+    /// A builder starting from `config`.
+    pub fn from_config(config: EmulatorConfig) -> Self {
+        Self { config }
+    }
+
+    /// The settings collected so far.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.config
+    }
+
+    /// Address to bind (`--addr`); default `127.0.0.1:0`.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.config.addr = addr;
+        self
+    }
+
+    /// Adds a known client (`--client ID:SECRET`, repeatable). With none, the emulator accepts
+    /// [`DEMO_CLIENT_ID`] / [`DEMO_CLIENT_SECRET`].
+    pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.config.clients.push((id.into(), secret.into()));
+        self
+    }
+
+    /// Lifetime of issued tokens (`--token-ttl`).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.token_ttl = ttl;
+        self
+    }
+
+    /// Time an export takes to finish (`--export-duration`).
+    pub fn export_duration(mut self, duration: Duration) -> Self {
+        self.config.export_duration = duration;
+        self
+    }
+
+    /// Makes exports of this iModel end `Invalid` (`--fail-imodel`, repeatable).
+    pub fn fail_imodel(mut self, imodel_id: impl Into<String>) -> Self {
+        self.config.fail_imodels.push(imodel_id.into());
+        self
+    }
+
+    /// Requests per minute per client (`--rate-limit`); 0 is off.
+    pub fn rate_limit(mut self, per_minute: u32) -> Self {
+        self.config.rate_limit = per_minute;
+        self
+    }
+
+    /// Probability of an injected fault per request (`--fault-rate`).
+    pub fn fault_rate(mut self, rate: f64) -> Self {
+        self.config.fault_rate = rate;
+        self
+    }
+
+    /// Seed of faults and tile content (`--seed`).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Tiles per tileset (`--tiles`).
+    pub fn tiles(mut self, tiles: u32) -> Self {
+        self.config.tiles = tiles;
+        self
+    }
+
+    /// Approximate bytes per tile (`--tile-bytes`).
+    pub fn tile_bytes(mut self, bytes: u64) -> Self {
+        self.config.tile_bytes = bytes;
+        self
+    }
+
+    /// Validity of signed tile links (`--sas-ttl`); `Duration::ZERO` makes every link expired,
+    /// which is how tests meet the 403 of an expired signature.
+    pub fn sas_ttl(mut self, ttl: Duration) -> Self {
+        self.config.sas_ttl = ttl;
+        self
+    }
+
+    /// Binds the address and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<Emulator, Error> {
+        Emulator::start_with(self.config).await
+    }
+}

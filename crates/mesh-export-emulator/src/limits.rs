@@ -1,0 +1,156 @@
+//! The per-client rate limit and seeded fault injection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngExt;
+use tokio::time::Instant;
+
+use crate::auth::Caller;
+use crate::errors;
+use crate::state::{AppState, Counters};
+
+/// The rate limit's window: limits are per minute, counted in fixed windows per client.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// How long an injected slow answer waits before the normal response.
+pub(crate) const SLOW_RESPONSE_DELAY: Duration = Duration::from_millis(1500);
+
+const LIMIT_HEADER: &str = "itwinplatform-ratelimit-limit";
+const REMAINING_HEADER: &str = "itwinplatform-ratelimit-remaining";
+const RESET_HEADER: &str = "itwinplatform-ratelimit-reset";
+
+/// Fixed one-minute windows, one per client id.
+#[derive(Default)]
+pub(crate) struct RateWindows {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// What the limit decided for one request.
+struct Verdict {
+    allowed: bool,
+    remaining: u32,
+    reset_secs: u64,
+}
+
+impl RateWindows {
+    fn check(&self, client_id: &str, limit: u32) -> Verdict {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("rate lock");
+        let entry = windows.entry(client_id.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        let left = WINDOW.saturating_sub(now.duration_since(entry.0));
+        let reset_secs = left.as_secs_f64().ceil().max(1.0) as u64;
+        if entry.1 >= limit {
+            return Verdict {
+                allowed: false,
+                remaining: 0,
+                reset_secs,
+            };
+        }
+        entry.1 += 1;
+        Verdict {
+            allowed: true,
+            remaining: limit - entry.1,
+            reset_secs,
+        }
+    }
+}
+
+/// Middleware after authentication: counts the caller's requests, answers 429 over the limit,
+/// and tells every caller its budget in `iTwinPlatform-RateLimit-*` headers.
+pub(crate) async fn rate_limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.config.rate_limit;
+    if limit == 0 {
+        return next.run(request).await;
+    }
+    let client_id = request
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.client_id.clone())
+        .unwrap_or_default();
+    let verdict = state.rate_windows.check(&client_id, limit);
+    let mut response = if verdict.allowed {
+        next.run(request).await
+    } else {
+        Counters::bump(&state.counters.rate_limited);
+        tracing::info!(client_id = %client_id, "rate limit exceeded");
+        errors::rate_limit_exceeded(verdict.reset_secs)
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static(LIMIT_HEADER),
+        HeaderValue::from(limit),
+    );
+    headers.insert(
+        HeaderName::from_static(REMAINING_HEADER),
+        HeaderValue::from(verdict.remaining),
+    );
+    headers.insert(
+        HeaderName::from_static(RESET_HEADER),
+        HeaderValue::from(verdict.reset_secs),
+    );
+    response
+}
+
+/// A fault to inject into one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// 503 with a JSON error and `retry-after: 1`.
+    Unavailable,
+    /// 429 with `retry-after: 1`.
+    TooManyRequests,
+    /// Close the connection without answering.
+    DropConnection,
+    /// Wait [`SLOW_RESPONSE_DELAY`], then answer normally.
+    Slow,
+}
+
+/// Draws from the seeded generator whether this request meets a fault, and which.
+///
+/// Only the Mesh Export and blob routes are faulted: the token endpoint always answers, so a
+/// client can always authenticate and the faults it meets are the ones it must survive.
+pub(crate) fn draw_fault(state: &AppState, path: &str) -> Option<Fault> {
+    let rate = state.config.fault_rate;
+    if rate <= 0.0 || !(path.starts_with("/mesh-export") || path.starts_with("/blobs/")) {
+        return None;
+    }
+    let mut rng = state.fault_rng.lock().expect("fault rng lock");
+    if rng.random::<f64>() >= rate {
+        return None;
+    }
+    Some(match rng.random_range(0..4u8) {
+        0 => Fault::Unavailable,
+        1 => Fault::TooManyRequests,
+        2 => Fault::DropConnection,
+        _ => Fault::Slow,
+    })
+}
+
+/// The response of an injected 503 or 429.
+pub(crate) fn fault_response(fault: Fault) -> Response {
+    let mut response = match fault {
+        Fault::TooManyRequests => errors::rate_limit_exceeded(1),
+        _ => errors::service_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Retry later.",
+            Vec::new(),
+        ),
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}

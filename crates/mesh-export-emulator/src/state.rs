@@ -1,0 +1,88 @@
+//! The emulator's shared state: configuration, tokens, exports, counters.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::EmulatorConfig;
+use crate::auth::Tokens;
+use crate::exports::Store;
+use crate::limits::RateWindows;
+
+/// Counters of what the emulator did, for tests to assert on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests received on any route, including the token endpoint and faulted ones.
+    pub requests: u64,
+    /// Requests that met an injected fault (503, 429, dropped connection or slow answer).
+    pub faults_injected: u64,
+    /// Requests refused with 429 by the per-client rate limit.
+    pub rate_limited: u64,
+    /// Exports started (202 answers of `start-export`).
+    pub exports_started: u64,
+    /// Access tokens issued by `/connect/token`.
+    pub tokens_issued: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) faults_injected: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) exports_started: AtomicU64,
+    pub(crate) tokens_issued: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            exports_started: self.exports_started.load(Ordering::Relaxed),
+            tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// State every handler shares.
+pub(crate) struct AppState {
+    pub(crate) config: EmulatorConfig,
+    /// The bound address, for links when a request has no `Host` header.
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) clients: HashMap<String, String>,
+    pub(crate) counters: Counters,
+    pub(crate) tokens: Tokens,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) rate_windows: RateWindows,
+    pub(crate) fault_rng: Mutex<StdRng>,
+    /// Key of the blob signatures, fresh for each emulator so links never outlive it.
+    pub(crate) sas_key: [u8; 32],
+}
+
+impl AppState {
+    pub(crate) fn new(config: EmulatorConfig, local_addr: SocketAddr) -> Self {
+        let clients = config.effective_clients().into_iter().collect();
+        let fault_rng = Mutex::new(StdRng::seed_from_u64(config.seed));
+        Self {
+            clients,
+            counters: Counters::default(),
+            tokens: Tokens::default(),
+            store: Mutex::new(Store::default()),
+            rate_windows: RateWindows::default(),
+            fault_rng,
+            sas_key: rand::random(),
+            config,
+            local_addr,
+        }
+    }
+}
