@@ -248,7 +248,7 @@ impl Layout {
             .for_each(|v| bin.extend_from_slice(&v.to_le_bytes()));
         let indices_len = bin.len() - positions_len - normals_len;
 
-        let gltf = json!({
+        let mut gltf = json!({
             "asset": { "version": "2.0", "generator": "mesh-export-emulator" },
             "scene": 0,
             "scenes": [{ "nodes": [0] }],
@@ -279,10 +279,24 @@ impl Layout {
             ],
             "buffers": [{ "byteLength": bin.len() }],
         });
-        let mut json_chunk = serde_json::to_vec(&gltf).expect("glTF serializes");
-        // Chunks are 4-byte aligned: JSON is padded with spaces, BIN with zeros.
-        while !json_chunk.len().is_multiple_of(4) {
-            json_chunk.push(b' ');
+        // Reach the requested size exactly (to a multiple of 4, as chunks are aligned) with
+        // zeros at the end of the buffer that no buffer view uses. The buffer's byteLength
+        // grows with them, which changes the JSON length, hence the few rounds.
+        let target = (self.tile_bytes as usize) & !3;
+        let used = bin.len();
+        let mut json_chunk = Vec::new();
+        for _ in 0..4 {
+            json_chunk = serde_json::to_vec(&gltf).expect("glTF serializes");
+            // Chunks are 4-byte aligned: JSON is padded with spaces, BIN with zeros.
+            while !json_chunk.len().is_multiple_of(4) {
+                json_chunk.push(b' ');
+            }
+            let padded = target.saturating_sub(28 + json_chunk.len()).max(used);
+            if padded == bin.len() {
+                break;
+            }
+            bin.resize(padded, 0);
+            gltf["buffers"][0]["byteLength"] = json!(bin.len());
         }
         while !bin.len().is_multiple_of(4) {
             bin.push(0);
@@ -414,8 +428,12 @@ mod tests {
         assert_eq!(a, l.glb("export", 3));
         assert_ne!(a, l.glb("export", 4));
         assert_ne!(a, l.glb("other", 3));
-        let size = a.len() as f64;
-        assert!((size - 16384.0).abs() < 1024.0, "size {size}");
+        assert_eq!(a.len(), 16384);
+        let odd = Layout {
+            tile_bytes: 100_003,
+            ..l
+        };
+        assert_eq!(odd.glb("export", 3).len(), 100_000);
         assert_eq!(&a[..4], b"glTF");
         assert_eq!(
             u32::from_le_bytes(a[8..12].try_into().unwrap()) as usize,
