@@ -269,7 +269,7 @@ pub(crate) fn redact_signatures(text: &str) -> String {
         out.push_str("REDACTED");
         let tail = &rest[pos + 4..];
         let end = tail
-            .find(|c: char| matches!(c, '&' | '"' | '\'' | ' ' | '\n' | '<' | '>' | '\\'))
+            .find(['&', '"', '\'', ' ', '\n', '<', '>', '\\'])
             .unwrap_or(tail.len());
         rest = &tail[end..];
     }

@@ -11,6 +11,9 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::paging::ExportFilter;
 
+/// A callback for status changes.
+type StatusCallback = Arc<dyn Fn(&Export) + Send + Sync>;
+
 /// How to wait for an export.
 ///
 /// ```
@@ -30,7 +33,7 @@ pub struct WaitOptions {
     pub interval: Duration,
     /// How long to wait in all before [`Error::WaitTimeout`]. Default 10 minutes.
     pub timeout: Duration,
-    on_status: Option<Arc<dyn Fn(&Export) + Send + Sync>>,
+    on_status: Option<StatusCallback>,
 }
 
 impl Default for WaitOptions {

@@ -1,0 +1,211 @@
+//! The retry policy against real sockets: purpose-built servers for exact hint sequences and
+//! an ambiguous POST failure, and the emulator's injected faults.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use common::{client_for, empty_page, serve};
+use mesh_export::{Error, ExportFilter, RetryOptions, StartExport, types::ExportType};
+use mesh_export_emulator::Emulator;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A `get-exports` route that answers `status` with `retry-after: hint()` for the first
+/// `failures` requests, then an empty page; counts requests.
+async fn flaky_server(
+    failures: u32,
+    status: StatusCode,
+    hint: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> (String, Arc<AtomicU32>) {
+    let count = Arc::new(AtomicU32::new(0));
+    let counter = count.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        get(move || {
+            let counter = counter.clone();
+            let hint = hint.clone();
+            async move {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if n < failures {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from_str(&hint()).unwrap());
+                    let body = r#"{"error":{"code":"RateLimitExceeded","message":"slow down"}}"#;
+                    (status, headers, body).into_response()
+                } else {
+                    axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response()
+                }
+            }
+        }),
+    );
+    (serve(router).await, count)
+}
+
+fn fast_fallback() -> RetryOptions {
+    // A fallback backoff far below the hints, so a test that waited long waited for the hint.
+    RetryOptions {
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+        ..RetryOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn retries_429_after_the_hinted_delay() {
+    let (url, count) = flaky_server(1, StatusCode::TOO_MANY_REQUESTS, || "1".into()).await;
+    let client = client_for(&url, fast_fallback());
+    let started = Instant::now();
+    client.list_page(&ExportFilter::new()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn retries_503_after_an_http_date_hint() {
+    let (url, count) = flaky_server(1, StatusCode::SERVICE_UNAVAILABLE, || {
+        httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2))
+    })
+    .await;
+    let client = client_for(&url, fast_fallback());
+    let started = Instant::now();
+    client.list_page(&ExportFilter::new()).await.unwrap();
+    // The date has whole seconds, so the wait is between 1 and 2 s.
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_hint_above_the_cap_returns_the_rate_limit_error_with_the_wait() {
+    let (url, count) = flaky_server(5, StatusCode::TOO_MANY_REQUESTS, || "120".into()).await;
+    let client = client_for(&url, RetryOptions::default());
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    match &error {
+        Error::RateLimited {
+            status,
+            retry_after,
+            correlation_id,
+        } => {
+            assert_eq!(*status, 429);
+            assert_eq!(*retry_after, Duration::from_secs(120));
+            assert!(correlation_id.is_some());
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert!(error.is_retryable());
+    assert_eq!(count.load(Ordering::SeqCst), 1, "the client must not sleep through the hint");
+}
+
+#[tokio::test]
+async fn the_total_time_budget_ends_retries() {
+    let (url, count) = flaky_server(100, StatusCode::SERVICE_UNAVAILABLE, || "1".into()).await;
+    let retry = RetryOptions {
+        max_attempts: 10,
+        max_elapsed: Duration::from_millis(2500),
+        ..fast_fallback()
+    };
+    let client = client_for(&url, retry);
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    assert_eq!(error.status(), Some(503), "{error:?}");
+    // Sent at about 0, 1 and 2 s; a fourth attempt would start after the 2.5 s budget.
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn retries_can_be_turned_off() {
+    let (url, count) = flaky_server(1, StatusCode::SERVICE_UNAVAILABLE, || "0".into()).await;
+    let client = client_for(&url, RetryOptions::none());
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    assert_eq!(error.status(), Some(503));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// A server that reads each request in full, counts it, and closes the connection without
+/// answering: the failure after which nobody knows whether the export started.
+async fn black_hole() -> (String, Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU32::new(0));
+    let counter = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if data.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Close without a response.
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}/mesh-export"), count)
+}
+
+#[tokio::test]
+async fn start_export_is_not_resent_after_the_server_received_it() {
+    let (url, count) = black_hole().await;
+    let client = client_for(&url, common::quick_retries());
+    let request = StartExport {
+        i_model_id: "imodel-1".into(),
+        changeset_id: None,
+        export_type: Some(ExportType::X3dTiles),
+    };
+    let error = client.start_export(request).await.unwrap_err();
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "the POST was sent again");
+}
+
+#[tokio::test]
+async fn a_get_is_resent_after_the_connection_drops() {
+    let (url, count) = black_hole().await;
+    let client = client_for(&url, common::quick_retries());
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 6, "a GET is safe to repeat");
+}
+
+#[tokio::test]
+async fn starts_under_injected_faults_never_duplicate_exports() {
+    let emulator = Emulator::builder().fault_rate(0.4).seed(7).start().await.unwrap();
+    let client = common::builder(&emulator).build().unwrap();
+    let mut started = 0;
+    let mut failed = 0;
+    for i in 0..12 {
+        let request = StartExport {
+            i_model_id: format!("imodel-{i}"),
+            changeset_id: None,
+            export_type: Some(ExportType::X3dTiles),
+        };
+        match client.start_export(request).await {
+            Ok(_) => started += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    let stats = emulator.stats();
+    assert!(stats.faults_injected > 0);
+    assert_eq!(stats.exports_started, started, "{failed} starts failed");
+    emulator.shutdown().await;
+}
