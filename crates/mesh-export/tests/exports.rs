@@ -1,0 +1,203 @@
+//! Listing, waiting and get-or-start against the emulator.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::builder;
+use futures::TryStreamExt;
+use mesh_export::{Error, ExportFilter, ExportStatus, ExportType, StartExport, WaitOptions};
+use mesh_export_emulator::Emulator;
+
+fn request(i_model_id: &str, export_type: ExportType) -> StartExport {
+    StartExport {
+        i_model_id: i_model_id.into(),
+        changeset_id: None,
+        export_type: Some(export_type),
+    }
+}
+
+#[tokio::test]
+async fn the_export_stream_follows_next_links_across_many_pages() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let mut started = HashSet::new();
+    for i in 0..11 {
+        let export = client
+            .start_export(request(&format!("imodel-{i}"), ExportType::X3dTiles))
+            .await
+            .unwrap();
+        started.insert(export.id);
+    }
+    let first = client.list_page(&ExportFilter::new().page_size(2)).await.unwrap();
+    assert_eq!(first.exports.len(), 2);
+    assert!(first.links.next.is_some());
+
+    let listed: Vec<_> = client
+        .exports(ExportFilter::new().page_size(2))
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: HashSet<_> = listed.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(listed.len(), 11, "each export once");
+    assert_eq!(ids, started);
+    // Items are in full (return=representation): they carry the request.
+    assert!(listed.iter().all(|e| e.request.is_some()));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn waiting_follows_the_lifecycle_to_complete() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_millis(1500))
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-wait", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let options = WaitOptions::default()
+        .interval(Duration::from_millis(100))
+        .timeout(Duration::from_secs(20))
+        .on_status(move |e| record.lock().unwrap().push(e.status.clone()));
+    let done = client
+        .wait_for_export("imodel-wait", &export.id, options)
+        .await
+        .unwrap();
+    assert_eq!(done.status, ExportStatus::Complete);
+    assert!(done.links.and_then(|l| l.mesh).is_some(), "a complete export links its mesh");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&ExportStatus::Complete));
+    assert!(seen.contains(&ExportStatus::InProgress), "{seen:?}");
+    // Each change reported once.
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn waiting_ends_with_the_export_error_when_it_turns_invalid() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_millis(300))
+        .fail_imodel("imodel-broken")
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-broken", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    let options = WaitOptions::default()
+        .interval(Duration::from_millis(100))
+        .timeout(Duration::from_secs(20));
+    let error = client
+        .wait_for_export("imodel-broken", &export.id, options)
+        .await
+        .unwrap_err();
+    let listed = client.find_export("imodel-broken", &export.id).await.unwrap();
+    assert_eq!(listed.status, ExportStatus::Invalid);
+    match error {
+        Error::ExportFailed { export_id, message } => {
+            assert_eq!(export_id, export.id);
+            assert_eq!(Some(message), listed.error, "the export's own error text");
+        }
+        other => panic!("expected ExportFailed, got {other:?}"),
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn waiting_times_out_with_the_last_status() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-slow", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    let options = WaitOptions::default()
+        .interval(Duration::from_millis(100))
+        .timeout(Duration::from_millis(500));
+    let error = client
+        .wait_for_export("imodel-slow", &export.id, options)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::WaitTimeout { last_status: ExportStatus::NotStarted, .. }), "{error:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_or_start_starts_one_export_for_concurrent_callers_and_reuses_it() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_millis(500))
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let calls = (0..8).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .get_or_start_export(request("imodel-shared", ExportType::X3dTiles))
+                .await
+        })
+    });
+    let ids: HashSet<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().id)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(emulator.stats().exports_started, 1);
+    let id = ids.into_iter().next().unwrap();
+
+    client
+        .wait_for_export("imodel-shared", &id, WaitOptions::default().interval(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    // Complete now; the service's other spelling of the type finds the same export.
+    let again = client
+        .get_or_start_export(request("imodel-shared", ExportType::X3dtiles))
+        .await
+        .unwrap();
+    assert_eq!(again.id, id);
+    assert_eq!(again.status, ExportStatus::Complete);
+    // Another type is another export.
+    let cesium = client
+        .get_or_start_export(request("imodel-shared", ExportType::Cesium))
+        .await
+        .unwrap();
+    assert_ne!(cesium.id, id);
+    assert_eq!(emulator.stats().exports_started, 2);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_removes_a_complete_export() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-del", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    client.delete_export(&export.id).await.unwrap();
+    let error = client.find_export("imodel-del", &export.id).await.unwrap_err();
+    assert!(matches!(error, Error::ExportNotFound { .. }), "{error:?}");
+    let error = client.delete_export(&export.id).await.unwrap_err();
+    assert_eq!(error.status(), Some(404));
+    assert_eq!(error.code(), Some("ExportNotFound"));
+    emulator.shutdown().await;
+}
