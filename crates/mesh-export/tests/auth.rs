@@ -91,7 +91,10 @@ impl TokenSource for OptimisticExpiry {
     fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
         Box::pin(async {
             let token = self.0.token().await?;
-            Ok(AccessToken::new(token.token, Some(Duration::from_secs(3600))))
+            Ok(AccessToken::new(
+                token.token,
+                Some(Duration::from_secs(3600)),
+            ))
         })
     }
 }
@@ -157,7 +160,11 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
         .find_export("imodel-secrets", &export.id)
         .await
         .unwrap();
-    let mesh = done.links.as_ref().and_then(|l| l.mesh.as_ref()).map(|m| m.href.clone());
+    let mesh = done
+        .links
+        .as_ref()
+        .and_then(|l| l.mesh.as_ref())
+        .map(|m| m.href.clone());
     let by_static = Client::builder()
         .base_url(emulator.mesh_export_url())
         .static_token(static_token.as_str())
@@ -173,13 +180,22 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
         logs.text(),
         demo_credentials(&emulator)
     );
-    assert!(logs.text().contains("mesh_export.call"), "nothing was captured");
+    assert!(
+        logs.text().contains("mesh_export.call"),
+        "nothing was captured"
+    );
     assert!(!text.contains(DEMO_CLIENT_SECRET), "client secret leaked");
     assert!(!text.contains(&static_token), "token leaked");
-    assert!(!text.contains("Bearer "), "an Authorization header was logged");
+    assert!(
+        !text.contains("Bearer "),
+        "an Authorization header was logged"
+    );
     if let Some(mesh) = mesh {
         let signature = mesh.split("sig=").nth(1).unwrap_or_default();
-        assert!(signature.is_empty() || !text.contains(signature), "SAS signature leaked");
+        assert!(
+            signature.is_empty() || !text.contains(signature),
+            "SAS signature leaked"
+        );
     }
     assert!(!text.contains("sig="), "a signed query string was logged");
     emulator.shutdown().await;
@@ -193,5 +209,8 @@ fn debug_output_of_token_sources_is_redacted() {
         .build()
         .unwrap();
     let text = format!("{source:?} {client:?}");
-    assert!(!text.contains("s3cr3t-value") && !text.contains("tok-3x4mpl3"), "{text}");
+    assert!(
+        !text.contains("s3cr3t-value") && !text.contains("tok-3x4mpl3"),
+        "{text}"
+    );
 }

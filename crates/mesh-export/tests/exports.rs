@@ -31,7 +31,10 @@ async fn the_export_stream_follows_next_links_across_many_pages() {
             .unwrap();
         started.insert(export.id);
     }
-    let first = client.list_page(&ExportFilter::new().page_size(2)).await.unwrap();
+    let first = client
+        .list_page(&ExportFilter::new().page_size(2))
+        .await
+        .unwrap();
     assert_eq!(first.exports.len(), 2);
     assert!(first.links.next.is_some());
 
@@ -71,7 +74,10 @@ async fn waiting_follows_the_lifecycle_to_complete() {
         .await
         .unwrap();
     assert_eq!(done.status, ExportStatus::Complete);
-    assert!(done.links.and_then(|l| l.mesh).is_some(), "a complete export links its mesh");
+    assert!(
+        done.links.and_then(|l| l.mesh).is_some(),
+        "a complete export links its mesh"
+    );
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.last(), Some(&ExportStatus::Complete));
     assert!(seen.contains(&ExportStatus::InProgress), "{seen:?}");
@@ -100,7 +106,10 @@ async fn waiting_ends_with_the_export_error_when_it_turns_invalid() {
         .wait_for_export("imodel-broken", &export.id, options)
         .await
         .unwrap_err();
-    let listed = client.find_export("imodel-broken", &export.id).await.unwrap();
+    let listed = client
+        .find_export("imodel-broken", &export.id)
+        .await
+        .unwrap();
     assert_eq!(listed.status, ExportStatus::Invalid);
     match error {
         Error::ExportFailed { export_id, message } => {
@@ -131,7 +140,16 @@ async fn waiting_times_out_with_the_last_status() {
         .wait_for_export("imodel-slow", &export.id, options)
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::WaitTimeout { last_status: ExportStatus::NotStarted, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::WaitTimeout {
+                last_status: ExportStatus::NotStarted,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     emulator.shutdown().await;
 }
 
@@ -161,7 +179,11 @@ async fn get_or_start_starts_one_export_for_concurrent_callers_and_reuses_it() {
     let id = ids.into_iter().next().unwrap();
 
     client
-        .wait_for_export("imodel-shared", &id, WaitOptions::default().interval(Duration::from_millis(100)))
+        .wait_for_export(
+            "imodel-shared",
+            &id,
+            WaitOptions::default().interval(Duration::from_millis(100)),
+        )
         .await
         .unwrap();
     // Complete now; the service's other spelling of the type finds the same export.
@@ -194,7 +216,10 @@ async fn delete_removes_a_complete_export() {
         .await
         .unwrap();
     client.delete_export(&export.id).await.unwrap();
-    let error = client.find_export("imodel-del", &export.id).await.unwrap_err();
+    let error = client
+        .find_export("imodel-del", &export.id)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::ExportNotFound { .. }), "{error:?}");
     let error = client.delete_export(&export.id).await.unwrap_err();
     assert_eq!(error.status(), Some(404));

@@ -60,7 +60,11 @@ async fn retries_429_after_the_hinted_delay() {
     let client = client_for(&url, fast_fallback());
     let started = Instant::now();
     client.list_page(&ExportFilter::new()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
@@ -74,7 +78,11 @@ async fn retries_503_after_an_http_date_hint() {
     let started = Instant::now();
     client.list_page(&ExportFilter::new()).await.unwrap();
     // The date has whole seconds, so the wait is between 1 and 2 s.
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
@@ -96,7 +104,11 @@ async fn a_hint_above_the_cap_returns_the_rate_limit_error_with_the_wait() {
         other => panic!("expected RateLimited, got {other:?}"),
     }
     assert!(error.is_retryable());
-    assert_eq!(count.load(Ordering::SeqCst), 1, "the client must not sleep through the hint");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "the client must not sleep through the hint"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +201,12 @@ async fn a_get_is_resent_after_the_connection_drops() {
 
 #[tokio::test]
 async fn starts_under_injected_faults_never_duplicate_exports() {
-    let emulator = Emulator::builder().fault_rate(0.4).seed(7).start().await.unwrap();
+    let emulator = Emulator::builder()
+        .fault_rate(0.4)
+        .seed(7)
+        .start()
+        .await
+        .unwrap();
     let client = common::builder(&emulator).build().unwrap();
     let mut started = 0;
     let mut failed = 0;

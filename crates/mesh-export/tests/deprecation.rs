@@ -1,0 +1,56 @@
+//! The run-time deprecation warning. Its own test binary: the warning is once per process.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{CapturedLogs, builder};
+use mesh_export::{DeprecationWarnings, StartExport};
+use mesh_export_emulator::Emulator;
+
+#[tokio::test(flavor = "current_thread")]
+#[allow(deprecated)]
+async fn a_deprecated_operation_warns_once_per_process_unless_silenced() {
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
+    let emulator = Emulator::builder()
+        .export_duration(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let note = mesh_export_client::deprecated_operation("get_export")
+        .unwrap()
+        .note;
+
+    let silent = builder(&emulator)
+        .deprecation_warnings(DeprecationWarnings::Silent)
+        .build()
+        .unwrap();
+    let export = silent
+        .start_export(StartExport {
+            i_model_id: "imodel-dep".into(),
+            changeset_id: None,
+            export_type: None,
+        })
+        .await
+        .unwrap();
+    silent.get_export(&export.id).await.unwrap();
+    assert_eq!(logs.text().matches(note).count(), 0, "silenced");
+
+    let client = builder(&emulator).build().unwrap();
+    let other = builder(&emulator).build().unwrap();
+    client.get_export(&export.id).await.unwrap();
+    client.get_export(&export.id).await.unwrap();
+    other.get_export(&export.id).await.unwrap();
+    client.list_page(&Default::default()).await.unwrap();
+
+    let text = logs.text();
+    assert_eq!(text.matches(note).count(), 1, "{text}");
+    let line = text.lines().find(|l| l.contains(note)).unwrap();
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains("replacement=\"get-exports\"") || line.contains("replacement=get-exports"),
+        "{line}"
+    );
+    emulator.shutdown().await;
+}
