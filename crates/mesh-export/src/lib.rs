@@ -53,6 +53,7 @@ mod get_or_start;
 mod paging;
 mod policy;
 pub mod retry;
+pub mod tiles;
 mod wait;
 
 pub use auth::{ClientCredentials, StaticToken, TokenSource};

@@ -1,0 +1,782 @@
+//! Tileset URLs: the signed root of an export and the files beneath it.
+//!
+//! An export's `_links.mesh.href` is the root of a blob container with a SAS signature as its
+//! query string. Every file of the tileset lives under that root and is fetched with the same
+//! query. [`TilesetUrl`] holds the two apart, resolves the URIs a tileset names into
+//! [`TileFile`]s, and refuses ([`Refused`]) any URI that would leave the root, so the signature
+//! is only ever sent to the host that issued it. Nothing here prints the query: `Debug` and
+//! `Display` show `?<redacted>` in its place.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+/// What replaces a signed query in everything this module prints.
+const REDACTED: &str = "<redacted>";
+
+/// Why a mesh href or tileset URL could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TilesetUrlError {
+    /// The href is not an absolute URL.
+    #[error("the tileset URL is not a valid absolute URL: {0}")]
+    Invalid(String),
+    /// The href uses a scheme other than `http` or `https`.
+    #[error("the tileset URL must use http or https, not `{0}`")]
+    Scheme(String),
+}
+
+/// The signed root of an exported tileset, from an export's `_links.mesh.href`.
+///
+/// ```
+/// use mesh_export::tiles::TilesetUrl;
+///
+/// let url = TilesetUrl::from_mesh_href("https://blobs.example/c/export-1?sv=1&sig=secret")?;
+/// assert_eq!(
+///     url.tileset_json().as_str(),
+///     "https://blobs.example/c/export-1/tileset.json?sv=1&sig=secret"
+/// );
+/// // Printing never shows the signature.
+/// assert_eq!(url.to_string(), "https://blobs.example/c/export-1/?<redacted>");
+/// # Ok::<(), mesh_export::tiles::TilesetUrlError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TilesetUrl {
+    /// The root directory, ending in `/`, without query or fragment.
+    root: Url,
+    /// The signed query, without the leading `?`.
+    query: Option<String>,
+    /// The tileset file the walk starts at, relative to `root`.
+    entry: TilePath,
+}
+
+impl TilesetUrl {
+    /// The tileset of an export, from its `_links.mesh.href` (the root of the blob container plus
+    /// the signed query): split at `?`, append `/tileset.json` to the path, re-append the query.
+    pub fn from_mesh_href(href: &str) -> Result<Self, TilesetUrlError> {
+        let (base, query) = split_query(href);
+        let mut root = parse_base(base)?;
+        if !root.path().ends_with('/') {
+            let path = format!("{}/", root.path());
+            root.set_path(&path);
+        }
+        Ok(Self {
+            root,
+            query,
+            entry: TilePath::from_segments(vec!["tileset.json".to_owned()]),
+        })
+    }
+
+    /// A tileset from the signed URL of its JSON file (`.../tileset.json?sig`): the root is the
+    /// directory holding that file.
+    pub fn from_tileset_json_url(url: &str) -> Result<Self, TilesetUrlError> {
+        let (base, query) = split_query(url);
+        let mut root = parse_base(base)?;
+        let name = root
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .map(percent_decode)
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .ok_or_else(|| TilesetUrlError::Invalid("the URL names no file".to_owned()))?;
+        root.path_segments_mut()
+            .map_err(|()| TilesetUrlError::Invalid("the URL cannot have a path".to_owned()))?
+            .pop()
+            .push("");
+        Ok(Self {
+            root,
+            query,
+            entry: TilePath::from_segments(vec![name]),
+        })
+    }
+
+    /// Either form: a URL whose path ends in `.json` is taken as the tileset file itself
+    /// ([`from_tileset_json_url`](Self::from_tileset_json_url)), anything else as a mesh href
+    /// ([`from_mesh_href`](Self::from_mesh_href)).
+    pub fn parse(href: &str) -> Result<Self, TilesetUrlError> {
+        let (base, _) = split_query(href);
+        if base.to_ascii_lowercase().ends_with(".json") {
+            Self::from_tileset_json_url(href)
+        } else {
+            Self::from_mesh_href(href)
+        }
+    }
+
+    /// The signed URL of the tileset's entry file (`tileset.json` for a mesh href).
+    pub fn tileset_json(&self) -> Url {
+        self.url_of(&self.entry)
+    }
+
+    /// The path of the entry file relative to the root (`tileset.json` for a mesh href).
+    pub fn entry(&self) -> &TilePath {
+        &self.entry
+    }
+
+    /// The root directory without the signature, safe to print or record.
+    pub fn root_unsigned(&self) -> &Url {
+        &self.root
+    }
+
+    /// Whether the URL carries a query (a signature) at all.
+    pub fn is_signed(&self) -> bool {
+        self.query.is_some()
+    }
+
+    /// The signed URL of a file under the root.
+    pub fn url_of(&self, path: &TilePath) -> Url {
+        self.signed(path, None)
+    }
+
+    /// Resolves a URI named in the file `against` (a tileset or glTF under the root) into a file
+    /// to fetch, relative URIs against the directory of `against`.
+    ///
+    /// Returns `Ok(None)` for `data:` URIs: their content is embedded, there is nothing to
+    /// fetch. Refuses, with a reportable reason, any URI that escapes the root (`..` past it,
+    /// an absolute path, percent-encoded traversal or separators), that points at another host
+    /// or scheme, or that names something that cannot be a file.
+    pub fn resolve(&self, uri: &str, against: &TilePath) -> Result<Option<TileFile>, Refused> {
+        let refuse = |reason| Refused {
+            uri: uri.to_owned(),
+            in_file: against.clone(),
+            reason,
+        };
+        let trimmed = uri.trim();
+        if trimmed.is_empty() {
+            return Err(refuse(RefusalReason::Empty));
+        }
+        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
+            return Ok(None);
+        }
+        if trimmed.chars().any(|c| c.is_control() || c == '\\') {
+            return Err(refuse(RefusalReason::InvalidCharacter));
+        }
+        // Fragments never reach the server; a query of the URI's own is sent after ours.
+        let without_fragment = trimmed.split('#').next().unwrap_or_default();
+        let (path_part, own_query) = split_query(without_fragment);
+
+        let segments = if let Some(scheme) = uri_scheme(path_part) {
+            let absolute =
+                Url::parse(without_fragment).map_err(|_| refuse(RefusalReason::Invalid))?;
+            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+                return Err(refuse(RefusalReason::OtherScheme(
+                    scheme.to_ascii_lowercase(),
+                )));
+            }
+            self.segments_of_same_origin(&absolute).map_err(refuse)?
+        } else if path_part.starts_with("//") {
+            // Scheme-relative: another host unless it is ours, and then an absolute path.
+            let absolute = Url::parse(&format!("{}:{}", self.root.scheme(), without_fragment))
+                .map_err(|_| refuse(RefusalReason::Invalid))?;
+            self.segments_of_same_origin(&absolute).map_err(refuse)?
+        } else if path_part.starts_with('/') {
+            return Err(refuse(RefusalReason::AbsolutePath));
+        } else {
+            let mut stack: Vec<String> = against.parent_segments().to_vec();
+            push_relative(&mut stack, path_part).map_err(refuse)?;
+            stack
+        };
+        if segments.is_empty() {
+            return Err(refuse(RefusalReason::NotAFile));
+        }
+        let path = TilePath::from_segments(segments);
+        if path.is_reserved() {
+            return Err(refuse(RefusalReason::ReservedName));
+        }
+        let url = self.signed(&path, own_query.as_deref());
+        Ok(Some(TileFile { path, url }))
+    }
+
+    /// The path under the root of an absolute URL on the same origin, or why it is refused.
+    fn segments_of_same_origin(&self, absolute: &Url) -> Result<Vec<String>, RefusalReason> {
+        if absolute.scheme() != self.root.scheme()
+            || absolute.host_str() != self.root.host_str()
+            || absolute.port_or_known_default() != self.root.port_or_known_default()
+        {
+            return Err(RefusalReason::OtherHost(
+                absolute.host_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        // `Url` has already normalised `..`; what is left must lie under the root.
+        let Some(rest) = absolute.path().strip_prefix(self.root.path()) else {
+            return Err(RefusalReason::EscapesRoot);
+        };
+        let mut stack = Vec::new();
+        push_relative(&mut stack, rest)?;
+        Ok(stack)
+    }
+
+    fn signed(&self, path: &TilePath, own_query: Option<&str>) -> Url {
+        let mut url = self.root.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(path.segments());
+        }
+        let query = match (self.query.as_deref(), own_query) {
+            (Some(q), Some(o)) => Some(format!("{q}&{o}")),
+            (Some(q), None) => Some(q.to_owned()),
+            (None, Some(o)) => Some(o.to_owned()),
+            (None, None) => None,
+        };
+        url.set_query(query.as_deref());
+        url
+    }
+}
+
+impl fmt::Display for TilesetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.root.as_str())?;
+        if self.query.is_some() {
+            write!(f, "?{REDACTED}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TilesetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TilesetUrl")
+            .field("root", &self.root.as_str())
+            .field("query", &self.query.as_ref().map(|_| REDACTED))
+            .field("entry", &self.entry.as_str())
+            .finish()
+    }
+}
+
+/// A file of the tileset: where it lives under the root, and its signed URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TileFile {
+    path: TilePath,
+    url: Url,
+}
+
+impl TileFile {
+    pub(crate) fn new(path: TilePath, url: Url) -> Self {
+        TileFile { path, url }
+    }
+
+    /// The file's path relative to the tileset root.
+    pub fn path(&self) -> &TilePath {
+        &self.path
+    }
+
+    /// The signed URL to fetch it from. This carries the signature: do not log it.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl fmt::Debug for TileFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TileFile")
+            .field("path", &self.path.as_str())
+            .field("url", &redacted(&self.url))
+            .finish()
+    }
+}
+
+/// A URL as text with its query replaced by `<redacted>`.
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_fragment(None);
+    if shown.query().is_some() {
+        shown.set_query(None);
+        format!("{shown}?{REDACTED}")
+    } else {
+        shown.to_string()
+    }
+}
+
+/// A normalised path under a tileset root: decoded, non-empty segments, none of them `.` or
+/// `..` or holding a separator, so it always maps to a location inside an output directory.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TilePath {
+    /// The segments joined with `/`.
+    joined: String,
+    /// Where each segment ends in `joined`.
+    ends: Vec<usize>,
+}
+
+impl TilePath {
+    fn from_segments(segments: Vec<String>) -> Self {
+        let mut joined = String::new();
+        let mut ends = Vec::with_capacity(segments.len());
+        for (i, segment) in segments.iter().enumerate() {
+            if i > 0 {
+                joined.push('/');
+            }
+            joined.push_str(segment);
+            ends.push(joined.len());
+        }
+        Self { joined, ends }
+    }
+
+    /// Parses a `/`-separated relative path, as a manifest records it; `None` when it is not a
+    /// valid path under a root (empty, absolute, or with `.`, `..` or `\` in it).
+    pub fn parse(path: &str) -> Option<Self> {
+        let mut segments = Vec::new();
+        for segment in path.split('/') {
+            if !valid_segment(segment) {
+                return None;
+            }
+            segments.push(segment.to_owned());
+        }
+        Some(Self::from_segments(segments))
+    }
+
+    /// The path as `a/b/c.glb`.
+    pub fn as_str(&self) -> &str {
+        &self.joined
+    }
+
+    /// The segments, first to last.
+    pub fn segments(&self) -> impl Iterator<Item = &str> + '_ {
+        self.joined.split('/')
+    }
+
+    /// The file name, the last segment.
+    pub fn file_name(&self) -> &str {
+        self.segments().last().unwrap_or_default()
+    }
+
+    /// The lower-cased extension of the file name, if any.
+    pub fn extension(&self) -> Option<String> {
+        let name = self.file_name();
+        name.rfind('.')
+            .filter(|&i| i > 0)
+            .map(|i| name[i + 1..].to_ascii_lowercase())
+    }
+
+    /// Where this file goes under `dir`.
+    pub fn to_path_under(&self, dir: &Path) -> PathBuf {
+        let mut path = dir.to_path_buf();
+        path.extend(self.segments());
+        path
+    }
+
+    fn parent_segments(&self) -> Vec<String> {
+        let mut segments: Vec<String> = self.segments().map(str::to_owned).collect();
+        segments.pop();
+        segments
+    }
+
+    /// Names this module writes at the root of an output directory itself.
+    fn is_reserved(&self) -> bool {
+        self.ends.len() == 1 && super::RESERVED_NAMES.contains(&self.joined.as_str())
+            || self.file_name().ends_with(super::PART_SUFFIX)
+    }
+}
+
+impl fmt::Display for TilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.joined)
+    }
+}
+
+impl fmt::Debug for TilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TilePath({:?})", self.joined)
+    }
+}
+
+/// A URI the walk would not follow, with where it was found and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refused `{uri}` named in `{in_file}`: {reason}")]
+pub struct Refused {
+    /// The URI as the file wrote it.
+    pub uri: String,
+    /// The file that names it.
+    pub in_file: TilePath,
+    /// Why it was refused.
+    pub reason: RefusalReason,
+}
+
+/// Why a URI in a tileset was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefusalReason {
+    /// `..` segments climb above the tileset root.
+    #[error("it climbs above the tileset root")]
+    EscapesRoot,
+    /// An absolute path (`/x`) rather than one relative to the file.
+    #[error("it is an absolute path")]
+    AbsolutePath,
+    /// Percent-encoded `.`/`..` or separators (`%2e%2e`, `%2f`), a traversal in disguise.
+    #[error("it hides a path traversal or separator in percent-encoding")]
+    EncodedTraversal,
+    /// A URL on another host or port: the signature must not be sent there.
+    #[error("it points at another host ({0}), which must not receive the signature")]
+    OtherHost(String),
+    /// A scheme other than http(s) or data.
+    #[error("its scheme `{0}` is not fetched")]
+    OtherScheme(String),
+    /// Control characters or backslashes.
+    #[error("it holds a control character or backslash")]
+    InvalidCharacter,
+    /// The URI is empty.
+    #[error("it is empty")]
+    Empty,
+    /// It names a directory, not a file.
+    #[error("it names a directory, not a file")]
+    NotAFile,
+    /// It collides with a file the downloader writes itself (`manifest.json`, temporary files).
+    #[error("it collides with a file the downloader writes itself")]
+    ReservedName,
+    /// It could not be parsed as a URL.
+    #[error("it is not a valid URL")]
+    Invalid,
+}
+
+/// Applies the segments of a relative path to `stack`, refusing anything that leaves it.
+fn push_relative(stack: &mut Vec<String>, relative: &str) -> Result<(), RefusalReason> {
+    let raw: Vec<&str> = relative.split('/').collect();
+    for (i, raw_segment) in raw.iter().enumerate() {
+        let last = i + 1 == raw.len();
+        match *raw_segment {
+            "" | "." if last => return Err(RefusalReason::NotAFile),
+            "" | "." => {}
+            ".." => {
+                if stack.pop().is_none() {
+                    return Err(RefusalReason::EscapesRoot);
+                }
+                if last {
+                    return Err(RefusalReason::NotAFile);
+                }
+            }
+            encoded => {
+                let decoded = percent_decode(encoded);
+                if decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
+                    return Err(RefusalReason::EncodedTraversal);
+                }
+                if !valid_segment(&decoded) {
+                    return Err(RefusalReason::InvalidCharacter);
+                }
+                stack.push(decoded);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn valid_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && !segment
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+}
+
+/// Splits `text` at its first `?`.
+fn split_query(text: &str) -> (&str, Option<String>) {
+    match text.split_once('?') {
+        Some((base, query)) if !query.is_empty() => (base, Some(query.to_owned())),
+        Some((base, _)) => (base, None),
+        None => (text, None),
+    }
+}
+
+fn parse_base(base: &str) -> Result<Url, TilesetUrlError> {
+    let mut url = Url::parse(base.trim()).map_err(|e| TilesetUrlError::Invalid(e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(TilesetUrlError::Scheme(url.scheme().to_owned()));
+    }
+    url.set_fragment(None);
+    url.set_query(None);
+    Ok(url)
+}
+
+/// The scheme of an absolute URI (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`,
+/// before the first `:` and before any `/`).
+fn uri_scheme(uri: &str) -> Option<&str> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+/// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HREF: &str = "https://blobs.example/container/export-1?sv=2024&sig=SECRET";
+
+    fn url() -> TilesetUrl {
+        TilesetUrl::from_mesh_href(HREF).unwrap()
+    }
+
+    fn root() -> TilePath {
+        TilePath::parse("tileset.json").unwrap()
+    }
+
+    fn resolve(uri: &str, against: &str) -> Result<Option<TileFile>, Refused> {
+        url().resolve(uri, &TilePath::parse(against).unwrap())
+    }
+
+    fn resolved(uri: &str, against: &str) -> (String, String) {
+        let file = resolve(uri, against).unwrap().unwrap();
+        (file.path().to_string(), file.url().to_string())
+    }
+
+    fn reason(uri: &str, against: &str) -> RefusalReason {
+        resolve(uri, against).unwrap_err().reason
+    }
+
+    #[test]
+    fn tileset_json_splits_at_the_query_and_reappends_it() {
+        assert_eq!(
+            url().tileset_json().as_str(),
+            "https://blobs.example/container/export-1/tileset.json?sv=2024&sig=SECRET"
+        );
+        let trailing = TilesetUrl::from_mesh_href("https://h/c/e/?sig=S").unwrap();
+        assert_eq!(
+            trailing.tileset_json().as_str(),
+            "https://h/c/e/tileset.json?sig=S"
+        );
+        let unsigned = TilesetUrl::from_mesh_href("http://h/c").unwrap();
+        assert_eq!(unsigned.tileset_json().as_str(), "http://h/c/tileset.json");
+        assert!(!unsigned.is_signed());
+    }
+
+    #[test]
+    fn a_tileset_json_url_has_its_directory_as_root() {
+        let u = TilesetUrl::parse("https://h/c/e/root.json?sig=S").unwrap();
+        assert_eq!(u.entry().as_str(), "root.json");
+        assert_eq!(u.root_unsigned().as_str(), "https://h/c/e/");
+        assert_eq!(u.tileset_json().as_str(), "https://h/c/e/root.json?sig=S");
+        let href = TilesetUrl::parse(HREF).unwrap();
+        assert_eq!(href.entry().as_str(), "tileset.json");
+    }
+
+    #[test]
+    fn rejects_non_http_hrefs() {
+        assert!(matches!(
+            TilesetUrl::from_mesh_href("ftp://h/c?x"),
+            Err(TilesetUrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            TilesetUrl::from_mesh_href("not a url"),
+            Err(TilesetUrlError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn relative_uris_resolve_against_the_naming_file_and_keep_the_signature() {
+        assert_eq!(
+            resolved("tiles/0.glb", "tileset.json"),
+            (
+                "tiles/0.glb".into(),
+                "https://blobs.example/container/export-1/tiles/0.glb?sv=2024&sig=SECRET".into()
+            )
+        );
+        assert_eq!(resolved("0.glb", "sub/child.json").0, "sub/0.glb");
+        assert_eq!(resolved("./a/./b.glb", "sub/child.json").0, "sub/a/b.glb");
+        assert_eq!(resolved("../shared/t.png", "sub/m.gltf").0, "shared/t.png");
+        assert_eq!(resolved("a//b.glb", "tileset.json").0, "a/b.glb");
+    }
+
+    #[test]
+    fn percent_encoded_names_are_decoded_for_disk_and_reencoded_for_the_request() {
+        let (path, url) = resolved("my%20tile.glb", "tileset.json");
+        assert_eq!(path, "my tile.glb");
+        assert!(url.contains("/my%20tile.glb?sv=2024&sig=SECRET"), "{url}");
+    }
+
+    #[test]
+    fn the_uris_own_query_follows_the_signature_and_the_fragment_is_dropped() {
+        let (path, url) = resolved("t.glb?v=2#frag", "tileset.json");
+        assert_eq!(path, "t.glb");
+        assert!(url.ends_with("/t.glb?sv=2024&sig=SECRET&v=2"), "{url}");
+    }
+
+    #[test]
+    fn same_origin_absolute_urls_under_the_root_become_relative() {
+        let (path, url) = resolved(
+            "https://blobs.example/container/export-1/a/b.glb?sig=OTHER",
+            "tileset.json",
+        );
+        assert_eq!(path, "a/b.glb");
+        assert!(url.ends_with("/a/b.glb?sv=2024&sig=SECRET&sig=OTHER"));
+    }
+
+    #[test]
+    fn data_uris_have_nothing_to_fetch() {
+        assert_eq!(
+            resolve("data:application/octet-stream;base64,AAAA", "m.gltf"),
+            Ok(None)
+        );
+        assert_eq!(resolve("DATA:image/png;base64,AAAA", "m.gltf"), Ok(None));
+    }
+
+    #[test]
+    fn traversal_beyond_the_root_is_refused() {
+        assert_eq!(
+            reason("../x.glb", "tileset.json"),
+            RefusalReason::EscapesRoot
+        );
+        assert_eq!(
+            reason("sub/../../x.glb", "tileset.json"),
+            RefusalReason::EscapesRoot
+        );
+        assert_eq!(
+            reason("../../x.glb", "sub/child.json"),
+            RefusalReason::EscapesRoot
+        );
+        assert_eq!(
+            reason(
+                "https://blobs.example/container/other/x.glb",
+                "tileset.json"
+            ),
+            RefusalReason::EscapesRoot
+        );
+        assert_eq!(
+            reason(
+                "https://blobs.example/container/export-1/../other/x.glb",
+                "tileset.json"
+            ),
+            RefusalReason::EscapesRoot
+        );
+    }
+
+    #[test]
+    fn absolute_paths_are_refused() {
+        assert_eq!(
+            reason("/etc/passwd", "tileset.json"),
+            RefusalReason::AbsolutePath
+        );
+        assert_eq!(
+            reason("/container/export-1/x.glb", "tileset.json"),
+            RefusalReason::AbsolutePath
+        );
+    }
+
+    #[test]
+    fn encoded_traversal_and_separators_are_refused() {
+        for uri in [
+            "%2e%2e/x.glb",
+            "%2E%2E/x.glb",
+            ".%2e/x.glb",
+            "a%2f..%2f..%2fx",
+            "a%5cb.glb",
+            "%2e",
+        ] {
+            assert_eq!(
+                reason(uri, "tileset.json"),
+                RefusalReason::EncodedTraversal,
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn backslashes_and_control_characters_are_refused() {
+        assert_eq!(
+            reason("..\\x.glb", "tileset.json"),
+            RefusalReason::InvalidCharacter
+        );
+        assert_eq!(
+            reason("a\u{0}.glb", "tileset.json"),
+            RefusalReason::InvalidCharacter
+        );
+        assert_eq!(
+            reason("a%00.glb", "tileset.json"),
+            RefusalReason::InvalidCharacter
+        );
+    }
+
+    #[test]
+    fn other_hosts_ports_and_schemes_are_refused() {
+        assert!(matches!(
+            reason("https://evil.example/x.glb", "tileset.json"),
+            RefusalReason::OtherHost(h) if h == "evil.example"
+        ));
+        assert!(matches!(
+            reason(
+                "https://blobs.example:8443/container/export-1/x.glb",
+                "tileset.json"
+            ),
+            RefusalReason::OtherHost(_)
+        ));
+        assert!(matches!(
+            reason(
+                "http://blobs.example/container/export-1/x.glb",
+                "tileset.json"
+            ),
+            RefusalReason::OtherHost(_)
+        ));
+        assert!(matches!(
+            reason("//evil.example/x.glb", "tileset.json"),
+            RefusalReason::OtherHost(_)
+        ));
+        assert!(matches!(
+            reason("file:///etc/passwd", "tileset.json"),
+            RefusalReason::OtherScheme(s) if s == "file"
+        ));
+    }
+
+    #[test]
+    fn directories_empty_uris_and_reserved_names_are_refused() {
+        assert_eq!(reason("tiles/", "tileset.json"), RefusalReason::NotAFile);
+        assert_eq!(reason("..", "sub/child.json"), RefusalReason::NotAFile);
+        assert_eq!(reason("  ", "tileset.json"), RefusalReason::Empty);
+        assert_eq!(
+            reason("manifest.json", "tileset.json"),
+            RefusalReason::ReservedName
+        );
+        // Only the root one is ours.
+        assert_eq!(
+            resolved("manifest.json", "sub/child.json").0,
+            "sub/manifest.json"
+        );
+    }
+
+    #[test]
+    fn nothing_printed_shows_the_signature() {
+        let u = url();
+        let file = u.resolve("a.glb", &root()).unwrap().unwrap();
+        let refused = u.resolve("../a.glb", &root()).unwrap_err();
+        for text in [
+            format!("{u}"),
+            format!("{u:?}"),
+            format!("{file:?}"),
+            format!("{refused}"),
+            format!("{refused:?}"),
+        ] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+        assert!(format!("{u:?}").contains(REDACTED));
+    }
+
+    #[test]
+    fn tile_paths_from_manifests_are_validated() {
+        assert!(TilePath::parse("a/b.glb").is_some());
+        for bad in ["", "/a", "a/../b", "./a", "a\\b", "a//b"] {
+            assert!(TilePath::parse(bad).is_none(), "{bad}");
+        }
+        let p = TilePath::parse("a/b.GLB").unwrap();
+        assert_eq!(p.extension().as_deref(), Some("glb"));
+        assert_eq!(
+            p.to_path_under(Path::new("/out")),
+            PathBuf::from("/out/a/b.GLB")
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! The tileset downloader against a purpose-built blob store on loopback.
+
+mod tiles_support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mesh_export::tiles::{
+    DownloadError, Downloader, FileError, MANIFEST_FILE, Manifest, RefusalReason, TilesetUrl,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tiles_support::{
+    BlobStore, Fault, SIG, assert_byte_identical, files_under, fixture, quick_retry,
+};
+
+fn downloader(dir: &std::path::Path) -> Downloader {
+    Downloader::new(dir).concurrency(4).retry(quick_retry())
+}
+
+#[tokio::test]
+async fn downloads_every_file_of_the_tileset_byte_identical_each_once() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let summary = downloader(out.path()).download(&tileset).await.unwrap();
+
+    assert_byte_identical(&store, out.path());
+    let mut expected = store.paths();
+    expected.push(MANIFEST_FILE.to_owned());
+    expected.sort();
+    assert_eq!(
+        files_under(out.path()),
+        expected,
+        "exactly the tileset plus the manifest"
+    );
+    for rel in store.paths() {
+        assert_eq!(store.count(&rel), 1, "{rel} fetched once");
+    }
+    assert!(
+        store
+            .seen()
+            .iter()
+            .all(|s| s.query.as_deref() == Some(&format!("sv=2024&sig={SIG}")[..])),
+        "every request carries the signed query"
+    );
+    assert_eq!(summary.files, store.paths().len() as u64);
+    assert_eq!(summary.downloaded_files, summary.files);
+    assert_eq!(summary.skipped, 0);
+    assert!(summary.refused.is_empty());
+    let total: usize = store
+        .paths()
+        .iter()
+        .map(|p| store.file(p).unwrap().len())
+        .sum();
+    assert_eq!(summary.bytes, total as u64);
+    assert_eq!(summary.tileset, out.path().join("tileset.json"));
+}
+
+#[tokio::test]
+async fn the_manifest_records_path_size_and_sha256_of_every_file() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    downloader(out.path()).download(&tileset).await.unwrap();
+
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(manifest.complete);
+    assert_eq!(manifest.tileset, "tileset.json");
+    assert!(
+        !manifest.source.contains(SIG),
+        "the manifest holds no signature"
+    );
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, store.paths());
+    for entry in &manifest.files {
+        let served = store.file(&entry.path).unwrap();
+        assert_eq!(entry.size, served.len() as u64, "{}", entry.path);
+        assert_eq!(
+            entry.sha256,
+            hex::encode(Sha256::digest(&served)),
+            "{}",
+            entry.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_killed_download_resumes_without_fetching_complete_files_again() {
+    let store = BlobStore::start(fixture()).await;
+    // Slow after the first few requests, so the kill lands halfway.
+    store.set_fault(|rel, _| {
+        if rel.ends_with(".json") || rel.starts_with("tiles/") {
+            Fault::None
+        } else {
+            Fault::Delay(Duration::from_secs(30))
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let first = downloader(out.path());
+    let mut progress = first.progress();
+    let run = tokio::spawn({
+        let tileset = tileset.clone();
+        async move { first.download(&tileset).await }
+    });
+    progress.wait_for(|p| p.files_done >= 4).await.unwrap();
+    run.abort();
+    let _ = run.await;
+
+    let complete_before: Vec<String> = files_under(out.path())
+        .into_iter()
+        .filter(|p| store.file(p).is_some())
+        .collect();
+    assert!(complete_before.len() >= 4, "{complete_before:?}");
+    assert!(
+        complete_before.len() < store.paths().len(),
+        "the kill landed halfway"
+    );
+    assert!(!out.path().join(MANIFEST_FILE).exists());
+
+    store.set_fault(|_, _| Fault::None);
+    store.clear_seen();
+    let summary = downloader(out.path()).download(&tileset).await.unwrap();
+
+    for rel in &complete_before {
+        assert_eq!(store.count(rel), 0, "{rel} was complete and fetched again");
+    }
+    assert_eq!(summary.skipped, complete_before.len() as u64);
+    assert_eq!(summary.files, store.paths().len() as u64);
+    assert_byte_identical(&store, out.path());
+    assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
+}
+
+#[tokio::test]
+async fn a_store_that_dies_halfway_leaves_complete_files_that_a_second_run_keeps() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, _| {
+        if rel.starts_with("sub/") {
+            Fault::Status(500, None)
+        } else {
+            Fault::None
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+    let DownloadError::Incomplete { failures, summary } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures[0].path.as_str(), "sub/child.json");
+    assert_eq!(failures[0].error, FileError::Status { status: 500 });
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(!manifest.complete);
+    assert_eq!(manifest.files.len() as u64, summary.files);
+
+    store.set_fault(|_, _| Fault::None);
+    store.clear_seen();
+    let second = downloader(out.path()).download(&tileset).await.unwrap();
+    for entry in &manifest.files {
+        assert_eq!(store.count(&entry.path), 0, "{} fetched again", entry.path);
+    }
+    assert_eq!(second.skipped, manifest.files.len() as u64);
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_file_changed_on_disk_since_the_manifest_is_fetched_again() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    downloader(out.path()).download(&tileset).await.unwrap();
+    // Same size, different content.
+    let victim = out.path().join("sub/a.glb");
+    let mut content = std::fs::read(&victim).unwrap();
+    content[0] ^= 0xff;
+    std::fs::write(&victim, content).unwrap();
+
+    store.clear_seen();
+    let summary = downloader(out.path()).download(&tileset).await.unwrap();
+    assert_eq!(store.count("sub/a.glb"), 1);
+    assert_eq!(summary.downloaded_files, 1);
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn traversal_and_foreign_hosts_are_refused_and_nothing_is_written_outside_the_directory() {
+    let foreign = BlobStore::start(HashMap::new()).await;
+    let mut files = fixture();
+    files.insert(
+        "tileset.json".into(),
+        serde_json::to_vec(&json!({
+            "asset": {"version": "1.0"},
+            "root": {
+                "content": {"uri": "tiles/0.glb"},
+                "children": [
+                    {"content": {"uri": "../escape.glb"}},
+                    {"content": {"uri": "tiles/../../escape.glb"}},
+                    {"content": {"uri": "%2e%2e/escape.glb"}},
+                    {"content": {"uri": "/c/escape.glb"}},
+                    {"content": {"uri": format!("http://{}/steal.glb", foreign.addr)}},
+                    {"content": {"uri": format!("//{}/steal.glb", foreign.addr)}},
+                    {"content": {"uri": "file:///etc/passwd"}},
+                ]
+            }
+        }))
+        .unwrap(),
+    );
+    let store = BlobStore::start(files).await;
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let summary = downloader(&out).download(&tileset).await.unwrap();
+
+    let reasons: Vec<&RefusalReason> = summary.refused.iter().map(|r| &r.reason).collect();
+    assert_eq!(summary.refused.len(), 7, "{reasons:?}");
+    assert_eq!(reasons[0], &RefusalReason::EscapesRoot);
+    assert_eq!(reasons[1], &RefusalReason::EscapesRoot);
+    assert_eq!(reasons[2], &RefusalReason::EncodedTraversal);
+    assert_eq!(reasons[3], &RefusalReason::AbsolutePath);
+    assert!(matches!(reasons[4], RefusalReason::OtherHost(_)));
+    assert!(matches!(reasons[5], RefusalReason::OtherHost(_)));
+    assert!(matches!(reasons[6], RefusalReason::OtherScheme(_)));
+    assert!(
+        summary
+            .refused
+            .iter()
+            .all(|r| r.in_file.as_str() == "tileset.json")
+    );
+
+    assert!(
+        foreign.seen().is_empty(),
+        "the foreign host received {:?}",
+        foreign.seen()
+    );
+    assert!(
+        store
+            .seen()
+            .iter()
+            .all(|s| s.path.starts_with(tiles_support::ROOT)),
+        "a request left the root: {:?}",
+        store.seen()
+    );
+    assert_eq!(
+        files_under(parent.path()),
+        ["out/manifest.json", "out/tiles/0.glb", "out/tileset.json"]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_signature_is_reported_clearly_without_the_signature() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href_with("EXPIRED-SIG-VALUE")).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    assert!(
+        matches!(&err, DownloadError::SignatureRejected { status: 403, path } if path.as_str() == "tileset.json"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("signature has expired"), "{message}");
+    assert!(message.contains("get-exports"), "{message}");
+    assert!(
+        !message.contains("EXPIRED-SIG-VALUE") && !format!("{err:?}").contains("EXPIRED-SIG-VALUE")
+    );
+    assert_eq!(
+        store.count("tileset.json"),
+        1,
+        "a refused signature is not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, _| {
+        if rel.starts_with("sub/") {
+            Fault::Status(403, None)
+        } else {
+            Fault::None
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { .. }),
+        "{err}"
+    );
+
+    store.set_fault(|_, _| Fault::None);
+    store.clear_seen();
+    downloader(out.path()).download(&tileset).await.unwrap();
+    assert_eq!(
+        store.count("tileset.json"),
+        0,
+        "complete before the expiry, kept"
+    );
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_short_body_is_retried_and_never_kept_under_the_final_name() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, n| {
+        if rel == "tiles/0/big.glb" && n < 2 {
+            Fault::Truncate
+        } else {
+            Fault::None
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let summary = downloader(out.path()).download(&tileset).await.unwrap();
+
+    assert_eq!(store.count("tiles/0/big.glb"), 3);
+    assert!(summary.retries >= 2);
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_body_that_is_always_short_fails_that_file_and_leaves_no_partial_file() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, _| {
+        if rel == "tiles/0/big.glb" {
+            Fault::Truncate
+        } else {
+            Fault::None
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].path.as_str(), "tiles/0/big.glb");
+    assert!(matches!(
+        failures[0].error,
+        FileError::Transport(_) | FileError::LengthMismatch { .. }
+    ));
+    assert!(!out.path().join("tiles/0/big.glb").exists());
+    assert!(
+        files_under(out.path()).iter().all(|p| !p.contains("part")),
+        "{:?}",
+        files_under(out.path())
+    );
+    assert_eq!(
+        store.count("tiles/0/big.glb"),
+        quick_retry().max_attempts as usize
+    );
+    assert!(!err.to_string().contains(SIG));
+}
+
+#[tokio::test]
+async fn retry_after_on_429_and_503_is_honoured() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, n| match (rel, n) {
+        ("sub/a.glb", 0) => Fault::Status(429, Some(1)),
+        ("sub/b.glb", 0) => Fault::Status(503, Some(1)),
+        _ => Fault::None,
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    downloader(out.path()).download(&tileset).await.unwrap();
+
+    for rel in ["sub/a.glb", "sub/b.glb"] {
+        let times: Vec<_> = store
+            .seen()
+            .iter()
+            .filter(|s| s.path.ends_with(rel))
+            .map(|s| s.at)
+            .collect();
+        assert_eq!(times.len(), 2, "{rel}");
+        assert!(
+            times[1] - times[0] >= Duration::from_millis(950),
+            "{rel} retried before the hint"
+        );
+    }
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_corrupt_tileset_is_a_clear_error_and_is_kept_for_inspection() {
+    let mut files = HashMap::new();
+    files.insert(
+        "tileset.json".to_owned(),
+        b"{\"asset\": {\"version\": \"1.0\"}, \"root\": [".to_vec(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(failures[0].error, FileError::NotATileset(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("tileset.json"), "{err}");
+    assert!(out.path().join("tileset.json").exists());
+}
+
+#[tokio::test]
+async fn progress_reports_every_file_and_byte() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let downloader = downloader(out.path());
+    let progress = downloader.progress();
+
+    let summary = downloader.download(&tileset).await.unwrap();
+
+    let last = progress.borrow().clone();
+    assert_eq!(last.files_done, summary.files);
+    assert_eq!(last.files_total_known, summary.files);
+    assert_eq!(last.bytes_done, summary.bytes);
+    assert_eq!(last.bytes_downloaded, summary.bytes);
+}

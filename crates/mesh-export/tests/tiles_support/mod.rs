@@ -1,0 +1,325 @@
+//! A purpose-built blob store for the tiles tests: serves files under `/c/export/`, checks the
+//! signature, records every request it receives, and misbehaves on demand.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use mesh_export::RetryOptions;
+use serde_json::json;
+
+/// The container root every test tileset lives under.
+pub const ROOT: &str = "/c/export/";
+/// The signature the store accepts.
+pub const SIG: &str = "SECRET-SIGNATURE";
+
+/// What the store does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Serve the file.
+    None,
+    /// Answer with this status and an optional `Retry-After` in seconds.
+    Status(u16, Option<u64>),
+    /// Declare the full `Content-Length`, send half the body, then break the connection.
+    Truncate,
+    /// Wait, then serve the file.
+    Delay(Duration),
+}
+
+/// A request the store received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The path as sent, e.g. `/c/export/tileset.json`.
+    pub path: String,
+    /// The query as sent.
+    pub query: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+type FaultFn = Box<dyn FnMut(&str, usize) -> Fault + Send>;
+
+struct State {
+    files: Mutex<HashMap<String, Bytes>>,
+    seen: Mutex<Vec<Seen>>,
+    fault: Mutex<FaultFn>,
+}
+
+/// A running store on 127.0.0.1.
+#[derive(Clone)]
+pub struct BlobStore {
+    pub addr: std::net::SocketAddr,
+    state: Arc<State>,
+}
+
+impl BlobStore {
+    /// Serves `files` (paths relative to [`ROOT`]).
+    pub async fn start(files: HashMap<String, Vec<u8>>) -> BlobStore {
+        let state = Arc::new(State {
+            files: Mutex::new(
+                files
+                    .into_iter()
+                    .map(|(k, v)| (k, Bytes::from(v)))
+                    .collect(),
+            ),
+            seen: Mutex::new(Vec::new()),
+            fault: Mutex::new(Box::new(|_, _| Fault::None)),
+        });
+        let app = Router::new().fallback(serve).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        BlobStore { addr, state }
+    }
+
+    /// The mesh href of the container, signed with `sig`.
+    pub fn href_with(&self, sig: &str) -> String {
+        format!("http://{}/c/export?sv=2024&sig={sig}", self.addr)
+    }
+
+    /// The mesh href of the container with the accepted signature.
+    pub fn href(&self) -> String {
+        self.href_with(SIG)
+    }
+
+    /// Decides the fault of each request from the path under the root and how many times
+    /// that path was requested before.
+    pub fn set_fault(&self, fault: impl FnMut(&str, usize) -> Fault + Send + 'static) {
+        *self.state.fault.lock().unwrap() = Box::new(fault);
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests named this path under the root.
+    pub fn count(&self, rel: &str) -> usize {
+        let full = format!("{ROOT}{rel}");
+        self.seen().iter().filter(|s| s.path == full).count()
+    }
+
+    /// Forgets the requests seen so far.
+    pub fn clear_seen(&self) {
+        self.state.seen.lock().unwrap().clear();
+    }
+
+    /// The content served at a path under the root.
+    pub fn file(&self, rel: &str) -> Option<Bytes> {
+        self.state.files.lock().unwrap().get(rel).cloned()
+    }
+
+    /// Every path under the root that is served.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.state.files.lock().unwrap().keys().cloned().collect();
+        paths.sort();
+        paths
+    }
+}
+
+async fn serve(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    uri: Uri,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query = uri.query().map(str::to_owned);
+    let previous = {
+        let mut seen = state.seen.lock().unwrap();
+        let previous = seen.iter().filter(|s| s.path == path).count();
+        seen.push(Seen {
+            path: path.clone(),
+            query: query.clone(),
+            at: Instant::now(),
+        });
+        previous
+    };
+    let signed = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|kv| kv == format!("sig={SIG}")));
+    if !signed {
+        return (
+            StatusCode::FORBIDDEN,
+            "<Error><Code>AuthenticationFailed</Code><Message>Signed expiry time has passed</Message></Error>",
+        )
+            .into_response();
+    }
+    let Some(rel) = path.strip_prefix(ROOT) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let fault = (state.fault.lock().unwrap())(rel, previous);
+    let Some(body) = state.files.lock().unwrap().get(rel).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match fault {
+        Fault::None => body.into_response(),
+        Fault::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            body.into_response()
+        }
+        Fault::Status(status, retry_after) => {
+            let mut response = StatusCode::from_u16(status).unwrap().into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, seconds.to_string().parse().unwrap());
+            }
+            response
+        }
+        Fault::Truncate => {
+            let half = body.slice(..body.len() / 2);
+            let stream = futures::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(half),
+                Err(std::io::Error::other("the store dies halfway")),
+            ]);
+            Response::builder()
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
+    }
+}
+
+/// Deterministic filler bytes.
+pub fn bytes(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A binary glTF whose JSON chunk is `json`.
+pub fn glb(json: &serde_json::Value) -> Vec<u8> {
+    let mut text = serde_json::to_vec(json).unwrap();
+    while !text.len().is_multiple_of(4) {
+        text.push(b' ');
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(b"glTF");
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&((20 + text.len()) as u32).to_le_bytes());
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0x4E4F_534Au32.to_le_bytes());
+    out.extend_from_slice(&text);
+    out
+}
+
+/// A tileset exercising every layout the walker reads: a 3D Tiles 1.0 root with nested
+/// children, an external child tileset in a subdirectory in the 1.1 layout (`contents[]`,
+/// legacy `url`), a `.gltf` with an external buffer, an external image and a data URI, a
+/// `.glb` naming an external texture, and one file large enough to arrive in many chunks.
+pub fn fixture() -> HashMap<String, Vec<u8>> {
+    let mut files = HashMap::new();
+    let mut put = |path: &str, content: Vec<u8>| {
+        files.insert(path.to_owned(), content);
+    };
+    put(
+        "tileset.json",
+        serde_json::to_vec_pretty(&json!({
+            "asset": {"version": "1.0"},
+            "geometricError": 500,
+            "root": {
+                "geometricError": 100,
+                "content": {"uri": "tiles/root.glb"},
+                "children": [
+                    {"geometricError": 50, "content": {"uri": "tiles/0.glb"}, "children": [
+                        {"geometricError": 10, "content": {"uri": "tiles/0/big.glb"}}
+                    ]},
+                    {"geometricError": 50, "content": {"uri": "models/house.gltf"}},
+                    {"geometricError": 50, "content": {"uri": "sub/child.json"}},
+                    {"geometricError": 50, "content": {"uri": "./tiles/0.glb"}}
+                ]
+            }
+        }))
+        .unwrap(),
+    );
+    put(
+        "sub/child.json",
+        serde_json::to_vec_pretty(&json!({
+            "asset": {"version": "1.1"},
+            "geometricError": 50,
+            "root": {
+                "geometricError": 20,
+                "contents": [{"uri": "a.glb"}, {"uri": "b.glb"}],
+                "children": [{"geometricError": 5, "content": {"url": "legacy.b3dm"}}]
+            }
+        }))
+        .unwrap(),
+    );
+    put(
+        "tiles/root.glb",
+        glb(&json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]})),
+    );
+    put("textures/root.png", bytes(1, 3000));
+    put("tiles/0.glb", bytes(2, 5000));
+    put("tiles/0/big.glb", bytes(3, 3 * 1024 * 1024 + 17));
+    put(
+        "models/house.gltf",
+        serde_json::to_vec(&json!({
+            "asset": {"version": "2.0"},
+            "buffers": [{"uri": "house.bin", "byteLength": 1000}, {"uri": "data:application/octet-stream;base64,AAAA", "byteLength": 3}],
+            "images": [{"uri": "../textures/wall.png"}]
+        }))
+        .unwrap(),
+    );
+    put("models/house.bin", bytes(4, 1000));
+    put("textures/wall.png", bytes(5, 2000));
+    put("sub/a.glb", bytes(6, 7000));
+    put("sub/b.glb", bytes(7, 100));
+    put("sub/legacy.b3dm", bytes(8, 900));
+    files
+}
+
+/// Fast retries for tests.
+pub fn quick_retry() -> RetryOptions {
+    RetryOptions {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(30),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+/// Every regular file under `dir`, as `/`-separated relative paths, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn visit(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                visit(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).unwrap();
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    visit(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Asserts every served file exists under `dir` with exactly the served bytes.
+pub fn assert_byte_identical(store: &BlobStore, dir: &Path) {
+    for rel in store.paths() {
+        let served = store.file(&rel).unwrap();
+        let on_disk = std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(
+            on_disk == served,
+            "{rel} differs from what the store serves"
+        );
+    }
+}
