@@ -24,6 +24,10 @@ pub enum TilesetUrlError {
     /// The href uses a scheme other than `http` or `https`.
     #[error("the tileset URL must use http or https, not `{0}`")]
     Scheme(String),
+    /// The export has no `_links.mesh` (it is not `Complete`, or was listed with
+    /// `Prefer: return=minimal`).
+    #[error("export {0} has no mesh link yet: it is not Complete")]
+    NoMeshLink(String),
 }
 
 /// The signed root of an exported tileset, from an export's `_links.mesh.href`.
@@ -65,6 +69,17 @@ impl TilesetUrl {
             query,
             entry: TilePath::from_segments(vec!["tileset.json".to_owned()]),
         })
+    }
+
+    /// The tileset of a `Complete` export, from its `_links.mesh.href`.
+    pub fn from_export(export: &crate::Export) -> Result<Self, TilesetUrlError> {
+        let href = export
+            .links
+            .as_ref()
+            .and_then(|links| links.mesh.as_ref())
+            .map(|mesh| mesh.href.as_str())
+            .ok_or_else(|| TilesetUrlError::NoMeshLink(export.id.clone()))?;
+        Self::from_mesh_href(href)
     }
 
     /// A tileset from the signed URL of its JSON file (`.../tileset.json?sig`): the root is the

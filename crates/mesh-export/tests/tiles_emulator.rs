@@ -1,0 +1,141 @@
+//! The tileset downloader against the emulator's signed blob container.
+
+mod tiles_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use mesh_export::tiles::{DownloadError, Downloader, TilesetUrl};
+use mesh_export::{
+    Client, ClientCredentials, Export, ExportType, RetryOptions, StartExport, WaitOptions,
+};
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
+use tiles_support::{files_under, quick_retry};
+
+const IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
+
+fn emulator() -> EmulatorBuilder {
+    Emulator::builder()
+        .tiles(24)
+        .tile_bytes(20_000)
+        .export_duration(Duration::from_millis(100))
+}
+
+/// A `Complete` export of the emulator, through the extension crate's client.
+async fn complete_export(emulator: &Emulator) -> Export {
+    let client = Client::builder()
+        .base_url(emulator.mesh_export_url())
+        .client_credentials(
+            ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+                .token_url(emulator.token_url()),
+        )
+        .retry(RetryOptions {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            ..RetryOptions::default()
+        })
+        .build()
+        .unwrap();
+    let request = StartExport {
+        i_model_id: IMODEL.into(),
+        changeset_id: None,
+        export_type: Some(ExportType::X3dTiles),
+    };
+    let export = client.get_or_start_export(request).await.unwrap();
+    let wait = WaitOptions::default().interval(Duration::from_millis(50));
+    client
+        .wait_for_export(IMODEL, &export.id, wait)
+        .await
+        .unwrap()
+}
+
+/// Asserts `dir` holds exactly what the emulator serves for `export`, byte for byte.
+fn assert_identical_to_emulator(emulator: &Emulator, export: &Export, dir: &Path) {
+    let expected = tempfile::tempdir().unwrap();
+    let count =
+        mesh_export_emulator::dump_tileset(emulator.config(), &export.id, expected.path()).unwrap();
+    let expected_files = files_under(expected.path());
+    assert_eq!(expected_files.len(), count);
+    let mut got: Vec<String> = files_under(dir);
+    got.retain(|p| p != "manifest.json");
+    assert_eq!(got, expected_files);
+    for rel in &expected_files {
+        let want = std::fs::read(expected.path().join(rel)).unwrap();
+        let have = std::fs::read(dir.join(rel)).unwrap();
+        assert!(want == have, "{rel} differs from what the emulator serves");
+    }
+}
+
+#[tokio::test]
+async fn downloads_an_emulator_export_byte_identical() {
+    let emulator = emulator().start().await.unwrap();
+    let export = complete_export(&emulator).await;
+    let tileset = TilesetUrl::from_export(&export).unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap();
+
+    assert_identical_to_emulator(&emulator, &export, out.path());
+    assert!(summary.refused.is_empty());
+    assert!(summary.files > 24, "tiles, tilesets: {}", summary.files);
+    let again = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap();
+    assert_eq!(again.skipped, summary.files, "a second run fetches nothing");
+}
+
+#[tokio::test]
+async fn injected_faults_during_the_download_end_with_every_file_byte_identical() {
+    let emulator = emulator().fault_rate(0.2).seed(11).start().await.unwrap();
+    let export = complete_export(&emulator).await;
+    let tileset = TilesetUrl::from_export(&export).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let faults_before = emulator.stats().faults_injected;
+
+    let summary = Downloader::new(out.path())
+        .retry(RetryOptions {
+            max_attempts: 10,
+            ..quick_retry()
+        })
+        .download(&tileset)
+        .await
+        .unwrap();
+
+    assert!(
+        emulator.stats().faults_injected > faults_before,
+        "faults were injected"
+    );
+    assert!(summary.retries > 0);
+    assert_identical_to_emulator(&emulator, &export, out.path());
+}
+
+#[tokio::test]
+async fn an_expired_emulator_signature_is_reported_clearly() {
+    let emulator = emulator()
+        .sas_ttl(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    let tileset = TilesetUrl::from_export(&export).unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let err = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("signature has expired"), "{err}");
+    let sig = tileset.tileset_json().query().unwrap().to_owned();
+    assert!(!err.to_string().contains(&sig) && !format!("{err:?}").contains(&sig));
+}
