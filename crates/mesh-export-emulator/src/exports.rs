@@ -194,14 +194,14 @@ pub(crate) async fn start(
         Some(_) => return errors::invalid_parameter("iModelId", "iModelId must be a string."),
     };
     let changeset_id = match fields.get("changesetId") {
-        None | Some(Value::Null) => String::new(),
+        None => String::new(),
         Some(Value::String(id)) => id.clone(),
         Some(_) => {
             return errors::invalid_parameter("changesetId", "changesetId must be a string.");
         }
     };
     let export_type = match fields.get("exportType") {
-        None | Some(Value::Null) => "3DTiles".to_owned(),
+        None => "3DTiles".to_owned(),
         Some(Value::String(t)) if EXPORT_TYPES.contains(&t.as_str()) => t.clone(),
         Some(_) => {
             return errors::invalid_parameter(
@@ -458,21 +458,14 @@ pub(crate) async fn list(
 }
 
 /// `GET /mesh-export/{id}`: get-export (deprecated by the service, still served).
+///
+/// `cdn` is accepted and, like any bad value of it, changes nothing: the emulator has no CDN,
+/// and the spec documents no 422 for this operation.
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Response {
-    let cdn = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(name, _)| name == "cdn")
-        .map(|(_, value)| value.into_owned());
-    if let Some(cdn) = cdn
-        && cdn != "0"
-        && cdn != "1"
-    {
-        return errors::invalid_parameter("cdn", "cdn must be 0 or 1.");
-    }
     let record = state.store.lock().expect("store lock").get(&id).cloned();
     let Some(record) = record else {
         return errors::export_not_found();

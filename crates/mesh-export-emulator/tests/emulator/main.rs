@@ -1,0 +1,7 @@
+//! The emulator over real HTTP on loopback: operations, lifecycle, tiles, limits, conformance.
+
+mod common;
+mod conformance;
+mod faults;
+mod operations;
+mod tiles;
