@@ -1,3 +1,186 @@
-//! The `mesh-export` command line tool (in progress).
+//! `mesh-export`: the command line tool for Bentley's iTwin Mesh Export API.
+//!
+//! Lists, starts, waits for and deletes exports, prints an export's signed tileset URL, and
+//! downloads the whole tileset to a directory. `mesh-export demo` does all of it against an
+//! emulator started in-process, with no account needed.
 
-fn main() {}
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes and `--json` shapes, printed by `--help`.
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  any other error (network, service, I/O)
+  2  usage error (bad flags or arguments)
+  3  authentication failed (no or bad credentials, HTTP 401/403 from the service)
+  4  not found (no such export, or no Complete export for the iModel)
+  5  the export ended Invalid
+  6  rate limited (Retry-After beyond the retry budget) or timed out waiting
+  7  download incomplete: some files failed (run again to resume)
+  8  the tileset URL's signature expired or was refused: get a fresh URL (run again)
+
+With --json, stdout holds one JSON document:
+  login             {\"method\", \"client_id\"?, \"token_url\"?, \"expires_in_seconds\"?}
+  list              [Export, ...]   (the API's Export objects)
+  get, start, wait  Export
+  delete            {\"deleted\": ID}
+  url               {\"export_id\"?, \"tileset_url\"}   (signed: treat it as a secret)
+  download, demo    {\"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\", \"downloaded_files\",
+                     \"downloaded_bytes\", \"skipped\", \"retries\", \"elapsed_seconds\",
+                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
+and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
+
+Credentials: --token or ITWIN_ACCESS_TOKEN; or --client-id and --client-secret, or
+ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET (OAuth2 client credentials against --token-url).
+Tokens, secrets and URL signatures are never logged.";
+
+/// The command line tool for Bentley's iTwin Mesh Export API.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-export", version, about, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Service root [default: https://api.bentley.com/mesh-export, or the --env one].
+    #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
+    base_url: Option<String>,
+    /// Deployment whose service root to use when --base-url is not given.
+    #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
+    environment: Option<Env>,
+    /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token].
+    #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
+    token_url: Option<String>,
+    /// OAuth2 client id (with --client-secret).
+    #[arg(long, global = true, env = "ITWIN_CLIENT_ID", value_name = "ID")]
+    client_id: Option<String>,
+    /// OAuth2 client secret (with --client-id).
+    #[arg(
+        long,
+        global = true,
+        env = "ITWIN_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    client_secret: Option<String>,
+    /// A bearer token to use as it is (wins over client credentials).
+    #[arg(
+        long,
+        global = true,
+        env = "ITWIN_ACCESS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Print machine-readable JSON on stdout (shapes below).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// A Mesh Export deployment.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Env {
+    /// https://api.bentley.com/mesh-export
+    Prod,
+    /// https://qa-api.bentley.com/mesh-export
+    Qa,
+    /// https://dev-api.bentley.com/mesh-export
+    Dev,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the credentials; print the client and the token's expiry (never the token).
+    Login,
+    /// List exports (the first page, or all with --all).
+    List(commands::ListArgs),
+    /// Show one export.
+    Get(commands::ExportRef),
+    /// Start an export (or, with --wait, start it and wait until it is Complete).
+    Start(commands::StartArgs),
+    /// Wait until an export is Complete.
+    Wait(commands::WaitArgs),
+    /// Delete an export that is Complete or Invalid.
+    Delete(commands::ExportRef),
+    /// Print the signed tileset URL of an export (treat it as a secret for about an hour).
+    Url(commands::UrlArgs),
+    /// Download an export's whole tileset to a directory (resumes an interrupted download).
+    Download(commands::DownloadArgs),
+    /// Start a local emulator, export a demo iModel, and download its tileset.
+    Demo(commands::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let json = cli.global.json;
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error.exit_code();
+            if json {
+                let body =
+                    serde_json::json!({"error": {"message": error.to_string(), "exit_code": code}});
+                eprintln!("{body}");
+            } else {
+                eprintln!("error: {error}");
+                if let Some(hint) = error.hint() {
+                    eprintln!("hint: {hint}");
+                }
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), commands::CliError> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Login => commands::login(g).await,
+        Command::List(args) => commands::list(g, args).await,
+        Command::Get(args) => commands::get(g, args).await,
+        Command::Start(args) => commands::start(g, args).await,
+        Command::Wait(args) => commands::wait(g, args).await,
+        Command::Delete(args) => commands::delete(g, args).await,
+        Command::Url(args) => commands::url(g, args).await,
+        Command::Download(args) => commands::download(g, args).await,
+        Command::Demo(args) => commands::demo(g, args).await,
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` wins over `-v`.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "error",
+        1 => "warn,mesh_export=info,mesh_export_cli=info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

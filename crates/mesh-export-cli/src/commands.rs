@@ -1,0 +1,597 @@
+//! The subcommands, their arguments, and how their failures map to exit codes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures::TryStreamExt;
+use mesh_export::auth::{self, AuthError, StaticToken, TokenSource};
+use mesh_export::tiles::{DownloadError, DownloadSummary, Downloader, TilesetUrl, TilesetUrlError};
+use mesh_export::{
+    Client, ClientCredentials, Environment, Export, ExportFilter, ExportStatus, ExportType,
+    StartExport, WaitOptions,
+};
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
+
+use crate::output::{self, Reporter};
+use crate::{Env, Global};
+
+/// The iModel the demo exports.
+const DEMO_IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
+
+/// Why a command failed; each kind has its exit code (see `--help`).
+#[derive(Debug)]
+pub enum CliError {
+    /// From the service or its client.
+    Api(Box<mesh_export::Error>),
+    /// From the tileset download.
+    Download(DownloadError),
+    /// A tileset URL that cannot be used.
+    Url(TilesetUrlError),
+    /// Bad or missing input that clap could not catch.
+    Usage(String),
+    /// Nothing matched.
+    NotFound(String),
+    /// Credentials missing or refused.
+    Auth(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Api(e) => write!(f, "{e}"),
+            CliError::Download(e) => write!(f, "{e}"),
+            CliError::Url(e) => write!(f, "{e}"),
+            CliError::Usage(m) | CliError::NotFound(m) | CliError::Auth(m) | CliError::Other(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<mesh_export::Error> for CliError {
+    fn from(e: mesh_export::Error) -> Self {
+        CliError::Api(Box::new(e))
+    }
+}
+
+impl From<DownloadError> for CliError {
+    fn from(e: DownloadError) -> Self {
+        CliError::Download(e)
+    }
+}
+
+impl From<TilesetUrlError> for CliError {
+    fn from(e: TilesetUrlError) -> Self {
+        match e {
+            TilesetUrlError::NoMeshLink(_) => CliError::NotFound(e.to_string()),
+            e => CliError::Url(e),
+        }
+    }
+}
+
+impl From<AuthError> for CliError {
+    fn from(e: AuthError) -> Self {
+        CliError::Auth(e.to_string())
+    }
+}
+
+impl CliError {
+    /// The process exit code, as `--help` documents them.
+    pub fn exit_code(&self) -> u8 {
+        use mesh_export::Error as E;
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Auth(_) => 3,
+            CliError::NotFound(_) => 4,
+            CliError::Api(e) => match e.as_ref() {
+                E::Auth(_) => 3,
+                E::ExportNotFound { .. } => 4,
+                E::ExportFailed { .. } => 5,
+                E::RateLimited { .. } | E::WaitTimeout { .. } => 6,
+                e => match e.status() {
+                    Some(401 | 403) => 3,
+                    Some(404) => 4,
+                    Some(429) => 6,
+                    _ => 1,
+                },
+            },
+            CliError::Download(DownloadError::Incomplete { .. }) => 7,
+            CliError::Download(DownloadError::SignatureRejected { .. }) => 8,
+            CliError::Download(_) | CliError::Url(_) | CliError::Other(_) => 1,
+        }
+    }
+
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CliError::Download(DownloadError::Incomplete { failures, .. }) => Some(format!(
+                "{} file(s) failed; run the same command again to resume: complete files are kept",
+                failures.len()
+            )),
+            CliError::Api(e) if !matches!(e.as_ref(), mesh_export::Error::Auth(_)) => None,
+            CliError::Api(_) | CliError::Auth(_) => Some(
+                "pass --token, or --client-id and --client-secret (or set ITWIN_ACCESS_TOKEN, or \
+                 ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET)"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// `get ID`, `delete ID`.
+#[derive(Debug, Args)]
+pub struct ExportRef {
+    /// Export id.
+    id: String,
+    /// The export's iModel: lets `get` read it through get-exports instead of the deprecated
+    /// get-export.
+    #[arg(long, value_name = "ID")]
+    imodel: Option<String>,
+}
+
+/// `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only exports of this iModel.
+    #[arg(long, value_name = "ID")]
+    imodel: Option<String>,
+    /// Only exports of this changeset.
+    #[arg(long, value_name = "ID")]
+    changeset: Option<String>,
+    /// Only exports of this type (3DTiles, 3DFT, CESIUM, IMODEL).
+    #[arg(long = "type", value_name = "TYPE")]
+    export_type: Option<String>,
+    /// Follow every page instead of printing only the first.
+    #[arg(long)]
+    all: bool,
+}
+
+/// `start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The iModel to export.
+    #[arg(long, value_name = "ID")]
+    imodel: String,
+    /// The changeset to export [default: the latest].
+    #[arg(long, value_name = "ID")]
+    changeset: Option<String>,
+    /// Export type.
+    #[arg(long = "type", value_name = "TYPE", default_value = "3DTiles")]
+    export_type: String,
+    /// Wait until the export is Complete, showing its progress.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_options: WaitFlags,
+}
+
+/// Polling options.
+#[derive(Debug, Args)]
+pub struct WaitFlags {
+    /// Seconds between polls.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    interval: f64,
+    /// Seconds to wait in all before giving up (exit code 6).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    timeout: f64,
+}
+
+/// `wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Export id.
+    id: String,
+    /// The export's iModel [default: looked up with get-export].
+    #[arg(long, value_name = "ID")]
+    imodel: Option<String>,
+    #[command(flatten)]
+    wait_options: WaitFlags,
+}
+
+/// Which export: an id, or the newest Complete one of an iModel.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "which")]
+pub struct Which {
+    /// Export id.
+    id: Option<String>,
+    /// The newest Complete export of this iModel (with --type).
+    #[arg(long, value_name = "ID")]
+    imodel: Option<String>,
+}
+
+/// `url`.
+#[derive(Debug, Args)]
+pub struct UrlArgs {
+    #[command(flatten)]
+    which: Which,
+    /// Export type when choosing by --imodel.
+    #[arg(long = "type", value_name = "TYPE", default_value = "3DTiles")]
+    export_type: String,
+}
+
+/// `download`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["id", "imodel", "href"]))]
+pub struct DownloadArgs {
+    /// Export id.
+    id: Option<String>,
+    /// The newest Complete export of this iModel (with --type).
+    #[arg(long, value_name = "ID")]
+    imodel: Option<String>,
+    /// A raw `_links.mesh.href` (container root plus signed query), or a signed tileset.json URL.
+    #[arg(long, value_name = "URL")]
+    href: Option<String>,
+    /// Export type when choosing by --imodel.
+    #[arg(long = "type", value_name = "TYPE", default_value = "3DTiles")]
+    export_type: String,
+    /// Output directory (created if missing).
+    #[arg(long, short, value_name = "DIR")]
+    out: PathBuf,
+    /// Files fetched at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(default_value = "./mesh-export-demo")]
+    dir: PathBuf,
+    /// Tiles in the demo tileset.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    tiles: u32,
+    /// Approximate bytes per tile.
+    #[arg(long, default_value_t = 64 * 1024)]
+    tile_bytes: u64,
+    /// Seconds the emulated export takes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    export_seconds: f64,
+    /// Files fetched at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+}
+
+fn seconds(value: f64, name: &str) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| CliError::Usage(format!("{name} must be a non-negative number of seconds")))
+}
+
+impl WaitFlags {
+    fn options(&self, reporter: &Reporter) -> Result<WaitOptions, CliError> {
+        let reporter = reporter.clone();
+        Ok(WaitOptions::default()
+            .interval(seconds(self.interval, "--interval")?)
+            .timeout(seconds(self.timeout, "--timeout")?)
+            .on_status(move |export| reporter.status(export)))
+    }
+}
+
+/// The credentials the flags and environment give: a token wins over client credentials.
+fn token_source(g: &Global) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
+    if let Some(token) = g.token.as_deref().filter(|t| !t.is_empty()) {
+        let login = output::Login {
+            method: "token",
+            client_id: None,
+            token_url: None,
+            expires_in_seconds: None,
+        };
+        return Ok((Arc::new(StaticToken::new(token)), login));
+    }
+    match (g.client_id.as_deref(), g.client_secret.as_deref()) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+            let token_url = g
+                .token_url
+                .clone()
+                .unwrap_or_else(|| auth::DEFAULT_TOKEN_URL.to_owned());
+            let credentials = ClientCredentials::new(id, secret).token_url(token_url.clone());
+            let login = output::Login {
+                method: "client_credentials",
+                client_id: Some(id.to_owned()),
+                token_url: Some(token_url),
+                expires_in_seconds: None,
+            };
+            Ok((Arc::new(credentials), login))
+        }
+        (Some(_), None) => Err(CliError::Auth(
+            "--client-id is set but --client-secret is not".into(),
+        )),
+        (None, Some(_)) => Err(CliError::Auth(
+            "--client-secret is set but --client-id is not".into(),
+        )),
+        _ => Err(CliError::Auth("no credentials".into())),
+    }
+}
+
+fn base_url(g: &Global) -> String {
+    if let Some(url) = &g.base_url {
+        return url.clone();
+    }
+    match g.environment.unwrap_or(Env::Prod) {
+        Env::Prod => Environment::Prod,
+        Env::Qa => Environment::Qa,
+        Env::Dev => Environment::Dev,
+    }
+    .base_url()
+    .to_owned()
+}
+
+fn client_with(g: &Global, source: Arc<dyn TokenSource>) -> Result<Client, CliError> {
+    Ok(Client::builder()
+        .base_url(base_url(g))
+        .token_source(source)
+        .user_agent(concat!("mesh-export-cli/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+fn client(g: &Global) -> Result<Client, CliError> {
+    let (source, _) = token_source(g)?;
+    client_with(g, source)
+}
+
+fn export_type(text: &str) -> ExportType {
+    text.parse().unwrap_or(ExportType::X3dTiles)
+}
+
+/// `login`.
+pub async fn login(g: &Global) -> Result<(), CliError> {
+    let (source, mut login) = token_source(g)?;
+    let token = source.token().await?;
+    login.expires_in_seconds = token.remaining().map(|r| r.as_secs());
+    // A token is only proven by the service accepting it: read one export.
+    let client = client_with(g, source)?;
+    match client.list_page(&ExportFilter::new().page_size(1)).await {
+        Ok(_) => {}
+        Err(e) if matches!(e.status(), Some(401 | 403)) => return Err(e.into()),
+        Err(mesh_export::Error::Auth(e)) => return Err(e.into()),
+        // Any other answer means the token got past authentication.
+        Err(e) if e.status().is_some() => {}
+        Err(e) => return Err(e.into()),
+    }
+    Reporter::new(g.json).login(&login);
+    Ok(())
+}
+
+/// `list`.
+pub async fn list(g: &Global, args: ListArgs) -> Result<(), CliError> {
+    let client = client(g)?;
+    let mut filter = ExportFilter::new();
+    if let Some(id) = args.imodel {
+        filter = filter.i_model_id(id);
+    }
+    if let Some(id) = args.changeset {
+        filter = filter.changeset_id(id);
+    }
+    if let Some(t) = args.export_type {
+        filter = filter.export_type(export_type(&t));
+    }
+    let exports: Vec<Export> = if args.all {
+        client.exports(filter).try_collect().await?
+    } else {
+        client.list_page(&filter).await?.exports
+    };
+    Reporter::new(g.json).exports(&exports);
+    Ok(())
+}
+
+/// One export by id: through get-exports when the iModel is known, else get-export.
+async fn export_by_id(client: &Client, id: &str, imodel: Option<&str>) -> Result<Export, CliError> {
+    match imodel {
+        Some(imodel) => Ok(client.find_export(imodel, id).await?),
+        None => {
+            #[allow(deprecated)]
+            let export = client.get_export(id).await?;
+            Ok(export)
+        }
+    }
+}
+
+/// The newest Complete export of an iModel and type.
+async fn newest_complete(client: &Client, imodel: &str, kind: &str) -> Result<Export, CliError> {
+    let wanted = export_type(kind);
+    let filter = ExportFilter::new().i_model_id(imodel);
+    let mut exports: Vec<Export> = client
+        .exports(filter)
+        .try_filter(|e| {
+            let ok = e.status == ExportStatus::Complete
+                && e.request
+                    .as_ref()
+                    .and_then(|r| r.export_type.as_ref())
+                    .is_none_or(|t| mesh_export::same_export_type(t, &wanted));
+            futures::future::ready(ok)
+        })
+        .try_collect()
+        .await?;
+    exports.sort_by_key(|e| std::cmp::Reverse(e.last_modified));
+    exports
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::NotFound(format!("no Complete {kind} export of iModel {imodel}")))
+}
+
+/// `get`.
+pub async fn get(g: &Global, args: ExportRef) -> Result<(), CliError> {
+    let client = client(g)?;
+    let export = export_by_id(&client, &args.id, args.imodel.as_deref()).await?;
+    Reporter::new(g.json).export(&export);
+    Ok(())
+}
+
+/// `start`.
+pub async fn start(g: &Global, args: StartArgs) -> Result<(), CliError> {
+    let client = client(g)?;
+    let reporter = Reporter::new(g.json);
+    let request = StartExport {
+        i_model_id: args.imodel.clone(),
+        changeset_id: args.changeset,
+        export_type: Some(export_type(&args.export_type)),
+    };
+    let mut export = client.start_export(request).await?;
+    if args.wait {
+        let options = args.wait_options.options(&reporter)?;
+        export = client
+            .wait_for_export(&args.imodel, &export.id, options)
+            .await?;
+        reporter.finish_status();
+    }
+    reporter.export(&export);
+    Ok(())
+}
+
+/// `wait`.
+pub async fn wait(g: &Global, args: WaitArgs) -> Result<(), CliError> {
+    let client = client(g)?;
+    let reporter = Reporter::new(g.json);
+    let imodel = match args.imodel {
+        Some(imodel) => imodel,
+        None => export_by_id(&client, &args.id, None)
+            .await?
+            .request
+            .and_then(|r| r.i_model_id)
+            .ok_or_else(|| {
+                CliError::Usage("the export does not name its iModel: pass --imodel".into())
+            })?,
+    };
+    let options = args.wait_options.options(&reporter)?;
+    let export = client.wait_for_export(&imodel, &args.id, options).await?;
+    reporter.finish_status();
+    reporter.export(&export);
+    Ok(())
+}
+
+/// `delete`.
+pub async fn delete(g: &Global, args: ExportRef) -> Result<(), CliError> {
+    client(g)?.delete_export(&args.id).await?;
+    Reporter::new(g.json).deleted(&args.id);
+    Ok(())
+}
+
+/// The export `which` names.
+async fn which_export(
+    client: &Client,
+    id: Option<&str>,
+    imodel: Option<&str>,
+    kind: &str,
+) -> Result<Export, CliError> {
+    match (id, imodel) {
+        (Some(id), imodel) => export_by_id(client, id, imodel).await,
+        (None, Some(imodel)) => newest_complete(client, imodel, kind).await,
+        (None, None) => Err(CliError::Usage("name an export: ID or --imodel".into())),
+    }
+}
+
+/// `url`.
+pub async fn url(g: &Global, args: UrlArgs) -> Result<(), CliError> {
+    let client = client(g)?;
+    let export = which_export(
+        &client,
+        args.which.id.as_deref(),
+        args.which.imodel.as_deref(),
+        &args.export_type,
+    )
+    .await?;
+    let tileset = TilesetUrl::from_export(&export)?;
+    Reporter::new(g.json).url(Some(&export.id), &tileset);
+    Ok(())
+}
+
+/// `download`.
+pub async fn download(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
+    let (tileset, export_id) = match &args.href {
+        Some(href) => (TilesetUrl::parse(href)?, None),
+        None => {
+            let client = client(g)?;
+            let export = which_export(
+                &client,
+                args.id.as_deref(),
+                args.imodel.as_deref(),
+                &args.export_type,
+            )
+            .await?;
+            (TilesetUrl::from_export(&export)?, Some(export.id))
+        }
+    };
+    let reporter = Reporter::new(g.json);
+    let summary = fetch_tileset(&reporter, &tileset, args.out, args.concurrency).await?;
+    reporter.summary(&summary, export_id.as_deref());
+    Ok(())
+}
+
+async fn fetch_tileset(
+    reporter: &Reporter,
+    tileset: &TilesetUrl,
+    dir: PathBuf,
+    concurrency: u16,
+) -> Result<DownloadSummary, CliError> {
+    let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
+    let display = reporter.download_progress(downloader.progress());
+    let result = downloader.download(tileset).await;
+    display.finish().await;
+    if let Err(DownloadError::Incomplete { failures, summary }) = &result {
+        reporter.failures(failures, summary);
+    }
+    Ok(result?)
+}
+
+/// `demo`.
+pub async fn demo(g: &Global, args: DemoArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let reporter = Reporter::new(g.json);
+    let emulator = Emulator::builder()
+        .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+        .tiles(args.tiles)
+        .tile_bytes(args.tile_bytes)
+        .export_duration(seconds(args.export_seconds, "--export-seconds")?)
+        .start()
+        .await
+        .map_err(|e| CliError::Other(format!("cannot start the emulator: {e}")))?;
+    reporter.note(&format!(
+        "emulator listening at {} (token endpoint {})",
+        emulator.mesh_export_url(),
+        emulator.token_url()
+    ));
+    let credentials =
+        ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).token_url(emulator.token_url());
+    let client = Client::builder()
+        .base_url(emulator.mesh_export_url())
+        .client_credentials(credentials)
+        .build()?;
+    let request = StartExport {
+        i_model_id: DEMO_IMODEL.into(),
+        changeset_id: None,
+        export_type: Some(ExportType::X3dTiles),
+    };
+    let export = client.get_or_start_export(request).await?;
+    reporter.note(&format!(
+        "export {} of iModel {DEMO_IMODEL}: {}",
+        export.id,
+        export.status.as_str()
+    ));
+    let interval = seconds(args.export_seconds / 10.0, "--export-seconds")?
+        .clamp(Duration::from_millis(50), Duration::from_secs(3));
+    let reporter_for_status = reporter.clone();
+    let options = WaitOptions::default()
+        .interval(interval)
+        .on_status(move |e| reporter_for_status.status(e));
+    let export = client
+        .wait_for_export(DEMO_IMODEL, &export.id, options)
+        .await?;
+    reporter.finish_status();
+    let tileset = TilesetUrl::from_export(&export)?;
+    let summary = fetch_tileset(&reporter, &tileset, args.dir, args.concurrency).await;
+    emulator.shutdown().await;
+    let summary = summary?;
+    reporter.summary(&summary, Some(&export.id));
+    reporter.note(&format!(
+        "demo finished in {}",
+        output::duration(started.elapsed())
+    ));
+    Ok(())
+}
