@@ -161,8 +161,10 @@ impl Error {
         }
     }
 
-    /// Builds the error for a non-success response from its parts.
-    pub(crate) fn from_response_parts(
+    /// Decodes a non-success response into an error: the service's JSON error body when it is
+    /// one, else an excerpt of the body (bounded, signatures redacted); 429 becomes
+    /// [`Error::RateLimited`] with the `Retry-After` wait.
+    pub fn from_response_parts(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
@@ -200,8 +202,16 @@ impl Error {
             status: status.as_u16(),
             code: Some(e.code),
             message: redact_signatures(&e.message),
-            target: e.target,
-            details: e.details,
+            target: e.target.as_deref().map(redact_signatures),
+            details: e
+                .details
+                .into_iter()
+                .map(|detail| ErrorDetail {
+                    code: detail.code,
+                    message: redact_signatures(&detail.message),
+                    target: detail.target.as_deref().map(redact_signatures),
+                })
+                .collect(),
             correlation_id,
         }
     }
@@ -349,6 +359,22 @@ mod tests {
         let text = body_excerpt(body);
         assert!(!text.contains("SECRETSIG"), "{text}");
         assert!(text.contains("sig=REDACTED&se=2"), "{text}");
+    }
+
+    #[test]
+    fn signatures_are_redacted_from_error_details_and_targets() {
+        // Found by the `error_body` fuzz target: details used to be kept verbatim.
+        let body = br#"{"error":{"code":"X","message":"m","target":"u?sig=T1","details":[{"code":"c","message":"see https://h/p?se=1&sig=SECRETSIG","target":"t?sig=T2"}]}}"#;
+        let e = Error::from_response_parts(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &HeaderMap::new(),
+            body,
+            None,
+        );
+        let shown = format!("{e} {e:?}");
+        for secret in ["SECRETSIG", "T1", "T2"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

@@ -125,7 +125,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     // Some gateways send fractional seconds; RFC 9110 does not allow them, but honour them.
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        // `try_from` rejects NaN, negatives and values past `Duration::MAX` instead of panicking.
+        return Duration::try_from_secs_f64(seconds).ok();
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
@@ -235,6 +236,14 @@ mod tests {
 
     fn clock() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_750_000_000)
+    }
+
+    #[test]
+    fn retry_after_too_large_to_be_a_duration_is_ignored() {
+        // Found by the `retry_after` fuzz target: this used to panic in `from_secs_f64`.
+        assert_eq!(parse_retry_after("1e300", clock()), None);
+        assert_eq!(parse_retry_after("NaN", clock()), None);
+        assert_eq!(parse_retry_after("-0.5", clock()), None);
     }
 
     #[test]

@@ -158,7 +158,10 @@ impl TilesetUrl {
         if trimmed.is_empty() {
             return Err(refuse(RefusalReason::Empty));
         }
-        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
+        if trimmed
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"))
+        {
             return Ok(None);
         }
         if trimmed.chars().any(|c| c.is_control() || c == '\\') {
@@ -640,6 +643,13 @@ mod tests {
             Ok(None)
         );
         assert_eq!(resolve("DATA:image/png;base64,AAAA", "m.gltf"), Ok(None));
+    }
+
+    #[test]
+    fn a_multibyte_character_near_the_start_is_not_a_panic() {
+        // Found by the `tileset_walk` fuzz target: the `data:` check sliced inside a character.
+        assert!(matches!(resolve("data\u{21e}x.glb", "t.json"), Ok(Some(_))));
+        assert!(resolve("dat\u{e9}:x", "t.json").is_ok());
     }
 
     #[test]
