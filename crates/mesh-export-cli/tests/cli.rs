@@ -1,0 +1,340 @@
+//! The `mesh-export` binary end to end against the emulator on loopback.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
+use predicates::prelude::*;
+use serde_json::Value;
+
+const IMODEL: &str = "5e0c7a5e-9c39-4d8f-8f5e-6a4c3b7a2d10";
+const FAILING_IMODEL: &str = "0badbad0-0000-4000-8000-000000000000";
+
+/// An emulator on its own runtime, alive for the test.
+struct Service {
+    emulator: Emulator,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn service_with(builder: EmulatorBuilder) -> Service {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emulator = runtime.block_on(builder.start()).unwrap();
+    Service {
+        emulator,
+        _runtime: runtime,
+    }
+}
+
+fn service() -> Service {
+    service_with(
+        Emulator::builder()
+            .tiles(6)
+            .tile_bytes(4_000)
+            .export_duration(Duration::from_millis(200))
+            .fail_imodel(FAILING_IMODEL),
+    )
+}
+
+/// The binary with no credentials from the environment of whoever runs the tests.
+fn bare() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    for var in [
+        "ITWIN_ACCESS_TOKEN",
+        "ITWIN_CLIENT_ID",
+        "ITWIN_CLIENT_SECRET",
+        "ITWIN_TOKEN_URL",
+        "MESH_EXPORT_BASE_URL",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+impl Service {
+    /// The binary pointed at the emulator with the demo client.
+    fn cmd(&self) -> Command {
+        let mut cmd = bare();
+        cmd.args(["--base-url", &self.emulator.mesh_export_url()])
+            .args(["--token-url", &self.emulator.token_url()])
+            .args([
+                "--client-id",
+                DEMO_CLIENT_ID,
+                "--client-secret",
+                DEMO_CLIENT_SECRET,
+            ]);
+        cmd
+    }
+
+    /// Runs with `--json` and returns the parsed stdout, asserting success.
+    fn json(&self, args: &[&str]) -> Value {
+        let output = self.cmd().arg("--json").args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// Starts an export and waits for it; returns its id.
+    fn complete_export(&self) -> String {
+        let export = self.json(&["start", "--imodel", IMODEL, "--wait", "--interval", "0.05"]);
+        assert_eq!(export["status"], "Complete");
+        export["id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn help_documents_exit_codes_and_json_shapes() {
+    let output = bare().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    insta::assert_snapshot!("help", help);
+}
+
+#[test]
+fn a_usage_error_exits_with_2() {
+    bare().args(["download", "--out", "x"]).assert().code(2);
+    bare().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn login_prints_the_client_and_the_token_expiry() {
+    let service = service();
+    service
+        .cmd()
+        .arg("login")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(DEMO_CLIENT_ID)
+                .and(predicate::str::contains("token expires in")),
+        )
+        .stdout(predicate::str::contains(DEMO_CLIENT_SECRET).not());
+    let login = service.json(&["login"]);
+    assert_eq!(login["method"], "client_credentials");
+    assert_eq!(login["client_id"], DEMO_CLIENT_ID);
+    assert!(login["expires_in_seconds"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn missing_or_rejected_credentials_exit_with_3_without_echoing_them() {
+    let service = service();
+    bare()
+        .args(["--base-url", &service.emulator.mesh_export_url(), "login"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no credentials"));
+    bare()
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .env("ITWIN_ACCESS_TOKEN", "not-a-real-token-value")
+        .arg("login")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("not-a-real-token-value").not());
+    bare()
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .args(["--token-url", &service.emulator.token_url()])
+        .args([
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--client-secret",
+            "wrong-secret-value",
+        ])
+        .arg("list")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("wrong-secret-value").not());
+}
+
+#[test]
+fn start_wait_list_get_url_and_delete() {
+    let service = service();
+    let id = service.complete_export();
+
+    let listed = service.json(&["list", "--imodel", IMODEL]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str())
+    );
+    service
+        .cmd()
+        .args(["list", "--imodel", IMODEL, "--all"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("STATUS").and(predicate::str::contains(&id)));
+
+    let got = service.json(&["get", &id]);
+    assert_eq!(got["status"], "Complete");
+    let got = service.json(&["get", &id, "--imodel", IMODEL]);
+    assert!(got["_links"]["mesh"]["href"].is_string());
+
+    let url = service.json(&["url", &id]);
+    let tileset_url = url["tileset_url"].as_str().unwrap();
+    assert!(tileset_url.contains("/tileset.json?"), "{tileset_url}");
+    let newest = service.json(&["url", "--imodel", IMODEL]);
+    assert_eq!(newest["export_id"], id.as_str());
+
+    service
+        .cmd()
+        .args(["wait", &id, "--interval", "0.05"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Complete"));
+
+    assert_eq!(service.json(&["delete", &id])["deleted"], id.as_str());
+    service.cmd().args(["get", &id]).assert().code(4);
+}
+
+#[test]
+fn an_export_that_ends_invalid_exits_with_5() {
+    let service = service();
+    service
+        .cmd()
+        .args([
+            "start",
+            "--imodel",
+            FAILING_IMODEL,
+            "--wait",
+            "--interval",
+            "0.05",
+        ])
+        .assert()
+        .code(5);
+}
+
+#[test]
+fn url_of_an_imodel_without_complete_exports_exits_with_4() {
+    let service = service();
+    service
+        .cmd()
+        .args(["url", "--imodel", "00000000-0000-4000-8000-00000000abcd"])
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn download_fetches_the_tileset_and_a_second_run_fetches_nothing() {
+    let service = service();
+    let id = service.complete_export();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+
+    let first = service.json(&["download", &id, "--out", dir, "--concurrency", "3"]);
+    let files = first["files"].as_u64().unwrap();
+    assert!(files > 6, "{first}");
+    assert_eq!(first["downloaded_files"], files);
+    assert!(out.path().join("tileset.json").is_file());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["files"].as_array().unwrap().len() as u64, files);
+
+    let second = service.json(&["download", "--imodel", IMODEL, "--out", dir]);
+    assert_eq!(second["skipped"], files);
+    assert_eq!(second["downloaded_files"], 0);
+
+    // The raw href works too, and an invalid signature is exit code 8, never printed.
+    let href = service.json(&["get", &id])["_links"]["mesh"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tampered = format!(
+        "{}&sig=forged-signature-value",
+        href.split("&sig=").next().unwrap()
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    bare()
+        .args([
+            "download",
+            "--href",
+            &tampered,
+            "--out",
+            elsewhere.path().to_str().unwrap(),
+        ])
+        .assert()
+        .code(8)
+        .stderr(
+            predicate::str::contains("signature has expired")
+                .and(predicate::str::contains("forged-signature-value").not()),
+        );
+    bare()
+        .args([
+            "--json",
+            "download",
+            "--href",
+            &href,
+            "--out",
+            elsewhere.path().to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert!(elsewhere.path().join("tileset.json").is_file());
+}
+
+#[test]
+fn demo_leaves_a_complete_tileset_on_disk() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("demo");
+    bare()
+        .args([
+            "demo",
+            dir.to_str().unwrap(),
+            "--tiles",
+            "8",
+            "--tile-bytes",
+            "4000",
+            "--export-seconds",
+            "0.2",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("tileset: ").and(predicate::str::contains("tileset.json")),
+        );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    for file in manifest["files"].as_array().unwrap() {
+        let path = dir.join(file["path"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            file["size"].as_u64().unwrap(),
+            "{path:?}"
+        );
+    }
+    let tileset: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tileset.json")).unwrap()).unwrap();
+    assert!(tileset["root"].is_object());
+
+    let again = bare()
+        .args([
+            "--json",
+            "demo",
+            dir.to_str().unwrap(),
+            "--tiles",
+            "8",
+            "--tile-bytes",
+            "4000",
+            "--export-seconds",
+            "0.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        summary["tileset"],
+        dir.join("tileset.json").to_str().unwrap()
+    );
+    assert!(summary["files"].as_u64().unwrap() >= 10);
+}
