@@ -26,6 +26,11 @@ impl Client {
     /// starting several. Export types compare case-insensitively; a missing type means
     /// `3DTiles`, the service's default; a missing or empty changeset matches exports whose
     /// changeset is empty or absent (the service's "latest").
+    ///
+    /// `start-export` is never sent twice. When it fails after the request may have reached the
+    /// service (the connection dropped before the answer), the exports are listed once more and
+    /// an export the interrupted request created is returned; otherwise the error is. Calling
+    /// again after any error is safe: the lookup runs before a new start.
     pub async fn get_or_start_export(&self, request: StartExport) -> Result<Export, Error> {
         let export_type = request.export_type.clone().unwrap_or(ExportType::X3dTiles);
         let changeset = request.changeset_id.clone().unwrap_or_default();
@@ -49,6 +54,37 @@ impl Client {
         export_type: &ExportType,
         changeset: &str,
     ) -> Result<Export, Error> {
+        if let Some(existing) = self.find_reusable(&request, export_type, changeset).await? {
+            return Ok(existing);
+        }
+        match self.start_export(request.clone()).await {
+            Ok(started) => {
+                tracing::info!(export_id = %started.id, "started an export");
+                Ok(started)
+            }
+            // The POST may have reached the service before the failure (a dropped connection,
+            // a lost response): if it created the export, it is listed now, and returning it
+            // is what the caller wanted. Re-sending the POST could start a second export.
+            Err(error) if start_may_have_succeeded(&error) => {
+                match self.find_reusable(&request, export_type, changeset).await {
+                    Ok(Some(created)) => {
+                        tracing::info!(export_id = %created.id, "the interrupted start created an export; reusing it");
+                        Ok(created)
+                    }
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The newest `Complete` export matching the request, else the newest in progress.
+    async fn find_reusable(
+        &self,
+        request: &StartExport,
+        export_type: &ExportType,
+        changeset: &str,
+    ) -> Result<Option<Export>, Error> {
         let mut filter = ExportFilter::new().i_model_id(request.i_model_id.clone());
         if !changeset.is_empty() {
             filter = filter.changeset_id(changeset);
@@ -67,17 +103,13 @@ impl Client {
         };
         if let Some(done) = newest(&|s| *s == ExportStatus::Complete) {
             tracing::debug!(export_id = %done.id, "reusing a complete export");
-            return Ok(done);
+            return Ok(Some(done));
         }
-        if let Some(running) =
-            newest(&|s| matches!(s, ExportStatus::NotStarted | ExportStatus::InProgress))
-        {
+        let running = newest(&|s| matches!(s, ExportStatus::NotStarted | ExportStatus::InProgress));
+        if let Some(running) = &running {
             tracing::debug!(export_id = %running.id, status = running.status.as_str(), "reusing an export in progress");
-            return Ok(running);
         }
-        let started = self.start_export(request).await?;
-        tracing::info!(export_id = %started.id, "started an export");
-        Ok(started)
+        Ok(running)
     }
 
     fn start_lock(&self, key: &StartKey) -> Arc<tokio::sync::Mutex<()>> {
@@ -102,6 +134,12 @@ impl Client {
             locks.remove(key);
         }
     }
+}
+
+/// Whether a failed `start-export` may still have created an export: the request left but no
+/// answer came back. A response (any status) or a failure to connect means it did not.
+fn start_may_have_succeeded(error: &Error) -> bool {
+    matches!(error, Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
 }
 
 fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> bool {

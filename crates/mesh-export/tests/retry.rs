@@ -226,3 +226,67 @@ async fn starts_under_injected_faults_never_duplicate_exports() {
     assert_eq!(stats.exports_started, started, "{failed} starts failed");
     emulator.shutdown().await;
 }
+
+/// A service whose `start-export` creates the export and then drops the connection without
+/// answering, and whose `get-exports` lists what was created; counts the POSTs.
+async fn start_that_loses_its_answer() -> (String, Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let posts = Arc::new(AtomicU32::new(0));
+    let counter = posts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end;
+                    }
+                };
+                let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
+                if head.starts_with("post") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = socket.shutdown().await;
+                    return;
+                }
+                let exports = if counter.load(Ordering::SeqCst) > 0 {
+                    r#"[{"id":"created-by-the-lost-post","displayName":"m","status":"NotStarted","lastModified":"2024-08-22T03:18:43Z","request":{"iModelId":"imodel-1","changesetId":"","exportType":"3DTiles"}}]"#
+                } else {
+                    "[]"
+                };
+                let body = format!(
+                    r#"{{"exports":{exports},"_links":{{"self":{{"href":"http://{addr}/mesh-export/"}}}}}}"#
+                );
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}/mesh-export"), posts)
+}
+
+#[tokio::test]
+async fn get_or_start_returns_the_export_an_interrupted_start_created() {
+    let (url, posts) = start_that_loses_its_answer().await;
+    let client = client_for(&url, common::quick_retries());
+    let request = StartExport {
+        i_model_id: "imodel-1".into(),
+        changeset_id: None,
+        export_type: Some(ExportType::X3dTiles),
+    };
+    let export = client.get_or_start_export(request).await.unwrap();
+    assert_eq!(export.id, "created-by-the-lost-post");
+    assert_eq!(posts.load(Ordering::SeqCst), 1, "the POST was sent again");
+}
