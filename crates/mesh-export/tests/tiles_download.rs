@@ -131,6 +131,13 @@ async fn a_killed_download_resumes_without_fetching_complete_files_again() {
     assert_eq!(summary.files, store.paths().len() as u64);
     assert_byte_identical(&store, out.path());
     assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
+    let left = files_under(out.path());
+    assert!(
+        !left
+            .iter()
+            .any(|p| p.contains("mesh-export-part") || p.contains("journal")),
+        "{left:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -407,6 +408,12 @@ impl Downloader {
         write_atomically(&manifest_path, &json).map_err(output(&manifest_path))?;
         // The manifest now holds everything the journal did.
         let _ = std::fs::remove_file(self.dir.join(JOURNAL_FILE));
+        let dirs: HashSet<PathBuf> = done
+            .iter()
+            .filter_map(|(e, _)| TilePath::parse(&e.path))
+            .filter_map(|p| p.to_path_under(&self.dir).parent().map(Path::to_path_buf))
+            .collect();
+        remove_stale_parts(dirs.iter().map(PathBuf::as_path));
 
         let downloaded: Vec<&ManifestEntry> =
             done.iter().filter(|(_, s)| !s).map(|(e, _)| e).collect();
@@ -683,7 +690,12 @@ impl Shared {
         }
         let mut out = tokio::io::BufWriter::with_capacity(
             256 * 1024,
-            tokio::fs::File::create(temp).await.map_err(io)?,
+            tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(temp)
+                .await
+                .map_err(io)?,
         );
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -728,14 +740,31 @@ impl Shared {
     }
 }
 
-/// The temporary name a file streams into: hidden, beside its target, so the rename stays on
-/// one file system.
+/// A fresh temporary name for a file to stream into: hidden, beside its target so the rename
+/// stays on one file system, and unique, so a write still in flight from a cancelled attempt
+/// can never land in another attempt's file.
 fn part_path(target: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    target.with_file_name(format!(".{name}{PART_SUFFIX}"))
+    target.with_file_name(format!(".{name}.{}-{n}{PART_SUFFIX}", std::process::id()))
+}
+
+/// Removes temporary files that interrupted runs left in `dirs`.
+fn remove_stale_parts<'a>(dirs: impl Iterator<Item = &'a Path>) {
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(PART_SUFFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// A transport error's message with its causes, without the (signed) URL.
