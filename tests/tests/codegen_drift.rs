@@ -2,7 +2,25 @@
 //! the change.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// Runs `cargo xtask codegen --check` with `extra` arguments from the workspace root.
+fn codegen_check(root: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "codegen",
+            "--check",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn a_new_query_parameter_fails_the_check_with_a_readable_diff() {
@@ -26,21 +44,7 @@ fn a_new_query_parameter_fails_the_check_with_a_readable_diff() {
     let generated = root.join("crates/mesh-export-client/src/generated.rs");
     let before = std::fs::read(&generated).unwrap();
 
-    let output = Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "xtask",
-            "--",
-            "codegen",
-            "--check",
-            "--spec",
-        ])
-        .arg(&edited_path)
-        .output()
-        .unwrap();
+    let output = codegen_check(root, &["--spec".as_ref(), edited_path.as_os_str()]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -74,20 +78,7 @@ fn a_new_query_parameter_fails_the_check_with_a_readable_diff() {
 #[test]
 fn the_checked_in_code_passes_the_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let output = Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "xtask",
-            "--",
-            "codegen",
-            "--check",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let output = codegen_check(root, &["--quiet".as_ref()]);
     assert!(
         output.status.success(),
         "{}",

@@ -135,6 +135,32 @@ async fn retries_can_be_turned_off() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
+/// Reads one request, head and body (by `content-length`); returns its head in lower case, or
+/// `None` when the peer closed first.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if data.len() >= end + 4 + length {
+            return Some(head);
+        }
+    }
+}
+
 /// A server that reads each request in full, counts it, and closes the connection without
 /// answering: the failure after which nobody knows whether the export started.
 async fn black_hole() -> (String, Arc<AtomicU32>) {
@@ -147,25 +173,8 @@ async fn black_hole() -> (String, Arc<AtomicU32>) {
             let (mut socket, _) = listener.accept().await.unwrap();
             let counter = counter.clone();
             tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = socket.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data).to_ascii_lowercase();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if data.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
+                if read_request(&mut socket).await.is_none() {
+                    return;
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
                 // Close without a response.
@@ -239,19 +248,9 @@ async fn start_that_loses_its_answer() -> (String, Arc<AtomicU32>) {
             let (mut socket, _) = listener.accept().await.unwrap();
             let counter = counter.clone();
             tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 4096];
-                let head_end = loop {
-                    let n = socket.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end;
-                    }
+                let Some(head) = read_request(&mut socket).await else {
+                    return;
                 };
-                let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
                 if head.starts_with("post") {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let _ = socket.shutdown().await;

@@ -123,18 +123,11 @@ fn panicking_operations(spec: &OpenAPI) -> Vec<String> {
 }
 
 fn clear_method(item: &mut openapiv3::PathItem, method: &str) {
-    let slot = match method {
-        "get" => &mut item.get,
-        "put" => &mut item.put,
-        "post" => &mut item.post,
-        "delete" => &mut item.delete,
-        "options" => &mut item.options,
-        "head" => &mut item.head,
-        "patch" => &mut item.patch,
-        "trace" => &mut item.trace,
-        _ => return,
-    };
-    *slot = None;
+    for (name, slot) in normalize::method_slots(item) {
+        if name == method {
+            *slot = None;
+        }
+    }
 }
 
 /// Runs `f`, catching a panic without printing the default panic message and backtrace.

@@ -71,23 +71,29 @@ fn operations_mut(spec: &mut OpenAPI) -> Vec<(String, String, &mut Operation)> {
         let ReferenceOr::Item(item) = item else {
             continue;
         };
-        let path = path.clone();
-        for (method, operation) in [
-            ("get", item.get.as_mut()),
-            ("put", item.put.as_mut()),
-            ("post", item.post.as_mut()),
-            ("delete", item.delete.as_mut()),
-            ("options", item.options.as_mut()),
-            ("head", item.head.as_mut()),
-            ("patch", item.patch.as_mut()),
-            ("trace", item.trace.as_mut()),
-        ] {
-            if let Some(operation) = operation {
+        for (method, slot) in method_slots(item) {
+            if let Some(operation) = slot.as_mut() {
                 out.push((path.clone(), method.to_owned(), operation));
             }
         }
     }
     out
+}
+
+/// The operation slot of each HTTP method of a path item, with the method in lower case.
+pub(crate) fn method_slots(
+    item: &mut openapiv3::PathItem,
+) -> [(&'static str, &mut Option<Operation>); 8] {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
+    ]
 }
 
 /// `application/vnd...+json` is JSON to the service but untyped (or rejected) by progenitor; the
