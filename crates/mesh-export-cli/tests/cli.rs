@@ -338,3 +338,87 @@ fn demo_leaves_a_complete_tileset_on_disk() {
     );
     assert!(summary["files"].as_u64().unwrap() >= 10);
 }
+
+#[test]
+fn a_download_killed_halfway_resumes_without_fetching_complete_files_again() {
+    let service = service_with(
+        Emulator::builder()
+            .tiles(300)
+            .tile_bytes(100_000)
+            .export_duration(Duration::from_millis(100)),
+    );
+    let id = service.complete_export();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let journal = out.path().join(".mesh-export-journal.jsonl");
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    command
+        .env_remove("ITWIN_ACCESS_TOKEN")
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .args(["--token-url", &service.emulator.token_url()])
+        .args([
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--client-secret",
+            DEMO_CLIENT_SECRET,
+        ]);
+    let mut child = command
+        .args([
+            "--json",
+            "download",
+            &id,
+            "--out",
+            dir,
+            "--concurrency",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let complete_at_kill = loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|j| j.lines().count())
+            .unwrap_or(0);
+        // The header line, then one line per complete file.
+        if lines > 10 {
+            break lines - 1;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.path().join("manifest.json").exists(),
+        "the kill landed after the end"
+    );
+
+    let resumed = service.json(&["download", &id, "--out", dir]);
+    let skipped = resumed["skipped"].as_u64().unwrap();
+    assert!(
+        skipped >= complete_at_kill as u64,
+        "{skipped} < {complete_at_kill}"
+    );
+    assert_eq!(
+        resumed["downloaded_files"].as_u64().unwrap() + skipped,
+        resumed["files"].as_u64().unwrap()
+    );
+    let expected = tempfile::tempdir().unwrap();
+    let count = mesh_export_emulator::dump_tileset(service.emulator.config(), &id, expected.path())
+        .unwrap();
+    assert_eq!(resumed["files"].as_u64().unwrap(), count as u64);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let rel = file["path"].as_str().unwrap();
+        let want = std::fs::read(expected.path().join(rel)).unwrap();
+        let have = std::fs::read(out.path().join(rel)).unwrap();
+        assert!(want == have, "{rel} differs from what the emulator serves");
+    }
+}
