@@ -378,26 +378,37 @@ fn a_download_killed_halfway_resumes_without_fetching_complete_files_again() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let complete_at_kill = loop {
-        let lines = std::fs::read_to_string(&journal)
-            .map(|j| j.lines().count())
-            .unwrap_or(0);
-        // The header line, then one line per complete file.
-        if lines > 10 {
-            break lines - 1;
-        }
+    // The journal gets a line (after its header) just before each file is renamed into place.
+    while std::fs::read_to_string(&journal)
+        .map(|j| j.lines().count())
+        .unwrap_or(0)
+        <= 10
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "the download did not start"
         );
         std::thread::sleep(Duration::from_millis(5));
-    };
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
         !out.path().join("manifest.json").exists(),
         "the kill landed after the end"
     );
+    // Complete at the kill: journaled and under the final name with the journaled size (the
+    // kill may land between the journal line and the rename).
+    let complete_at_kill = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| {
+            std::fs::metadata(out.path().join(entry["path"].as_str().unwrap()))
+                .is_ok_and(|m| Some(m.len()) == entry["size"].as_u64())
+        })
+        .count();
+    assert!(complete_at_kill >= 8, "{complete_at_kill}");
 
     let resumed = service.json(&["download", &id, "--out", dir]);
     let skipped = resumed["skipped"].as_u64().unwrap();
