@@ -127,7 +127,10 @@ async fn a_killed_download_resumes_without_fetching_complete_files_again() {
     for rel in &complete_before {
         assert_eq!(store.count(rel), 0, "{rel} was complete and fetched again");
     }
-    assert_eq!(summary.skipped, complete_before.len() as u64);
+    // A rename already handed to the blocking pool when the task was aborted may still land
+    // after the listing above, so more files than listed can be complete.
+    assert!(summary.skipped >= complete_before.len() as u64);
+    assert_eq!(summary.skipped + summary.downloaded_files, summary.files);
     assert_eq!(summary.files, store.paths().len() as u64);
     assert_byte_identical(&store, out.path());
     assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
