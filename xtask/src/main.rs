@@ -1,7 +1,8 @@
 //! `cargo xtask`: development tasks of the Mesh Export workspace.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use xtask::codegen;
@@ -33,6 +34,13 @@ enum Task {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Benchmark the client against bare reqwest and curl on the emulator (see bench/); a full
+    /// run writes BENCHMARKS.md.
+    Bench {
+        /// A smaller run, under two minutes, that writes no BENCHMARKS.md.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,6 +56,7 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => run_codegen(&root.join(spec), &root.join(out), check, quiet),
+        Task::Bench { quick } => run_bench(root, quick),
     };
     match result {
         Ok(code) => code,
@@ -95,4 +104,69 @@ fn run_codegen(spec_path: &Path, out: &Path, check: bool, quiet: bool) -> Result
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cargo xtask bench`: times `codegen --check` (in-process over a few runs, and once as a
+/// `cargo xtask codegen --check` process), builds the bench and the emulator in release mode,
+/// and runs the bench with those times.
+fn run_bench(root: &Path, quick: bool) -> Result<ExitCode, String> {
+    let runs = if quick { 3 } else { 5 };
+    let spec_path = root.join(codegen::SPEC_PATH);
+    let out = root.join(codegen::GENERATED_PATH);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let generated = codegen::generate(codegen::load_spec(&spec_path)?)?;
+        let current = std::fs::read_to_string(&out).unwrap_or_default();
+        std::hint::black_box(codegen::diff(&current, &generated.source, "generated.rs"));
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let codegen_ms = times[runs / 2];
+    eprintln!("codegen --check in-process: {codegen_ms:.0} ms (median of {runs} runs)");
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let started = Instant::now();
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args(["xtask", "codegen", "--check", "--quiet"])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo xtask codegen --check: {e}"))?;
+    let subprocess_ms = started.elapsed().as_secs_f64() * 1e3;
+    if !status.success() {
+        eprintln!("note: codegen --check reports drift ({status}); its time is reported anyway");
+    }
+    eprintln!("cargo xtask codegen --check: {subprocess_ms:.0} ms");
+
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args(["build", "--release", "-p", "mesh-export-bench"])
+        .args(["-p", "mesh-export-emulator"])
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building the bench and the emulator failed".to_owned());
+    }
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    let mut bench = Command::new(target.join("release").join("mesh-export-bench"));
+    if quick {
+        bench.arg("--quick");
+    }
+    let status = bench
+        .current_dir(root)
+        .arg("--codegen-check-ms")
+        .arg(format!("{codegen_ms:.1}"))
+        .arg("--codegen-subprocess-ms")
+        .arg(format!("{subprocess_ms:.1}"))
+        .status()
+        .map_err(|e| format!("cannot run the bench: {e}"))?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1,0 +1,281 @@
+//! A whole tileset downloaded by this project's downloader (in a child process, for its peak
+//! memory) and by `curl --parallel` from the same URL list, with the bytes compared.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use mesh_export::tiles::{Downloader, MANIFEST_FILE, Manifest, TilePath, TilesetUrl};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What the downloader child reports on its last stdout line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChildReport {
+    /// Files complete on disk.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Retries the downloader needed (0 on a healthy loopback).
+    pub retries: u64,
+    /// URIs it refused to follow (0 for the emulator's tilesets).
+    pub refused: usize,
+    /// The child's peak resident set (`VmHWM`), in KiB, if `/proc` has it.
+    pub peak_kib: Option<u64>,
+}
+
+/// The hidden `download-child` subcommand: reads the signed mesh href from stdin (never from
+/// the command line, where `ps` would show the signature), downloads into `dir` with
+/// `concurrency` files at a time, and prints a [`ChildReport`] as JSON.
+pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
+    let mut href = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut href) {
+        eprintln!("error: cannot read the tileset URL from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let tileset = match TilesetUrl::from_mesh_href(href.trim()) {
+        Ok(tileset) => tileset,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let downloader = Downloader::new(dir).concurrency(concurrency);
+    let summary = match runtime.block_on(downloader.download(&tileset)) {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: download failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    drop(runtime);
+    let report = ChildReport {
+        files: summary.files,
+        bytes: summary.bytes,
+        retries: summary.retries,
+        refused: summary.refused.len(),
+        peak_kib: peak_resident_kib(),
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&report).expect("a report serializes")
+    );
+    ExitCode::SUCCESS
+}
+
+/// `VmHWM` of this process from `/proc/self/status`, in KiB.
+fn peak_resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the downloader child (this binary, `download-child`) into `dir` and returns its wall
+/// time, process start to exit, and its report.
+pub fn run_downloader(
+    exe: &Path,
+    href: &str,
+    dir: &Path,
+    concurrency: usize,
+) -> Result<(Duration, ChildReport), String> {
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .arg("download-child")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--concurrency", &concurrency.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start the downloader child: {e}"))?;
+    {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin
+            .write_all(href.as_bytes())
+            .map_err(|e| format!("cannot pass the URL to the downloader child: {e}"))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("downloader child: {e}"))?;
+    let wall = started.elapsed();
+    if !output.status.success() {
+        return Err(format!("the downloader child failed ({})", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let report = serde_json::from_str(last)
+        .map_err(|e| format!("unreadable downloader child report {last:?}: {e}"))?;
+    Ok((wall, report))
+}
+
+/// A curl config that fetches every file of `manifest` to the same path under `dir`.
+/// It holds signed URLs: it lives in the benchmark's temporary directory, removed at the end.
+pub fn curl_config(
+    tileset: &TilesetUrl,
+    manifest: &Manifest,
+    dir: &Path,
+) -> Result<String, String> {
+    let mut config = String::new();
+    for entry in &manifest.files {
+        let path = TilePath::parse(&entry.path)
+            .ok_or_else(|| format!("the manifest names an invalid path {:?}", entry.path))?;
+        let output = path.to_path_under(dir);
+        let output = output.to_str().ok_or("non-UTF-8 output path")?;
+        if output.contains(['"', '\\']) || tileset.url_of(&path).as_str().contains(['"', '\\']) {
+            return Err(format!("cannot quote {:?} for curl", entry.path));
+        }
+        config.push_str(&format!(
+            "url = \"{}\"\noutput = \"{output}\"\n",
+            tileset.url_of(&path)
+        ));
+    }
+    Ok(config)
+}
+
+/// Runs `curl --parallel --parallel-max C` over `config` and returns its wall time.
+pub fn run_curl(curl: &Path, config: &Path, concurrency: usize) -> Result<Duration, String> {
+    let started = Instant::now();
+    let status = Command::new(curl)
+        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
+        .args(["--create-dirs", "--fail", "--no-progress-meter", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", curl.display()))?;
+    let wall = started.elapsed();
+    if !status.success() {
+        return Err(format!("curl failed ({status})"));
+    }
+    Ok(wall)
+}
+
+/// Finds a curl that supports `--parallel` (7.66+), installing it with apt-get when missing
+/// and possible.
+pub fn find_curl() -> Result<PathBuf, String> {
+    let candidates = || {
+        let mut paths = vec![PathBuf::from("/usr/bin/curl")];
+        if let Some(path) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&path).map(|dir| dir.join("curl")));
+        }
+        paths.into_iter().find(|p| p.is_file())
+    };
+    let curl = match candidates() {
+        Some(curl) => curl,
+        None => {
+            eprintln!("curl is missing; trying `apt-get install -y curl`");
+            let installed = Command::new("apt-get")
+                .args(["install", "-y", "-q", "curl"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            match candidates() {
+                Some(curl) if installed => curl,
+                _ => return Err("curl is not installed and apt-get could not install it".into()),
+            }
+        }
+    };
+    let help = Command::new(&curl)
+        .args(["--help", "all"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", curl.display()))?;
+    if !String::from_utf8_lossy(&help.stdout).contains("--parallel-max") {
+        return Err(format!(
+            "{} does not support --parallel (curl 7.66 or later needed)",
+            curl.display()
+        ));
+    }
+    Ok(curl)
+}
+
+/// The version line of `curl --version`.
+pub fn curl_version(curl: &Path) -> String {
+    Command::new(curl)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.split(" (").next().unwrap_or(l).to_owned())
+        })
+        .unwrap_or_else(|| "curl".to_owned())
+}
+
+/// Size and SHA-256 of every file under a directory by `/`-separated relative path, without
+/// the downloader's manifest.
+pub type Digest256 = BTreeMap<String, (u64, String)>;
+
+/// Hashes every file under `dir` (see [`Digest256`]).
+pub fn tree_digest(dir: &Path) -> Result<Digest256, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .map_err(|e| format!("cannot list {}: {e}", current.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let path = entry.path();
+            if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(dir)
+                .expect("under dir")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            if relative == MANIFEST_FILE {
+                continue;
+            }
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            out.insert(relative, (bytes.len() as u64, sha));
+        }
+    }
+    Ok(out)
+}
+
+/// The manifest's files as a [`Digest256`].
+pub fn manifest_digest(manifest: &Manifest) -> Digest256 {
+    manifest
+        .files
+        .iter()
+        .map(|e| (e.path.clone(), (e.size, e.sha256.clone())))
+        .collect()
+}
+
+/// `Ok` when `actual` holds exactly the files of `expected`, byte for byte.
+pub fn compare(tool: &str, expected: &Digest256, actual: &Digest256) -> Result<(), String> {
+    if expected == actual {
+        return Ok(());
+    }
+    let missing = expected.keys().filter(|k| !actual.contains_key(*k)).count();
+    let extra = actual.keys().filter(|k| !expected.contains_key(*k)).count();
+    let differ = expected
+        .iter()
+        .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
+        .count();
+    Err(format!(
+        "{tool} wrote different files: {missing} missing, {extra} extra, {differ} with other bytes"
+    ))
+}
+
+/// Empties `dir` and flushes dirty pages, so one run's writeback does not slow the next.
+pub fn reset_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _ = Command::new("sync").status();
+    Ok(())
+}

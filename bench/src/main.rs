@@ -1,0 +1,550 @@
+//! `mesh-export-bench`: what the Mesh Export client costs, measured side by side with what a
+//! user would otherwise use, against the emulator on loopback.
+//!
+//! One run measures:
+//!
+//! 1. `get-exports` through [`mesh_export::Client`] (client-credentials auth, default retry
+//!    policy, tracing at INFO into a sink) versus the same request with bare `reqwest` on the
+//!    client's own connection pool, sequentially and 32 at a time;
+//! 2. a whole tileset downloaded by [`mesh_export::tiles::Downloader`] (in a child process, for
+//!    its peak memory) versus `curl --parallel` fetching the same URL list, bytes compared;
+//! 3. the emulator's own `get-exports` throughput, so it is known not to be the bottleneck;
+//! 4. `cargo xtask codegen --check` wall time, as measured by `cargo xtask bench`.
+//!
+//! It prints a markdown table; a full run (without `--quick`) also writes `BENCHMARKS.md`.
+//! Run it as `cargo xtask bench [--quick]`, which builds it and the emulator in release mode.
+//! Targets are reported, never enforced: a missed target does not fail the run.
+
+mod api;
+mod download;
+mod emulator;
+mod report;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use mesh_export::tiles::{Manifest, TilesetUrl};
+use mesh_export::types::{ExportType, StartExport};
+
+use api::{Api, Side};
+use emulator::{EmulatorProcess, EmulatorSettings};
+use report::{
+    ApiComparison, BreakdownRow, DownloadResults, DownloadRuns, EmulatorThroughput, Results,
+};
+
+/// Benchmarks of the Mesh Export client against bare reqwest and curl, on the local emulator.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-export-bench")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Hidden>,
+    /// A run under two minutes: fewer rounds and a ~40 MB tileset; writes no BENCHMARKS.md.
+    #[arg(long)]
+    quick: bool,
+    /// `codegen --check` wall time measured by xtask in-process, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    codegen_check_ms: Option<f64>,
+    /// Wall time of one `cargo xtask codegen --check` process, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    codegen_subprocess_ms: Option<f64>,
+    /// The emulator binary (default: `mesh-export-emulator` next to this binary).
+    #[arg(long, value_name = "PATH")]
+    emulator: Option<PathBuf>,
+    /// Files both downloaders fetch at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    download_concurrency: usize,
+    /// Where a full run writes its report.
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
+    /// Write no report file, even on a full run.
+    #[arg(long)]
+    no_report: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Hidden {
+    /// Downloads the tileset whose signed mesh href arrives on stdin (used by the benchmark).
+    #[command(hide = true)]
+    DownloadChild {
+        /// Output directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Files at the same time.
+        #[arg(long)]
+        concurrency: usize,
+    },
+}
+
+/// How long and how large each part runs.
+struct Plan {
+    /// Rounds of the API comparison.
+    rounds: usize,
+    /// Length of one API measurement.
+    measurement: Duration,
+    /// Warm-up of each side before the rounds.
+    warmup: Duration,
+    /// Rounds of the emulator's own throughput.
+    emulator_rounds: usize,
+    /// Tiles in the downloaded tileset and bytes per tile.
+    tiles: u32,
+    tile_bytes: u64,
+    /// Runs of each download tool.
+    download_rounds: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                rounds: 5,
+                measurement: Duration::from_millis(600),
+                warmup: Duration::from_millis(800),
+                emulator_rounds: 3,
+                tiles: 400,
+                tile_bytes: 100_000,
+                download_rounds: 2,
+            }
+        } else {
+            Plan {
+                rounds: 9,
+                measurement: Duration::from_millis(1500),
+                warmup: Duration::from_secs(2),
+                emulator_rounds: 5,
+                tiles: 2000,
+                tile_bytes: 105_000,
+                download_rounds: 3,
+            }
+        }
+    }
+}
+
+/// Concurrency of the concurrent API comparison.
+const CONCURRENT: usize = 32;
+/// Connections used to measure the emulator alone.
+const EMULATOR_CONCURRENCY: usize = 64;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Hidden::DownloadChild { dir, concurrency }) = &args.command {
+        return download::child_main(dir, *concurrency);
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let started = Instant::now();
+    let plan = Plan::new(args.quick);
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
+    let emulator_exe = match &args.emulator {
+        Some(path) => path.clone(),
+        None => exe.with_file_name("mesh-export-emulator"),
+    };
+    api::install_tracing();
+    let emulator = EmulatorProcess::start(
+        &emulator_exe,
+        &EmulatorSettings {
+            tiles: plan.tiles,
+            tile_bytes: plan.tile_bytes,
+        },
+    )?;
+    eprintln!("emulator listening on {}", emulator.base_url());
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+
+    let (api, page_exports) = runtime.block_on(Api::setup(&emulator))?;
+    let (comparisons, breakdown) = runtime.block_on(compare_api(&api, &emulator, &plan))?;
+    let throughput = runtime.block_on(emulator_throughput(&api, &emulator, &plan))?;
+    let download = download_comparison(&runtime, &api, &exe, &plan, args.download_concurrency);
+    if let Err(why) = &download {
+        eprintln!("download comparison not run: {why}");
+    }
+    drop(emulator);
+
+    let results = Results {
+        quick: args.quick,
+        page_exports,
+        rounds: plan.rounds,
+        seconds_per_measurement: plan.measurement.as_secs_f64(),
+        api: comparisons,
+        breakdown,
+        emulator: throughput,
+        download,
+        codegen_ms: args.codegen_check_ms,
+        codegen_subprocess_ms: args.codegen_subprocess_ms,
+    };
+    let table = results.table();
+    println!("{table}");
+    for finding in results.findings() {
+        println!("- {finding}");
+    }
+    eprintln!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
+    if !args.quick && !args.no_report {
+        let path = args
+            .report
+            .clone()
+            .unwrap_or_else(|| workspace_root().join("BENCHMARKS.md"));
+        std::fs::write(&path, benchmarks_md(&results, &table))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The workspace root this binary was built from.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// Emulator CPU use in cores over `wall`, from two readings of its CPU time.
+fn cores(before: Option<f64>, after: Option<f64>, wall: Duration) -> f64 {
+    match (before, after) {
+        (Some(b), Some(a)) => (a - b) / wall.as_secs_f64(),
+        _ => f64::NAN,
+    }
+}
+
+/// Measures `side` and the emulator's CPU use meanwhile.
+async fn measure_with_cpu(
+    api: &Arc<Api>,
+    emulator: &EmulatorProcess,
+    side: Side,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(f64, f64), String> {
+    let before = emulator.cpu_seconds();
+    let started = Instant::now();
+    let rps = api::measure(api, side, concurrency, duration).await?;
+    let cores = cores(before, emulator.cpu_seconds(), started.elapsed());
+    Ok((rps, cores))
+}
+
+/// The stack versus bare reqwest, sequential and concurrent, in rounds whose side order
+/// rotates; the sequential rounds also measure the breakdown variants.
+async fn compare_api(
+    api: &Arc<Api>,
+    emulator: &EmulatorProcess,
+    plan: &Plan,
+) -> Result<(Vec<ApiComparison>, Vec<BreakdownRow>), String> {
+    eprintln!("warming up");
+    for side in [Side::Stack, Side::Bare] {
+        api::measure(api, side, CONCURRENT, plan.warmup).await?;
+        api::measure(api, side, 1, plan.warmup / 2).await?;
+    }
+    // The breakdown variants: the stack with its tracing filtered out, and bare reqwest with
+    // the stack's extra headers.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Variant {
+        Side(Side),
+        StackTracingOff,
+    }
+    let mut comparisons = Vec::new();
+    let mut breakdown = vec![
+        BreakdownRow {
+            label: "bare reqwest + User-Agent + fresh X-Correlation-ID",
+            rps: Vec::new(),
+        },
+        BreakdownRow {
+            label: "mesh-export stack, tracing filtered out",
+            rps: Vec::new(),
+        },
+    ];
+    for concurrency in [1, CONCURRENT] {
+        let mut cmp = ApiComparison {
+            concurrency,
+            stack: Vec::new(),
+            bare: Vec::new(),
+            emulator_cores: Vec::new(),
+        };
+        let mut variants = vec![Variant::Side(Side::Stack), Variant::Side(Side::Bare)];
+        if concurrency == 1 {
+            variants.push(Variant::Side(Side::BareWithStackHeaders));
+            variants.push(Variant::StackTracingOff);
+        }
+        for round in 0..plan.rounds {
+            eprintln!(
+                "get-exports, concurrency {concurrency}: round {}/{}",
+                round + 1,
+                plan.rounds
+            );
+            let mut order = variants.clone();
+            order.rotate_left(round % variants.len());
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for variant in order {
+                let side = match variant {
+                    Variant::Side(side) => side,
+                    Variant::StackTracingOff => Side::Stack,
+                };
+                api::TRACING_ON.store(variant != Variant::StackTracingOff, Ordering::Relaxed);
+                let measured =
+                    measure_with_cpu(api, emulator, side, concurrency, plan.measurement).await;
+                api::TRACING_ON.store(true, Ordering::Relaxed);
+                let (rps, cores) = measured?;
+                match variant {
+                    Variant::Side(Side::Stack) => {
+                        cmp.stack.push(rps);
+                        cmp.emulator_cores.push(cores);
+                    }
+                    Variant::Side(Side::Bare) => cmp.bare.push(rps),
+                    Variant::Side(_) => breakdown[0].rps.push(rps),
+                    Variant::StackTracingOff => breakdown[1].rps.push(rps),
+                }
+            }
+        }
+        comparisons.push(cmp);
+    }
+    Ok((comparisons, breakdown))
+}
+
+/// The emulator's throughput with the lightest client: many connections, bodies not decoded.
+async fn emulator_throughput(
+    api: &Arc<Api>,
+    emulator: &EmulatorProcess,
+    plan: &Plan,
+) -> Result<EmulatorThroughput, String> {
+    let mut out = EmulatorThroughput {
+        concurrency: EMULATOR_CONCURRENCY,
+        rps: Vec::new(),
+        cores: Vec::new(),
+    };
+    eprintln!("emulator throughput");
+    for _ in 0..plan.emulator_rounds {
+        let (rps, cores) = measure_with_cpu(
+            api,
+            emulator,
+            Side::BareNoDecode,
+            EMULATOR_CONCURRENCY,
+            plan.measurement,
+        )
+        .await?;
+        out.rps.push(rps);
+        out.cores.push(cores);
+    }
+    Ok(out)
+}
+
+/// Downloads one export's tileset with the downloader and with curl, alternating which goes
+/// first, and checks every output against the downloader's manifest.
+fn download_comparison(
+    runtime: &tokio::runtime::Runtime,
+    api: &Arc<Api>,
+    exe: &Path,
+    plan: &Plan,
+    concurrency: usize,
+) -> Result<DownloadResults, String> {
+    const IMODEL: &str = "5c1a7d0e-bench-tile-0000-000000000002";
+    let client = api.client();
+    let export = runtime.block_on(async {
+        let export = client
+            .start_export(StartExport {
+                i_model_id: IMODEL.into(),
+                changeset_id: None,
+                export_type: Some(ExportType::X3dTiles),
+            })
+            .await
+            .map_err(|e| format!("start-export: {e}"))?;
+        client
+            .wait_for_export(IMODEL, &export.id, api::fast_wait())
+            .await
+            .map_err(|e| format!("waiting for the export: {e}"))
+    })?;
+    let href = export
+        .links
+        .as_ref()
+        .and_then(|l| l.mesh.as_ref())
+        .map(|m| m.href.clone())
+        .ok_or("the complete export has no mesh link")?;
+    let tileset = TilesetUrl::from_mesh_href(&href).map_err(|e| e.to_string())?;
+    let curl = download::find_curl();
+
+    let work = tempfile::Builder::new()
+        .prefix("mesh-export-bench-")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let ours_dir = work.path().join("downloader");
+    let curl_dir = work.path().join("curl");
+    let curl_config = work.path().join("curl.config");
+
+    let mut downloader = DownloadRuns {
+        tool: "downloader".into(),
+        mb_per_s: Vec::new(),
+        peak_bytes: Vec::new(),
+    };
+    let mut curl_runs = curl.as_ref().ok().map(|path| DownloadRuns {
+        tool: format!("`{} --parallel`", download::curl_version(path)),
+        mb_per_s: Vec::new(),
+        peak_bytes: Vec::new(),
+    });
+    let mut expected = None;
+    let mut totals = (0, 0);
+    for round in 0..plan.download_rounds {
+        // The first round needs the downloader's manifest for curl's URL list.
+        let curl_first = round % 2 == 1;
+        for tool_is_curl in [curl_first, !curl_first] {
+            if !tool_is_curl {
+                eprintln!(
+                    "download round {}/{}: downloader",
+                    round + 1,
+                    plan.download_rounds
+                );
+                download::reset_dir(&ours_dir)?;
+                let (wall, report) = download::run_downloader(exe, &href, &ours_dir, concurrency)?;
+                if report.refused > 0 || report.retries > 0 {
+                    eprintln!(
+                        "note: the downloader refused {} URIs and retried {} times",
+                        report.refused, report.retries
+                    );
+                }
+                let manifest = Manifest::read(&ours_dir)
+                    .map_err(|e| format!("reading the manifest: {e}"))?
+                    .ok_or("the downloader wrote no manifest")?;
+                let from_manifest = download::manifest_digest(&manifest);
+                let on_disk = download::tree_digest(&ours_dir)?;
+                download::compare("the downloader", &from_manifest, &on_disk)?;
+                match &expected {
+                    None => {
+                        totals = (
+                            from_manifest.len() as u64,
+                            from_manifest.values().map(|(size, _)| size).sum::<u64>(),
+                        );
+                        if curl.is_ok() {
+                            let config = download::curl_config(&tileset, &manifest, &curl_dir)?;
+                            std::fs::write(&curl_config, config)
+                                .map_err(|e| format!("cannot write curl's config: {e}"))?;
+                        }
+                        expected = Some(from_manifest);
+                    }
+                    Some(expected) => download::compare("the downloader", expected, &on_disk)?,
+                }
+                if report.files != totals.0 || report.bytes != totals.1 {
+                    return Err(format!(
+                        "the downloader reported {} files / {} bytes, the manifest {} / {}",
+                        report.files, report.bytes, totals.0, totals.1
+                    ));
+                }
+                downloader
+                    .mb_per_s
+                    .push(totals.1 as f64 / 1e6 / wall.as_secs_f64());
+                if let Some(kib) = report.peak_kib {
+                    downloader.peak_bytes.push(kib * 1024);
+                }
+            } else if let (Ok(curl_path), Some(runs)) = (&curl, curl_runs.as_mut()) {
+                eprintln!(
+                    "download round {}/{}: curl",
+                    round + 1,
+                    plan.download_rounds
+                );
+                download::reset_dir(&curl_dir)?;
+                let wall = download::run_curl(curl_path, &curl_config, concurrency)?;
+                let on_disk = download::tree_digest(&curl_dir)?;
+                download::compare("curl", expected.as_ref().expect("set"), &on_disk)?;
+                runs.mb_per_s
+                    .push(totals.1 as f64 / 1e6 / wall.as_secs_f64());
+            }
+        }
+        download::reset_dir(&curl_dir)?;
+    }
+    let runs = plan.download_rounds;
+    let verified = format!(
+        "Every run's output was hashed in full: {runs} downloader runs and {} curl runs wrote the same {} files (size and SHA-256) as the downloader's manifest lists.",
+        curl_runs.as_ref().map_or(0, |r| r.mb_per_s.len()),
+        totals.0
+    );
+    Ok(DownloadResults {
+        files: totals.0,
+        bytes: totals.1,
+        concurrency,
+        downloader,
+        curl: match (curl, curl_runs) {
+            (Ok(_), Some(runs)) => Ok(runs),
+            (Err(why), _) => Err(why),
+            (Ok(_), None) => Err("curl was not run".into()),
+        },
+        verified,
+    })
+}
+
+/// The machine: logical cores and the CPU model from `/proc/cpuinfo`.
+fn machine() -> (usize, String) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    (cores, model)
+}
+
+/// The text of `BENCHMARKS.md` for a full run.
+fn benchmarks_md(results: &Results, table: &str) -> String {
+    let (cores, model) = machine();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(&format!(
+        "Measured on {date} on a machine with {cores} cores ({model}), {rustc}, release build, \
+         everything on loopback, by:\n\n```sh\ncargo xtask bench\n```\n\n"
+    ));
+    md.push_str("`cargo xtask bench --quick` runs the same measurements smaller, in under two minutes, and writes no file. Every number below comes from the run above; regenerate this file with the command rather than editing it.\n\n");
+    md.push_str("## Results\n\n");
+    md.push_str(table);
+    md.push_str("\n## How to read it\n\n");
+    md.push_str(
+        "- **Ratio of cost** for `get-exports` is bare reqwest's requests per second divided by the \
+         stack's, per round, then the median: 1.000× means the client's auth, retry policy, headers \
+         and tracing add nothing measurable; 1.05× means each call takes 5% longer than the same \
+         request written by hand with reqwest on the same connection pool. Both sides decode the \
+         same `ExportsPage` from the same emulator; the stack's client gets its token through \
+         client credentials once and caches it, the bare side uses one token fetched up front.\n\
+         - The client and the emulator share the machine's cores, so absolute request rates say \
+         more about this machine than about the service; ratios are the point. Rounds rotate the \
+         order of the sides so drift and background load hit both alike, and the median discards \
+         outliers.\n\
+         - **Download** MB/s is the tileset's bytes over the wall time of the whole process (the \
+         downloader in a child process of the bench, curl as `curl --parallel --parallel-max N`), \
+         both fetching the same files with the same number in flight; a speed ratio above 1.00× \
+         means the downloader was faster. The peak memory is the downloader process's `VmHWM`.\n\
+         - **Emulator throughput** is measured with the cheapest possible client (no JSON decoding, \
+         64 connections). Headroom above 1× means the emulator answered faster than any client \
+         above asked, so it did not limit their rates.\n\
+         - Targets are goals reported here, not tests: a miss is written down, not hidden.\n",
+    );
+    let findings = results.findings();
+    md.push_str("\n## Findings of this run\n\n");
+    if findings.is_empty() {
+        md.push_str("Every target was met.\n");
+    }
+    for finding in findings {
+        md.push_str(&format!("- {finding}\n"));
+    }
+    md.push_str("\n## Details\n\n");
+    md.push_str(&results.details());
+    if results.quick {
+        md.push_str("\n(This was a quick run.)\n");
+    }
+    md
+}
