@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use mesh_export::tiles::TilesetUrl;
 use mesh_export::types::{ExportType, StartExport};
 use mesh_export::{Client, ClientCredentials, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
@@ -40,24 +41,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wait_for_export(i_model_id, &export.id, options)
         .await?;
 
-    let mesh = export
-        .links
-        .and_then(|l| l.mesh)
-        .ok_or("a complete export links its mesh")?;
-    println!("tileset: {}", tileset_url(&mesh.href));
+    // The signed URL of tileset.json; `tiles::Downloader` fetches the whole tileset.
+    let tileset = TilesetUrl::from_export(&export)?;
+    println!("tileset: {}", tileset.tileset_json());
 
     emulator.shutdown().await;
     Ok(())
-}
-
-/// The tileset of an export: split the mesh link at `?`, append `/tileset.json` to the path,
-/// put the signed query back.
-fn tileset_url(mesh_href: &str) -> String {
-    let (root, query) = mesh_href.split_once('?').unwrap_or((mesh_href, ""));
-    let mut url = format!("{}/tileset.json", root.trim_end_matches('/'));
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
 }

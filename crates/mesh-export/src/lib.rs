@@ -21,7 +21,8 @@
 //! let request = StartExport { i_model_id: i_model_id.into(), changeset_id: None, export_type: Some(ExportType::X3dTiles) };
 //! let export = client.get_or_start_export(request).await?;
 //! let export = client.wait_for_export(i_model_id, &export.id, WaitOptions::default()).await?;
-//! println!("{}", export.links.unwrap().mesh.unwrap().href);
+//! let tileset = mesh_export::tiles::TilesetUrl::from_export(&export).expect("complete exports link their mesh");
+//! println!("{}", tileset.tileset_json());
 //! # Ok(()) }
 //! ```
 //!
@@ -43,6 +44,11 @@
 //! signed query strings are never logged, and `Debug` output redacts them.
 //!
 //! [`Stream`]: futures::Stream
+
+// The README's examples compile as doctests of this crate.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 pub mod auth;
 mod client;
