@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mesh_export::auth::ClientCredentials;
-use mesh_export::types::{ExportType, ExportsPage, StartExport};
-use mesh_export::{Client, ExportFilter, TokenSource, WaitOptions};
-use reqwest::header::{ACCEPT, USER_AGENT};
+use mesh_export::types::{ExportType, ExportsPage, PreferReturn, StartExport};
+use mesh_export::{Client, ExportFilter, RetryOptions, TokenSource, WaitOptions};
+use mesh_export_client::{BoxFuture, OperationInfo, PolicyError, PolicyHandle, RequestPolicy};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, USER_AGENT};
 use tokio::task::JoinSet;
 
 use crate::emulator::EmulatorProcess;
@@ -53,6 +54,35 @@ pub enum Side {
     BareWithStackHeaders,
     /// [`Side::Bare`] without decoding the body: the least a client can do.
     BareNoDecode,
+    /// The generated client (progenitor's builder, URL, headers hook, decoding) with a policy
+    /// that only sets the bearer token: the stack without its policy.
+    GeneratedBearerOnly,
+    /// The stack with `RetryOptions::none()`: no retry loop (no request copy per attempt).
+    StackNoRetries,
+}
+
+/// A policy that sets a fixed bearer token and sends once.
+#[derive(Debug)]
+struct BearerOnly(HeaderValue);
+
+impl RequestPolicy for BearerOnly {
+    fn prepare<'a>(
+        &'a self,
+        request: &'a mut reqwest::Request,
+        _operation: &'a OperationInfo,
+    ) -> BoxFuture<'a, Result<(), PolicyError>> {
+        request.headers_mut().insert(AUTHORIZATION, self.0.clone());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        _operation: &'a OperationInfo,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
+        Box::pin(client.execute(request))
+    }
 }
 
 /// The bare side's fixed parts.
@@ -66,6 +96,8 @@ struct Bare {
 /// Both clients, ready to list the same exports.
 pub struct Api {
     client: Client,
+    no_retries: Client,
+    generated: mesh_export_client::Client,
     filter: ExportFilter,
     bare: Bare,
 }
@@ -85,6 +117,13 @@ impl Api {
         let client = Client::builder()
             .base_url(emulator.mesh_export_url())
             .client_credentials(credentials())
+            .build()
+            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let no_retries = Client::builder()
+            .base_url(emulator.mesh_export_url())
+            .client_credentials(credentials())
+            .retry(RetryOptions::none())
+            .http_client(client.http().clone())
             .build()
             .map_err(|e| format!("cannot build the client: {e}"))?;
         let mut ids = Vec::new();
@@ -113,7 +152,17 @@ impl Api {
             .token
             .expose()
             .to_owned();
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
+        bearer.set_sensitive(true);
+        let generated = mesh_export_client::Client::new_with_client(
+            client.base_url(),
+            client.http().clone(),
+            PolicyHandle::new(Arc::new(BearerOnly(bearer))),
+        );
         let api = Api {
+            no_retries,
+            generated,
             bare: Bare {
                 http: client.http().clone(),
                 url: format!("{}/", client.base_url()),
@@ -146,12 +195,29 @@ impl Api {
     /// One request, its response decoded (except for [`Side::BareNoDecode`]).
     async fn call(&self, side: Side) -> Result<(), String> {
         match side {
-            Side::Stack => {
-                let page = self
-                    .client
+            Side::Stack | Side::StackNoRetries => {
+                let client = if side == Side::Stack {
+                    &self.client
+                } else {
+                    &self.no_retries
+                };
+                let page = client
                     .list_page(&self.filter)
                     .await
                     .map_err(|e| e.to_string())?;
+                std::hint::black_box(page);
+            }
+            Side::GeneratedBearerOnly => {
+                let mut page = self
+                    .generated
+                    .get_exports()
+                    .prefer(PreferReturn::ReturnRepresentation)
+                    .i_model_id(LIST_IMODEL)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner();
+                page.exports.retain(|e| self.filter.matches(e));
                 std::hint::black_box(page);
             }
             _ => {
@@ -196,14 +262,38 @@ pub fn fast_wait() -> WaitOptions {
     WaitOptions::default().interval(Duration::from_millis(50))
 }
 
+/// One measurement of a side.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    /// Requests per second.
+    pub rps: f64,
+    /// CPU time this process spent per request, in microseconds (NaN without `/proc`).
+    pub cpu_us: f64,
+}
+
+/// CPU time of all threads of this process so far, in nanoseconds, from
+/// `/proc/self/task/*/schedstat`.
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
+}
+
 /// Requests per second of `side` with `concurrency` tasks each sending one request after
-/// another for `duration` (requests in flight at the deadline are finished and counted).
+/// another for `duration` (requests in flight at the deadline are finished and counted), and
+/// the client's CPU time per request.
 pub async fn measure(
     api: &Arc<Api>,
     side: Side,
     concurrency: usize,
     duration: Duration,
-) -> Result<f64, String> {
+) -> Result<Measured, String> {
+    let cpu_before = process_cpu_ns();
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
@@ -222,5 +312,13 @@ pub async fn measure(
     while let Some(result) = tasks.join_next().await {
         total += result.map_err(|e| format!("a request task failed: {e}"))??;
     }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    let elapsed = started.elapsed();
+    let cpu_us = match (cpu_before, process_cpu_ns()) {
+        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / 1e3 / total as f64,
+        _ => f64::NAN,
+    };
+    Ok(Measured {
+        rps: total as f64 / elapsed.as_secs_f64(),
+        cpu_us,
+    })
 }

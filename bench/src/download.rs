@@ -24,6 +24,8 @@ pub struct ChildReport {
     pub refused: usize,
     /// The child's peak resident set (`VmHWM`), in KiB, if `/proc` has it.
     pub peak_kib: Option<u64>,
+    /// CPU time (user + system, all threads) the child used, in seconds.
+    pub cpu_s: Option<f64>,
 }
 
 /// The hidden `download-child` subcommand: reads the signed mesh href from stdin (never from
@@ -58,12 +60,26 @@ pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
         retries: summary.retries,
         refused: summary.refused.len(),
         peak_kib: peak_resident_kib(),
+        cpu_s: std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| stat_seconds(&stat, 13)),
     };
     println!(
         "{}",
         serde_json::to_string(&report).expect("a report serializes")
     );
     ExitCode::SUCCESS
+}
+
+/// The sum of the two `/proc/PID/stat` time fields at 0-based `index` and `index + 1`, counted
+/// from the first field (the pid), in seconds: 13 is utime + stime, 15 cutime + cstime.
+pub fn stat_seconds(stat: &str, index: usize) -> Option<f64> {
+    // The command name is in parentheses and may hold spaces: count fields after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let a: f64 = fields.get(index - 2)?.parse().ok()?;
+    let b: f64 = fields.get(index - 1)?.parse().ok()?;
+    Some((a + b) / crate::emulator::CLOCK_TICKS)
 }
 
 /// `VmHWM` of this process from `/proc/self/status`, in KiB.
@@ -136,13 +152,41 @@ pub fn curl_config(
     Ok(config)
 }
 
-/// Runs `curl --parallel --parallel-max C` over `config` and returns its wall time.
-pub fn run_curl(curl: &Path, config: &Path, concurrency: usize) -> Result<Duration, String> {
+/// Runs `curl --parallel --parallel-max C` over `config` and returns its wall time and, when
+/// `/bin/sh` can report it, its CPU time (a shell runs curl and reads its own children's CPU
+/// time from `/proc/$$/stat` after curl exits).
+pub fn run_curl(
+    curl: &Path,
+    config: &Path,
+    concurrency: usize,
+) -> Result<(Duration, Option<f64>), String> {
+    let stat_file = config.with_extension("stat");
+    let _ = std::fs::remove_file(&stat_file);
+    let args = [
+        "--parallel".to_owned(),
+        "--parallel-max".to_owned(),
+        concurrency.to_string(),
+        "--create-dirs".to_owned(),
+        "--fail".to_owned(),
+        "--no-progress-meter".to_owned(),
+        "--config".to_owned(),
+        config.to_string_lossy().into_owned(),
+    ];
+    let mut command = if Path::new("/bin/sh").exists() {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(r#"stat_file="$1"; shift; "$@"; rc=$?; cat "/proc/$$/stat" > "$stat_file"; exit $rc"#)
+            .arg("sh")
+            .arg(&stat_file)
+            .arg(curl);
+        command
+    } else {
+        Command::new(curl)
+    };
     let started = Instant::now();
-    let status = Command::new(curl)
-        .args(["--parallel", "--parallel-max", &concurrency.to_string()])
-        .args(["--create-dirs", "--fail", "--no-progress-meter", "--config"])
-        .arg(config)
+    let status = command
+        .args(&args)
         .stdin(Stdio::null())
         .status()
         .map_err(|e| format!("cannot run {}: {e}", curl.display()))?;
@@ -150,7 +194,10 @@ pub fn run_curl(curl: &Path, config: &Path, concurrency: usize) -> Result<Durati
     if !status.success() {
         return Err(format!("curl failed ({status})"));
     }
-    Ok(wall)
+    let cpu = std::fs::read_to_string(&stat_file)
+        .ok()
+        .and_then(|stat| stat_seconds(&stat, 15));
+    Ok((wall, cpu))
 }
 
 /// Finds a curl that supports `--parallel` (7.66+), installing it with apt-get when missing

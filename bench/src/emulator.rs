@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on every Linux target).
-const CLOCK_TICKS: f64 = 100.0;
+pub const CLOCK_TICKS: f64 = 100.0;
 
 /// A running `mesh-export-emulator`; killed when dropped.
 pub struct EmulatorProcess {
@@ -82,12 +82,7 @@ impl EmulatorProcess {
     /// CPU time (user + system) the emulator has used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) / CLOCK_TICKS)
+        crate::download::stat_seconds(&stat, 13)
     }
 }
 

@@ -64,6 +64,18 @@ struct Args {
     /// Write no report file, even on a full run.
     #[arg(long)]
     no_report: bool,
+    /// Run one part only, for profiling (`api` or `download`); implies --no-report.
+    #[arg(long, value_name = "PART", hide = true)]
+    only: Option<Part>,
+}
+
+/// A part of the benchmark that `--only` can select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// `get-exports` and the emulator's throughput.
+    Api,
+    /// The tileset download.
+    Download,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +119,7 @@ impl Plan {
                 emulator_rounds: 3,
                 tiles: 400,
                 tile_bytes: 100_000,
-                download_rounds: 2,
+                download_rounds: 3,
             }
         } else {
             Plan {
@@ -117,7 +129,7 @@ impl Plan {
                 emulator_rounds: 5,
                 tiles: 2000,
                 tile_bytes: 105_000,
-                download_rounds: 3,
+                download_rounds: 5,
             }
         }
     }
@@ -126,7 +138,7 @@ impl Plan {
 /// Concurrency of the concurrent API comparison.
 const CONCURRENT: usize = 32;
 /// Connections used to measure the emulator alone.
-const EMULATOR_CONCURRENCY: usize = 64;
+const EMULATOR_CONCURRENCY: [usize; 2] = [32, 64];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -142,8 +154,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The 1-, 5- and 15-minute load averages from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
+    let load_before = load_average();
+    eprintln!("load average before the run: {load_before}");
     let plan = Plan::new(args.quick);
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
     let emulator_exe = match &args.emulator {
@@ -162,9 +183,18 @@ fn run(args: &Args) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
 
     let (api, page_exports) = runtime.block_on(Api::setup(&emulator))?;
-    let (comparisons, breakdown) = runtime.block_on(compare_api(&api, &emulator, &plan))?;
-    let throughput = runtime.block_on(emulator_throughput(&api, &emulator, &plan))?;
-    let download = download_comparison(&runtime, &api, &exe, &plan, args.download_concurrency);
+    let (comparisons, throughput) = if args.only == Some(Part::Download) {
+        (Vec::new(), Vec::new())
+    } else {
+        let comparisons = runtime.block_on(compare_api(&api, &emulator, &plan))?;
+        let throughput = runtime.block_on(emulator_throughput(&api, &emulator, &plan))?;
+        (comparisons, throughput)
+    };
+    let download = if args.only == Some(Part::Api) {
+        Err("skipped (--only api)".to_owned())
+    } else {
+        download_comparison(&runtime, &api, &exe, &plan, args.download_concurrency)
+    };
     if let Err(why) = &download {
         eprintln!("download comparison not run: {why}");
     }
@@ -176,19 +206,20 @@ fn run(args: &Args) -> Result<(), String> {
         rounds: plan.rounds,
         seconds_per_measurement: plan.measurement.as_secs_f64(),
         api: comparisons,
-        breakdown,
         emulator: throughput,
         download,
         codegen_ms: args.codegen_check_ms,
         codegen_subprocess_ms: args.codegen_subprocess_ms,
+        load: (load_before, load_average()),
     };
     let table = results.table();
     println!("{table}");
     for finding in results.findings() {
         println!("- {finding}");
     }
+    println!("\n{}", results.details());
     eprintln!("benchmark took {:.0} s", started.elapsed().as_secs_f64());
-    if !args.quick && !args.no_report {
+    if !args.quick && !args.no_report && args.only.is_none() {
         let path = args
             .report
             .clone()
@@ -223,56 +254,70 @@ async fn measure_with_cpu(
     side: Side,
     concurrency: usize,
     duration: Duration,
-) -> Result<(f64, f64), String> {
+) -> Result<(api::Measured, f64), String> {
     let before = emulator.cpu_seconds();
     let started = Instant::now();
-    let rps = api::measure(api, side, concurrency, duration).await?;
+    let measured = api::measure(api, side, concurrency, duration).await?;
     let cores = cores(before, emulator.cpu_seconds(), started.elapsed());
-    Ok((rps, cores))
+    Ok((measured, cores))
 }
 
 /// The stack versus bare reqwest, sequential and concurrent, in rounds whose side order
-/// rotates; the sequential rounds also measure the breakdown variants.
+/// rotates; the rounds also measure the breakdown variants that locate the difference.
 async fn compare_api(
     api: &Arc<Api>,
     emulator: &EmulatorProcess,
     plan: &Plan,
-) -> Result<(Vec<ApiComparison>, Vec<BreakdownRow>), String> {
+) -> Result<Vec<ApiComparison>, String> {
     eprintln!("warming up");
     for side in [Side::Stack, Side::Bare] {
         api::measure(api, side, CONCURRENT, plan.warmup).await?;
         api::measure(api, side, 1, plan.warmup / 2).await?;
     }
-    // The breakdown variants: the stack with its tracing filtered out, and bare reqwest with
-    // the stack's extra headers.
+    // The breakdown variants, from bare reqwest towards the full stack.
     #[derive(Clone, Copy, PartialEq)]
     enum Variant {
         Side(Side),
         StackTracingOff,
     }
     let mut comparisons = Vec::new();
-    let mut breakdown = vec![
-        BreakdownRow {
-            label: "bare reqwest + User-Agent + fresh X-Correlation-ID",
-            rps: Vec::new(),
-        },
-        BreakdownRow {
-            label: "mesh-export stack, tracing filtered out",
-            rps: Vec::new(),
-        },
+    let extra = [
+        (
+            Variant::Side(Side::BareWithStackHeaders),
+            "bare reqwest + User-Agent + fresh X-Correlation-ID",
+        ),
+        (
+            Variant::Side(Side::GeneratedBearerOnly),
+            "generated client, policy that only sets the token",
+        ),
+        (
+            Variant::Side(Side::StackNoRetries),
+            "mesh-export stack, RetryOptions::none()",
+        ),
+        (
+            Variant::StackTracingOff,
+            "mesh-export stack, tracing filtered out",
+        ),
     ];
     for concurrency in [1, CONCURRENT] {
         let mut cmp = ApiComparison {
             concurrency,
             stack: Vec::new(),
             bare: Vec::new(),
+            stack_cpu_us: Vec::new(),
+            bare_cpu_us: Vec::new(),
             emulator_cores: Vec::new(),
+            breakdown: extra
+                .iter()
+                .map(|&(_, label)| BreakdownRow {
+                    label,
+                    rps: Vec::new(),
+                    cpu_us: Vec::new(),
+                })
+                .collect(),
         };
         let mut variants = vec![Variant::Side(Side::Stack), Variant::Side(Side::Bare)];
-        if concurrency == 1 {
-            variants.push(Variant::Side(Side::BareWithStackHeaders));
-            variants.push(Variant::StackTracingOff);
-        }
+        variants.extend(extra.iter().map(|&(variant, _)| variant));
         for round in 0..plan.rounds {
             eprintln!(
                 "get-exports, concurrency {concurrency}: round {}/{}",
@@ -293,46 +338,66 @@ async fn compare_api(
                 let measured =
                     measure_with_cpu(api, emulator, side, concurrency, plan.measurement).await;
                 api::TRACING_ON.store(true, Ordering::Relaxed);
-                let (rps, cores) = measured?;
+                let (measured, cores) = measured?;
                 match variant {
                     Variant::Side(Side::Stack) => {
-                        cmp.stack.push(rps);
+                        cmp.stack.push(measured.rps);
+                        cmp.stack_cpu_us.push(measured.cpu_us);
                         cmp.emulator_cores.push(cores);
                     }
-                    Variant::Side(Side::Bare) => cmp.bare.push(rps),
-                    Variant::Side(_) => breakdown[0].rps.push(rps),
-                    Variant::StackTracingOff => breakdown[1].rps.push(rps),
+                    Variant::Side(Side::Bare) => {
+                        cmp.bare.push(measured.rps);
+                        cmp.bare_cpu_us.push(measured.cpu_us);
+                    }
+                    other => {
+                        let at = extra
+                            .iter()
+                            .position(|&(v, _)| v == other)
+                            .expect("every other variant is a breakdown row");
+                        cmp.breakdown[at].rps.push(measured.rps);
+                        cmp.breakdown[at].cpu_us.push(measured.cpu_us);
+                    }
                 }
             }
         }
         comparisons.push(cmp);
     }
-    Ok((comparisons, breakdown))
+    Ok(comparisons)
 }
 
-/// The emulator's throughput with the lightest client: many connections, bodies not decoded.
+/// The emulator's throughput with the lightest client: many connections, bodies not decoded,
+/// rounds alternating between the concurrencies.
 async fn emulator_throughput(
     api: &Arc<Api>,
     emulator: &EmulatorProcess,
     plan: &Plan,
-) -> Result<EmulatorThroughput, String> {
-    let mut out = EmulatorThroughput {
-        concurrency: EMULATOR_CONCURRENCY,
-        rps: Vec::new(),
-        cores: Vec::new(),
-    };
-    eprintln!("emulator throughput");
-    for _ in 0..plan.emulator_rounds {
-        let (rps, cores) = measure_with_cpu(
-            api,
-            emulator,
-            Side::BareNoDecode,
-            EMULATOR_CONCURRENCY,
-            plan.measurement,
-        )
-        .await?;
-        out.rps.push(rps);
-        out.cores.push(cores);
+) -> Result<Vec<EmulatorThroughput>, String> {
+    let mut out: Vec<EmulatorThroughput> = EMULATOR_CONCURRENCY
+        .iter()
+        .map(|&concurrency| EmulatorThroughput {
+            concurrency,
+            rps: Vec::new(),
+            cores: Vec::new(),
+        })
+        .collect();
+    for round in 0..plan.emulator_rounds {
+        eprintln!(
+            "emulator throughput: round {}/{}",
+            round + 1,
+            plan.emulator_rounds
+        );
+        for e in &mut out {
+            let (measured, cores) = measure_with_cpu(
+                api,
+                emulator,
+                Side::BareNoDecode,
+                e.concurrency,
+                plan.measurement,
+            )
+            .await?;
+            e.rps.push(measured.rps);
+            e.cores.push(cores);
+        }
     }
     Ok(out)
 }
@@ -383,11 +448,13 @@ fn download_comparison(
         tool: "downloader".into(),
         mb_per_s: Vec::new(),
         peak_bytes: Vec::new(),
+        cpu_s: Vec::new(),
     };
     let mut curl_runs = curl.as_ref().ok().map(|path| DownloadRuns {
         tool: format!("`{} --parallel`", download::curl_version(path)),
         mb_per_s: Vec::new(),
         peak_bytes: Vec::new(),
+        cpu_s: Vec::new(),
     });
     let mut expected = None;
     let mut totals = (0, 0);
@@ -442,6 +509,9 @@ fn download_comparison(
                 if let Some(kib) = report.peak_kib {
                     downloader.peak_bytes.push(kib * 1024);
                 }
+                if let Some(cpu) = report.cpu_s {
+                    downloader.cpu_s.push(cpu);
+                }
             } else if let (Ok(curl_path), Some(runs)) = (&curl, curl_runs.as_mut()) {
                 eprintln!(
                     "download round {}/{}: curl",
@@ -449,11 +519,14 @@ fn download_comparison(
                     plan.download_rounds
                 );
                 download::reset_dir(&curl_dir)?;
-                let wall = download::run_curl(curl_path, &curl_config, concurrency)?;
+                let (wall, cpu) = download::run_curl(curl_path, &curl_config, concurrency)?;
                 let on_disk = download::tree_digest(&curl_dir)?;
                 download::compare("curl", expected.as_ref().expect("set"), &on_disk)?;
                 runs.mb_per_s
                     .push(totals.1 as f64 / 1e6 / wall.as_secs_f64());
+                if let Some(cpu) = cpu {
+                    runs.cpu_s.push(cpu);
+                }
             }
         }
         download::reset_dir(&curl_dir)?;
@@ -507,7 +580,9 @@ fn benchmarks_md(results: &Results, table: &str) -> String {
     md.push_str("# Benchmarks\n\n");
     md.push_str(&format!(
         "Measured on {date} on a machine with {cores} cores ({model}), {rustc}, release build, \
-         everything on loopback, by:\n\n```sh\ncargo xtask bench\n```\n\n"
+         everything on loopback (load average before the run {}, after it {}), by:\n\n\
+         ```sh\ncargo xtask bench\n```\n\n",
+        results.load.0, results.load.1
     ));
     md.push_str("`cargo xtask bench --quick` runs the same measurements smaller, in under two minutes, and writes no file. Every number below comes from the run above; regenerate this file with the command rather than editing it.\n\n");
     md.push_str("## Results\n\n");

@@ -17,8 +17,14 @@ pub struct ApiComparison {
     pub stack: Vec<f64>,
     /// Requests per second of bare reqwest, one value per round.
     pub bare: Vec<f64>,
+    /// Client CPU µs per request of the stack, one value per round.
+    pub stack_cpu_us: Vec<f64>,
+    /// Client CPU µs per request of bare reqwest, one value per round.
+    pub bare_cpu_us: Vec<f64>,
     /// Emulator CPU use (cores) while the stack ran, one value per round.
     pub emulator_cores: Vec<f64>,
+    /// Variants between bare reqwest and the stack that locate the difference.
+    pub breakdown: Vec<BreakdownRow>,
 }
 
 impl ApiComparison {
@@ -37,12 +43,14 @@ impl ApiComparison {
     }
 }
 
-/// One variant of the sequential request measured for the breakdown.
+/// One variant of the request measured for the breakdown.
 pub struct BreakdownRow {
     /// What was measured.
     pub label: &'static str,
     /// Requests per second, one value per round.
     pub rps: Vec<f64>,
+    /// Client CPU µs per request, one value per round.
+    pub cpu_us: Vec<f64>,
 }
 
 /// One tool's download runs.
@@ -53,6 +61,8 @@ pub struct DownloadRuns {
     pub mb_per_s: Vec<f64>,
     /// Peak resident memory of each run, in bytes, when known.
     pub peak_bytes: Vec<u64>,
+    /// CPU seconds (user + system) of each run, when known.
+    pub cpu_s: Vec<f64>,
 }
 
 /// The download comparison.
@@ -71,7 +81,7 @@ pub struct DownloadResults {
     pub verified: String,
 }
 
-/// The emulator's throughput, measured with the lightest client.
+/// The emulator's throughput at one concurrency, measured with the lightest client.
 pub struct EmulatorThroughput {
     /// Requests in flight.
     pub concurrency: usize,
@@ -93,16 +103,16 @@ pub struct Results {
     pub seconds_per_measurement: f64,
     /// Sequential and concurrent comparisons.
     pub api: Vec<ApiComparison>,
-    /// Sequential variants that locate the stack's overhead.
-    pub breakdown: Vec<BreakdownRow>,
-    /// The emulator's own throughput.
-    pub emulator: EmulatorThroughput,
+    /// The emulator's own throughput, at a few concurrencies.
+    pub emulator: Vec<EmulatorThroughput>,
     /// The download comparison, or why it did not run.
     pub download: Result<DownloadResults, String>,
     /// `codegen --check` in-process wall time (median of several runs), in ms.
     pub codegen_ms: Option<f64>,
     /// One `cargo xtask codegen --check` subprocess, in ms.
     pub codegen_subprocess_ms: Option<f64>,
+    /// The load averages (1, 5, 15 minutes) before and after the run.
+    pub load: (String, String),
 }
 
 fn verdict(pass: bool) -> &'static str {
@@ -111,6 +121,17 @@ fn verdict(pass: bool) -> &'static str {
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn list2(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "unknown".to_owned();
+    }
+    values
+        .iter()
+        .map(|x| format!("{x:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn mib(bytes: u64) -> String {
@@ -190,22 +211,29 @@ impl Results {
                 );
             }
         }
-        let emulator = median(&self.emulator.rps);
-        let busiest = self.busiest_client_rate();
-        let _ = writeln!(
-            t,
-            "| emulator `get-exports` throughput, {} concurrent, body not decoded (req/s, median of {}) | emulator {} | busiest client above {} | {:.2}× headroom | > 1× | {} |",
-            self.emulator.concurrency,
-            self.emulator.rps.len(),
-            thousands(emulator),
-            thousands(busiest),
-            emulator / busiest,
-            if emulator > busiest {
-                "not the bottleneck"
-            } else {
-                "**may be the bottleneck**"
-            },
-        );
+        if let Some(best) = self.best_emulator() {
+            let emulator = median(&best.rps);
+            let busiest = self.busiest_client_rate();
+            let _ = writeln!(
+                t,
+                "| emulator `get-exports` throughput, best of {} (req/s, {} concurrent, body not decoded, median of {}) | emulator {} | busiest client above {} | {:.2}× headroom | > 1× | {} |",
+                self.emulator
+                    .iter()
+                    .map(|e| e.concurrency.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                best.concurrency,
+                best.rps.len(),
+                thousands(emulator),
+                thousands(busiest),
+                emulator / busiest,
+                if emulator > busiest {
+                    "not the bottleneck"
+                } else {
+                    "**may be the bottleneck**"
+                },
+            );
+        }
         match (self.codegen_ms, self.codegen_subprocess_ms) {
             (Some(inner), sub) => {
                 let sub = sub
@@ -221,6 +249,13 @@ impl Results {
             ),
         }
         t
+    }
+
+    /// The emulator measurement with the highest median rate.
+    fn best_emulator(&self) -> Option<&EmulatorThroughput> {
+        self.emulator
+            .iter()
+            .max_by(|a, b| median(&a.rps).total_cmp(&median(&b.rps)))
     }
 
     /// The highest median request rate of the API comparison.
@@ -239,7 +274,7 @@ impl Results {
             "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s; rounds rotate the order of the sides.\n",
             self.page_exports, self.seconds_per_measurement
         );
-        d.push_str("| Concurrency | Side | req/s per round | Median | Emulator CPU (cores, median) |\n|---|---|---|---|---|\n");
+        d.push_str("| Concurrency | Side | req/s per round | Median | Client CPU µs per call (median) | Emulator CPU (cores, median) |\n|---|---|---|---|---|---|\n");
         for cmp in &self.api {
             let list = |v: &[f64]| {
                 v.iter()
@@ -249,23 +284,25 @@ impl Results {
             };
             let _ = writeln!(
                 d,
-                "| {} | stack | {} | {} | {:.2} |",
+                "| {} | stack | {} | {} | {:.1} | {:.2} |",
                 cmp.concurrency,
                 list(&cmp.stack),
                 thousands(median(&cmp.stack)),
+                median(&cmp.stack_cpu_us),
                 median(&cmp.emulator_cores)
             );
             let _ = writeln!(
                 d,
-                "| {} | bare reqwest | {} | {} | |",
+                "| {} | bare reqwest | {} | {} | {:.1} | |",
                 cmp.concurrency,
                 list(&cmp.bare),
-                thousands(median(&cmp.bare))
+                thousands(median(&cmp.bare)),
+                median(&cmp.bare_cpu_us)
             );
             let (lo, hi) = range(&cmp.ratios());
             let _ = writeln!(
                 d,
-                "| {} | cost ratio stack / bare | {} | {:.3} (range {lo:.3}–{hi:.3}) | |",
+                "| {} | cost ratio stack / bare | {} | {:.3} (range {lo:.3}–{hi:.3}) | | |",
                 cmp.concurrency,
                 cmp.ratios()
                     .iter()
@@ -275,41 +312,51 @@ impl Results {
                 cmp.ratio()
             );
         }
-        if let Some(seq) = self.api.iter().find(|c| c.concurrency == 1) {
-            let bare = median(&seq.bare);
-            let stack = median(&seq.stack);
-            d.push_str("\nWhere the sequential per-call time goes (median µs per call, same rounds):\n\n| Variant | µs per call | vs bare reqwest |\n|---|---|---|\n");
-            let mut row = |label: &str, rps: f64| {
+        for cmp in &self.api {
+            let bare = median(&cmp.bare);
+            let stack = median(&cmp.stack);
+            let _ = write!(
+                d,
+                "\nWhere the per-call time goes at concurrency {} (medians over the same rounds; wall time is the machine's time per call, {} in flight; CPU time is what the client process spent per call, all threads):\n\n| Variant | wall µs per call | vs bare reqwest | client CPU µs per call | vs bare reqwest |\n|---|---|---|---|---|\n",
+                cmp.concurrency, cmp.concurrency
+            );
+            let bare_cpu = median(&cmp.bare_cpu_us);
+            let mut row = |label: &str, rps: f64, cpu: f64| {
                 let _ = writeln!(
                     d,
-                    "| {label} | {:.1} | {:+.1} µs |",
+                    "| {label} | {:.1} | {:+.1} | {cpu:.1} | {:+.1} |",
                     1e6 / rps,
-                    1e6 / rps - 1e6 / bare
+                    1e6 / rps - 1e6 / bare,
+                    cpu - bare_cpu
                 );
             };
-            row("bare reqwest", bare);
-            for b in &self.breakdown {
-                row(b.label, median(&b.rps));
+            row("bare reqwest", bare, bare_cpu);
+            for b in &cmp.breakdown {
+                row(b.label, median(&b.rps), median(&b.cpu_us));
             }
-            row("mesh-export stack (tracing at INFO to a sink)", stack);
+            row(
+                "mesh-export stack (tracing at INFO to a sink)",
+                stack,
+                median(&cmp.stack_cpu_us),
+            );
         }
-        let _ = writeln!(
-            d,
-            "\nEmulator alone, {} concurrent, body not decoded: {} req/s per round, using {} cores.",
-            self.emulator.concurrency,
-            self.emulator
-                .rps
-                .iter()
-                .map(|x| thousands(*x))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.emulator
-                .cores
-                .iter()
-                .map(|x| format!("{x:.2}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        for e in &self.emulator {
+            let _ = writeln!(
+                d,
+                "\nEmulator alone, {} concurrent, body not decoded: {} req/s per round, the emulator using {} cores.",
+                e.concurrency,
+                e.rps
+                    .iter()
+                    .map(|x| thousands(*x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                e.cores
+                    .iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if let Ok(dl) = &self.download {
             let list = |v: &[f64]| {
                 v.iter()
@@ -319,8 +366,13 @@ impl Results {
             };
             let _ = writeln!(
                 d,
-                "\nDownload runs (MB/s, process start to exit; outputs emptied and `sync`ed before each run): downloader {}; peaks {}.",
+                "\nDownload runs (outputs emptied and `sync`ed before each run; MB/s over the wall time of the process, start to exit; CPU seconds are user + system of that process):\n\n| Tool | MB/s per run | CPU s per run | Peak memory per run |\n|---|---|---|---|"
+            );
+            let _ = writeln!(
+                d,
+                "| downloader | {} | {} | {} |",
                 list(&dl.downloader.mb_per_s),
+                list2(&dl.downloader.cpu_s),
                 dl.downloader
                     .peak_bytes
                     .iter()
@@ -329,9 +381,15 @@ impl Results {
                     .join(", ")
             );
             if let Ok(curl) = &dl.curl {
-                let _ = writeln!(d, "{}: {}.", curl.tool, list(&curl.mb_per_s));
+                let _ = writeln!(
+                    d,
+                    "| {} | {} | {} | – |",
+                    curl.tool,
+                    list(&curl.mb_per_s),
+                    list2(&curl.cpu_s)
+                );
             }
-            let _ = writeln!(d, "{}", dl.verified);
+            let _ = writeln!(d, "\n{}", dl.verified);
         }
         d
     }
@@ -350,20 +408,24 @@ impl Results {
                 ));
             }
         }
-        if let Some(seq) = self.api.iter().find(|c| c.concurrency == 1)
-            && median(&seq.stack) > 0.0
-        {
-            let stack_us = 1e6 / median(&seq.stack);
-            let bare_us = 1e6 / median(&seq.bare);
-            let gap = stack_us - bare_us;
-            for b in &self.breakdown {
-                let us = 1e6 / median(&b.rps);
-                out.push(format!(
-                    "Sequentially the stack takes {gap:.1} µs more per call than bare reqwest; \"{}\" takes {:.1} µs more than bare reqwest.",
+        for cmp in &self.api {
+            let bare_cpu = median(&cmp.bare_cpu_us);
+            let stack_cpu = median(&cmp.stack_cpu_us);
+            let mut sentence = format!(
+                "At concurrency {} the stack spends {:+.1} µs of client CPU per call over bare reqwest ({stack_cpu:.1} vs {bare_cpu:.1} µs)",
+                cmp.concurrency,
+                stack_cpu - bare_cpu,
+            );
+            for b in &cmp.breakdown {
+                let _ = write!(
+                    sentence,
+                    "; {}: {:+.1} µs",
                     b.label,
-                    us - bare_us
-                ));
+                    median(&b.cpu_us) - bare_cpu
+                );
             }
+            sentence.push('.');
+            out.push(sentence);
         }
         if let Ok(d) = &self.download {
             if let Ok(curl) = &d.curl {
