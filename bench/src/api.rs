@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mesh_export::auth::ClientCredentials;
+use mesh_export::auth::{ClientCredentials, TokenCache};
 use mesh_export::types::{ExportType, ExportsPage, PreferReturn, StartExport};
 use mesh_export::{Client, ExportFilter, RetryOptions, TokenSource, WaitOptions};
 use mesh_export_client::{BoxFuture, OperationInfo, PolicyError, PolicyHandle, RequestPolicy};
@@ -57,13 +57,19 @@ pub enum Side {
     /// The generated client (progenitor's builder, URL, headers hook, decoding) with a policy
     /// that only sets the bearer token: the stack without its policy.
     GeneratedBearerOnly,
+    /// [`Side::GeneratedBearerOnly`], but the policy takes the token from a
+    /// `mesh_export::auth::TokenCache` on every call, as the stack's policy does.
+    GeneratedTokenCache,
     /// The stack with `RetryOptions::none()`: no retry loop (no request copy per attempt).
     StackNoRetries,
 }
 
-/// A policy that sets a fixed bearer token and sends once.
+/// A policy that sets a bearer token, fixed or from a [`TokenCache`], and sends once.
 #[derive(Debug)]
-struct BearerOnly(HeaderValue);
+enum BearerOnly {
+    Fixed(HeaderValue),
+    Cached(TokenCache),
+}
 
 impl RequestPolicy for BearerOnly {
     fn prepare<'a>(
@@ -71,8 +77,21 @@ impl RequestPolicy for BearerOnly {
         request: &'a mut reqwest::Request,
         _operation: &'a OperationInfo,
     ) -> BoxFuture<'a, Result<(), PolicyError>> {
-        request.headers_mut().insert(AUTHORIZATION, self.0.clone());
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            let value = match self {
+                BearerOnly::Fixed(value) => value.clone(),
+                BearerOnly::Cached(cache) => {
+                    let token = cache.get().await.map_err(|e| e.to_string())?;
+                    let mut value =
+                        HeaderValue::from_str(&format!("Bearer {}", token.token.expose()))
+                            .map_err(|e| e.to_string())?;
+                    value.set_sensitive(true);
+                    value
+                }
+            };
+            request.headers_mut().insert(AUTHORIZATION, value);
+            Ok(())
+        })
     }
 
     fn execute<'a>(
@@ -98,6 +117,7 @@ pub struct Api {
     client: Client,
     no_retries: Client,
     generated: mesh_export_client::Client,
+    generated_cache: mesh_export_client::Client,
     filter: ExportFilter,
     bare: Bare,
 }
@@ -158,9 +178,17 @@ impl Api {
         let generated = mesh_export_client::Client::new_with_client(
             client.base_url(),
             client.http().clone(),
-            PolicyHandle::new(Arc::new(BearerOnly(bearer))),
+            PolicyHandle::new(Arc::new(BearerOnly::Fixed(bearer))),
+        );
+        let cache = TokenCache::new(Arc::new(credentials()));
+        cache.get().await.map_err(|e| format!("token: {e}"))?;
+        let generated_cache = mesh_export_client::Client::new_with_client(
+            client.base_url(),
+            client.http().clone(),
+            PolicyHandle::new(Arc::new(BearerOnly::Cached(cache))),
         );
         let api = Api {
+            generated_cache,
             no_retries,
             generated,
             bare: Bare {
@@ -207,9 +235,13 @@ impl Api {
                     .map_err(|e| e.to_string())?;
                 std::hint::black_box(page);
             }
-            Side::GeneratedBearerOnly => {
-                let mut page = self
-                    .generated
+            Side::GeneratedBearerOnly | Side::GeneratedTokenCache => {
+                let generated = if side == Side::GeneratedBearerOnly {
+                    &self.generated
+                } else {
+                    &self.generated_cache
+                };
+                let mut page = generated
                     .get_exports()
                     .prefer(PreferReturn::ReturnRepresentation)
                     .i_model_id(LIST_IMODEL)
