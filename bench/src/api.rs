@@ -215,6 +215,14 @@ impl Api {
         Ok((Arc::new(api), page.exports.len()))
     }
 
+    /// Sizes in bytes of the futures of one stack call and one bare call (large futures are
+    /// copied when boxed and moved, which shows up as `memmove` in profiles).
+    pub fn future_sizes(&self) -> (usize, usize) {
+        let stack = std::mem::size_of_val(&self.client.list_page(&self.filter));
+        let bare = std::mem::size_of_val(&self.bare_page(Side::Bare));
+        (stack, bare)
+    }
+
     /// The stack's client, for the download setup.
     pub fn client(&self) -> &Client {
         &self.client

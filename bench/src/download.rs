@@ -316,13 +316,37 @@ pub fn compare(tool: &str, expected: &Digest256, actual: &Digest256) -> Result<(
     ))
 }
 
-/// Empties `dir` and flushes dirty pages, so one run's writeback does not slow the next.
-pub fn reset_dir(dir: &Path) -> Result<(), String> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// Creates `dir` (which must not exist yet) and flushes dirty pages, so the previous run's
+/// writeback does not slow the next one.
+pub fn fresh_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _ = Command::new("sync").status();
     Ok(())
+}
+
+/// The filesystem `path` is on, from `/proc/mounts` (the longest mount point that holds it),
+/// as `TYPE on MOUNT_POINT`, noting online `discard`.
+pub fn filesystem_of(path: &Path) -> String {
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
+        return "unknown filesystem".to_owned();
+    };
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (point, kind, options) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            path.starts_with(point)
+                .then_some((point.len(), *point, *kind, *options))
+        })
+        .max_by_key(|(len, ..)| *len)
+        .map(|(_, point, kind, options)| {
+            let discard = if options.split(',').any(|o| o == "discard") {
+                ", mounted with discard"
+            } else {
+                ""
+            };
+            format!("{kind} on {point}{discard}")
+        })
+        .unwrap_or_else(|| "unknown filesystem".to_owned())
 }

@@ -159,6 +159,8 @@ pub struct Results {
     pub codegen_subprocess_ms: Option<f64>,
     /// The load averages (1, 5, 15 minutes) before and after the run.
     pub load: (String, String),
+    /// Sizes in bytes of the future of one stack call and of one bare call.
+    pub future_sizes: (usize, usize),
 }
 
 fn verdict(pass: bool) -> &'static str {
@@ -317,8 +319,11 @@ impl Results {
         let mut d = String::new();
         let _ = writeln!(
             d,
-            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s; rounds rotate the order of the sides.\n",
-            self.page_exports, self.seconds_per_measurement
+            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s; rounds rotate the order of the sides. The future of one stack call is {} bytes, that of one bare call {} bytes.\n",
+            self.page_exports,
+            self.seconds_per_measurement,
+            self.future_sizes.0,
+            self.future_sizes.1
         );
         d.push_str("| Concurrency | Side | req/s per round | Median | Client CPU µs per call (median) | Emulator CPU (cores, median) |\n|---|---|---|---|---|---|\n");
         for cmp in &self.api {
@@ -412,7 +417,7 @@ impl Results {
             };
             let _ = writeln!(
                 d,
-                "\nDownload runs (outputs emptied and `sync`ed before each run; MB/s over the wall time of the process, start to exit; CPU seconds are user + system of that process):\n\n| Tool | MB/s per run | CPU s per run | Peak memory per run |\n|---|---|---|---|"
+                "\nDownload runs (each into a fresh directory after a `sync`, nothing deleted until the end; MB/s over the wall time of the process, start to exit; CPU seconds are user + system of that process):\n\n| Tool | MB/s per run | CPU s per run | Peak memory per run |\n|---|---|---|---|"
             );
             let _ = writeln!(
                 d,
@@ -438,6 +443,22 @@ impl Results {
             let _ = writeln!(d, "\n{}", dl.verified);
         }
         d
+    }
+
+    /// Whether any `get-exports` comparison missed its target.
+    pub fn api_missed(&self) -> bool {
+        self.api.iter().any(|c| c.ratio() > API_OVERHEAD_TARGET)
+    }
+
+    /// Whether the downloader was slower than curl.
+    pub fn download_missed(&self) -> bool {
+        match &self.download {
+            Ok(d) => match &d.curl {
+                Ok(curl) => median(&d.downloader.mb_per_s) < median(&curl.mb_per_s),
+                Err(_) => false,
+            },
+            Err(_) => false,
+        }
     }
 
     /// One sentence per target missed, with the numbers that explain it.
