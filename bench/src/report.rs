@@ -76,7 +76,8 @@ impl ApiComparison {
              loop, task-local call state, error mapping) {:+.1} µs more. Turning single parts off \
              in the stack: without retries {:+.1} µs, with tracing filtered out {:+.1} µs; bare \
              reqwest with the stack's two extra headers {:+.1} µs. Differences of a few µs are \
-             within this machine's noise.",
+             within this machine's noise. CPU in use: the client {:.2} cores with the stack and \
+             {:.2} with bare reqwest, the emulator {:.2} while the stack ran, of {} cores.",
             self.concurrency,
             stack - bare,
             generated - bare,
@@ -85,6 +86,10 @@ impl ApiComparison {
             self.cpu_of(LABEL_NO_RETRIES) - stack,
             self.cpu_of(LABEL_NO_TRACING) - stack,
             self.cpu_of(LABEL_HEADERS) - bare,
+            stack * median(&self.stack) / 1e6,
+            bare * median(&self.bare) / 1e6,
+            median(&self.emulator_cores),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
         )
     }
 }
