@@ -660,7 +660,8 @@ fn benchmarks_md(results: &Results, table: &str) -> String {
          means the downloader was faster. The peak memory is the downloader process's `VmHWM`.\n\
          - **Emulator throughput** is measured with the cheapest possible client (no JSON decoding, \
          32 and 64 connections, the better kept). Headroom above 1× means the emulator answered \
-         faster than any client above asked. On two cores shared by client and emulator, the \
+         faster than any client above asked; the second figure scales its requests per CPU core \
+         to all the machine's cores, what it could serve with a client elsewhere. On two cores shared by client and emulator, the \
          concurrent runs saturate the machine (the *CPU in use* figures in the findings), so \
          there the stack's extra CPU per call turns directly into fewer requests per second.\n\
          - Targets are goals reported here, not tests: a miss is written down, not hidden.\n",

@@ -266,10 +266,20 @@ impl Results {
         }
         if let Some(best) = self.best_emulator() {
             let emulator = median(&best.rps);
+            let cores = median(&best.cores);
+            let per_core = emulator / cores;
+            let machine = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
             let busiest = self.busiest_client_rate();
+            let verdict = if emulator > busiest {
+                "not the bottleneck"
+            } else if per_core * machine > busiest {
+                "not the bottleneck alone: client and emulator saturate the cores together"
+            } else {
+                "**may be the bottleneck**"
+            };
             let _ = writeln!(
                 t,
-                "| emulator `get-exports` throughput, best of {} (req/s, {} concurrent, body not decoded, median of {}) | emulator {} | busiest client above {} | {:.2}× headroom | > 1× | {} |",
+                "| emulator `get-exports` throughput, best of {} (req/s, {} concurrent, body not decoded, median of {}) | emulator {} on {cores:.2} cores ({} per core) | busiest client above {} | {:.2}× headroom measured, {:.2}× with all {machine} cores | > 1× | {verdict} |",
                 self.emulator
                     .iter()
                     .map(|e| e.concurrency.to_string())
@@ -278,13 +288,10 @@ impl Results {
                 best.concurrency,
                 best.rps.len(),
                 thousands(emulator),
+                thousands(per_core),
                 thousands(busiest),
                 emulator / busiest,
-                if emulator > busiest {
-                    "not the bottleneck"
-                } else {
-                    "**may be the bottleneck**"
-                },
+                per_core * machine / busiest,
             );
         }
         match (self.codegen_ms, self.codegen_subprocess_ms) {
