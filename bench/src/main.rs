@@ -700,9 +700,9 @@ before acting on a note.\n\n";
 
 /// Profiling notes on the stack's cost per call.
 const PROFILE_NOTES_API: &str = "- **`get-exports` overhead.** There is no single hot spot: the \
-stack's extra CPU is spread over many small costs. The generated client and the token cache \
-cost little (their breakdown rows); most of the difference appears only with the full stack, \
-and turning tracing or retries off alone removes little of it. In the profile it is: creating \
+stack's extra CPU is spread over many small costs (the step-by-step findings above show how \
+it splits in this run), and turning tracing or retries off alone removes little of it. In \
+the profile it is: creating \
 the `mesh_export.call` span and formatting its four fields (a few percent of the stack's \
 CPU with an INFO subscriber); `uuid::Uuid::new_v4` for the correlation id, which calls the \
 `getrandom` system call on every request; a task-local `Arc<Mutex<CallState>>` per call; \
@@ -712,8 +712,8 @@ allocations; and `Request::try_clone` before each attempt. Suggestions for the o
 `crates/mesh-export` (not changed here): a thread-local RNG for the correlation id (`uuid`'s \
 `fast-rng` feature); the call state returned through the policy instead of a task-local \
 mutex; fewer boxed layers between `list_page` and `reqwest::Client::execute`; skipping the \
-request copy when no retry can happen; a span whose fields are recorded without `Debug` \
-formatting. On loopback a call costs tens of microseconds, which magnifies all of this.\n";
+request copy when no retry can happen; a fast path in `TokenCache::get` that reads a fresh \
+token without taking the async mutex. On loopback a call costs tens of microseconds, which magnifies all of this.\n";
 
 /// Profiling notes on the downloader against curl.
 const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** The downloader spends more CPU per \
