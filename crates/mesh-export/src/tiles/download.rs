@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -313,7 +312,7 @@ impl Downloader {
             dir: self.dir.clone(),
             options: self.options.clone(),
             known,
-            journal: Mutex::new(journal),
+            journal: Arc::new(Mutex::new(journal)),
             progress: self.progress.clone(),
             entry: tileset.entry().clone(),
         });
@@ -468,7 +467,7 @@ struct Shared {
     dir: PathBuf,
     options: DownloadOptions,
     known: HashMap<String, ManifestEntry>,
-    journal: Mutex<Journal>,
+    journal: Arc<Mutex<Journal>>,
     progress: Arc<watch::Sender<Progress>>,
     entry: TilePath,
 }
@@ -513,9 +512,15 @@ impl Shared {
                 (entry, true)
             }
             None => {
-                let entry = self.fetch_with_retries(file, &target).await?;
+                let (entry, read) = self.fetch_with_retries(file, &target).await?;
                 self.progress.send_modify(|p| p.files_done += 1);
-                (entry, false)
+                let (references, unreadable) = self.classify_references(file.path(), read);
+                return Ok(Fetched {
+                    entry,
+                    skipped: false,
+                    references,
+                    unreadable,
+                });
             }
         };
         let (references, unreadable) = self.references(file.path(), &target).await;
@@ -556,12 +561,24 @@ impl Shared {
             return (Vec::new(), None);
         }
         let file = target.to_path_buf();
-        let read = tokio::task::spawn_blocking(move || {
-            let reader = std::io::BufReader::new(std::fs::File::open(file)?);
-            walk::references(kind, reader)
-        })
-        .await
-        .unwrap_or_else(|e| Err(WalkError::Shape(e.to_string())));
+        let read = tokio::task::spawn_blocking(move || read_references(kind, &file))
+            .await
+            .unwrap_or_else(|e| Err(WalkError::Shape(e.to_string())));
+        self.classify_references(path, Some(read))
+    }
+
+    /// What a file's references mean for the download: a tileset that cannot be read is an
+    /// error, a glTF that cannot be read only loses its external resources. `None`: a file
+    /// that names nothing.
+    fn classify_references(
+        &self,
+        path: &TilePath,
+        read: Option<Result<Vec<String>, WalkError>>,
+    ) -> (Vec<String>, Option<FileError>) {
+        let kind = FileKind::of(path);
+        let Some(read) = read else {
+            return (Vec::new(), None);
+        };
         match (read, kind) {
             (Ok(uris), _) => (uris, None),
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
@@ -582,7 +599,7 @@ impl Shared {
         &self,
         file: &TileFile,
         target: &Path,
-    ) -> Result<ManifestEntry, FileError> {
+    ) -> Result<(ManifestEntry, References), FileError> {
         let retry = &self.options.retry;
         let started = Instant::now();
         let mut attempt = 1;
@@ -618,8 +635,8 @@ impl Shared {
         &self,
         file: &TileFile,
         target: &Path,
-    ) -> Result<ManifestEntry, AttemptError> {
-        let response = self
+    ) -> Result<(ManifestEntry, References), AttemptError> {
+        let mut response = self
             .http
             .get(file.url().clone())
             .send()
@@ -645,70 +662,30 @@ impl Shared {
             });
         }
         let expected = response.content_length();
-        let temp = part_path(target);
-        let result = self.stream_to(response, &temp, expected).await;
-        let (size, sha256) = match result {
-            Ok(done) => done,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&temp).await;
-                return Err(error);
-            }
-        };
-        let entry = ManifestEntry {
-            path: file.path().to_string(),
-            size,
-            sha256,
-        };
-        // Journal first, then rename: a file under its final name is always in the journal,
-        // and a journal entry whose file is missing or different is simply fetched again.
-        let journaled = self
-            .journal
-            .lock()
-            .map_err(|_| std::io::Error::other("journal lock poisoned"))
-            .and_then(|mut j| j.append(&entry));
-        let renamed = match journaled {
-            Ok(()) => tokio::fs::rename(&temp, target).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = renamed {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(AttemptError::Fatal(FileError::Io(e.to_string())));
-        }
-        Ok(entry)
-    }
 
-    /// Streams a response body into `temp`, hashing as it goes; checks the length.
-    async fn stream_to(
-        &self,
-        mut response: reqwest::Response,
-        temp: &Path,
-        expected: Option<u64>,
-    ) -> Result<(u64, String), AttemptError> {
-        let io = |e: std::io::Error| AttemptError::Fatal(FileError::Io(e.to_string()));
-        if let Some(parent) = temp.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
-        }
-        let mut out = tokio::io::BufWriter::with_capacity(
-            256 * 1024,
-            tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(temp)
-                .await
-                .map_err(io)?,
-        );
-        let mut hasher = Sha256::new();
+        // All file work (create, write, hash, journal, rename, read references) happens on one
+        // blocking thread per file: one hand-off instead of one per file-system call.
+        let (pieces, received_pieces) = tokio::sync::mpsc::channel(WRITER_QUEUE);
+        let writer = FileWriter {
+            temp: part_path(target),
+            target: target.to_path_buf(),
+            path: file.path().to_string(),
+            kind: FileKind::of(file.path()),
+            fsync: self.options.fsync,
+            journal: self.journal.clone(),
+        };
+        let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
         let mut size = 0u64;
         let received = loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    hasher.update(&chunk);
-                    if let Err(e) = out.write_all(&chunk).await {
-                        break Err(io(e));
+                    let length = chunk.len() as u64;
+                    if pieces.send(Piece::Chunk(chunk)).await.is_err() {
+                        // The writer stopped on an I/O error, which `writing` returns.
+                        break Ok(());
                     }
-                    size += chunk.len() as u64;
-                    self.progress
-                        .send_modify(|p| p.bytes_done += chunk.len() as u64);
+                    size += length;
+                    self.progress.send_modify(|p| p.bytes_done += length);
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(AttemptError::Retry(FileError::Transport(describe(e)), None)),
@@ -724,20 +701,132 @@ impl Shared {
             )),
             (result, _) => result,
         };
-        if let Err(error) = checked {
-            self.progress
-                .send_modify(|p| p.bytes_done = p.bytes_done.saturating_sub(size));
-            return Err(error);
+        if checked.is_ok() {
+            // Fails only when the writer already stopped; its error is read below.
+            let _ = pieces.send(Piece::Complete).await;
         }
-        out.flush().await.map_err(io)?;
-        let file = out.into_inner();
-        if self.options.fsync {
-            file.sync_all().await.map_err(io)?;
+        // Without `Complete`, the writer removes its temporary file.
+        drop(pieces);
+        let written = writing
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|result| result);
+        match (checked, written) {
+            (Ok(()), Ok(Some(done))) => {
+                self.progress.send_modify(|p| p.bytes_downloaded += size);
+                Ok(done)
+            }
+            (checked, written) => {
+                self.progress
+                    .send_modify(|p| p.bytes_done = p.bytes_done.saturating_sub(size));
+                checked?;
+                let error = written
+                    .err()
+                    .unwrap_or_else(|| std::io::Error::other("the file writer stopped early"));
+                Err(AttemptError::Fatal(FileError::Io(error.to_string())))
+            }
         }
-        drop(file);
-        self.progress.send_modify(|p| p.bytes_downloaded += size);
-        Ok((size, hex::encode(hasher.finalize())))
     }
+}
+
+/// Chunks in flight between a response and its file writer, per file: with 8 files at a time
+/// and chunks of up to tens of KiB, a few MiB at most.
+const WRITER_QUEUE: usize = 16;
+
+/// The URIs a downloaded file names (`None` for a file that names nothing), as read from disk.
+type References = Option<Result<Vec<String>, WalkError>>;
+
+/// What a response sends its file writer.
+enum Piece {
+    Chunk(bytes::Bytes),
+    /// The body arrived whole and its length checked: keep the file.
+    Complete,
+}
+
+/// Writes one file on a blocking thread: streamed to a temporary name, hashed on the way,
+/// recorded in the journal, then renamed into place.
+struct FileWriter {
+    temp: PathBuf,
+    target: PathBuf,
+    path: String,
+    kind: FileKind,
+    fsync: bool,
+    journal: Arc<Mutex<Journal>>,
+}
+
+impl FileWriter {
+    /// Writes the pieces until `Complete`; returns `None`, leaving nothing behind, when the
+    /// sender goes away first (a failed or cancelled attempt).
+    fn write(
+        self,
+        mut pieces: tokio::sync::mpsc::Receiver<Piece>,
+    ) -> std::io::Result<Option<(ManifestEntry, References)>> {
+        let result = self
+            .write_temp(&mut pieces)
+            .and_then(|written| match written {
+                Some(entry) => self.commit(entry).map(Some),
+                None => Ok(None),
+            });
+        if !matches!(result, Ok(Some(_))) {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        result
+    }
+
+    fn write_temp(
+        &self,
+        pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
+    ) -> std::io::Result<Option<ManifestEntry>> {
+        if let Some(parent) = self.temp.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.temp)?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            match pieces.blocking_recv() {
+                Some(Piece::Chunk(chunk)) => {
+                    hasher.update(&chunk);
+                    out.write_all(&chunk)?;
+                    size += chunk.len() as u64;
+                }
+                Some(Piece::Complete) => break,
+                None => return Ok(None),
+            }
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        if self.fsync {
+            file.sync_all()?;
+        }
+        Ok(Some(ManifestEntry {
+            path: self.path.clone(),
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        }))
+    }
+
+    /// Journal first, then rename: a file under its final name is always in the journal, and
+    /// a journal entry whose file is missing or different is simply fetched again.
+    fn commit(&self, entry: ManifestEntry) -> std::io::Result<(ManifestEntry, References)> {
+        self.journal
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))?
+            .append(&entry)?;
+        std::fs::rename(&self.temp, &self.target)?;
+        let references =
+            (self.kind != FileKind::Leaf).then(|| read_references(self.kind, &self.target));
+        Ok((entry, references))
+    }
+}
+
+/// The URIs a tileset or glTF file on disk names.
+fn read_references(kind: FileKind, file: &Path) -> Result<Vec<String>, WalkError> {
+    let reader = std::io::BufReader::new(std::fs::File::open(file)?);
+    walk::references(kind, reader)
 }
 
 /// A fresh temporary name for a file to stream into: hidden, beside its target so the rename
