@@ -45,6 +45,15 @@ async fn flaky_server(
     (serve(router).await, count)
 }
 
+/// A 3D Tiles start request for the latest changeset of `i_model_id`.
+fn start_request(i_model_id: &str) -> StartExport {
+    StartExport {
+        i_model_id: i_model_id.into(),
+        changeset_id: None,
+        export_type: Some(ExportType::X3dTiles),
+    }
+}
+
 fn fast_fallback() -> RetryOptions {
     // A fallback backoff far below the hints, so a test that waited long waited for the hint.
     RetryOptions {
@@ -189,11 +198,7 @@ async fn black_hole() -> (String, Arc<AtomicU32>) {
 async fn start_export_is_not_resent_after_the_server_received_it() {
     let (url, count) = black_hole().await;
     let client = client_for(&url, common::quick_retries());
-    let request = StartExport {
-        i_model_id: "imodel-1".into(),
-        changeset_id: None,
-        export_type: Some(ExportType::X3dTiles),
-    };
+    let request = start_request("imodel-1");
     let error = client.start_export(request).await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert_eq!(count.load(Ordering::SeqCst), 1, "the POST was sent again");
@@ -220,12 +225,10 @@ async fn starts_under_injected_faults_never_duplicate_exports() {
     let mut started = 0;
     let mut failed = 0;
     for i in 0..12 {
-        let request = StartExport {
-            i_model_id: format!("imodel-{i}"),
-            changeset_id: None,
-            export_type: Some(ExportType::X3dTiles),
-        };
-        match client.start_export(request).await {
+        match client
+            .start_export(start_request(&format!("imodel-{i}")))
+            .await
+        {
             Ok(_) => started += 1,
             Err(_) => failed += 1,
         }
@@ -280,11 +283,7 @@ async fn start_that_loses_its_answer() -> (String, Arc<AtomicU32>) {
 async fn get_or_start_returns_the_export_an_interrupted_start_created() {
     let (url, posts) = start_that_loses_its_answer().await;
     let client = client_for(&url, common::quick_retries());
-    let request = StartExport {
-        i_model_id: "imodel-1".into(),
-        changeset_id: None,
-        export_type: Some(ExportType::X3dTiles),
-    };
+    let request = start_request("imodel-1");
     let export = client.get_or_start_export(request).await.unwrap();
     assert_eq!(export.id, "created-by-the-lost-post");
     assert_eq!(posts.load(Ordering::SeqCst), 1, "the POST was sent again");

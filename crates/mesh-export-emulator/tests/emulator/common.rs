@@ -68,6 +68,13 @@ impl Api {
             .bearer_auth(&self.token)
     }
 
+    /// `GET` of a path under the service root, answered 2xx with JSON; returns the body.
+    pub async fn get_json(&self, path_and_query: &str) -> Value {
+        let response = self.get(path_and_query).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
     pub fn delete(&self, id: &str) -> reqwest::RequestBuilder {
         self.http
             .delete(format!("{}/{id}", self.root))

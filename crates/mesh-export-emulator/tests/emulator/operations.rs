@@ -223,14 +223,7 @@ async fn only_the_newest_five_exports_of_an_imodel_are_kept() {
         ids.push(api.start("busy").await);
     }
     let other = api.start("quiet").await;
-    let page: Value = api
-        .get("/?iModelId=busy")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_json("/?iModelId=busy").await;
     let listed: HashSet<&str> = page["exports"]
         .as_array()
         .unwrap()
@@ -303,14 +296,7 @@ async fn pages_link_to_each_other_with_absolute_urls_newest_first() {
     let newest_first: Vec<String> = started.iter().rev().cloned().collect();
     assert_eq!(listed, newest_first);
 
-    let page: Value = api
-        .get("/?$orderBy=date:asc&$top=2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_json("/?$orderBy=date:asc&$top=2").await;
     let ids: Vec<&str> = page["exports"]
         .as_array()
         .unwrap()
@@ -325,14 +311,7 @@ async fn pages_link_to_each_other_with_absolute_urls_newest_first() {
             .contains("orderBy=date")
     );
 
-    let page: Value = api
-        .get("/?$skip=6")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_json("/?$skip=6").await;
     assert_eq!(page["exports"].as_array().unwrap().len(), 1);
     assert!(page["_links"].get("next").is_none());
     // The service root without a trailing slash lists too.
@@ -352,7 +331,7 @@ async fn prefer_chooses_minimal_or_full_representation() {
     let api = Api::new(&emulator).await;
     let id = api.start("m").await;
     api.wait_done(&id).await;
-    let minimal: Value = api.get("/").send().await.unwrap().json().await.unwrap();
+    let minimal: Value = api.get_json("/").await;
     let item = minimal["exports"][0].as_object().unwrap();
     let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
     keys.sort_unstable();
