@@ -702,31 +702,25 @@ before acting on a note.\n\n";
 const PROFILE_NOTES_API: &str = "- **`get-exports` overhead.** There is no single hot spot: the \
 stack's extra CPU is spread over many small costs (the step-by-step findings above show how \
 it splits in this run), and turning tracing or retries off alone removes little of it. In \
-the profile it is: creating \
-the `mesh_export.call` span and formatting its four fields (a few percent of the stack's \
-CPU with an INFO subscriber); `uuid::Uuid::new_v4` for the correlation id, which calls the \
-`getrandom` system call on every request; a task-local `Arc<Mutex<CallState>>` per call; \
-boxed `prepare`/`execute` futures and a larger call future (sizes in the details), copied \
-when boxed (`memmove` is the top symbol of both sides, higher for the stack); more \
-allocations; and `Request::try_clone` before each attempt. Suggestions for the owners of \
-`crates/mesh-export` (not changed here): a thread-local RNG for the correlation id (`uuid`'s \
-`fast-rng` feature); the call state returned through the policy instead of a task-local \
-mutex; fewer boxed layers between `list_page` and `reqwest::Client::execute`; skipping the \
-request copy when no retry can happen; a fast path in `TokenCache::get` that reads a fresh \
-token without taking the async mutex. On loopback a call costs tens of microseconds, which magnifies all of this.\n";
+the profile it is: creating the `mesh_export.call` span and formatting its four fields (a few \
+percent of the stack's CPU with an INFO subscriber); a task-local `Arc<Mutex<CallState>>` \
+per call; boxed `prepare`/`execute` futures and a larger call future (sizes in the details), \
+copied when boxed (`memmove` is the top symbol of both sides, higher for the stack); more \
+allocations; and `Request::try_clone` before each attempt. (Correlation ids already come \
+from a thread-local generator, `uuid`'s `fast-rng`.) What would remove more: the call state \
+returned through the policy instead of a task-local mutex; fewer boxed layers between \
+`list_page` and `reqwest::Client::execute`; skipping the request copy when no retry can \
+happen; a fast path in `TokenCache::get` that reads a fresh token without the async mutex. \
+On loopback a call costs tens of microseconds, which magnifies all of this.\n";
 
 /// Profiling notes on the downloader against curl.
 const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** The downloader spends more CPU per \
 byte than curl (the CPU columns in the details), and on this machine the emulator that \
 generates the tiles competes for the same cores, so CPU becomes wall time. What it does that \
 curl does not: it hashes every byte with SHA-256 for the manifest (the top user-space symbol \
-of the downloader process); each file goes through several `tokio::fs` calls \
-(`create_dir_all`, open, writes, flush, rename), each a hand-off to the blocking thread pool \
-and back (`futex` wake-ups in the kernel profile), plus a journal append; and each `.glb` \
-is opened again after it is written to read its JSON chunk for external resources. curl writes each \
-file with plain blocking writes from one thread. Suggestions for the owners of \
-`src/tiles/` (not changed here): do each file's open, writes, hash and rename in one \
-`spawn_blocking` task fed by a channel (or `std::fs` from a dedicated thread); cache the \
-directories already created; read a glTF's JSON chunk from the bytes as they stream instead \
-of reopening the file. Peak memory is far under its target, so larger write buffers are \
-affordable.\n";
+of the downloader process), appends each file to a journal so a killed run can resume, and \
+re-reads each `.glb`'s JSON chunk for external resources. Each file's writes, hash, journal \
+entry and rename already run in one blocking task fed by a channel of chunks. What would \
+remove more: reading a glTF's JSON chunk from the bytes as they stream instead of from disk, \
+and caching the directories already created. Peak memory is far under its target, so larger \
+write buffers are affordable.\n";
