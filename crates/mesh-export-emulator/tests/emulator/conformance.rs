@@ -7,7 +7,7 @@ use std::time::Duration;
 use mesh_export_emulator::Emulator;
 use serde_json::{Value, json};
 
-use crate::common::{Api, http, quick};
+use mesh_export_test_support::emulator::{Api, http, quick};
 
 struct Spec {
     doc: Value,
@@ -152,15 +152,29 @@ async fn every_operation_answers_as_the_spec_documents() {
     assert_eq!(forged.status(), 401);
     spec.check("/", "post", forged).await;
 
-    // get-export while running, then complete and invalid; 404; 401.
-    let get = |id: &str| api.get(&format!("/{id}")).send();
-    let running = get(&id).await.unwrap();
+    // get-export and delete-export (422) while running, on an emulator whose exports take an
+    // hour: "still running" must not depend on how fast this machine is.
+    let slow = Emulator::builder()
+        .export_duration(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let slow_api = Api::new(&slow).await;
+    let running_id = slow_api.start("m").await;
+    let running = slow_api
+        .get(&format!("/{running_id}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(running.status(), 200);
     spec.check("/{id}", "get", running).await;
-    // delete-export while running: 422.
-    let refused = api.delete(&id).send().await.unwrap();
+    let refused = slow_api.delete(&running_id).send().await.unwrap();
     assert_eq!(refused.status(), 422);
     spec.check("/{id}", "delete", refused).await;
+    slow.shutdown().await;
+
+    // get-export once complete and invalid; 404; 401.
+    let get = |id: &str| api.get(&format!("/{id}")).send();
     api.wait_done(&id).await;
     api.wait_done(&broken).await;
     for export in [&id, &broken] {

@@ -3,7 +3,7 @@
 use mesh_export_emulator::Emulator;
 use serde_json::Value;
 
-use crate::common::{Api, http, token, token_for};
+use mesh_export_test_support::emulator::{Api, http, token, token_for};
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after_per_client() {

@@ -1,6 +1,5 @@
 //! The emulator over real HTTP on loopback: operations, lifecycle, tiles, limits, conformance.
 
-mod common;
 mod conformance;
 mod faults;
 mod operations;

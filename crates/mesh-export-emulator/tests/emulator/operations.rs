@@ -6,13 +6,13 @@ use std::time::Duration;
 use mesh_export_emulator::Emulator;
 use serde_json::{Value, json};
 
-use crate::common::{Api, http, quick, token, token_for};
+use mesh_export_test_support::emulator::{Api, http, quick, token, token_for};
 
 async fn token_error(emulator: &Emulator, form: &[(&str, &str)]) -> (u16, Value) {
     let response = http()
         .post(emulator.token_url())
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::common::form(form))
+        .body(mesh_export_test_support::emulator::form(form))
         .send()
         .await
         .unwrap();
@@ -30,7 +30,7 @@ async fn token_endpoint_issues_bearer_tokens_to_known_clients() {
     let response = http()
         .post(emulator.token_url())
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::common::form(&[
+        .body(mesh_export_test_support::emulator::form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "app"),
             ("client_secret", "s3cret"),
@@ -50,7 +50,7 @@ async fn token_endpoint_issues_bearer_tokens_to_known_clients() {
         .post(emulator.token_url())
         .basic_auth("app", Some("s3cret"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::common::form(&[
+        .body(mesh_export_test_support::emulator::form(&[
             ("grant_type", "client_credentials"),
             ("scope", "itwin-platform"),
         ]))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mesh_export_emulator::{Emulator, dump_tileset};
 use serde_json::Value;
 
-use crate::common::{Api, http, quick};
+use mesh_export_test_support::emulator::{Api, http, quick};
 
 fn with_query(root: &str, path: &str, query: &str) -> String {
     format!("{root}/{path}?{query}")

@@ -1,10 +1,7 @@
-//! A purpose-built blob store for the tiles tests: serves files under `/c/export/`, checks the
-//! signature, records every request it receives, and misbehaves on demand.
-
-#![allow(dead_code)]
+//! A purpose-built blob store: serves files under `/c/export/`, checks the signature, records
+//! every request it receives, and misbehaves on demand.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +10,6 @@ use axum::body::Body;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use mesh_export::RetryOptions;
 use serde_json::json;
 
 /// The container root every test tileset lives under.
@@ -56,6 +52,7 @@ struct State {
 /// A running store on 127.0.0.1.
 #[derive(Clone)]
 pub struct BlobStore {
+    /// The address it listens on.
     pub addr: std::net::SocketAddr,
     state: Arc<State>,
 }
@@ -200,22 +197,6 @@ pub fn bytes(seed: u32, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A binary glTF whose JSON chunk is `json`.
-pub fn glb(json: &serde_json::Value) -> Vec<u8> {
-    let mut text = serde_json::to_vec(json).unwrap();
-    while !text.len().is_multiple_of(4) {
-        text.push(b' ');
-    }
-    let mut out = Vec::new();
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&((20 + text.len()) as u32).to_le_bytes());
-    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    out.extend_from_slice(&0x4E4F_534Au32.to_le_bytes());
-    out.extend_from_slice(&text);
-    out
-}
-
 /// A tileset exercising every layout the walker reads: a 3D Tiles 1.0 root with nested
 /// children, an external child tileset in a subdirectory in the 1.1 layout (`contents[]`,
 /// legacy `url`), a `.gltf` with an external buffer, an external image and a data URI, a
@@ -260,7 +241,9 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     );
     put(
         "tiles/root.glb",
-        glb(&json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]})),
+        crate::glb::glb(
+            &json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]}),
+        ),
     );
     put("textures/root.png", bytes(1, 3000));
     put("tiles/0.glb", bytes(2, 5000));
@@ -280,46 +263,4 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     put("sub/b.glb", bytes(7, 100));
     put("sub/legacy.b3dm", bytes(8, 900));
     files
-}
-
-/// Fast retries for tests.
-pub fn quick_retry() -> RetryOptions {
-    RetryOptions {
-        max_attempts: 6,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(30),
-        max_retry_after: Duration::from_secs(5),
-    }
-}
-
-/// Every regular file under `dir`, as `/`-separated relative paths, sorted.
-pub fn files_under(dir: &Path) -> Vec<String> {
-    fn visit(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                visit(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).unwrap();
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    visit(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-/// Asserts every served file exists under `dir` with exactly the served bytes.
-pub fn assert_byte_identical(store: &BlobStore, dir: &Path) {
-    for rel in store.paths() {
-        let served = store.file(&rel).unwrap();
-        let on_disk = std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        assert!(
-            on_disk == served,
-            "{rel} differs from what the store serves"
-        );
-    }
 }

@@ -1,8 +1,6 @@
 //! The retry policy against real sockets: purpose-built servers for exact hint sequences and
 //! an ambiguous POST failure, and the emulator's injected faults.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -10,10 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{client_for, empty_page, serve};
 use mesh_export::{Error, ExportFilter, RetryOptions, StartExport, types::ExportType};
 use mesh_export_emulator::Emulator;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use mesh_export_test_support::emulator::{builder, quick_retries};
+use mesh_export_test_support::servers::{client_for, empty_page, read_request, serve};
+use tokio::io::AsyncWriteExt;
 
 /// A `get-exports` route that answers `status` with `retry-after: hint()` for the first
 /// `failures` requests, then an empty page; counts requests.
@@ -144,32 +143,6 @@ async fn retries_can_be_turned_off() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
-/// Reads one request, head and body (by `content-length`); returns its head in lower case, or
-/// `None` when the peer closed first.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = socket.read(&mut buf).await.unwrap_or(0);
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-        let length = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        if data.len() >= end + 4 + length {
-            return Some(head);
-        }
-    }
-}
-
 /// A server that reads each request in full, counts it, and closes the connection without
 /// answering: the failure after which nobody knows whether the export started.
 async fn black_hole() -> (String, Arc<AtomicU32>) {
@@ -197,7 +170,7 @@ async fn black_hole() -> (String, Arc<AtomicU32>) {
 #[tokio::test]
 async fn start_export_is_not_resent_after_the_server_received_it() {
     let (url, count) = black_hole().await;
-    let client = client_for(&url, common::quick_retries());
+    let client = client_for(&url, quick_retries());
     let request = start_request("imodel-1");
     let error = client.start_export(request).await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
@@ -207,7 +180,7 @@ async fn start_export_is_not_resent_after_the_server_received_it() {
 #[tokio::test]
 async fn a_get_is_resent_after_the_connection_drops() {
     let (url, count) = black_hole().await;
-    let client = client_for(&url, common::quick_retries());
+    let client = client_for(&url, quick_retries());
     let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert_eq!(count.load(Ordering::SeqCst), 6, "a GET is safe to repeat");
@@ -221,7 +194,7 @@ async fn starts_under_injected_faults_never_duplicate_exports() {
         .start()
         .await
         .unwrap();
-    let client = common::builder(&emulator).build().unwrap();
+    let client = builder(&emulator).build().unwrap();
     let mut started = 0;
     let mut failed = 0;
     for i in 0..12 {
@@ -282,7 +255,7 @@ async fn start_that_loses_its_answer() -> (String, Arc<AtomicU32>) {
 #[tokio::test]
 async fn get_or_start_returns_the_export_an_interrupted_start_created() {
     let (url, posts) = start_that_loses_its_answer().await;
-    let client = client_for(&url, common::quick_retries());
+    let client = client_for(&url, quick_retries());
     let request = start_request("imodel-1");
     let export = client.get_or_start_export(request).await.unwrap();
     assert_eq!(export.id, "created-by-the-lost-post");

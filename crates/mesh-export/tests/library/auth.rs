@@ -1,15 +1,15 @@
 //! Authentication against the emulator's token endpoint, and secrets kept out of logs.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CapturedLogs, builder, demo_credentials};
 use mesh_export::auth::{AccessToken, AuthError, TokenSource};
+use mesh_export::tiles::{Downloader, TilesetUrl};
 use mesh_export::{Client, ClientCredentials, Error, ExportFilter, StartExport};
 use mesh_export_client::BoxFuture;
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
+use mesh_export_test_support::emulator::{builder, demo_credentials};
+use mesh_export_test_support::logs::{self, LogCapture};
 
 #[tokio::test]
 async fn a_static_token_authenticates_and_a_bad_one_is_a_401() {
@@ -134,71 +134,98 @@ async fn concurrent_calls_share_one_token_request() {
     emulator.shutdown().await;
 }
 
-#[tokio::test(flavor = "current_thread")]
+/// Everything a run prints about itself: the captured logs of the whole process and the
+/// `Debug` and `Display` text of what the test holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_logs_debug_output_or_errors() {
-    let logs = CapturedLogs::default();
-    let _guard = logs.install();
-    let emulator = Emulator::builder()
-        .token_ttl(Duration::from_secs(1))
-        .export_duration(Duration::ZERO)
-        .start()
-        .await
-        .unwrap();
-    let static_token = demo_credentials(&emulator).token().await.unwrap();
-    let static_token = static_token.token.expose().to_owned();
+    let logs = LogCapture::start();
+    let (held, static_token, signature, files) = logs
+        .scope(async {
+            let emulator = Emulator::builder()
+                .token_ttl(Duration::from_secs(1))
+                .export_duration(Duration::ZERO)
+                .tiles(3)
+                .start()
+                .await
+                .unwrap();
+            let client = builder(&emulator).build().unwrap();
+            let export = client
+                .start_export(StartExport {
+                    i_model_id: "imodel-secrets".into(),
+                    changeset_id: None,
+                    export_type: None,
+                })
+                .await
+                .unwrap();
+            let done = client
+                .find_export("imodel-secrets", &export.id)
+                .await
+                .unwrap();
+            let href = done
+                .links
+                .as_ref()
+                .and_then(|l| l.mesh.as_ref())
+                .map(|m| m.href.clone())
+                .expect("a complete export links its mesh");
+            let signature = href
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("sig="))
+                .expect("the mesh link is signed with sig=")
+                .to_owned();
+            assert!(signature.len() >= 16, "a signature worth searching for: {signature}");
 
-    let client = builder(&emulator).build().unwrap();
-    let export = client
-        .start_export(StartExport {
-            i_model_id: "imodel-secrets".into(),
-            changeset_id: None,
-            export_type: None,
+            // The signature goes out on every tile request, and on one refused request.
+            let dir = tempfile::tempdir().unwrap();
+            let tileset = TilesetUrl::from_mesh_href(&href).unwrap();
+            let summary = Downloader::new(dir.path())
+                .with_http_client(client.http().clone())
+                .download(&tileset)
+                .await
+                .unwrap();
+            let forged = href.replace(&signature, &format!("{signature}X"));
+            let refused_dir = tempfile::tempdir().unwrap();
+            let refused = Downloader::new(refused_dir.path())
+                .retry(mesh_export::RetryOptions::none())
+                .download(&TilesetUrl::from_mesh_href(&forged).unwrap())
+                .await
+                .unwrap_err();
+
+            // A token that lives one second, used right away and again once it has expired.
+            let static_token = demo_credentials(&emulator).token().await.unwrap();
+            let static_token = static_token.token.expose().to_owned();
+            let by_static = Client::builder()
+                .base_url(emulator.mesh_export_url())
+                .static_token(static_token.as_str())
+                .build()
+                .unwrap();
+            by_static.list_page(&ExportFilter::new()).await.unwrap();
+            // An expired static token: a 401 that is logged and reported.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            let error = by_static.list_page(&ExportFilter::new()).await.unwrap_err();
+            let held = format!(
+                "{client:?}\n{by_static:?}\n{error}\n{error:?}\n{:?}\n{tileset:?}\n{tileset}\n{summary:?}\n{refused}\n{refused:?}",
+                demo_credentials(&emulator)
+            );
+            emulator.shutdown().await;
+            (held, static_token, signature, summary.files)
         })
-        .await
-        .unwrap();
-    let done = client
-        .find_export("imodel-secrets", &export.id)
-        .await
-        .unwrap();
-    let mesh = done
-        .links
-        .as_ref()
-        .and_then(|l| l.mesh.as_ref())
-        .map(|m| m.href.clone());
-    let by_static = Client::builder()
-        .base_url(emulator.mesh_export_url())
-        .static_token(static_token.as_str())
-        .build()
-        .unwrap();
-    by_static.list_page(&ExportFilter::new()).await.unwrap();
-    // An expired static token: a 401 that is logged and reported.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let error = by_static.list_page(&ExportFilter::new()).await.unwrap_err();
+        .await;
 
-    let text = format!(
-        "{}\n{client:?}\n{by_static:?}\n{error}\n{error:?}\n{:?}",
-        logs.text(),
-        demo_credentials(&emulator)
-    );
+    let own = logs.text();
     assert!(
-        logs.text().contains("mesh_export.call"),
-        "nothing was captured"
+        own.contains("mesh_export.call"),
+        "the calls were not captured: {own}"
     );
+    assert!(files > 0, "the signed URL was used");
+    let text = format!("{}\n{held}", logs::process_text());
     assert!(!text.contains(DEMO_CLIENT_SECRET), "client secret leaked");
     assert!(!text.contains(&static_token), "token leaked");
     assert!(
         !text.contains("Bearer "),
         "an Authorization header was logged"
     );
-    if let Some(mesh) = mesh {
-        let signature = mesh.split("sig=").nth(1).unwrap_or_default();
-        assert!(
-            signature.is_empty() || !text.contains(signature),
-            "SAS signature leaked"
-        );
-    }
+    assert!(!text.contains(&signature), "SAS signature leaked");
     assert!(!text.contains("sig="), "a signed query string was logged");
-    emulator.shutdown().await;
 }
 
 #[test]

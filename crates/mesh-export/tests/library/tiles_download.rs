@@ -1,21 +1,19 @@
 //! The tileset downloader against a purpose-built blob store on loopback.
 
-mod tiles_support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
 use mesh_export::tiles::{
     DownloadError, Downloader, FileError, MANIFEST_FILE, Manifest, RefusalReason, TilesetUrl,
 };
+use mesh_export_test_support::blobs::{BlobStore, Fault, ROOT, SIG, fixture};
+use mesh_export_test_support::emulator::quick_retries;
+use mesh_export_test_support::files::{assert_byte_identical, files_under};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tiles_support::{
-    BlobStore, Fault, SIG, assert_byte_identical, files_under, fixture, quick_retry,
-};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
-    Downloader::new(dir).concurrency(4).retry(quick_retry())
+    Downloader::new(dir).concurrency(4).retry(quick_retries())
 }
 
 #[tokio::test]
@@ -247,10 +245,7 @@ async fn traversal_and_foreign_hosts_are_refused_and_nothing_is_written_outside_
         foreign.seen()
     );
     assert!(
-        store
-            .seen()
-            .iter()
-            .all(|s| s.path.starts_with(tiles_support::ROOT)),
+        store.seen().iter().all(|s| s.path.starts_with(ROOT)),
         "a request left the root: {:?}",
         store.seen()
     );
@@ -366,7 +361,7 @@ async fn a_body_that_is_always_short_fails_that_file_and_leaves_no_partial_file(
     );
     assert_eq!(
         store.count("tiles/0/big.glb"),
-        quick_retry().max_attempts as usize
+        quick_retries().max_attempts as usize
     );
     assert!(!err.to_string().contains(SIG));
 }

@@ -5,35 +5,20 @@
 //! tracing at TRACE.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh_export::tiles::{Downloader, TilesetUrl};
 use mesh_export::types::ExportType;
 use mesh_export::{Client, ClientCredentials, Error, RetryOptions, StartExport, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, dump_tileset};
+use mesh_export_test_support::logs::{self, LogCapture};
 
 const IMODELS: usize = 4;
 const FLOWS_PER_IMODEL: usize = 3;
 /// How often a flow calls get-or-start again after a retryable error: the call is safe to
 /// repeat, because it looks for an existing export before it starts one.
 const GET_OR_START_TRIES: usize = 8;
-
-/// Every log line, at every level, from the client side.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct FlowResult {
     export_id: String,
@@ -120,17 +105,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_flows_finish_intact_under_injected_faults() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "trace,mesh_export_emulator=off",
-        ))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
-
+    let logs = LogCapture::start();
     let emulator = Emulator::builder()
         .fault_rate(0.15)
         .seed(20_261_128)
@@ -210,7 +185,9 @@ async fn concurrent_flows_finish_intact_under_injected_faults() {
         }
     }
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    // The flows run in spawned tasks, outside the capture's span: read the process log.
+    let text = logs::process_text();
+    drop(logs);
     let retries = text.lines().filter(|l| l.contains("retrying")).count() as u64
         + results.iter().map(|r| r.download_retries).sum::<u64>();
     println!(

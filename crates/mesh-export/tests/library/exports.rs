@@ -1,15 +1,13 @@
 //! Listing, waiting and get-or-start against the emulator.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::builder;
 use futures::TryStreamExt;
 use mesh_export::{Error, ExportFilter, ExportStatus, ExportType, StartExport, WaitOptions};
 use mesh_export_emulator::Emulator;
+use mesh_export_test_support::emulator::builder;
 
 fn request(i_model_id: &str, export_type: ExportType) -> StartExport {
     StartExport {

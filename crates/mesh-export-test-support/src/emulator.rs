@@ -1,15 +1,34 @@
-//! Helpers shared by the emulator tests.
+//! Clients of the emulator: the library's client aimed at it, and a raw HTTP client for tests
+//! that check the emulator's wire format itself.
 
 use std::time::Duration;
 
+use mesh_export::{Client, ClientBuilder, ClientCredentials, RetryOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
 use serde_json::{Value, json};
 
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
+/// Credentials for the emulator's demo client.
+pub fn demo_credentials(emulator: &Emulator) -> ClientCredentials {
+    ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).token_url(emulator.token_url())
+}
+
+/// A builder aimed at the emulator, with quick retries.
+pub fn builder(emulator: &Emulator) -> ClientBuilder {
+    Client::builder()
+        .base_url(emulator.mesh_export_url())
+        .client_credentials(demo_credentials(emulator))
+        .retry(quick_retries())
+}
+
+/// Retries with short backoff so tests stay fast, and a `Retry-After` cap of 5 s.
+pub fn quick_retries() -> RetryOptions {
+    RetryOptions {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+        max_elapsed: Duration::from_secs(30),
+        max_retry_after: Duration::from_secs(5),
+    }
 }
 
 /// An emulator whose exports finish quickly.
@@ -17,18 +36,27 @@ pub fn quick() -> EmulatorBuilder {
     Emulator::builder().export_duration(Duration::from_millis(300))
 }
 
-/// A form-encoded body (reqwest's `form` needs a feature the workspace does not enable).
+/// A plain `reqwest` client with a generous timeout.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// A form-encoded body.
 pub fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
 }
 
+/// A token for `id`/`secret` from the emulator's token endpoint (which must answer 200).
 pub async fn token_for(emulator: &Emulator, id: &str, secret: &str) -> String {
     let response = http()
         .post(emulator.token_url())
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::common::form(&[
+        .body(form(&[
             ("grant_type", "client_credentials"),
             ("client_id", id),
             ("client_secret", secret),
@@ -42,18 +70,23 @@ pub async fn token_for(emulator: &Emulator, id: &str, secret: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// A token for the demo client.
 pub async fn token(emulator: &Emulator) -> String {
     token_for(emulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await
 }
 
-/// A client of one emulator with a token.
+/// A raw HTTP client of one emulator, with a token: for tests of the emulator's wire format.
 pub struct Api {
+    /// The service root, `http://127.0.0.1:PORT/mesh-export`.
     pub root: String,
+    /// The bearer token it sends.
     pub token: String,
+    /// The HTTP client.
     pub http: reqwest::Client,
 }
 
 impl Api {
+    /// A client of `emulator` with a demo-client token.
     pub async fn new(emulator: &Emulator) -> Self {
         Self {
             root: emulator.mesh_export_url(),
@@ -62,6 +95,7 @@ impl Api {
         }
     }
 
+    /// `GET` of a path under the service root.
     pub fn get(&self, path_and_query: &str) -> reqwest::RequestBuilder {
         self.http
             .get(format!("{}{path_and_query}", self.root))
@@ -75,12 +109,14 @@ impl Api {
         response.json().await.unwrap()
     }
 
+    /// `DELETE` of an export.
     pub fn delete(&self, id: &str) -> reqwest::RequestBuilder {
         self.http
             .delete(format!("{}/{id}", self.root))
             .bearer_auth(&self.token)
     }
 
+    /// `POST /` with a raw JSON body.
     pub fn post_raw(&self, body: &str) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}/", self.root))
@@ -98,6 +134,7 @@ impl Api {
         body["export"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// The export `id`, by get-export.
     pub async fn export(&self, id: &str) -> Value {
         let response = self.get(&format!("/{id}")).send().await.unwrap();
         assert_eq!(response.status(), 200);

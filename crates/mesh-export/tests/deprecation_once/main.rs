@@ -1,18 +1,21 @@
 //! The run-time deprecation warning. Its own test binary: the warning is once per process.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CapturedLogs, builder};
 use mesh_export::{DeprecationWarnings, StartExport};
 use mesh_export_emulator::Emulator;
+use mesh_export_test_support::emulator::builder;
+use mesh_export_test_support::logs::LogCapture;
 
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(deprecated)]
 async fn a_deprecated_operation_warns_once_per_process_unless_silenced() {
-    let logs = CapturedLogs::default();
-    let _guard = logs.install();
+    let logs = LogCapture::start();
+    logs.scope(warns_once(&logs)).await;
+}
+
+#[allow(deprecated)]
+async fn warns_once(logs: &LogCapture) {
     let emulator = Emulator::builder()
         .export_duration(Duration::ZERO)
         .start()

@@ -1,7 +1,5 @@
 //! The tileset downloader against the emulator's signed blob container.
 
-mod tiles_support;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,7 +8,8 @@ use mesh_export::{
     Client, ClientCredentials, Export, ExportType, RetryOptions, StartExport, WaitOptions,
 };
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
-use tiles_support::{files_under, quick_retry};
+use mesh_export_test_support::emulator::quick_retries;
+use mesh_export_test_support::files::files_under;
 
 const IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
 
@@ -100,7 +99,7 @@ async fn injected_faults_during_the_download_end_with_every_file_byte_identical(
     let summary = Downloader::new(out.path())
         .retry(RetryOptions {
             max_attempts: 10,
-            ..quick_retry()
+            ..quick_retries()
         })
         .download(&tileset)
         .await

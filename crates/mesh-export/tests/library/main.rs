@@ -1,0 +1,7 @@
+//! The library against real sockets: the emulator, and small servers that misbehave on purpose.
+
+mod auth;
+mod exports;
+mod retry;
+mod tiles_download;
+mod tiles_emulator;
