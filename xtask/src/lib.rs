@@ -1,3 +1,5 @@
-//! Development tasks of the Mesh Export workspace: code generation and its drift check.
+//! Development tasks of the Mesh Export workspace: code generation and its drift check, and a
+//! flaky-test hunt.
 
 pub mod codegen;
+pub mod flake;

@@ -41,6 +41,13 @@ enum Task {
         #[arg(long)]
         quick: bool,
     },
+    /// Run the README's test command N times and report, per failing test, how many runs it
+    /// failed (logs in target/flake/).
+    Flake {
+        /// How many runs.
+        #[arg(default_value_t = 20)]
+        runs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +64,7 @@ fn main() -> ExitCode {
             quiet,
         } => run_codegen(&root.join(spec), &root.join(out), check, quiet),
         Task::Bench { quick } => run_bench(root, quick),
+        Task::Flake { runs } => xtask::flake::run(root, runs),
     };
     match result {
         Ok(code) => code,

@@ -222,6 +222,78 @@ fn url_of_an_imodel_without_complete_exports_exits_with_4() {
         .code(4);
 }
 
+/// Asserts a failed `--json` run printed nothing on stdout and exactly one error document,
+/// `{"error": {"message", "exit_code"}}`, on stderr, whose code is the process's.
+fn assert_json_error(output: &std::process::Output, code: i32) -> String {
+    assert_eq!(output.status.code(), Some(code), "{output:?}");
+    assert!(output.stdout.is_empty(), "stdout: {:?}", output.stdout);
+    let document: Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|e| {
+        panic!(
+            "stderr is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let error = document["error"].as_object().expect("an `error` object");
+    assert_eq!(document.as_object().unwrap().len(), 1, "{document}");
+    let mut keys: Vec<&str> = error.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["exit_code", "message"], "{document}");
+    assert_eq!(
+        error["exit_code"].as_i64(),
+        Some(i64::from(code)),
+        "{document}"
+    );
+    let message = error["message"].as_str().unwrap().to_owned();
+    assert!(!message.is_empty());
+    message
+}
+
+#[test]
+fn a_failure_with_json_prints_one_error_document_with_the_exit_code() {
+    let service = service();
+    let not_found = service
+        .cmd()
+        .args([
+            "--json",
+            "url",
+            "--imodel",
+            "00000000-0000-4000-8000-00000000abcd",
+        ])
+        .output()
+        .unwrap();
+    assert_json_error(&not_found, 4);
+
+    let invalid = service
+        .cmd()
+        .args([
+            "--json",
+            "start",
+            "--imodel",
+            FAILING_IMODEL,
+            "--wait",
+            "--interval",
+            "0.05",
+        ])
+        .output()
+        .unwrap();
+    assert_json_error(&invalid, 5);
+
+    let refused = bare()
+        .args(["--json", "--base-url", &service.emulator.mesh_export_url()])
+        .args(["--token-url", &service.emulator.token_url()])
+        .args([
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--client-secret",
+            "wrong-secret-value",
+        ])
+        .arg("list")
+        .output()
+        .unwrap();
+    let message = assert_json_error(&refused, 3);
+    assert!(!message.contains("wrong-secret-value"), "{message}");
+}
+
 #[test]
 fn download_fetches_the_tileset_and_a_second_run_fetches_nothing() {
     let service = service();

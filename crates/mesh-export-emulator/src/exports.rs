@@ -50,6 +50,14 @@ impl Store {
     pub(crate) fn get(&self, id: &str) -> Option<&ExportRecord> {
         self.exports.iter().find(|e| e.id == id)
     }
+
+    /// How many exports of `imodel_id` exist (automatic clean-up included).
+    pub(crate) fn count_of(&self, imodel_id: &str) -> usize {
+        self.exports
+            .iter()
+            .filter(|e| e.imodel_id == imodel_id)
+            .count()
+    }
 }
 
 /// Where an export stands at one moment.

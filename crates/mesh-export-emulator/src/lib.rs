@@ -150,6 +150,16 @@ impl Emulator {
         self.state.counters.snapshot()
     }
 
+    /// How many exports of `i_model_id` the service holds now, seen from inside: no request,
+    /// no fault.
+    pub fn exports_of(&self, i_model_id: &str) -> usize {
+        self.state
+            .store
+            .lock()
+            .expect("store lock")
+            .count_of(i_model_id)
+    }
+
     /// Stops accepting connections, lets requests in flight finish (for a few seconds at
     /// most), and returns when the server has stopped.
     pub async fn shutdown(mut self) {

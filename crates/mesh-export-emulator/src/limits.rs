@@ -115,6 +115,18 @@ pub(crate) enum Fault {
     DropConnection,
     /// Wait [`SLOW_RESPONSE_DELAY`], then answer normally.
     Slow,
+    /// Handle the request (a `start-export` creates its export), then close the connection
+    /// without answering: the answer is lost on the way back.
+    AnswerLost,
+    /// Handle the request, then answer 503 as a gateway would whose backend did the work.
+    UnavailableAfterHandling,
+}
+
+impl Fault {
+    /// Whether the request is handled before the fault strikes.
+    pub(crate) fn after_handling(self) -> bool {
+        matches!(self, Fault::AnswerLost | Fault::UnavailableAfterHandling)
+    }
 }
 
 /// Draws from the seeded generator whether this request meets a fault, and which.
@@ -130,15 +142,17 @@ pub(crate) fn draw_fault(state: &AppState, path: &str) -> Option<Fault> {
     if rng.random::<f64>() >= rate {
         return None;
     }
-    Some(match rng.random_range(0..4u8) {
+    Some(match rng.random_range(0..6u8) {
         0 => Fault::Unavailable,
         1 => Fault::TooManyRequests,
         2 => Fault::DropConnection,
+        3 => Fault::AnswerLost,
+        4 => Fault::UnavailableAfterHandling,
         _ => Fault::Slow,
     })
 }
 
-/// The response of an injected 503 or 429.
+/// The response of an injected 503 or 429 (a 503 after handling looks the same).
 pub(crate) fn fault_response(fault: Fault) -> Response {
     let mut response = match fault {
         Fault::TooManyRequests => errors::rate_limit_exceeded(1),

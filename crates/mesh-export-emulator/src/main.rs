@@ -34,7 +34,9 @@ struct Args {
     /// Requests per minute per client on the Mesh Export routes; 0 is no limit.
     #[arg(long, value_name = "N", default_value_t = 0)]
     rate_limit: u32,
-    /// Probability (0 to 1) of an injected fault per Mesh Export or blob request.
+    /// Probability (0 to 1) of an injected fault per Mesh Export or blob request: a 503, a 429,
+    /// a dropped connection, a slow answer, or a request handled whose answer is then lost or
+    /// replaced by a 503.
     #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
     fault_rate: f64,
     /// Seed of fault injection and tile content.

@@ -89,7 +89,8 @@ async fn handle(
 ) -> Result<Response<Body>, DroppedConnection> {
     Counters::bump(&state.counters.requests);
     let path = request.uri().path().to_owned();
-    if let Some(fault) = limits::draw_fault(&state, &path) {
+    let fault = limits::draw_fault(&state, &path);
+    if let Some(fault) = fault {
         Counters::bump(&state.counters.faults_injected);
         tracing::info!(?fault, method = %request.method(), path = %path, "fault injected");
         match fault {
@@ -98,6 +99,7 @@ async fn handle(
                 return Ok(limits::fault_response(fault));
             }
             Fault::Slow => tokio::time::sleep(limits::SLOW_RESPONSE_DELAY).await,
+            Fault::AnswerLost | Fault::UnavailableAfterHandling => {}
         }
     }
     let method = request.method().clone();
@@ -105,6 +107,13 @@ async fn handle(
         Ok(response) => response,
         Err(never) => match never {},
     };
+    if let Some(fault) = fault.filter(|f| f.after_handling()) {
+        Counters::bump(&state.counters.answers_lost);
+        return match fault {
+            Fault::AnswerLost => Err(DroppedConnection),
+            _ => Ok(limits::fault_response(fault)),
+        };
+    }
     tracing::debug!(method = %method, path = %path, status = response.status().as_u16(), "request served");
     Ok(response)
 }

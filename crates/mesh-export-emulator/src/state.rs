@@ -19,8 +19,12 @@ use crate::limits::RateWindows;
 pub struct Stats {
     /// Requests received on any route, including the token endpoint and faulted ones.
     pub requests: u64,
-    /// Requests that met an injected fault (503, 429, dropped connection or slow answer).
+    /// Requests that met an injected fault (503, 429, dropped connection, slow answer, or a
+    /// request handled whose answer was then lost or replaced by a 503).
     pub faults_injected: u64,
+    /// Requests the service handled whose answer was then dropped or replaced by a 503: the
+    /// client cannot know that its request took effect.
+    pub answers_lost: u64,
     /// Requests refused with 429 by the per-client rate limit.
     pub rate_limited: u64,
     /// Exports started (202 answers of `start-export`).
@@ -33,6 +37,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
     pub(crate) faults_injected: AtomicU64,
+    pub(crate) answers_lost: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) exports_started: AtomicU64,
     pub(crate) tokens_issued: AtomicU64,
@@ -47,6 +52,7 @@ impl Counters {
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
             faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            answers_lost: self.answers_lost.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             exports_started: self.exports_started.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),

@@ -14,7 +14,7 @@ use serde_json::json;
 
 /// The container root every test tileset lives under.
 pub const ROOT: &str = "/c/export/";
-/// The signature the store accepts.
+/// The signature the store accepts from the start.
 pub const SIG: &str = "SECRET-SIGNATURE";
 
 /// What the store does with one request.
@@ -45,6 +45,7 @@ type FaultFn = Box<dyn FnMut(&str, usize) -> Fault + Send>;
 
 struct State {
     files: Mutex<HashMap<String, Bytes>>,
+    signatures: Mutex<Vec<String>>,
     seen: Mutex<Vec<Seen>>,
     fault: Mutex<FaultFn>,
 }
@@ -67,6 +68,7 @@ impl BlobStore {
                     .map(|(k, v)| (k, Bytes::from(v)))
                     .collect(),
             ),
+            signatures: Mutex::new(vec![SIG.to_owned()]),
             seen: Mutex::new(Vec::new()),
             fault: Mutex::new(Box::new(|_, _| Fault::None)),
         });
@@ -85,6 +87,16 @@ impl BlobStore {
     /// The mesh href of the container with the accepted signature.
     pub fn href(&self) -> String {
         self.href_with(SIG)
+    }
+
+    /// Starts accepting `sig` too: a fresh signature for the same container.
+    pub fn accept(&self, sig: &str) {
+        self.state.signatures.lock().unwrap().push(sig.to_owned());
+    }
+
+    /// Stops accepting `sig`: it has expired. Requests already being served finish.
+    pub fn revoke(&self, sig: &str) {
+        self.state.signatures.lock().unwrap().retain(|s| s != sig);
     }
 
     /// Decides the fault of each request from the path under the root and how many times
@@ -138,9 +150,13 @@ async fn serve(
         });
         previous
     };
-    let signed = query
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|kv| kv == format!("sig={SIG}")));
+    let signed = query.as_deref().is_some_and(|q| {
+        let accepted = state.signatures.lock().unwrap();
+        q.split('&').any(|kv| {
+            kv.strip_prefix("sig=")
+                .is_some_and(|sig| accepted.iter().any(|a| a == sig))
+        })
+    });
     if !signed {
         return (
             StatusCode::FORBIDDEN,

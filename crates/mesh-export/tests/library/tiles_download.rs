@@ -283,12 +283,13 @@ async fn an_expired_signature_is_reported_clearly_without_the_signature() {
 #[tokio::test]
 async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes() {
     let store = BlobStore::start(fixture()).await;
-    store.set_fault(|rel, _| {
+    // The signature expires when the child tileset's files are first asked for.
+    let expiring = store.clone();
+    store.set_fault(move |rel, _| {
         if rel.starts_with("sub/") {
-            Fault::Status(403, None)
-        } else {
-            Fault::None
+            expiring.revoke(SIG);
         }
+        Fault::None
     });
     let out = tempfile::tempdir().unwrap();
     let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
@@ -297,10 +298,25 @@ async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes(
         matches!(err, DownloadError::SignatureRejected { .. }),
         "{err}"
     );
+    let again = downloader(out.path()).download(&tileset).await.unwrap_err();
+    assert!(
+        matches!(again, DownloadError::SignatureRejected { .. }),
+        "the expired URL stays refused: {again}"
+    );
 
+    const FRESH: &str = "FRESH-SIGNATURE";
     store.set_fault(|_, _| Fault::None);
+    store.accept(FRESH);
     store.clear_seen();
-    downloader(out.path()).download(&tileset).await.unwrap();
+    let fresh = TilesetUrl::from_mesh_href(&store.href_with(FRESH)).unwrap();
+    downloader(out.path()).download(&fresh).await.unwrap();
+    let seen = store.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|s| s.query.as_deref().is_some_and(|q| q.contains(FRESH))),
+        "every request of the resumed run carries the fresh signature"
+    );
     assert_eq!(
         store.count("tileset.json"),
         0,
