@@ -1,7 +1,11 @@
 //! Tests across the workspace's crates: the spec's examples and the reference payloads against
-//! the generated types, the codegen drift guard, and whole flows under injected faults.
+//! the generated types, the codegen drift guard, whole flows under injected faults, and every
+//! committed fuzz input replayed.
 
 mod codegen_drift;
 mod fault_injection;
+#[path = "../../../fuzz/oracles/mod.rs"]
+mod fuzz_oracles;
+mod fuzz_replay;
 mod reference_payloads;
 mod spec_examples;

@@ -1,0 +1,60 @@
+//! A tileset URL comes from a user's command line or a service's `_links.mesh.href`: whatever
+//! it holds, parsing never panics, the entry file it names and every file resolved under it
+//! are portable relative paths (no `..`, no separators or `:` after decoding, no Windows device
+//! names, no trailing dot or space), the root never leaves the URL's host, and a resolved
+//! file's query carries the signature exactly once.
+
+use mesh_export::tiles::TilesetUrl;
+
+use super::portable::assert_portable;
+
+const HOST: &str = "tiles.example.com";
+
+/// The input is `<selector byte><path and query after the host>\0<a URI to resolve>`.
+pub fn check(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (url_part, uri) = match rest.iter().position(|&b| b == 0) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let (Ok(url_part), Ok(uri)) = (std::str::from_utf8(url_part), std::str::from_utf8(uri)) else {
+        return;
+    };
+    let href = format!("https://{HOST}/{url_part}");
+    let parsed = match selector % 3 {
+        0 => TilesetUrl::parse(&href),
+        1 => TilesetUrl::from_tileset_json_url(&href),
+        _ => TilesetUrl::from_mesh_href(&href),
+    };
+    let Ok(tileset) = parsed else { return };
+    let entry = tileset.entry().as_str().to_owned();
+    assert_portable(&entry, &format!("entry of {href:?}"));
+    let json = tileset.tileset_json();
+    assert_eq!(json.host_str(), Some(HOST), "{href:?}");
+    let shown = format!("{tileset} {tileset:?}");
+    if let Some((_, query)) = href.split_once('?').filter(|(_, q)| !q.is_empty()) {
+        let printed = format!("?{query}");
+        assert!(
+            !shown.contains(&printed),
+            "{href:?}: the query is printed: {shown}"
+        );
+    }
+    if uri.is_empty() {
+        return;
+    }
+    let Ok(Some(file)) = tileset.resolve(uri, tileset.entry()) else {
+        return;
+    };
+    assert_eq!(file.url().host_str(), Some(HOST), "{uri:?} left the host");
+    assert_portable(file.path().as_str(), &format!("{uri:?} against {href:?}"));
+    let signature_params = href
+        .split_once('?')
+        .map(|(_, q)| q.split('&').filter(|kv| kv.starts_with("sig=")).count())
+        .unwrap_or(0);
+    if signature_params == 1 {
+        let query = file.url().query().unwrap_or_default();
+        assert_eq!(query.matches("sig=").count(), 1, "{uri:?}: {query}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Every committed fuzz input, replayed through its target's property on a stable compiler:
+//! the minimized seeds (`fuzz/seeds/<target>/`) and every input that once found a bug
+//! (`fuzz/regressions/<target>/`). A regression input that fails again names its file.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use crate::fuzz_oracles;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// Runs every input of `target` through `check`; returns how many ran. Fails naming each input
+/// whose property does not hold.
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let mut inputs = Vec::new();
+    for kind in ["seeds", "regressions"] {
+        let dir = fuzz_dir().join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                inputs.push(path);
+            }
+        }
+    }
+    inputs.sort();
+    let mut failures = Vec::new();
+    for path in &inputs {
+        let data = std::fs::read(path).unwrap();
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(&data))) {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            failures.push(format!("{}: {message}", path.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs fail:\n{}",
+        failures.len(),
+        inputs.len(),
+        failures.join("\n")
+    );
+    inputs.len()
+}
+
+/// The number of committed inputs must not quietly drop to nothing.
+fn assert_replayed(target: &str, ran: usize, regressions: usize) {
+    let regression_dir = fuzz_dir().join("regressions").join(target);
+    let committed = std::fs::read_dir(&regression_dir).map_or(0, |d| d.count());
+    assert!(
+        committed >= regressions,
+        "{target}: regression inputs are missing"
+    );
+    assert!(ran > regressions, "{target}: no seeds were replayed");
+}
+
+#[test]
+fn retry_after_inputs_hold() {
+    let ran = replay("retry_after", fuzz_oracles::retry_after::check);
+    assert_replayed("retry_after", ran, 4);
+}
+
+#[test]
+fn error_body_inputs_hold() {
+    let ran = replay("error_body", fuzz_oracles::error_body::check);
+    assert_replayed("error_body", ran, 4);
+}
+
+#[test]
+fn tileset_walk_inputs_hold() {
+    let ran = replay("tileset_walk", fuzz_oracles::tileset_walk::check);
+    assert_replayed("tileset_walk", ran, 2);
+}
+
+#[test]
+fn tileset_url_inputs_hold() {
+    let ran = replay("tileset_url", fuzz_oracles::tileset_url::check);
+    assert_replayed("tileset_url", ran, 12);
+}
