@@ -60,9 +60,10 @@ mod paging;
 mod policy;
 pub mod retry;
 pub mod tiles;
+pub mod timestamp;
 mod wait;
 
-pub use auth::{ClientCredentials, StaticToken, TokenSource};
+pub use auth::{ClientCredentials, ShareKey, StaticToken, TokenSource};
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
 pub use deprecation::DeprecationWarnings;
@@ -71,4 +72,5 @@ pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 pub use paging::{ExportFilter, same_export_type};
 pub use retry::RetryOptions;
+pub use timestamp::LastModified;
 pub use wait::WaitOptions;
