@@ -122,7 +122,7 @@ fn the_delete_conflict_error_decodes_with_details() {
         json!({"error":{"code":"InvalidMeshExportRequest","message":"Cannot delete exported job.","details":[{"code":"InvalidParameter","message":"id is invalid.","target":"id"}]}}),
     );
     assert_eq!(body.error.code, "InvalidMeshExportRequest");
-    assert_eq!(body.error.details[0].target.as_deref(), Some("id"));
+    assert_eq!(body.error.details.unwrap()[0].target.as_deref(), Some("id"));
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn errors_without_details_decode() {
     let body: ErrorResponse = round_trip(
         json!({"error":{"code":"ExportNotFound","message":"Requested export is not available."}}),
     );
-    assert!(body.error.details.is_empty() && body.error.target.is_none());
+    assert!(body.error.details.is_none() && body.error.target.is_none());
 }
 
 #[test]

@@ -21,6 +21,7 @@ pub mod types {
     pub struct ErrorDetail {
         pub code: ::std::string::String,
         pub message: ::std::string::String,
+        ///What the problem is about, or null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target: ::std::option::Option<::std::string::String>,
     }
@@ -654,8 +655,9 @@ pub mod types {
     pub struct ServiceError {
         ///Machine-readable code, such as HeaderNotFound, InvalidToken, ExportNotFound, InvalidMeshExportRequest, RateLimitExceeded, TooManyRequests or InsufficientPermissions.
         pub code: ::std::string::String,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub details: ::std::vec::Vec<ErrorDetail>,
+        ///Specific problems, or null: the portal warns that not every property of an error is non-null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub details: ::std::option::Option<::std::vec::Vec<ErrorDetail>>,
         pub message: ::std::string::String,
         ///What the error is about, or null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1533,7 +1535,7 @@ pub mod types {
         pub struct ServiceError {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             details: ::std::result::Result<
-                ::std::vec::Vec<super::ErrorDetail>,
+                ::std::option::Option<::std::vec::Vec<super::ErrorDetail>>,
                 ::std::string::String,
             >,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1567,7 +1569,9 @@ pub mod types {
             }
             pub fn details<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::ErrorDetail>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ErrorDetail>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.details = value
