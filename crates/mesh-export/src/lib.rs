@@ -2,7 +2,7 @@
 //!
 //! [`Client`] wraps the generated [`mesh_export_client`] with a request policy: bearer tokens
 //! (static, OAuth2 client credentials, or any [`TokenSource`]) cached and refreshed ahead of
-//! expiry, retries that honour `Retry-After` and never repeat a `start-export` that may have
+//! expiry, or an iTwin [`ShareKey`] (`Authorization: Basic <share key>`), retries that honour `Retry-After` and never repeat a `start-export` that may have
 //! reached the service, one `X-Correlation-ID` per call, tracing spans, and a one-time warning
 //! for operations the spec deprecates. On top it adds what callers need: a [`Stream`] over
 //! exports ([`Client::exports`]), [`Client::wait_for_export`], [`Client::get_or_start_export`],
