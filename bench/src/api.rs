@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use mesh_export::auth::{ClientCredentials, TokenCache};
 use mesh_export::types::{ExportType, ExportsPage, PreferReturn, StartExport};
 use mesh_export::{Client, ExportFilter, RetryOptions, TokenSource, WaitOptions};
-use mesh_export_client::{BoxFuture, OperationInfo, PolicyError, PolicyHandle, RequestPolicy};
+// ITWIN_ACCEPT: the media type every request accepts, generated from the spec.
+use mesh_export_client::{
+    BoxFuture, ITWIN_ACCEPT, OperationInfo, PolicyError, PolicyHandle, RequestPolicy,
+};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, USER_AGENT};
 use tokio::task::JoinSet;
 
 use crate::emulator::EmulatorProcess;
-
-/// The media type every iTwin Platform request accepts (the generated client sends it too).
-const ITWIN_ACCEPT: &str = "application/vnd.bentley.itwin-platform.v1+json";
 
 /// The iModel whose exports the listing benchmark reads.
 const LIST_IMODEL: &str = "5c1a7d0e-bench-list-0000-000000000001";

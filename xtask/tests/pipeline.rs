@@ -107,3 +107,66 @@ paths:
         generated.log
     );
 }
+
+const ONE_OPERATION: &str = r#"
+paths:
+  /things:
+    get:
+      operationId: list-things
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: { type: object, properties: { a: { type: string } } }
+"#;
+
+fn with_info(info: &str) -> openapiv3::OpenAPI {
+    spec(&format!("openapi: 3.0.3\ninfo: {info}\n{ONE_OPERATION}"))
+}
+
+#[test]
+fn the_accept_extension_becomes_a_generated_constant() {
+    let generated = codegen::generate(with_info(
+        "{ title: t, version: v2, x-itwin-accept: application/vnd.example.v2+json }",
+    ))
+    .unwrap();
+    assert!(
+        generated
+            .source
+            .contains(r#"pub const ITWIN_ACCEPT: &str = "application/vnd.example.v2+json";"#),
+        "no constant in the generated source"
+    );
+    assert!(
+        generated
+            .log
+            .iter()
+            .any(|l| l.starts_with(r#"ITWIN_ACCEPT: "application/vnd.example.v2+json""#)),
+        "{:?}",
+        generated.log
+    );
+}
+
+#[test]
+fn without_the_accept_extension_no_constant_is_generated() {
+    let generated = codegen::generate(with_info("{ title: t, version: v1 }")).unwrap();
+    assert!(!generated.source.contains("ITWIN_ACCEPT"));
+}
+
+#[test]
+fn a_malformed_accept_extension_is_a_clear_error() {
+    for (value, expected) in [
+        ("42", "must be a string"),
+        ("'application/json, text/plain'", "must be one media type"),
+        ("vnd.bentley", "must be one media type"),
+    ] {
+        let error = codegen::generate(with_info(&format!(
+            "{{ title: t, version: v1, x-itwin-accept: {value} }}"
+        )))
+        .unwrap_err();
+        assert!(
+            error.contains("info.x-itwin-accept") && error.contains(expected),
+            "{value}: {error}"
+        );
+    }
+}

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures::TryStreamExt;
-use mesh_export::auth::{self, AuthError, StaticToken, TokenSource};
+use mesh_export::auth::{self, AuthError, ShareKey, StaticToken, TokenSource};
 use mesh_export::tiles::{DownloadError, DownloadSummary, Downloader, TilesetUrl, TilesetUrlError};
 use mesh_export::{
     Client, ClientCredentials, Environment, Export, ExportFilter, ExportStatus, ExportType,
-    StartExport, WaitOptions,
+    LastModified, StartExport, WaitOptions,
 };
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 
@@ -274,7 +274,8 @@ impl WaitFlags {
     }
 }
 
-/// The credentials the flags and environment give: a token wins over client credentials.
+/// The credentials the flags and environment give: a token, else a share key, else client
+/// credentials.
 fn token_source(g: &Global) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
     if let Some(token) = g.token.as_deref().filter(|t| !t.is_empty()) {
         let login = output::Login {
@@ -284,6 +285,15 @@ fn token_source(g: &Global) -> Result<(Arc<dyn TokenSource>, output::Login), Cli
             expires_in_seconds: None,
         };
         return Ok((Arc::new(StaticToken::new(token)), login));
+    }
+    if let Some(key) = g.share_key.as_deref().filter(|k| !k.is_empty()) {
+        let login = output::Login {
+            method: "share_key",
+            client_id: None,
+            token_url: None,
+            expires_in_seconds: None,
+        };
+        return Ok((Arc::new(ShareKey::new(key)), login));
     }
     match (g.client_id.as_deref(), g.client_secret.as_deref()) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
@@ -409,7 +419,7 @@ async fn newest_complete(client: &Client, imodel: &str, kind: &str) -> Result<Ex
         })
         .try_collect()
         .await?;
-    exports.sort_by_key(|e| std::cmp::Reverse(e.last_modified));
+    exports.sort_by_key(|e| std::cmp::Reverse(e.last_modified_at()));
     exports
         .into_iter()
         .next()

@@ -35,8 +35,9 @@ With --json, stdout holds one JSON document:
                      \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
 
-Credentials: --token or ITWIN_ACCESS_TOKEN; or --client-id and --client-secret, or
-ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET (OAuth2 client credentials against --token-url).
+Credentials: --token or ITWIN_ACCESS_TOKEN; or --share-key or ITWIN_SHARE_KEY (an iTwin share
+key, sent as Authorization: Basic); or --client-id and --client-secret, or ITWIN_CLIENT_ID and
+ITWIN_CLIENT_SECRET (OAuth2 client credentials against --token-url).
 Tokens, secrets and URL signatures are never logged.";
 
 /// The command line tool for Bentley's iTwin Mesh Export API.
@@ -82,6 +83,16 @@ pub struct Global {
         value_name = "TOKEN"
     )]
     token: Option<String>,
+    /// An iTwin share key, sent as `Authorization: Basic <KEY>` (after --token, before client
+    /// credentials).
+    #[arg(
+        long,
+        global = true,
+        env = "ITWIN_SHARE_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    share_key: Option<String>,
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mesh_export::Export;
 use mesh_export::tiles::{DownloadSummary, FileFailure, Progress, TilesetUrl};
+use mesh_export::{Export, LastModified};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{oneshot, watch};
@@ -15,7 +15,7 @@ use tokio::sync::{oneshot, watch};
 /// What `login` found out.
 #[derive(Debug, Serialize)]
 pub struct Login {
-    /// `token` or `client_credentials`.
+    /// `token`, `share_key` or `client_credentials`.
     pub method: &'static str,
     /// The OAuth2 client id, for client credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,9 +94,12 @@ impl Reporter {
                         .and_then(|r| r.export_type.as_ref())
                         .map(|t| t.as_str().to_owned())
                         .unwrap_or_else(|| "-".into()),
-                    e.last_modified
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    match (e.last_modified_at(), &e.last_modified) {
+                        (Some(t), _) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        // Shown as sent rather than hidden: the service's own text.
+                        (None, Some(text)) => text.clone(),
+                        (None, None) => "-".into(),
+                    },
                     e.display_name.clone(),
                 ]
             })
@@ -126,8 +129,10 @@ impl Reporter {
         println!("id:            {}", export.id);
         println!("name:          {}", export.display_name);
         println!("status:        {}", export.status.as_str());
-        if let Some(t) = export.last_modified {
-            println!("last modified: {}", t.to_rfc3339());
+        match (export.last_modified_at(), &export.last_modified) {
+            (Some(t), _) => println!("last modified: {}", t.to_rfc3339()),
+            (None, Some(text)) => println!("last modified: {text}"),
+            (None, None) => {}
         }
         if let Some(r) = &export.request {
             if let Some(id) = &r.i_model_id {

@@ -44,6 +44,7 @@ fn bare() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
     for var in [
         "ITWIN_ACCESS_TOKEN",
+        "ITWIN_SHARE_KEY",
         "ITWIN_CLIENT_ID",
         "ITWIN_CLIENT_SECRET",
         "ITWIN_TOKEN_URL",
@@ -504,4 +505,43 @@ fn a_download_killed_halfway_resumes_without_fetching_complete_files_again() {
         let have = std::fs::read(out.path().join(rel)).unwrap();
         assert!(want == have, "{rel} differs from what the emulator serves");
     }
+}
+
+#[test]
+fn a_share_key_authenticates_as_basic_and_is_never_echoed() {
+    let service = service_with(
+        Emulator::builder()
+            .export_duration(Duration::from_millis(200))
+            .share_key("sk-cli-share-key"),
+    );
+    let url = service.emulator.mesh_export_url();
+    let output = bare()
+        .args([
+            "--base-url",
+            &url,
+            "--share-key",
+            "sk-cli-share-key",
+            "--json",
+            "login",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let login: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(login["method"], "share_key");
+    bare()
+        .args(["--base-url", &url, "--json", "list"])
+        .env("ITWIN_SHARE_KEY", "sk-cli-share-key")
+        .assert()
+        .success();
+    bare()
+        .args(["--base-url", &url, "-vvv", "login"])
+        .env("ITWIN_SHARE_KEY", "sk-wrong-share-key")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("sk-wrong-share-key").not());
 }

@@ -10,10 +10,18 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///One specific problem.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ErrorDetail {
         pub code: ::std::string::String,
         pub message: ::std::string::String,
+        ///What the problem is about, or null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target: ::std::option::Option<::std::string::String>,
     }
@@ -22,8 +30,15 @@ pub mod types {
             Default::default()
         }
     }
-    ///The body of every error response.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    ///The body of an error response. Clients must not assume that every failed request produces this schema, or that all its properties are non-null.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ErrorResponse {
         pub error: ServiceError,
     }
@@ -33,7 +48,14 @@ pub mod types {
         }
     }
     ///An export job. Items of a minimal list carry only `id`, `displayName`, `status` and `lastModified`; older service versions omit `lastModified`.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct Export {
         ///Display name of the iModel.
         #[serde(rename = "displayName")]
@@ -43,14 +65,12 @@ pub mod types {
         pub error: ::std::option::Option<::std::string::String>,
         ///Export id.
         pub id: ::std::string::String,
-        ///When the export last changed. Fractional seconds may have up to seven digits.
+        ///When the export last changed. The portal types it String, not date-time: the values seen are RFC 3339 with up to seven fraction digits and `Z` or `+00:00`, but a client must not fail a page of exports on one it cannot parse.
         #[serde(
             rename = "lastModified",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub last_modified: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub last_modified: ::std::option::Option<::std::string::String>,
         #[serde(
             rename = "_links",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -68,7 +88,15 @@ pub mod types {
         }
     }
     ///Links of an export.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ExportLinks {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub mesh: ::std::option::Option<Link>,
@@ -89,7 +117,8 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
+        schemars::JsonSchema
     )]
     pub enum ExportOrderBy {
         #[serde(rename = "date:asc")]
@@ -134,7 +163,15 @@ pub mod types {
         }
     }
     ///The request an export was started with, as the service echoes it.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ExportRequest {
         #[serde(
             rename = "changesetId",
@@ -163,13 +200,12 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub i_twin_id: ::std::option::Option<::std::string::String>,
+        ///When the request was made; a timestamp like `Export.lastModified`.
         #[serde(
             rename = "lastModified",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub last_modified: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub last_modified: ::std::option::Option<::std::string::String>,
     }
     impl ExportRequest {
         pub fn builder() -> builder::ExportRequest {
@@ -177,7 +213,14 @@ pub mod types {
         }
     }
     ///One export.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ExportResponse {
         pub export: Export,
     }
@@ -186,24 +229,32 @@ pub mod types {
             Default::default()
         }
     }
-    ///Statistics of an export; obsoletes the Consumption type. Its property name on `Export` (`stats`) is inferred.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    ///Statistics of an export; obsoletes the Consumption type. Its property name on `Export` (`stats`) is inferred. The portal types the sizes and the duration Number, not Integer.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ExportStatsDisplay {
         ///Compressed size of the output in bytes.
         #[serde(
             rename = "compressedSize",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub compressed_size: ::std::option::Option<i64>,
+        pub compressed_size: ::std::option::Option<f64>,
         ///Processing time in milliseconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub duration: ::std::option::Option<i64>,
+        pub duration: ::std::option::Option<f64>,
         ///Size of the iModel in bytes.
         #[serde(
             rename = "iModelSize",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub i_model_size: ::std::option::Option<i64>,
+        pub i_model_size: ::std::option::Option<f64>,
         ///Further measurements.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub metrics: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -212,7 +263,7 @@ pub mod types {
             rename = "rawSize",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub raw_size: ::std::option::Option<i64>,
+        pub raw_size: ::std::option::Option<f64>,
         ///When processing started.
         #[serde(
             rename = "startTime",
@@ -299,6 +350,25 @@ pub mod types {
             serializer: S,
         ) -> ::std::result::Result<S::Ok, S::Error> {
             serializer.serialize_str(self.as_str())
+        }
+    }
+    /// Any string: the values the spec lists, or one it does not (kept in `Unknown`).
+    impl ::schemars::JsonSchema for ExportStatus {
+        fn schema_name() -> ::std::string::String {
+            "ExportStatus".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::serde_json::from_value(
+                    ::serde_json::json!(
+                        { "type" : "string", "description" :
+                        "The stage of an export. Clients must tolerate values this list does not have.",
+                        "anyOf" : [{ "enum" : ["NotStarted", "InProgress", "Complete",
+                        "Invalid"] }, { "type" : "string" }], }
+                    ),
+                )
+                .expect("an open enum's schema is a valid JSON Schema")
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ExportStatus {
@@ -410,6 +480,25 @@ pub mod types {
             serializer.serialize_str(self.as_str())
         }
     }
+    /// Any string: the values the spec lists, or one it does not (kept in `Unknown`).
+    impl ::schemars::JsonSchema for ExportType {
+        fn schema_name() -> ::std::string::String {
+            "ExportType".to_owned()
+        }
+        fn json_schema(
+            _: &mut ::schemars::SchemaGenerator,
+        ) -> ::schemars::schema::Schema {
+            ::serde_json::from_value(
+                    ::serde_json::json!(
+                        { "type" : "string", "description" :
+                        "The output format. The service echoes some values in another case (`3DTILES` for `3DTiles`), which the QA portal also accepts; `3DTiles` is the default.",
+                        "anyOf" : [{ "enum" : ["3DFT", "CESIUM", "IMODEL", "3DTiles",
+                        "3DTILES"] }, { "type" : "string" }], }
+                    ),
+                )
+                .expect("an open enum's schema is a valid JSON Schema")
+        }
+    }
     impl<'de> ::serde::Deserialize<'de> for ExportType {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
@@ -440,7 +529,14 @@ pub mod types {
         }
     }
     ///A page of exports.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ExportsPage {
         pub exports: ::std::vec::Vec<Export>,
         #[serde(rename = "_links")]
@@ -452,7 +548,14 @@ pub mod types {
         }
     }
     ///A hyperlink.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct Link {
         ///An absolute URL. For `_links.mesh` it is the root of a blob container with a signed query string valid for about an hour.
         pub href: ::std::string::String,
@@ -463,7 +566,14 @@ pub mod types {
         }
     }
     ///Links between pages.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct PageLinks {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub next: ::std::option::Option<Link>,
@@ -488,7 +598,8 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd
+        PartialOrd,
+        schemars::JsonSchema
     )]
     pub enum PreferReturn {
         #[serde(rename = "return=minimal")]
@@ -533,13 +644,22 @@ pub mod types {
         }
     }
     ///What went wrong.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct ServiceError {
         ///Machine-readable code, such as HeaderNotFound, InvalidToken, ExportNotFound, InvalidMeshExportRequest, RateLimitExceeded, TooManyRequests or InsufficientPermissions.
         pub code: ::std::string::String,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub details: ::std::vec::Vec<ErrorDetail>,
+        ///Specific problems, or null: the portal warns that not every property of an error is non-null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub details: ::std::option::Option<::std::vec::Vec<ErrorDetail>>,
         pub message: ::std::string::String,
+        ///What the error is about, or null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target: ::std::option::Option<::std::string::String>,
     }
@@ -549,7 +669,14 @@ pub mod types {
         }
     }
     ///Request to start an export.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
     pub struct StartExport {
         ///The changeset to export. The portal marks it required yet says an omitted value exports the latest changeset; clients send an empty string for the latest.
         #[serde(
@@ -700,7 +827,7 @@ pub mod types {
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             last_modified: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             links: ::std::result::Result<
@@ -768,9 +895,7 @@ pub mod types {
             }
             pub fn last_modified<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_modified = value
@@ -926,7 +1051,7 @@ pub mod types {
                 ::std::string::String,
             >,
             last_modified: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
         }
@@ -1005,9 +1130,7 @@ pub mod types {
             }
             pub fn last_modified<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_modified = value
@@ -1086,15 +1209,15 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ExportStatsDisplay {
             compressed_size: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
             duration: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
             i_model_size: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
             metrics: ::std::result::Result<
@@ -1102,7 +1225,7 @@ pub mod types {
                 ::std::string::String,
             >,
             raw_size: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
             start_time: ::std::result::Result<
@@ -1125,7 +1248,7 @@ pub mod types {
         impl ExportStatsDisplay {
             pub fn compressed_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.compressed_size = value
@@ -1139,7 +1262,7 @@ pub mod types {
             }
             pub fn duration<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.duration = value
@@ -1151,7 +1274,7 @@ pub mod types {
             }
             pub fn i_model_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.i_model_size = value
@@ -1177,7 +1300,7 @@ pub mod types {
             }
             pub fn raw_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.raw_size = value
@@ -1412,7 +1535,7 @@ pub mod types {
         pub struct ServiceError {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             details: ::std::result::Result<
-                ::std::vec::Vec<super::ErrorDetail>,
+                ::std::option::Option<::std::vec::Vec<super::ErrorDetail>>,
                 ::std::string::String,
             >,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1446,7 +1569,9 @@ pub mod types {
             }
             pub fn details<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::ErrorDetail>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ErrorDetail>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.details = value
@@ -1631,7 +1756,14 @@ service (see `spec/PROVENANCE.md`). Bentley's own definition file was not availa
 Items that were not seen verbatim are marked "(inferred)" in their descriptions.
 
 Every operation expects `Accept: application/vnd.bentley.itwin-platform.v1+json`: the API
-version lives in that header. Request and response bodies are JSON.
+version lives in that header. The value is also given, for generators, in the
+`x-itwin-accept` extension of this `info` object; a client must send it in place of
+`application/json`. Request and response bodies are JSON.
+
+Errors: the portal says clients "MUST NOT assume that every failed request will produce an
+object of this schema, or that all of the properties in the response will be non-null"
+(a gateway may answer with another body, or none). Error examples marked "(inferred)" were
+written for this spec; the others are the portal's.
 
 The service is a Technical Preview.
 
@@ -1716,8 +1848,8 @@ Arguments:
 - `changeset_id`: Only exports of this changeset.
 - `export_type`: Only exports of this type.
 - `i_model_id`: Only exports of this iModel.
-- `i_twin_js`: Only exports made for iTwin.js viewers (inferred: its type is not documented).
-- `tile_version`: Only exports of this tile format version (inferred: its format is not documented).
+- `i_twin_js`: An iTwin.js version, such as `4.10.2`: returns all exports compatible with that iTwin.js version.
+- `tile_version`: Only exports of this major tile format version. iTwin.js sends the major version of the tile format it reads, an integer such as `36`, together with `iTwinJS`.
 - `prefer`: `return=minimal` (the default) lists `id`, `displayName`, `status` and `lastModified`;
 `return=representation` adds `request` and `_links.mesh`.
 
@@ -1829,8 +1961,8 @@ pub mod builder {
         changeset_id: Result<Option<::std::string::String>, String>,
         export_type: Result<Option<types::ExportType>, String>,
         i_model_id: Result<Option<::std::string::String>, String>,
-        i_twin_js: Result<Option<bool>, String>,
-        tile_version: Result<Option<::std::string::String>, String>,
+        i_twin_js: Result<Option<::std::string::String>, String>,
+        tile_version: Result<Option<i32>, String>,
         prefer: Result<Option<types::PreferReturn>, String>,
     }
     impl<'a> GetExports<'a> {
@@ -1934,25 +2066,25 @@ pub mod builder {
         }
         pub fn i_twin_js<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<bool>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.i_twin_js = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `bool` for i_twin_js failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for i_twin_js failed"
+                        .to_string()
+                });
             self
         }
         pub fn tile_version<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<i32>,
         {
             self.tile_version = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for tile_version failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `i32` for tile_version failed".to_string());
             self
         }
         pub fn prefer<V>(mut self, value: V) -> Self
@@ -2384,6 +2516,9 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// The media type every request sends in `Accept` (the spec's `info.x-itwin-accept`):
+/// the API version lives in it.
+pub const ITWIN_ACCEPT: &str = "application/vnd.bentley.itwin-platform.v1+json";
 /// Operations the spec marks `deprecated: true`, with the reason it gives.
 pub const DEPRECATED_OPERATIONS: &[crate::DeprecatedOperation] = &[
     crate::DeprecatedOperation {

@@ -13,9 +13,8 @@ use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{ACCEPT, HeaderValue};
 
 use crate::Client;
-
-/// The media type the service expects in `Accept`: the API version lives in it.
-pub const ITWIN_ACCEPT: &str = "application/vnd.bentley.itwin-platform.v1+json";
+// Generated from the spec's `info.x-itwin-accept`, so the value is written down once.
+use crate::ITWIN_ACCEPT;
 
 /// A boxed, sendable future, as [`RequestPolicy`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -15,7 +15,8 @@ mod hooks;
 
 pub use deprecation::{DeprecatedOperation, deprecated_operation};
 pub use generated::{
-    ByteStream, Client, ClientInfo, DEPRECATED_OPERATIONS, Error, ResponseValue, builder, types,
+    ByteStream, Client, ClientInfo, DEPRECATED_OPERATIONS, Error, ITWIN_ACCEPT, ResponseValue,
+    builder, types,
 };
-pub use hooks::{BoxFuture, ITWIN_ACCEPT, PolicyError, PolicyHandle, RequestPolicy};
+pub use hooks::{BoxFuture, PolicyError, PolicyHandle, RequestPolicy};
 pub use progenitor_client::OperationInfo;

@@ -189,7 +189,23 @@ fn unauthorized(
     response
 }
 
-/// Middleware of the Mesh Export routes: a valid bearer token or 401.
+/// The caller a share key stands for, when `value` is `Basic <key>` with a configured key.
+/// The key is never logged: the caller is named by the key's position.
+fn share_key_caller(state: &AppState, value: &str) -> Option<String> {
+    let (scheme, key) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let key = key.trim();
+    state
+        .config
+        .share_keys
+        .iter()
+        .position(|k| k == key)
+        .map(|n| format!("share-key-{n}"))
+}
+
+/// Middleware of the Mesh Export routes: a valid bearer token or share key, or 401.
 pub(crate) async fn require_bearer(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -208,7 +224,12 @@ pub(crate) async fn require_bearer(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
-    let client_id = token.and_then(|t| state.tokens.client_of(t));
+    let client_id = token.and_then(|t| state.tokens.client_of(t)).or_else(|| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| share_key_caller(&state, v))
+    });
     let Some(client_id) = client_id else {
         return unauthorized(
             "Unauthorized",

@@ -41,6 +41,9 @@ pub struct EmulatorConfig {
     pub tile_bytes: u64,
     /// How long a `_links.mesh` signature stays valid. Default one hour, like the service.
     pub sas_ttl: Duration,
+    /// Share keys accepted as `Authorization: Basic <share key>` on the Mesh Export routes.
+    /// Empty (the default) accepts none.
+    pub share_keys: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -57,6 +60,7 @@ impl Default for EmulatorConfig {
             tiles: 20,
             tile_bytes: 16 * 1024,
             sas_ttl: Duration::from_secs(3600),
+            share_keys: Vec::new(),
         }
     }
 }
@@ -76,6 +80,10 @@ impl fmt::Debug for EmulatorConfig {
             .field("tiles", &self.tiles)
             .field("tile_bytes", &self.tile_bytes)
             .field("sas_ttl", &self.sas_ttl)
+            .field(
+                "share_keys",
+                &format_args!("{} (redacted)", self.share_keys.len()),
+            )
             .finish()
     }
 }
@@ -103,6 +111,13 @@ impl EmulatorConfig {
             if id.is_empty() || secret.is_empty() {
                 return bad("client id and secret must not be empty".to_owned());
             }
+        }
+        if self
+            .share_keys
+            .iter()
+            .any(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return bad("a share key must be non-empty printable ASCII".to_owned());
         }
         Ok(())
     }
@@ -145,6 +160,13 @@ impl EmulatorBuilder {
     /// [`DEMO_CLIENT_ID`] / [`DEMO_CLIENT_SECRET`].
     pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.config.clients.push((id.into(), secret.into()));
+        self
+    }
+
+    /// Accepts `Authorization: Basic <key>` on the Mesh Export routes (`--share-key`,
+    /// repeatable), as the service accepts an iTwin share key.
+    pub fn share_key(mut self, key: impl Into<String>) -> Self {
+        self.config.share_keys.push(key.into());
         self
     }
 

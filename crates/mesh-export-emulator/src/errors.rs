@@ -28,7 +28,8 @@ pub(crate) fn service_error(
             code: code.to_owned(),
             message: message.to_owned(),
             target: None,
-            details,
+            // The service leaves `details` out when there are none.
+            details: (!details.is_empty()).then_some(details),
         },
     };
     json(status, &body)

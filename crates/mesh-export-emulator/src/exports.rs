@@ -26,6 +26,16 @@ const DEFAULT_TOP: u32 = 100;
 const MAX_TOP: u32 = 1000;
 const EXPORT_TYPES: [&str; 5] = ["3DFT", "CESIUM", "IMODEL", "3DTiles", "3DTILES"];
 
+/// The major tile format version of every export the emulator makes: `tileVersion` keeps
+/// exports of exactly this version (a reader handles one major version of the format).
+pub(crate) const TILE_FORMAT_MAJOR: u32 = 36;
+
+/// The oldest iTwin.js whose readers handle [`TILE_FORMAT_MAJOR`]: `iTwinJS=<version>` keeps
+/// the exports compatible with that version, which for the emulator is all of them from this
+/// version on and none before. The portal does not say which versions read which exports;
+/// this is the emulator's model of "all exports compatible with that iTwinJS version".
+pub(crate) const MIN_ITWINJS: (u64, u64, u64) = (4, 0, 0);
+
 /// One export job as the emulator remembers it. Its status is computed from its age.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportRecord {
@@ -97,7 +107,7 @@ impl ExportRecord {
             i_model_id: Some(self.imodel_id.clone()),
             changeset_id: Some(self.changeset_id.clone()),
             export_type: Some(ExportType::from(self.export_type.as_str())),
-            last_modified: Some(self.started_wall),
+            last_modified: Some(service_timestamp(self.started_wall)),
             ..ExportRequest::default()
         }
     }
@@ -124,7 +134,7 @@ fn render(state: &AppState, origin: &str, record: &ExportRecord, detail: Detail)
         id: record.id.clone(),
         display_name: record.display_name(),
         status: snapshot.status.clone(),
-        last_modified: Some(snapshot.last_modified),
+        last_modified: Some(service_timestamp(snapshot.last_modified)),
         request: None,
         error: None,
         stats: None,
@@ -143,14 +153,16 @@ fn render(state: &AppState, origin: &str, record: &ExportRecord, detail: Detail)
             });
             let raw = state.config.tile_bytes * u64::from(state.config.tiles);
             let queued = duration / 5;
+            // The portal types these Number: sizes are whole bytes, and the processing time is
+            // in milliseconds with its fraction (microsecond precision), as a timer reports it.
             export.stats = Some(ExportStatsDisplay {
-                i_model_size: Some(i64::try_from(raw / 2 + 4096).unwrap_or(i64::MAX)),
-                compressed_size: Some(i64::try_from(raw * 3 / 5).unwrap_or(i64::MAX)),
-                raw_size: Some(i64::try_from(raw).unwrap_or(i64::MAX)),
+                i_model_size: Some((raw / 2 + 4096) as f64),
+                compressed_size: Some((raw * 3 / 5) as f64),
+                raw_size: Some(raw as f64),
                 start_time: chrono::Duration::from_std(queued)
                     .ok()
                     .map(|q| (record.started_wall + q).trunc_subsecs(3)),
-                duration: Some(i64::try_from((duration - queued).as_millis()).unwrap_or(0)),
+                duration: Some(processing_millis(duration - queued)),
                 metrics: serde_json::Map::new(),
             });
         }
@@ -163,6 +175,17 @@ fn render(state: &AppState, origin: &str, record: &ExportRecord, detail: Detail)
         _ => {}
     }
     export
+}
+
+/// A time as the service has been seen to write it: seven fraction digits and `+00:00`
+/// (`2024-08-22T03:18:43.1230000+00:00`), which the spec types as a plain string.
+pub(crate) fn service_timestamp(time: DateTime<Utc>) -> String {
+    format!("{}0000+00:00", time.format("%Y-%m-%dT%H:%M:%S%.3f"))
+}
+
+/// A processing time in milliseconds, with its sub-millisecond fraction.
+fn processing_millis(elapsed: Duration) -> f64 {
+    elapsed.as_micros() as f64 / 1000.0
 }
 
 /// `http://HOST:PORT` as the caller addressed the emulator, so links work from where it stands.
@@ -254,7 +277,7 @@ pub(crate) async fn start(
     let mut export = render(&state, &origin, &record, Detail::Full);
     // The 202 always shows the job as just created, even with a zero export duration.
     export.status = ExportStatus::NotStarted;
-    export.last_modified = Some(record.started_wall);
+    export.last_modified = Some(service_timestamp(record.started_wall));
     export.links = None;
     export.stats = None;
     export.error = None;
@@ -270,6 +293,10 @@ struct ListQuery {
     imodel_id: Option<String>,
     changeset_id: Option<String>,
     export_type: Option<String>,
+    /// `tileVersion`: only exports of this major tile format version.
+    tile_version: Option<u32>,
+    /// `iTwinJS`: only exports this iTwin.js version can read.
+    itwinjs: Option<(u64, u64, u64)>,
     /// Parameters to carry into `_links` (filters and flags), in the caller's order.
     carried: Vec<(String, String)>,
 }
@@ -342,12 +369,18 @@ fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, BadParameter> {
                 query.carried.push((name, value));
             }
             "iTwinJS" => {
-                if value != "true" && value != "false" {
-                    return Err(BadParameter::new(
+                query.itwinjs = Some(parse_version(&value).ok_or_else(|| {
+                    BadParameter::new(
                         "iTwinJS",
-                        "iTwinJS must be true or false.",
-                    ));
-                }
+                        "iTwinJS must be an iTwin.js version such as 4.10.2.",
+                    )
+                })?);
+                query.carried.push((name, value));
+            }
+            "tileVersion" => {
+                query.tile_version = Some(value.parse::<u32>().ok().ok_or_else(|| {
+                    BadParameter::new("tileVersion", "tileVersion must be a non-negative integer.")
+                })?);
                 query.carried.push((name, value));
             }
             "iModelId" => {
@@ -358,12 +391,32 @@ fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, BadParameter> {
                 query.changeset_id = Some(value.clone()).filter(|v| !v.is_empty());
                 query.carried.push((name, value));
             }
-            // The emulator's tiles suit every tile version; the filter is accepted and kept.
-            "tileVersion" => query.carried.push((name, value)),
+            // Like the service, unknown parameters (CesiumJS's informational `client` and
+            // `clientVersion`, for one) are ignored.
             _ => {}
         }
     }
     Ok(query)
+}
+
+/// `major.minor.patch` with an optional pre-release or build suffix (`4.10.2`, `5.0.0-dev.12`);
+/// a missing minor or patch counts as 0 (`4.10` is `4.10.0`).
+fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.split(['-', '+']).next().unwrap_or("");
+    let mut parts = core.split('.');
+    let mut number = |required: bool| match parts.next() {
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok(),
+        None if !required => Some(0),
+        _ => None,
+    };
+    let version = (number(true)?, number(false)?, number(false)?);
+    parts.next().is_none().then_some(version)
+}
+
+/// Whether the emulator's exports suit the `tileVersion` and `iTwinJS` of `query`.
+fn compatible(query: &ListQuery) -> bool {
+    query.tile_version.is_none_or(|v| v == TILE_FORMAT_MAJOR)
+        && query.itwinjs.is_none_or(|v| v >= MIN_ITWINJS)
 }
 
 fn page_href(origin: &str, query: &ListQuery, skip: u64) -> String {
@@ -400,6 +453,7 @@ pub(crate) async fn list(
         store
             .exports
             .iter()
+            .filter(|_| compatible(&query))
             .filter(|e| query.imodel_id.as_ref().is_none_or(|id| &e.imodel_id == id))
             .filter(|e| {
                 query
@@ -566,10 +620,42 @@ mod tests {
             "exportType=OBJ",
             "cdn=2",
             "iTwinJS=yes",
+            "iTwinJS=true",
+            "iTwinJS=4..2",
+            "iTwinJS=",
+            "tileVersion=abc",
+            "tileVersion=-1",
+            "tileVersion=36.5",
         ] {
             assert!(parse_list_query(Some(raw)).is_err(), "{raw} accepted");
         }
         let ok = parse_list_query(Some("$top=5&$skip=10&$orderBy=date:asc")).unwrap();
         assert_eq!((ok.top, ok.skip, ok.ascending), (5, 10, true));
+    }
+
+    #[test]
+    fn itwinjs_is_a_version_and_tile_version_an_integer() {
+        let query = parse_list_query(Some("iModelId=x&tileVersion=36&iTwinJS=4.10.2")).unwrap();
+        assert_eq!(query.tile_version, Some(36));
+        assert_eq!(query.itwinjs, Some((4, 10, 2)));
+        assert!(compatible(&query));
+        assert_eq!(parse_version("5.0.0-dev.12"), Some((5, 0, 0)));
+        assert_eq!(parse_version("4.10"), Some((4, 10, 0)));
+        assert_eq!(parse_version("4.10.2.1"), None);
+    }
+
+    #[test]
+    fn incompatible_readers_get_no_exports() {
+        for raw in [
+            "tileVersion=35",
+            "iTwinJS=3.7.1",
+            "tileVersion=36&iTwinJS=3.99.0",
+        ] {
+            let query = parse_list_query(Some(raw)).unwrap();
+            assert!(!compatible(&query), "{raw}");
+        }
+        assert!(compatible(
+            &parse_list_query(Some("iTwinJS=4.0.0")).unwrap()
+        ));
     }
 }

@@ -22,6 +22,9 @@ struct Args {
     /// A known OAuth2 client as ID:SECRET (repeatable; default demo-client:demo-secret).
     #[arg(long = "client", value_name = "ID:SECRET", value_parser = parse_client)]
     clients: Vec<(String, String)>,
+    /// Accept this share key as `Authorization: Basic <KEY>` (repeatable).
+    #[arg(long = "share-key", value_name = "KEY")]
+    share_keys: Vec<String>,
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     token_ttl: u64,
@@ -105,6 +108,9 @@ impl Args {
         }
         for imodel in &self.fail_imodels {
             builder = builder.fail_imodel(imodel);
+        }
+        for key in &self.share_keys {
+            builder = builder.share_key(key);
         }
         builder
     }

@@ -1,5 +1,9 @@
 //! Bearer tokens: where they come from ([`TokenSource`]) and how they are cached.
 //!
+//! An iTwin share key ([`ShareKey`]) is a credential of the same kind: it goes into
+//! `Authorization` as `Basic <share key>` (the spec's second security scheme) instead of
+//! `Bearer <token>`.
+//!
 //! The client wraps every source in [`TokenCache`]: one token is shared by all calls, refreshed
 //! ahead of expiry by one caller while the others wait for it, and dropped when the service
 //! answers 401. Tokens and secrets are [`Secret`]s, whose `Debug` prints nothing of them.
@@ -52,22 +56,51 @@ impl From<&str> for Secret {
     }
 }
 
-/// A bearer token and when it stops working.
+/// How a credential is written in `Authorization`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Bearer <token>`: an OAuth2 access token (the spec's `oauth2` scheme).
+    #[default]
+    Bearer,
+    /// `Basic <share key>`: an iTwin share key as issued (the spec's `shareKey` scheme).
+    Basic,
+}
+
+impl AuthScheme {
+    /// The scheme's name as `Authorization` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Basic => "Basic",
+        }
+    }
+}
+
+/// A credential for `Authorization` (a bearer token, or a share key) and when it stops working.
 #[derive(Clone, Debug)]
 pub struct AccessToken {
     /// The token.
     pub token: Secret,
     /// When it expires; `None` for tokens that do not say (they are never refreshed ahead).
     pub expires_at: Option<Instant>,
+    /// How it goes into `Authorization`; [`AuthScheme::Bearer`] for OAuth2 tokens.
+    pub scheme: AuthScheme,
 }
 
 impl AccessToken {
-    /// A token valid for `lifetime` from now (`None`: no known expiry).
+    /// A bearer token valid for `lifetime` from now (`None`: no known expiry).
     pub fn new(token: impl Into<Secret>, lifetime: Option<Duration>) -> Self {
         AccessToken {
             token: token.into(),
             expires_at: lifetime.map(|l| Instant::now() + l),
+            scheme: AuthScheme::Bearer,
         }
+    }
+
+    /// The `Authorization` header value: `Bearer <token>` or `Basic <share key>`.
+    pub fn authorization(&self) -> String {
+        format!("{} {}", self.scheme.as_str(), self.token.expose())
     }
 
     /// Time left before expiry, if known.
@@ -162,6 +195,45 @@ impl TokenSource for StaticToken {
         let token = AccessToken {
             token: self.0.clone(),
             expires_at: None,
+            scheme: AuthScheme::Bearer,
+        };
+        Box::pin(async move { Ok(token) })
+    }
+}
+
+/// An iTwin share key, sent as `Authorization: Basic <share key>` (the key as issued; it is
+/// not a base64 `user:password` pair). CesiumJS authenticates iTwin Platform calls this way.
+/// A share key does not expire on a schedule the client knows; when the service refuses it,
+/// calls fail with 401.
+///
+/// ```
+/// use mesh_export::auth::ShareKey;
+///
+/// let key = ShareKey::new("my-share-key");
+/// assert_eq!(format!("{key:?}"), "ShareKey(***)");
+/// ```
+#[derive(Clone)]
+pub struct ShareKey(Secret);
+
+impl ShareKey {
+    /// Wraps the share key.
+    pub fn new(key: impl Into<Secret>) -> Self {
+        ShareKey(key.into())
+    }
+}
+
+impl fmt::Debug for ShareKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ShareKey(***)")
+    }
+}
+
+impl TokenSource for ShareKey {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        let token = AccessToken {
+            token: self.0.clone(),
+            expires_at: None,
+            scheme: AuthScheme::Basic,
         };
         Box::pin(async move { Ok(token) })
     }
@@ -301,9 +373,9 @@ fn token_http_client() -> reqwest::Client {
         .expect("a reqwest client with no custom TLS settings always builds")
 }
 
-/// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), or
-/// `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client credentials, against `ITWIN_TOKEN_URL`
-/// when set). A token wins when both are present.
+/// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), else
+/// `ITWIN_SHARE_KEY` (a [`ShareKey`]), else `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client
+/// credentials, against `ITWIN_TOKEN_URL` when set), in that order.
 pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
     from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
@@ -311,6 +383,9 @@ pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
 fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource>, AuthError> {
     if let Some(token) = var("ITWIN_ACCESS_TOKEN") {
         return Ok(Arc::new(StaticToken::new(token)));
+    }
+    if let Some(key) = var("ITWIN_SHARE_KEY") {
+        return Ok(Arc::new(ShareKey::new(key)));
     }
     match (var("ITWIN_CLIENT_ID"), var("ITWIN_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => {
@@ -327,7 +402,8 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
             "ITWIN_CLIENT_SECRET is set but ITWIN_CLIENT_ID is not".into(),
         )),
         (None, None) => Err(AuthError::MissingCredentials(
-            "set ITWIN_ACCESS_TOKEN, or ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET".into(),
+            "set ITWIN_ACCESS_TOKEN, ITWIN_SHARE_KEY, or ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET"
+                .into(),
         )),
     }
 }
@@ -465,6 +541,36 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
+    #[tokio::test]
+    async fn a_share_key_is_a_basic_credential_and_debug_hides_it() {
+        let key = ShareKey::new("sk-very-secret");
+        assert!(!format!("{key:?}").contains("sk-very-secret"));
+        let token = key.token().await.unwrap();
+        assert_eq!(token.scheme, AuthScheme::Basic);
+        assert_eq!(token.authorization(), "Basic sk-very-secret");
+        assert!(token.expires_at.is_none());
+        assert!(!format!("{token:?}").contains("sk-very-secret"));
+        let bearer = AccessToken::new("t", None);
+        assert_eq!(bearer.authorization(), "Bearer t");
+    }
+
+    #[test]
+    fn environment_takes_a_share_key_after_a_token_and_before_client_credentials() {
+        let s = from_vars(vars(&[
+            ("ITWIN_SHARE_KEY", "sk-from-env"),
+            ("ITWIN_CLIENT_ID", "i"),
+            ("ITWIN_CLIENT_SECRET", "s"),
+        ]))
+        .unwrap();
+        assert_eq!(format!("{s:?}"), "ShareKey(***)");
+        let s = from_vars(vars(&[
+            ("ITWIN_ACCESS_TOKEN", "t"),
+            ("ITWIN_SHARE_KEY", "sk-from-env"),
+        ]))
+        .unwrap();
+        assert!(format!("{s:?}").starts_with("StaticToken"));
+    }
+
     #[test]
     fn environment_prefers_a_token_then_client_credentials() {
         let s = from_vars(vars(&[
@@ -532,6 +638,7 @@ mod tests {
             token: AccessToken {
                 token: Secret::new("x"),
                 expires_at: Some(now + Duration::from_secs(10)),
+                scheme: AuthScheme::Bearer,
             },
             obtained_at: now,
         };
@@ -541,6 +648,7 @@ mod tests {
             token: AccessToken {
                 token: Secret::new("x"),
                 expires_at: Some(now + Duration::from_secs(3600)),
+                scheme: AuthScheme::Bearer,
             },
             obtained_at: now,
         };

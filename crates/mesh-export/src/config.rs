@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 
 use crate::auth::{
-    self, AuthError, ClientCredentials, Secret, StaticToken, TokenCache, TokenSource,
+    self, AuthError, ClientCredentials, Secret, ShareKey, StaticToken, TokenCache, TokenSource,
 };
 use crate::client::Client;
 use crate::deprecation::DeprecationWarnings;
@@ -131,6 +131,11 @@ impl ClientBuilder {
         self.token_source(StaticToken::new(token))
     }
 
+    /// Authenticates with an iTwin share key (`Authorization: Basic <share key>`).
+    pub fn share_key(self, key: impl Into<Secret>) -> Self {
+        self.token_source(ShareKey::new(key))
+    }
+
     /// Authenticates with OAuth2 client credentials.
     pub fn client_credentials(self, credentials: ClientCredentials) -> Self {
         self.token_source(credentials)
@@ -191,7 +196,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let source = self.tokens?.ok_or_else(|| {
             AuthError::MissingCredentials(
-                "configure static_token, client_credentials, token_source or credentials_from_env"
+                "configure static_token, share_key, client_credentials, token_source or credentials_from_env"
                     .into(),
             )
         })?;

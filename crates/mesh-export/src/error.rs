@@ -206,6 +206,7 @@ impl Error {
             details: e
                 .details
                 .into_iter()
+                .flatten()
                 .map(|detail| ErrorDetail {
                     code: redact_signatures(&detail.code),
                     message: redact_signatures(&detail.message),
@@ -291,6 +292,26 @@ pub(crate) fn redact_signatures(text: &str) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn an_error_body_with_null_details_and_target_keeps_its_code() {
+        // The portal: clients must not assume all properties of an error are non-null.
+        let body = br#"{"error":{"code":"ExportNotFound","message":"Requested export is not available.","target":null,"details":null}}"#;
+        let error =
+            Error::from_response_parts(StatusCode::NOT_FOUND, &HeaderMap::new(), body, None);
+        match error {
+            Error::Service {
+                code,
+                target,
+                details,
+                ..
+            } => {
+                assert_eq!(code.as_deref(), Some("ExportNotFound"));
+                assert!(target.is_none() && details.is_empty());
+            }
+            other => panic!("not a service error: {other:?}"),
+        }
+    }
 
     #[test]
     fn service_errors_keep_code_target_details_and_correlation_id() {

@@ -8,6 +8,7 @@ use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 use crate::client::Client;
 use crate::error::Error;
 use crate::paging::{ExportFilter, same_export_type};
+use crate::timestamp::LastModified;
 
 /// Identifies "the same export" for the per-process start lock.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -98,7 +99,7 @@ impl Client {
             candidates
                 .iter()
                 .filter(|e| status(&e.status))
-                .max_by_key(|e| e.last_modified)
+                .max_by_key(|e| e.last_modified_at())
                 .cloned()
         };
         if let Some(done) = newest(&|s| *s == ExportStatus::Complete) {

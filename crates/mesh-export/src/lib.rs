@@ -2,7 +2,7 @@
 //!
 //! [`Client`] wraps the generated [`mesh_export_client`] with a request policy: bearer tokens
 //! (static, OAuth2 client credentials, or any [`TokenSource`]) cached and refreshed ahead of
-//! expiry, retries that honour `Retry-After` and never repeat a `start-export` that may have
+//! expiry, or an iTwin [`ShareKey`] (`Authorization: Basic <share key>`), retries that honour `Retry-After` and never repeat a `start-export` that may have
 //! reached the service, one `X-Correlation-ID` per call, tracing spans, and a one-time warning
 //! for operations the spec deprecates. On top it adds what callers need: a [`Stream`] over
 //! exports ([`Client::exports`]), [`Client::wait_for_export`], [`Client::get_or_start_export`],
@@ -60,9 +60,10 @@ mod paging;
 mod policy;
 pub mod retry;
 pub mod tiles;
+pub mod timestamp;
 mod wait;
 
-pub use auth::{ClientCredentials, StaticToken, TokenSource};
+pub use auth::{ClientCredentials, ShareKey, StaticToken, TokenSource};
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
 pub use deprecation::DeprecationWarnings;
@@ -71,4 +72,5 @@ pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 pub use paging::{ExportFilter, same_export_type};
 pub use retry::RetryOptions;
+pub use timestamp::LastModified;
 pub use wait::WaitOptions;

@@ -17,7 +17,7 @@ use mesh_export_client::{BoxFuture, OperationInfo, PolicyError, RequestPolicy};
 use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use tracing::Instrument;
 
-use crate::auth::{Secret, TokenCache};
+use crate::auth::{AccessToken, Secret, TokenCache};
 use crate::deprecation::{self, DeprecationWarnings};
 use crate::error::Error;
 use crate::retry::{self, Decision, RetryOptions};
@@ -100,7 +100,7 @@ impl RequestPolicy for MeshExportPolicy {
             };
             with_call(|s| s.correlation_id = Some(id));
             match self.tokens.get().await {
-                Ok(token) => set_bearer(request, &token.token),
+                Ok(token) => set_bearer(request, &token),
                 Err(e) => {
                     let message = e.to_string();
                     with_call(|s| s.error = Some(Error::Auth(e)));
@@ -144,9 +144,10 @@ impl RequestPolicy for MeshExportPolicy {
     }
 }
 
-/// Puts `token` in `Authorization`, marked sensitive so reqwest and hyper never print it.
-fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), PolicyError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+/// Puts `token` in `Authorization` (`Bearer <token>`, or `Basic <share key>`), marked sensitive
+/// so reqwest and hyper never print it.
+fn set_bearer(request: &mut reqwest::Request, token: &AccessToken) -> Result<(), PolicyError> {
+    let mut value = HeaderValue::from_str(&token.authorization())
         .map_err(|_| PolicyError::from("the token contains characters not allowed in a header"))?;
     value.set_sensitive(true);
     request.headers_mut().insert(AUTHORIZATION, value);
@@ -155,7 +156,10 @@ fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), Poli
 
 fn bearer_of(request: &reqwest::Request) -> Option<Secret> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").map(Secret::new)
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("Basic "))
+        .map(Secret::new)
 }
 
 /// Sends `request`, retrying per `options`; with `tokens`, re-authorizes each attempt and
@@ -193,7 +197,7 @@ pub(crate) async fn send_with_retries(
                     }
                     match tokens.get().await {
                         Ok(fresh) if Some(&fresh.token) != rejected.as_ref() => {
-                            if set_bearer(&mut next, &fresh.token).is_ok() {
+                            if set_bearer(&mut next, &fresh).is_ok() {
                                 tracing::info!(
                                     attempt,
                                     "token rejected (HTTP 401); retrying once with a new token"
@@ -263,7 +267,7 @@ pub(crate) async fn send_with_retries(
                 if let Some(tokens) = tokens {
                     match tokens.get().await {
                         Ok(token) => {
-                            if set_bearer(&mut next, &token.token).is_err() {
+                            if set_bearer(&mut next, &token).is_err() {
                                 return (result, None);
                             }
                         }

@@ -8,4 +8,5 @@ mod fault_injection;
 mod fuzz_oracles;
 mod fuzz_replay;
 mod reference_payloads;
+mod schema_round_trip;
 mod spec_examples;

@@ -1,6 +1,7 @@
 //! The payloads the reference documents, including the odd ones seen in the wild, decode into the
 //! generated types and survive a round trip.
 
+use mesh_export::LastModified;
 use mesh_export_client::types::{
     ErrorResponse, Export, ExportResponse, ExportStatus, ExportType, ExportsPage, StartExport,
 };
@@ -62,8 +63,71 @@ fn seven_digit_fractional_timestamps_with_an_offset_decode() {
     let export: Export = round_trip(
         json!({"id":"a","displayName":"d","status":"Complete","lastModified":"2024-08-22T03:18:43.1234567+00:00"}),
     );
-    let time = export.last_modified.unwrap();
+    // Kept as sent, and read as a time by the library's lenient parser.
+    assert_eq!(
+        export.last_modified.as_deref(),
+        Some("2024-08-22T03:18:43.1234567+00:00")
+    );
+    let time = export.last_modified_at().unwrap();
     assert_eq!(time.to_rfc3339(), "2024-08-22T03:18:43.123456700+00:00");
+}
+
+#[test]
+fn a_timestamp_the_client_cannot_read_does_not_fail_the_page() {
+    let page: ExportsPage = round_trip(json!({"exports":[
+        {"id":"a","displayName":"d","status":"Complete","lastModified":"22/08/2024 03:18:43"},
+        {"id":"b","displayName":"d","status":"Complete","lastModified":"2024-08-22T03:18:43.1234567"},
+        {"id":"c","displayName":"d","status":"Complete","lastModified":"2024-08-22T03:18:43Z","request":{"iModelId":"m","lastModified":"not a time"}}
+    ],"_links":{"self":{"href":"https://api.bentley.com/mesh-export/"}}}));
+    assert_eq!(
+        page.exports[0].last_modified.as_deref(),
+        Some("22/08/2024 03:18:43")
+    );
+    assert!(page.exports[0].last_modified_at().is_none());
+    // No offset: read as UTC.
+    assert_eq!(
+        page.exports[1].last_modified_at().unwrap().to_rfc3339(),
+        "2024-08-22T03:18:43.123456700+00:00"
+    );
+    let request = page.exports[2].request.as_ref().unwrap();
+    assert!(request.last_modified_at().is_none());
+    assert!(page.exports[2].last_modified_at().is_some());
+}
+
+#[test]
+fn fractional_and_exponent_stats_decode() {
+    let body: ExportResponse = round_trip(json!({"export":{
+        "id":"a","displayName":"d","status":"Complete","lastModified":"2024-08-22T03:18:43Z",
+        "stats":{"iModelSize":2.5e6,"compressedSize":1048576,"rawSize":3145728.0,
+                 "startTime":"2024-08-22T03:17:01Z","duration":101842.5,"metrics":{"tiles":12}}
+    }}));
+    let stats = body.export.stats.unwrap();
+    assert_eq!(stats.i_model_size, Some(2_500_000.0));
+    assert_eq!(stats.compressed_size, Some(1_048_576.0));
+    assert_eq!(stats.raw_size, Some(3_145_728.0));
+    assert_eq!(stats.duration, Some(101_842.5));
+    assert_eq!(stats.metrics["tiles"], json!(12));
+}
+
+#[test]
+fn null_targets_and_details_decode() {
+    let body: ErrorResponse = round_trip(json!({"error":{
+        "code":"InvalidMeshExportRequest","message":"The request is invalid.","target":null,
+        "details":[{"code":"InvalidParameter","message":"m","target":null}]
+    }}));
+    assert!(body.error.target.is_none());
+    assert!(body.error.details.unwrap()[0].target.is_none());
+    let body: ErrorResponse = round_trip(json!({"error":{
+        "code":"ExportNotFound","message":"Requested export is not available.","details":null
+    }}));
+    assert!(body.error.details.is_none());
+}
+
+#[test]
+fn the_portal_rate_limit_error_decodes() {
+    let body: ErrorResponse = round_trip(json!({"error":{"code":"RateLimitExceeded",
+        "message":"The client sent more requests than allowed by this API for the current tier of the client."}}));
+    assert_eq!(body.error.code, "RateLimitExceeded");
 }
 
 #[test]
@@ -122,7 +186,7 @@ fn the_delete_conflict_error_decodes_with_details() {
         json!({"error":{"code":"InvalidMeshExportRequest","message":"Cannot delete exported job.","details":[{"code":"InvalidParameter","message":"id is invalid.","target":"id"}]}}),
     );
     assert_eq!(body.error.code, "InvalidMeshExportRequest");
-    assert_eq!(body.error.details[0].target.as_deref(), Some("id"));
+    assert_eq!(body.error.details.unwrap()[0].target.as_deref(), Some("id"));
 }
 
 #[test]
@@ -130,7 +194,7 @@ fn errors_without_details_decode() {
     let body: ErrorResponse = round_trip(
         json!({"error":{"code":"ExportNotFound","message":"Requested export is not available."}}),
     );
-    assert!(body.error.details.is_empty() && body.error.target.is_none());
+    assert!(body.error.details.is_none() && body.error.target.is_none());
 }
 
 #[test]

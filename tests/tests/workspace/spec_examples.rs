@@ -123,8 +123,10 @@ fn the_example_check_rejects_an_example_that_breaks_its_schema() {
     let validator = validator(&spec, &schema);
     let missing_status = json!({ "export": { "id": "x", "displayName": "y" } });
     let misspelled = json!({ "export": { "id": "x", "displayName": "y", "status": "Complete", "lastModifed": "2024-08-22T03:18:43Z" } });
-    let bad_time = json!({ "export": { "id": "x", "displayName": "y", "status": "Complete", "lastModified": "yesterday" } });
-    for value in [missing_status, misspelled, bad_time] {
+    // `lastModified` is a plain string (the portal's type); `stats.startTime` is a date-time.
+    let bad_time = json!({ "export": { "id": "x", "displayName": "y", "status": "Complete", "stats": { "startTime": "yesterday" } } });
+    let text_size = json!({ "export": { "id": "x", "displayName": "y", "status": "Complete", "stats": { "rawSize": "3 MB" } } });
+    for value in [missing_status, misspelled, bad_time, text_size] {
         assert!(!validator.is_valid(&value), "accepted {value}");
     }
 }

@@ -17,7 +17,12 @@ pub struct Findings {
     pub deprecated: Vec<DeprecatedOperation>,
     /// Named string enums that appear in a response body: generated as open enums.
     pub open_enums: Vec<String>,
+    /// The media type every request must send in `Accept`: `info.x-itwin-accept`.
+    pub accept: Option<String>,
 }
+
+/// The `info` extension that carries the versioned `Accept` media type.
+pub const ACCEPT_EXTENSION: &str = "x-itwin-accept";
 
 /// An operation the spec marks deprecated.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +47,10 @@ pub fn normalize(spec: &mut OpenAPI) -> Result<Findings, String> {
             spec.openapi
         ));
     }
-    let mut findings = Findings::default();
+    let mut findings = Findings {
+        accept: accept(spec)?,
+        ..Findings::default()
+    };
     for (path, method, operation) in operations_mut(spec) {
         let name = format!(
             "{} {path} ({})",
@@ -62,6 +70,27 @@ pub fn normalize(spec: &mut OpenAPI) -> Result<Findings, String> {
     }
     findings.open_enums = response_enums(spec);
     Ok(findings)
+}
+
+/// `info.x-itwin-accept`: the versioned media type the service wants in `Accept`, where
+/// progenitor would send `application/json`. It must be a `type/subtype` usable as a header.
+fn accept(spec: &OpenAPI) -> Result<Option<String>, String> {
+    let Some(value) = spec.info.extensions.get(ACCEPT_EXTENSION) else {
+        return Ok(None);
+    };
+    let text = value
+        .as_str()
+        .ok_or_else(|| format!("info.{ACCEPT_EXTENSION} must be a string, not {value}"))?;
+    let valid = text
+        .split_once('/')
+        .is_some_and(|(kind, sub)| !kind.is_empty() && !sub.is_empty() && !sub.contains('/'))
+        && text.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(format!(
+            "info.{ACCEPT_EXTENSION} must be one media type such as application/json, not {text:?}"
+        ));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// Every operation with its path and lower-case method, in spec order.

@@ -23,6 +23,17 @@ pub fn rewrite(file: &mut syn::File, findings: &Findings) -> Result<Vec<String>,
             op.method, op.path
         ));
     }
+    if let Some(accept) = &findings.accept {
+        file.items.push(syn::parse_quote! {
+            /// The media type every request sends in `Accept` (the spec's `info.x-itwin-accept`):
+            /// the API version lives in it.
+            pub const ITWIN_ACCEPT: &str = #accept;
+        });
+        log.push(format!(
+            "ITWIN_ACCEPT: {accept:?} (info.{}; sent in place of application/json)",
+            super::normalize::ACCEPT_EXTENSION
+        ));
+    }
     file.items.push(deprecation_table(&findings.deprecated));
     log.push(format!(
         "DEPRECATED_OPERATIONS: [{}]",
@@ -153,6 +164,21 @@ fn open_enum_tokens(closed: &ItemEnum) -> Result<TokenStream, String> {
     let variant_docs = values.iter().map(|v| format!("`{v}`"));
     let unknown = format_ident!("Unknown");
     let expecting = format!("a {name} string");
+    let schema_name = name.to_string();
+    let schema_description = docs
+        .iter()
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok(quote! {
         #(#docs)*
         ///
@@ -220,6 +246,22 @@ fn open_enum_tokens(closed: &ItemEnum) -> Result<TokenStream, String> {
         impl ::serde::Serialize for #name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        /// Any string: the values the spec lists, or one it does not (kept in `Unknown`).
+        impl ::schemars::JsonSchema for #name {
+            fn schema_name() -> ::std::string::String {
+                #schema_name.to_owned()
+            }
+
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::schema::Schema {
+                ::serde_json::from_value(::serde_json::json!({
+                    "type": "string",
+                    "description": #schema_description,
+                    "anyOf": [{ "enum": [#(#values),*] }, { "type": "string" }],
+                }))
+                .expect("an open enum's schema is a valid JSON Schema")
             }
         }
 

@@ -108,8 +108,11 @@ fn the_schema_check_catches_wrong_bodies() {
     let missing_name = json!({"export": {"id": "a", "status": "Complete"}});
     assert!(!spec.schema_errors(&schema, &missing_name).is_empty());
     let bad_date = json!({"export": {"id": "a", "displayName": "d", "status": "Complete",
-        "lastModified": "yesterday"}});
+        "stats": {"startTime": "yesterday"}}});
     assert!(!spec.schema_errors(&schema, &bad_date).is_empty());
+    let text_duration = json!({"export": {"id": "a", "displayName": "d", "status": "Complete",
+        "stats": {"duration": "240 ms"}}});
+    assert!(!spec.schema_errors(&schema, &text_duration).is_empty());
 }
 
 #[tokio::test]
@@ -196,7 +199,7 @@ async fn every_operation_answers_as_the_spec_documents() {
         ("/", "return=minimal"),
         ("/", "return=representation"),
         (
-            "/?$top=1&$skip=1&$orderBy=date:asc&exportType=3DTiles&cdn=1&iTwinJS=false",
+            "/?$top=1&$skip=1&$orderBy=date:asc&exportType=3DTiles&cdn=1&tileVersion=36&iTwinJS=4.10.2",
             "return=representation",
         ),
     ] {
@@ -209,9 +212,11 @@ async fn every_operation_answers_as_the_spec_documents() {
         assert_eq!(response.status(), 200);
         spec.check("/", "get", response).await;
     }
-    let bad = api.get("/?$top=0").send().await.unwrap();
-    assert_eq!(bad.status(), 422);
-    spec.check("/", "get", bad).await;
+    for query in ["/?$top=0", "/?iTwinJS=true", "/?tileVersion=latest"] {
+        let bad = api.get(query).send().await.unwrap();
+        assert_eq!(bad.status(), 422, "{query}");
+        spec.check("/", "get", bad).await;
+    }
     let anonymous = client.get(&root).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     spec.check("/", "get", anonymous).await;

@@ -198,7 +198,7 @@ async fn exports_move_from_not_started_through_in_progress_to_complete() {
             .unwrap()
             .contains("sig=")
     );
-    assert!(last["stats"]["rawSize"].as_i64().unwrap() > 0);
+    assert!(last["stats"]["rawSize"].as_f64().unwrap() > 0.0);
 }
 
 #[tokio::test]
@@ -386,7 +386,8 @@ async fn list_filters_by_imodel_changeset_and_type() {
     assert_eq!(count("/?exportType=CESIUM").await, 1);
     assert_eq!(count("/?exportType=3DTILES").await, 2);
     assert_eq!(count("/?iModelId=nobody").await, 0);
-    assert_eq!(count("/?cdn=1&tileVersion=1.1&iTwinJS=true").await, 3);
+    assert_eq!(count("/?cdn=1&tileVersion=36&iTwinJS=4.10.2").await, 3);
+    assert_eq!(count("/?cdn=1&tileVersion=35&iTwinJS=4.10.2").await, 0);
 }
 
 async fn assert_invalid(response: reqwest::Response, target: &str) {
@@ -506,4 +507,109 @@ async fn bad_settings_are_refused_with_a_clear_error() {
     assert!(err.to_string().contains("fault rate"), "{err}");
     let err = Emulator::builder().tiles(1).start().await.unwrap_err();
     assert!(err.to_string().contains("tiles"), "{err}");
+}
+
+#[tokio::test]
+async fn the_itwinjs_query_lists_the_exports_compatible_with_that_version() {
+    let emulator = quick().start().await.unwrap();
+    let api = Api::new(&emulator).await;
+    let id = api.start("x").await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // What the issue quotes, what iTwin.js's frontend-tiles sends, and CesiumJS's
+    // informational `client` / `clientVersion`.
+    for query in [
+        "/?iModelId=x&tileVersion=36&iTwinJS=4.10.2",
+        "/?iModelId=x&$top=5&cdn=1&tileVersion=36&iTwinJS=5.0.0-dev.12",
+        "/?iModelId=x&client=CesiumJS&clientVersion=1.120&tileVersion=36",
+    ] {
+        let response = api
+            .get(query)
+            .header("Prefer", "return=representation")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{query}");
+        let page: Value = response.json().await.unwrap();
+        assert_eq!(ids(&page), std::slice::from_ref(&id), "{query}");
+        let self_href = page["_links"]["self"]["href"].as_str().unwrap();
+        assert!(self_href.contains("tileVersion=36"), "{self_href}");
+    }
+    // Readers of another tile format, or an iTwin.js too old for the emulator's: nothing.
+    for query in [
+        "/?iModelId=x&tileVersion=35&iTwinJS=4.10.2",
+        "/?iModelId=x&tileVersion=36&iTwinJS=3.8.0",
+    ] {
+        let page = api.get_json(query).await;
+        assert!(ids(&page).is_empty(), "{query}: {page}");
+    }
+    let bad = api.get("/?iTwinJS=true").send().await.unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["details"][0]["target"], "iTwinJS");
+}
+
+#[tokio::test]
+async fn stats_are_numbers_with_the_fraction_a_timer_gives() {
+    // 300.5 ms in all: a fifth queued, 240.4 ms processing.
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_micros(300_500))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&emulator).await;
+    let id = api.start("m").await;
+    let export = api.wait_done(&id).await;
+    let stats = &export["stats"];
+    assert!(stats["duration"].is_f64(), "{stats}");
+    assert_eq!(stats["duration"].as_f64(), Some(240.4), "{stats}");
+    for size in ["iModelSize", "compressedSize", "rawSize"] {
+        assert!(stats[size].as_f64().is_some_and(|s| s > 0.0), "{stats}");
+    }
+    // The timestamp as the service has been seen to write it.
+    let last_modified = export["lastModified"].as_str().unwrap();
+    assert_eq!(
+        last_modified.len(),
+        "2024-08-22T03:18:43.1230000+00:00".len()
+    );
+    assert!(last_modified.ends_with("0000+00:00"), "{last_modified}");
+}
+
+#[tokio::test]
+async fn a_configured_share_key_authenticates_as_basic() {
+    let emulator = quick().share_key("sk-emulator-key").start().await.unwrap();
+    let root = format!("{}/", emulator.mesh_export_url());
+    let with = |value: &str| {
+        http()
+            .get(&root)
+            .header("authorization", value.to_owned())
+            .send()
+    };
+    assert_eq!(with("Basic sk-emulator-key").await.unwrap().status(), 200);
+    assert_eq!(with("basic  sk-emulator-key").await.unwrap().status(), 200);
+    for refused in [
+        "Basic sk-other-key",
+        "Bearer sk-emulator-key",
+        "Basic c2stZW11bGF0b3Ita2V5",
+    ] {
+        let response = with(refused).await.unwrap();
+        assert_eq!(response.status(), 401, "{refused}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("sk-"), "{body}");
+    }
+    let unconfigured = quick().start().await.unwrap();
+    let response = http()
+        .get(format!("{}/", unconfigured.mesh_export_url()))
+        .header("authorization", "Basic sk-emulator-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(!format!("{:?}", emulator.config()).contains("sk-emulator-key"));
 }
