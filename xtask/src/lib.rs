@@ -1,3 +1,5 @@
-//! Development tasks of the Mesh Export workspace: code generation and its drift check.
+//! Development tasks of the Mesh Export workspace: code generation and its drift check, and
+//! the semantic diff of two API definitions.
 
 pub mod codegen;
+pub mod spec_diff;
