@@ -392,6 +392,15 @@ fn a_missing_argument_is_a_usage_error_with_exit_2() {
 /// A one-connection-at-a-time HTTP server on loopback answering every request with `status`
 /// and `body`; returns its base URL.
 fn serve(status: &'static str, body: String) -> String {
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/yaml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    serve_raw(head + &body)
+}
+
+/// Like [`serve`], with the whole response (head and body) as given.
+fn serve_raw(response: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     thread::spawn(move || {
@@ -403,11 +412,7 @@ fn serve(status: &'static str, body: String) -> String {
             while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
                 line.clear();
             }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/yaml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let _ = stream.write_all(response.as_bytes());
         }
     });
     format!("http://{address}")
@@ -451,5 +456,30 @@ fn an_unreachable_url_exits_with_2() {
             "bad-input/good.yaml",
         ],
         "cannot fetch",
+    );
+}
+
+#[test]
+fn a_server_announcing_an_absurd_size_is_refused_with_2_before_reading() {
+    let base = serve_raw(
+        "HTTP/1.1 200 OK\r\ncontent-length: 99999999999\r\nconnection: close\r\n\r\nopenapi: 3.0.3\n"
+            .to_owned(),
+    );
+    assert_bad_input(
+        &[&format!("{base}/openapi.yaml"), "bad-input/good.yaml"],
+        "larger than",
+    );
+}
+
+#[test]
+fn a_body_longer_than_the_limit_is_refused_with_2() {
+    // No content-length: the reader stops at the limit instead of trusting the server.
+    let body = "#".repeat(16 * 1024 * 1024 + 10);
+    let base = serve_raw(format!(
+        "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{body}"
+    ));
+    assert_bad_input(
+        &[&format!("{base}/openapi.yaml"), "bad-input/good.yaml"],
+        "larger than",
     );
 }

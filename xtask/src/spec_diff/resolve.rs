@@ -299,3 +299,53 @@ fn mark(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(components: &str) -> OpenAPI {
+        let text = format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: v}}\npaths: {{}}\ncomponents:\n{components}"
+        );
+        serde_norway::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn a_chain_of_refs_resolves_to_its_schema() {
+        let spec =
+            spec("  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {type: integer}\n");
+        let schema = named_schema(&spec, "A").unwrap();
+        assert!(matches!(
+            schema.schema_kind,
+            SchemaKind::Type(Type::Integer(_))
+        ));
+    }
+
+    #[test]
+    fn a_ref_cycle_is_an_error_not_a_hang() {
+        let spec = spec(
+            "  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n",
+        );
+        assert!(named_schema(&spec, "A").unwrap_err().contains("cycle"));
+    }
+
+    #[test]
+    fn external_and_foreign_refs_are_refused_by_name() {
+        assert!(ref_name("other.yaml#/components/schemas/A", "schemas").is_err());
+        assert!(ref_name("#/components/parameters/A", "schemas").is_err());
+        assert!(ref_name("#/components/schemas/A/properties/b", "schemas").is_err());
+        assert_eq!(ref_name("#/components/schemas/A", "schemas"), Ok("A"));
+    }
+
+    #[test]
+    fn parameters_resolve_through_components() {
+        let spec =
+            spec("  parameters:\n    Top: {name: $top, in: query, schema: {type: integer}}\n");
+        let item = ReferenceOr::ref_("#/components/parameters/Top");
+        assert_eq!(
+            parameter(&spec, &item).unwrap().parameter_data_ref().name,
+            "$top"
+        );
+    }
+}
