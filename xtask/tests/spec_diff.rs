@@ -224,6 +224,21 @@ fn an_enum_used_in_requests_and_responses_breaks_when_a_value_is_removed() {
 }
 
 #[test]
+fn a_response_body_of_another_type_breaks() {
+    check_rule("response-body-type-changed", true);
+}
+
+#[test]
+fn a_response_media_type_removed_breaks() {
+    check_rule("response-media-type-removed", true);
+}
+
+#[test]
+fn a_removed_request_body_breaks() {
+    check_rule("request-body-removed", true);
+}
+
+#[test]
 fn a_removed_success_status_breaks() {
     check_rule("response-success-status-removed", true);
 }
