@@ -1,5 +1,6 @@
-//! Development tasks of the Mesh Export workspace: code generation and its drift check, and a
-//! flaky-test hunt.
+//! Development tasks of the Mesh Export workspace: code generation and its drift check, the
+//! semantic diff of two API definitions, and a flaky-test hunt.
 
 pub mod codegen;
 pub mod flake;
+pub mod spec_diff;

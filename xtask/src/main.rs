@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-use xtask::codegen;
+use clap::{Parser, Subcommand, ValueEnum};
+use xtask::{codegen, spec_diff};
 
 #[derive(Parser)]
 #[command(
@@ -48,7 +48,31 @@ enum Task {
         #[arg(default_value_t = 20)]
         runs: u32,
     },
+    /// Compare two OpenAPI 3.0 definitions in API terms and mark each change breaking or not for
+    /// users of the generated client. Exit status: 0 when nothing breaks, 1 when something
+    /// breaks, 2 on bad input.
+    SpecDiff {
+        /// The old definition: a file (relative to the current directory) or an http(s) URL.
+        old: String,
+        /// The new definition: a file or an http(s) URL.
+        new: String,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
 }
+
+/// The output of `spec-diff`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    /// Grouped by operation and schema, for people.
+    Text,
+    /// One JSON document, for programs.
+    Json,
+}
+
+/// `spec-diff`'s exit status on bad input (the status clap gives a usage error, too).
+const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,6 +89,7 @@ fn main() -> ExitCode {
         } => run_codegen(&root.join(spec), &root.join(out), check, quiet),
         Task::Bench { quick } => run_bench(root, quick),
         Task::Flake { runs } => xtask::flake::run(root, runs),
+        Task::SpecDiff { old, new, format } => return run_spec_diff(&old, &new, format),
     };
     match result {
         Ok(code) => code,
@@ -72,6 +97,28 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run_spec_diff(old: &str, new: &str, format: ReportFormat) -> ExitCode {
+    let compared = spec_diff::load(old)
+        .and_then(|old| Ok((old, spec_diff::load(new)?)))
+        .and_then(|(old, new)| spec_diff::diff(&old, &new));
+    let report = match compared {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    match format {
+        ReportFormat::Text => print!("{}", report.text()),
+        ReportFormat::Json => print!("{}", report.json()),
+    }
+    if report.is_breaking() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod commands;
 mod output;
+mod schema;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ With --json, stdout holds one JSON document:
                      \"downloaded_bytes\", \"skipped\", \"retries\", \"elapsed_seconds\",
                      \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
+`mesh-export schema [COMMAND]` prints the JSON Schema of these documents.
 
 Credentials: --token or ITWIN_ACCESS_TOKEN; or --share-key or ITWIN_SHARE_KEY (an iTwin share
 key, sent as Authorization: Basic); or --client-id and --client-secret, or ITWIN_CLIENT_ID and
@@ -132,6 +134,8 @@ enum Command {
     Download(commands::DownloadArgs),
     /// Start a local emulator, export a demo iModel, and download its tileset.
     Demo(commands::DemoArgs),
+    /// Print the JSON Schema of a command's --json output (of all of them without COMMAND).
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -177,6 +181,7 @@ async fn run(cli: Cli) -> Result<(), commands::CliError> {
         Command::Url(args) => commands::url(g, args).await,
         Command::Download(args) => commands::download(g, args).await,
         Command::Demo(args) => commands::demo(g, args).await,
+        Command::Schema(args) => schema::print(&args),
     }
 }
 

@@ -1,21 +1,26 @@
 //! What the commands print: tables and lines for people, JSON for programs, progress on stderr
-//! (bars on a terminal, plain lines otherwise).
+//! (bars on a terminal, plain lines otherwise). Each `--json` document is a type here that
+//! derives `JsonSchema`, so `mesh-export schema` describes exactly what is printed.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh_export::tiles::{DownloadSummary, FileFailure, Progress, TilesetUrl};
 use mesh_export::{Export, LastModified};
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
 /// What `login` found out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Login {
-    /// `token`, `share_key` or `client_credentials`.
+    /// How the tool authenticates: `token` (a bearer token given as it is), `share_key` (an
+    /// iTwin share key) or `client_credentials` (OAuth2 client credentials).
     pub method: &'static str,
     /// The OAuth2 client id, for client credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +30,116 @@ pub struct Login {
     pub token_url: Option<String>,
     /// Seconds until the token expires, when known.
     pub expires_in_seconds: Option<u64>,
+}
+
+/// What `delete` did.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deleted {
+    /// The id of the deleted export.
+    pub deleted: String,
+}
+
+/// What `url` prints: a signed URL, valid for about an hour. Treat it as a secret.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTilesetUrl {
+    /// The export whose tileset it is, when the URL came from an export (null for `--href`).
+    pub export_id: Option<String>,
+    /// The URL of `tileset.json`, with its signature.
+    pub tileset_url: String,
+}
+
+/// What `download` and `demo` report about a finished download.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadReport {
+    /// The export the tileset came from (null for `--href`).
+    pub export_id: Option<String>,
+    /// The output directory.
+    pub dir: PathBuf,
+    /// Where `tileset.json` is.
+    pub tileset: PathBuf,
+    /// Where `manifest.json` (path, size, sha256 of every file) is.
+    pub manifest: PathBuf,
+    /// Files of the tileset, all complete on disk.
+    pub files: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Files fetched by this run.
+    pub downloaded_files: u64,
+    /// Bytes fetched by this run.
+    pub downloaded_bytes: u64,
+    /// Files already complete from an earlier run, not fetched again.
+    pub skipped: u64,
+    /// Retried requests.
+    pub retries: u64,
+    /// Wall-clock time of the run.
+    pub elapsed_seconds: f64,
+    /// URIs the tileset named that were not fetched, because they would escape the signed root
+    /// or the output directory.
+    pub refused: Vec<RefusedUri>,
+}
+
+/// A URI the downloader refused to fetch.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedUri {
+    /// The URI as the tileset wrote it.
+    pub uri: String,
+    /// The tileset file that named it.
+    pub in_file: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl DownloadReport {
+    fn new(summary: &DownloadSummary, export_id: Option<&str>) -> Self {
+        DownloadReport {
+            export_id: export_id.map(str::to_owned),
+            dir: summary.dir.clone(),
+            tileset: summary.tileset.clone(),
+            manifest: summary.manifest.clone(),
+            files: summary.files,
+            bytes: summary.bytes,
+            downloaded_files: summary.downloaded_files,
+            downloaded_bytes: summary.downloaded_bytes,
+            skipped: summary.skipped,
+            retries: summary.retries,
+            elapsed_seconds: summary.elapsed.as_secs_f64(),
+            refused: summary
+                .refused
+                .iter()
+                .map(|r| RefusedUri {
+                    uri: r.uri.clone(),
+                    in_file: r.in_file.as_str().to_owned(),
+                    reason: r.reason.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What any command prints on standard error when it fails under `--json`.
+// main.rs still prints this shape with `serde_json::json!`; the schema test holds the two
+// together until main.rs prints this type.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDocument {
+    /// The failure.
+    pub error: ErrorBody,
+}
+
+/// The failure in an [`ErrorDocument`].
+#[allow(dead_code)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What went wrong, for people. Never holds a secret, token or URL signature.
+    pub message: String,
+    /// The process exit status (see `mesh-export --help`).
+    pub exit_code: u8,
 }
 
 /// Prints results on stdout and progress on stderr.
@@ -164,7 +279,9 @@ impl Reporter {
     /// `delete`'s result.
     pub fn deleted(&self, id: &str) {
         if self.json {
-            return self.print_json(&json!({"deleted": id}));
+            return self.print_json(&Deleted {
+                deleted: id.to_owned(),
+            });
         }
         println!("deleted {id}");
     }
@@ -173,7 +290,10 @@ impl Reporter {
     pub fn url(&self, export_id: Option<&str>, tileset: &TilesetUrl) {
         let url = tileset.tileset_json();
         if self.json {
-            return self.print_json(&json!({"export_id": export_id, "tileset_url": url.as_str()}));
+            return self.print_json(&SignedTilesetUrl {
+                export_id: export_id.map(str::to_owned),
+                tileset_url: url.as_str().to_owned(),
+            });
         }
         println!("{url}");
     }
@@ -231,25 +351,7 @@ impl Reporter {
     /// A finished download.
     pub fn summary(&self, summary: &DownloadSummary, export_id: Option<&str>) {
         if self.json {
-            let refused: Vec<_> = summary
-                .refused
-                .iter()
-                .map(|r| json!({"uri": r.uri, "in_file": r.in_file.as_str(), "reason": r.reason.to_string()}))
-                .collect();
-            return self.print_json(&json!({
-                "export_id": export_id,
-                "dir": summary.dir,
-                "tileset": summary.tileset,
-                "manifest": summary.manifest,
-                "files": summary.files,
-                "bytes": summary.bytes,
-                "downloaded_files": summary.downloaded_files,
-                "downloaded_bytes": summary.downloaded_bytes,
-                "skipped": summary.skipped,
-                "retries": summary.retries,
-                "elapsed_seconds": summary.elapsed.as_secs_f64(),
-                "refused": refused,
-            }));
+            return self.print_json(&DownloadReport::new(summary, export_id));
         }
         self.refusals(summary);
         println!(
