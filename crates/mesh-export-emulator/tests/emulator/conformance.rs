@@ -7,7 +7,7 @@ use std::time::Duration;
 use mesh_export_emulator::Emulator;
 use serde_json::{Value, json};
 
-use crate::common::{Api, http, quick};
+use crate::common::{Api, http};
 
 struct Spec {
     doc: Value,
@@ -118,7 +118,14 @@ fn the_schema_check_catches_wrong_bodies() {
 #[tokio::test]
 async fn every_operation_answers_as_the_spec_documents() {
     let spec = Spec::load();
-    let emulator = quick().fail_imodel("broken").start().await.unwrap();
+    // Long enough that the export is still running when the delete below must be refused,
+    // even on a loaded machine (each check compiles a validator in a debug build).
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_secs(2))
+        .fail_imodel("broken")
+        .start()
+        .await
+        .unwrap();
     let api = Api::new(&emulator).await;
     let root = format!("{}/", api.root);
 
