@@ -64,12 +64,12 @@ pub(crate) fn export_not_found() -> Response {
     )
 }
 
-/// 429 `RateLimitExceeded` with `retry-after`.
+/// 429 `RateLimitExceeded` with `retry-after`, in the portal's words.
 pub(crate) fn rate_limit_exceeded(retry_after_secs: u64) -> Response {
     let mut response = service_error(
         StatusCode::TOO_MANY_REQUESTS,
         "RateLimitExceeded",
-        "The client has exceeded the rate limit. Retry after the time in the retry-after header.",
+        "The client sent more requests than allowed by this API for the current tier of the client.",
         Vec::new(),
     );
     response

@@ -43,6 +43,10 @@ pub struct ExportFilter {
     pub page_size: Option<NonZeroU32>,
     /// Ask for CDN URLs in `_links.mesh` (`cdn=1`).
     pub cdn: bool,
+    /// Only exports of this major tile format version (`tileVersion`, e.g. `36`).
+    pub tile_version: Option<u32>,
+    /// Only exports compatible with this iTwin.js version (`iTwinJS`, e.g. `4.10.2`).
+    pub itwinjs: Option<String>,
 }
 
 impl ExportFilter {
@@ -87,6 +91,18 @@ impl ExportFilter {
         self
     }
 
+    /// Only exports of this major tile format version, as iTwin.js asks (`tileVersion`).
+    pub fn tile_version(mut self, major: u32) -> Self {
+        self.tile_version = Some(major);
+        self
+    }
+
+    /// Only exports compatible with this iTwin.js version, such as `4.10.2` (`iTwinJS`).
+    pub fn itwinjs(mut self, version: impl Into<String>) -> Self {
+        self.itwinjs = Some(version.into());
+        self
+    }
+
     /// Whether `export` passes the filters applied on this side.
     pub fn matches(&self, export: &Export) -> bool {
         match &self.export_type {
@@ -127,6 +143,13 @@ impl Client {
         }
         if filter.cdn {
             builder = builder.cdn(1);
+        }
+        if let Some(major) = filter.tile_version {
+            // The spec's int32; a version above i32::MAX fails the call with a clear message.
+            builder = builder.tile_version(major);
+        }
+        if let Some(version) = &filter.itwinjs {
+            builder = builder.i_twin_js(version.clone());
         }
         let mut page = self.call(builder.send()).await?.into_inner();
         page.exports.retain(|e| filter.matches(e));

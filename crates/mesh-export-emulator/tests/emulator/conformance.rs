@@ -249,6 +249,11 @@ async fn rate_limited_operations_answer_as_the_spec_documents() {
     let api = Api::new(&emulator).await;
     let first = api.get("/").send().await.unwrap();
     assert_eq!(first.status(), 200);
+    let portal_message = spec.doc.pointer(
+        "/components/responses/TooManyRequests/content/application~1json/examples/rate-limit-exceeded/value/error/message",
+    )
+    .unwrap()
+    .clone();
     let requests = [
         ("/", "post", api.post_raw(r#"{"iModelId":"m"}"#)),
         ("/", "get", api.get("/")),
@@ -260,6 +265,8 @@ async fn rate_limited_operations_answer_as_the_spec_documents() {
         assert_eq!(response.status(), 429, "{method} {path}");
         let body = spec.check(path, method, response).await.unwrap();
         assert_eq!(body["error"]["code"], "RateLimitExceeded");
+        // The portal's words, as the spec's example quotes them.
+        assert_eq!(body["error"]["message"], portal_message, "{method} {path}");
     }
     assert_eq!(emulator.stats().rate_limited, 4);
 }

@@ -224,3 +224,40 @@ async fn delete_removes_a_complete_export() {
     assert_eq!(error.code(), Some("ExportNotFound"));
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_itwinjs_filter_sends_a_version_and_a_tile_format() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-itwinjs", ExportType::Imodel))
+        .await
+        .unwrap();
+    let ids = |page: mesh_export::types::ExportsPage| -> Vec<String> {
+        page.exports.into_iter().map(|e| e.id).collect()
+    };
+    let filter = ExportFilter::new().i_model_id("imodel-itwinjs");
+    let compatible = client
+        .list_page(&filter.clone().tile_version(36).itwinjs("4.10.2"))
+        .await
+        .unwrap();
+    let self_href = &compatible.links.self_.href;
+    assert!(self_href.contains("iTwinJS=4.10.2"), "{self_href}");
+    assert!(self_href.contains("tileVersion=36"), "{self_href}");
+    assert_eq!(ids(compatible), [export.id]);
+    let other_format = client
+        .list_page(&filter.clone().tile_version(35))
+        .await
+        .unwrap();
+    assert!(ids(other_format).is_empty());
+    let too_old = client
+        .list_page(&filter.clone().itwinjs("3.8.0"))
+        .await
+        .unwrap();
+    assert!(ids(too_old).is_empty());
+    let error = client
+        .list_page(&filter.itwinjs("latest"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(422), "{error}");
+}

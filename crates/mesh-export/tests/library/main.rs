@@ -3,5 +3,6 @@
 mod auth;
 mod exports;
 mod retry;
+mod share_key;
 mod tiles_download;
 mod tiles_emulator;
