@@ -94,24 +94,29 @@ async fn retries_503_after_an_http_date_hint() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
-async fn a_hint_above_the_cap_returns_the_rate_limit_error_with_the_wait() {
-    let (url, count) = flaky_server(5, StatusCode::TOO_MANY_REQUESTS, || "120".into()).await;
-    let client = client_for(&url, RetryOptions::default());
-    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
-    match &error {
+/// Asserts `error` is a retryable 429 that carries `wait` and a correlation id.
+fn assert_rate_limited(error: &Error, wait: Duration) {
+    match error {
         Error::RateLimited {
             status,
             retry_after,
             correlation_id,
         } => {
             assert_eq!(*status, 429);
-            assert_eq!(*retry_after, Duration::from_secs(120));
+            assert_eq!(*retry_after, wait);
             assert!(correlation_id.is_some());
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }
     assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn a_hint_above_the_cap_returns_the_rate_limit_error_with_the_wait() {
+    let (url, count) = flaky_server(5, StatusCode::TOO_MANY_REQUESTS, || "120".into()).await;
+    let client = client_for(&url, RetryOptions::default());
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    assert_rate_limited(&error, Duration::from_secs(120));
     assert_eq!(
         count.load(Ordering::SeqCst),
         1,
@@ -126,19 +131,7 @@ async fn a_429_becomes_rate_limited_with_the_hint() {
     let (url, count) = flaky_server(1, StatusCode::TOO_MANY_REQUESTS, || "7".into()).await;
     let client = client_for(&url, RetryOptions::none());
     let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
-    match &error {
-        Error::RateLimited {
-            status,
-            retry_after,
-            correlation_id,
-        } => {
-            assert_eq!(*status, 429);
-            assert_eq!(*retry_after, Duration::from_secs(7));
-            assert!(correlation_id.is_some());
-        }
-        other => panic!("expected RateLimited, got {other:?}"),
-    }
-    assert!(error.is_retryable());
+    assert_rate_limited(&error, Duration::from_secs(7));
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
