@@ -3,6 +3,8 @@
 //! signature once, and is named by portable path segments (Windows rules too).
 #![no_main]
 
+// Each target uses one oracle of the shared module.
+#[allow(dead_code)]
 #[path = "../oracles/mod.rs"]
 mod oracles;
 
