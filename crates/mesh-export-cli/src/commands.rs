@@ -77,7 +77,17 @@ impl From<TilesetUrlError> for CliError {
 
 impl From<AuthError> for CliError {
     fn from(e: AuthError) -> Self {
-        CliError::Auth(e.to_string())
+        CliError::Api(Box::new(mesh_export::Error::Auth(e)))
+    }
+}
+
+/// The exit code of a failed token request: 3 when the credentials were refused or missing; a
+/// token endpoint that is down or overloaded is no verdict on them (1, or 6 when rate limited).
+fn auth_exit_code(e: &AuthError) -> u8 {
+    match e {
+        AuthError::TokenEndpoint { status: 429, .. } => 6,
+        e if e.is_retryable() => 1,
+        _ => 3,
     }
 }
 
@@ -90,7 +100,7 @@ impl CliError {
             CliError::Auth(_) => 3,
             CliError::NotFound(_) => 4,
             CliError::Api(e) => match e.as_ref() {
-                E::Auth(_) => 3,
+                E::Auth(auth) => auth_exit_code(auth),
                 E::ExportNotFound { .. } => 4,
                 E::ExportFailed { .. } => 5,
                 E::RateLimited { .. } | E::WaitTimeout { .. } => 6,
@@ -114,7 +124,7 @@ impl CliError {
                 "{} file(s) failed; run the same command again to resume: complete files are kept",
                 failures.len()
             )),
-            CliError::Api(e) if !matches!(e.as_ref(), mesh_export::Error::Auth(_)) => None,
+            CliError::Api(_) if self.exit_code() != 3 => None,
             CliError::Api(_) | CliError::Auth(_) => Some(
                 "pass --token, or --client-id and --client-secret (or set ITWIN_ACCESS_TOKEN, or \
                  ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET)"
@@ -346,14 +356,20 @@ pub async fn login(g: &Global) -> Result<(), CliError> {
     let token = source.token().await?;
     login.expires_in_seconds = token.remaining().map(|r| r.as_secs());
     // A token is only proven by the service accepting it: read one export.
+    // Any failure fails the login: 401/403 (exit 3) refuse the token; anything else (exit 1,
+    // or 6 when rate limited) leaves it unproven.
     let client = client_with(g, source)?;
     match client.list_page(&ExportFilter::new().page_size(1)).await {
         Ok(_) => {}
         Err(e) if matches!(e.status(), Some(401 | 403)) => return Err(e.into()),
-        Err(mesh_export::Error::Auth(e)) => return Err(e.into()),
-        // Any other answer means the token got past authentication.
-        Err(e) if e.status().is_some() => {}
-        Err(e) => return Err(e.into()),
+        Err(e @ (mesh_export::Error::Auth(_) | mesh_export::Error::RateLimited { .. })) => {
+            return Err(e.into());
+        }
+        Err(e) => {
+            return Err(CliError::Other(format!(
+                "the service did not accept the login check: {e}"
+            )));
+        }
     }
     Reporter::new(g.json).login(&login);
     Ok(())

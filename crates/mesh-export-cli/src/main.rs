@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  any other error (network, service, I/O)
+  1  any other error (network, service, I/O, a token endpoint that is down)
   2  usage error (bad flags or arguments)
   3  authentication failed (no or bad credentials, HTTP 401/403 from the service)
   4  not found (no such export, or no Complete export for the iModel)
@@ -32,7 +32,9 @@ With --json, stdout holds one JSON document:
   url               {\"export_id\"?, \"tileset_url\"}   (signed: treat it as a secret)
   download, demo    {\"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\", \"downloaded_files\",
                      \"downloaded_bytes\", \"skipped\", \"retries\", \"elapsed_seconds\",
-                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
+                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}],
+                     \"failed\": [{\"path\", \"reason\"}], \"export_id\"?}
+                    (also on exit 7, listing the files that failed)
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
 
 Credentials: --token or ITWIN_ACCESS_TOKEN; or --client-id and --client-secret, or
@@ -124,7 +126,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -152,6 +157,36 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Reports a command line clap rejected. `--help` and `--version` print as usual; with `--json`
+/// anywhere before `--`, a usage error keeps the JSON error contract (stderr
+/// `{"error": {"message", "exit_code": 2}}`), also when an argument is not UTF-8.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informational {
+        error.exit();
+    }
+    let message = error.render().to_string();
+    let message = message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("usage error")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let body = serde_json::json!({"error": {"message": message, "exit_code": 2}});
+    eprintln!("{body}");
+    ExitCode::from(2)
 }
 
 async fn run(cli: Cli) -> Result<(), commands::CliError> {

@@ -206,10 +206,12 @@ impl Reporter {
         ProgressDisplay { stop, task }
     }
 
-    /// The files a download could not fetch.
+    /// The files a download could not fetch. With `--json`, the download's document goes to
+    /// stdout as on success, its `failed` listing each file and why (the exit code says the
+    /// download is incomplete).
     pub fn failures(&self, failures: &[FileFailure], summary: &DownloadSummary) {
         if self.json {
-            return;
+            return self.print_json(&summary_json(summary, None, failures));
         }
         for failure in failures {
             eprintln!("failed: {failure}");
@@ -226,25 +228,7 @@ impl Reporter {
     /// A finished download.
     pub fn summary(&self, summary: &DownloadSummary, export_id: Option<&str>) {
         if self.json {
-            let refused: Vec<_> = summary
-                .refused
-                .iter()
-                .map(|r| json!({"uri": r.uri, "in_file": r.in_file.as_str(), "reason": r.reason.to_string()}))
-                .collect();
-            return self.print_json(&json!({
-                "export_id": export_id,
-                "dir": summary.dir,
-                "tileset": summary.tileset,
-                "manifest": summary.manifest,
-                "files": summary.files,
-                "bytes": summary.bytes,
-                "downloaded_files": summary.downloaded_files,
-                "downloaded_bytes": summary.downloaded_bytes,
-                "skipped": summary.skipped,
-                "retries": summary.retries,
-                "elapsed_seconds": summary.elapsed.as_secs_f64(),
-                "refused": refused,
-            }));
+            return self.print_json(&summary_json(summary, export_id, &[]));
         }
         self.refusals(summary);
         println!(
@@ -263,6 +247,39 @@ impl Reporter {
         println!("tileset: {}", summary.tileset.display());
         println!("manifest: {}", summary.manifest.display());
     }
+}
+
+/// The JSON document of a download. Paths are shown lossily when they are not UTF-8, so the
+/// document is always valid JSON.
+fn summary_json(
+    summary: &DownloadSummary,
+    export_id: Option<&str>,
+    failures: &[FileFailure],
+) -> serde_json::Value {
+    let refused: Vec<_> = summary
+        .refused
+        .iter()
+        .map(|r| json!({"uri": r.uri, "in_file": r.in_file.as_str(), "reason": r.reason.to_string()}))
+        .collect();
+    let failed: Vec<_> = failures
+        .iter()
+        .map(|f| json!({"path": f.path.as_str(), "reason": f.error.to_string()}))
+        .collect();
+    json!({
+        "export_id": export_id,
+        "dir": summary.dir.to_string_lossy(),
+        "tileset": summary.tileset.to_string_lossy(),
+        "manifest": summary.manifest.to_string_lossy(),
+        "files": summary.files,
+        "bytes": summary.bytes,
+        "downloaded_files": summary.downloaded_files,
+        "downloaded_bytes": summary.downloaded_bytes,
+        "skipped": summary.skipped,
+        "retries": summary.retries,
+        "elapsed_seconds": summary.elapsed.as_secs_f64(),
+        "refused": refused,
+        "failed": failed,
+    })
 }
 
 /// A running progress display.

@@ -6,12 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use mesh_export_client::types::{Export, StartExport};
+use mesh_export_client::types::{Export, ExportResponse, StartExport};
 use mesh_export_client::{PolicyHandle, ResponseValue, types};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
 
 use crate::config::ClientBuilder;
-use crate::error::{self, Error};
-use crate::policy::{self, CallState, MeshExportPolicy};
+use crate::error::Error;
+use crate::policy::{self, Capture, MeshExportPolicy, Reply};
 use crate::retry::RetryOptions;
 
 type GeneratedError = mesh_export_client::Error<types::ErrorResponse>;
@@ -27,6 +29,9 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) generated: mesh_export_client::Client,
+    /// The same generated client with the [`Capture`] policy: it builds requests for the typed
+    /// methods, which send them down the request path themselves.
+    pub(crate) builder: mesh_export_client::Client,
     pub(crate) policy: Arc<MeshExportPolicy>,
     pub(crate) base_url: String,
     pub(crate) parsed_base: url::Url,
@@ -68,9 +73,15 @@ impl Client {
             http.clone(),
             PolicyHandle::new(policy.clone()),
         );
+        let builder = mesh_export_client::Client::new_with_client(
+            &base_url,
+            http.clone(),
+            PolicyHandle::new(Arc::new(Capture)),
+        );
         Client {
             inner: Arc::new(Inner {
                 generated,
+                builder,
                 policy,
                 base_url,
                 parsed_base,
@@ -110,10 +121,9 @@ impl Client {
     /// service, so at most one export is started per call; to avoid duplicates across calls,
     /// use [`get_or_start_export`](Self::get_or_start_export).
     pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
-        let response = self
-            .call(self.generated().start_export().body(request).send())
-            .await?;
-        Ok(response.into_inner().export)
+        let send = self.inner.builder.start_export().body(request).send();
+        let response: ExportResponse = self.call(send).await?.decode(StatusCode::ACCEPTED)?;
+        Ok(response.export)
     }
 
     /// Reads one export with the deprecated `get-export` operation.
@@ -122,90 +132,43 @@ impl Client {
     )]
     pub async fn get_export(&self, export_id: &str) -> Result<Export, Error> {
         #[allow(deprecated)]
-        let builder = self.generated().get_export().id(export_id);
-        Ok(self.call(builder.send()).await?.into_inner().export)
+        let send = self.inner.builder.get_export().id(export_id).send();
+        let response: ExportResponse = self.call(send).await?.decode(StatusCode::OK)?;
+        Ok(response.export)
     }
 
     /// Deletes an export that is `Complete` or `Invalid` (`delete-export`).
     pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
-        self.call(self.generated().delete_export().id(export_id).send())
-            .await?;
-        Ok(())
+        let send = self.inner.builder.delete_export().id(export_id).send();
+        self.call(send).await?.expect(StatusCode::NO_CONTENT)
     }
 
-    /// Runs one call of the generated client and turns its error into an [`Error`].
-    pub(crate) async fn call<T, F>(&self, call: F) -> Result<ResponseValue<T>, Error>
-    where
-        F: Future<Output = Result<ResponseValue<T>, GeneratedError>>,
-    {
-        let (result, state) = policy::in_call(call).await;
-        match result {
-            Ok(value) => Ok(value),
-            Err(e) => Err(map_generated_error(e, state).await),
-        }
+    /// Sends the request a call of [`Inner::builder`] builds down the request path.
+    pub(crate) async fn call<T>(
+        &self,
+        send: impl Future<Output = Result<ResponseValue<T>, GeneratedError>>,
+    ) -> Result<Reply, Error> {
+        let (request, operation) = policy::built_request(send).await?;
+        self.send(request, operation).await
     }
-}
 
-/// Maps progenitor's error, preferring what the policy recorded (typed auth and rate-limit
-/// errors, the status a decode error lost).
-async fn map_generated_error(error: GeneratedError, state: CallState) -> Error {
-    if let Some(error) = state.error {
-        return error;
+    /// Sends `request` down the request path (auth, retries, one correlation id).
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::Request,
+        operation: &str,
+    ) -> Result<Reply, Error> {
+        self.inner
+            .policy
+            .send(&self.inner.http, request, operation)
+            .await
     }
-    let correlation_id = state.correlation_id;
-    match error {
-        GeneratedError::ErrorResponse(response) => {
-            let status = response.status();
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Error::from_response_parts(status, response.headers(), b"", correlation_id);
-            }
-            let correlation_id =
-                correlation_id.or_else(|| error::correlation_header(response.headers()));
-            Error::service(status, response.into_inner(), correlation_id)
-        }
-        GeneratedError::UnexpectedResponse(response) => {
-            from_response(response, correlation_id).await
-        }
-        GeneratedError::InvalidResponsePayload(body, _) => Error::Decode {
-            // The policy saw every response of the call; 0 only if the client was bypassed.
-            status: state.last_status.unwrap_or(0),
-            body_excerpt: error::body_excerpt(&body),
-            correlation_id,
-        },
-        GeneratedError::CommunicationError(source)
-        | GeneratedError::ResponseBodyError(source)
-        | GeneratedError::InvalidUpgrade(source) => Error::Transport {
-            source: source.without_url(),
-            correlation_id,
-        },
-        GeneratedError::InvalidRequest(message) | GeneratedError::Custom(message) => {
-            Error::InvalidRequest(message)
-        }
-    }
-}
 
-/// The error for a response outside the success range (or an unexpected success status).
-pub(crate) async fn from_response(
-    response: reqwest::Response,
-    correlation_id: Option<String>,
-) -> Error {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(source) => {
-            return Error::Transport {
-                source: source.without_url(),
-                correlation_id,
-            };
-        }
-    };
-    if status.is_success() {
-        return Error::Decode {
-            status: status.as_u16(),
-            body_excerpt: error::body_excerpt(&body),
-            correlation_id,
-        };
+    /// Sends a built request and decodes a `200` answer as `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        send: impl Future<Output = Result<ResponseValue<T>, GeneratedError>>,
+    ) -> Result<T, Error> {
+        self.call(send).await?.decode(StatusCode::OK)
     }
-    Error::from_response_parts(status, &headers, &body, correlation_id)
 }

@@ -9,7 +9,7 @@ use crate::auth::{
     self, AuthError, ClientCredentials, Secret, StaticToken, TokenCache, TokenSource,
 };
 use crate::client::Client;
-use crate::deprecation::DeprecationWarnings;
+use crate::deprecation::{DeprecationWarnings, Notices};
 use crate::error::Error;
 use crate::policy::{MeshExportPolicy, USER_AGENT_PRODUCT};
 use crate::retry::RetryOptions;
@@ -180,8 +180,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Chooses what happens on the first call of a deprecated operation (a `tracing` warning by
-    /// default).
+    /// Chooses what happens on this client's first call of each deprecated operation (a
+    /// `tracing` warning by default).
     pub fn deprecation_warnings(mut self, warnings: DeprecationWarnings) -> Self {
         self.deprecation = warnings;
         self
@@ -224,7 +224,7 @@ impl ClientBuilder {
             tokens: Arc::new(TokenCache::with_refresh_ahead(source, self.refresh_ahead)),
             retry: self.retry,
             user_agent,
-            deprecation: self.deprecation,
+            deprecation: Notices::new(self.deprecation),
         };
         Ok(Client::from_parts(parsed, base_url, http, Arc::new(policy)))
     }

@@ -94,12 +94,19 @@ impl Client {
             .try_filter(|e| futures::future::ready(same_request(e, export_type, changeset)))
             .try_collect()
             .await?;
+        // Newest first by `lastModified`; exports without one after those with one, in the
+        // service's order (newest first). `max_by_key` would pick the last of equals: the
+        // oldest, when no export carries a date.
         let newest = |status: &dyn Fn(&ExportStatus) -> bool| {
-            candidates
-                .iter()
-                .filter(|e| status(&e.status))
-                .max_by_key(|e| e.last_modified)
-                .cloned()
+            let mut matching: Vec<&Export> =
+                candidates.iter().filter(|e| status(&e.status)).collect();
+            matching.sort_by_key(|e| {
+                (
+                    e.last_modified.is_none(),
+                    std::cmp::Reverse(e.last_modified),
+                )
+            });
+            matching.first().map(|e| (*e).clone())
         };
         if let Some(done) = newest(&|s| *s == ExportStatus::Complete) {
             tracing::debug!(export_id = %done.id, "reusing a complete export");
@@ -146,10 +153,14 @@ fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> b
     let Some(request) = &export.request else {
         return false;
     };
-    let type_matches = request
-        .export_type
-        .as_ref()
-        .is_some_and(|t| same_export_type(t, export_type));
+    // The service's default type is 3D Tiles, and an echoed request may leave it out.
+    let type_matches = same_export_type(
+        request
+            .export_type
+            .as_ref()
+            .unwrap_or(&ExportType::X3dTiles),
+        export_type,
+    );
     let changeset_matches = request.changeset_id.as_deref().unwrap_or_default() == changeset;
     type_matches && changeset_matches
 }
