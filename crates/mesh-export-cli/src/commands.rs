@@ -81,12 +81,20 @@ impl From<AuthError> for CliError {
     }
 }
 
-/// The exit code of a failed token request: 3 when the credentials were refused or missing; a
-/// token endpoint that is down or overloaded is no verdict on them (1, or 6 when rate limited).
+/// The exit code of a failed token request: 3 when the credentials are missing or refused
+/// (HTTP 401/403, or an OAuth2 error that names the client or grant); 6 when rate limited; 1
+/// for any other answer, or an endpoint that is down, which is no verdict on the credentials.
 fn auth_exit_code(e: &AuthError) -> u8 {
     match e {
         AuthError::TokenEndpoint { status: 429, .. } => 6,
-        e if e.is_retryable() => 1,
+        AuthError::TokenEndpoint {
+            status: 401 | 403, ..
+        } => 3,
+        AuthError::TokenEndpoint { error, .. } => match error.as_deref() {
+            Some("invalid_client" | "unauthorized_client" | "invalid_grant") => 3,
+            _ => 1,
+        },
+        AuthError::Transport(_) | AuthError::Decode(_) => 1,
         _ => 3,
     }
 }

@@ -176,15 +176,17 @@ fn login_fails_when_the_service_does_not_accept_the_token() {
 }
 
 #[test]
-fn a_token_endpoint_that_is_down_is_not_an_authentication_failure() {
-    for (status, code) in [(503, 1), (429, 6)] {
+fn only_a_refusal_of_the_credentials_exits_with_3() {
+    for (status, body, code) in [
+        (503, "unavailable", 1),
+        (429, "slow down", 6),
+        (400, r#"{"error":"invalid_request"}"#, 1),
+        (400, r#"{"error":"invalid_client"}"#, 3),
+        (401, r#"{"error":"invalid_client"}"#, 3),
+    ] {
         let service = server(move |method, _, root| {
             if method == "POST" {
-                (
-                    status,
-                    vec![("retry-after", "0".into())],
-                    "unavailable".into(),
-                )
+                (status, vec![("retry-after", "0".into())], body.into())
             } else {
                 json_reply(200, empty_page(root))
             }
@@ -193,7 +195,7 @@ fn a_token_endpoint_that_is_down_is_not_an_authentication_failure() {
         assert_eq!(
             output.status.code(),
             Some(code),
-            "HTTP {status}: {}",
+            "HTTP {status} {body}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -308,4 +310,81 @@ fn a_refused_connection_shows_its_cause() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr).to_ascii_lowercase();
     assert!(stderr.contains("refused"), "{stderr}");
+}
+
+/// A blob container at `/c/` holding a two-tile tileset whose second tile answers `b_status`.
+fn tile_store(b_status: u16) -> Server {
+    server(move |_, target, _| {
+        let path = target.split('?').next().unwrap_or_default();
+        match path {
+            "/c/tileset.json" => json_reply(
+                200,
+                r#"{"asset":{"version":"1.0"},"geometricError":1,"root":{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"refine":"ADD","content":{"uri":"a.b3dm"},"children":[{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"content":{"uri":"b.b3dm"}}]}}"#,
+            ),
+            "/c/a.b3dm" => (200, vec![], "tile a".into()),
+            "/c/b.b3dm" if b_status == 200 => (200, vec![], "tile b".into()),
+            "/c/b.b3dm" => (b_status, vec![], "missing".into()),
+            _ => (404, vec![], "no such blob".into()),
+        }
+    })
+}
+
+#[test]
+fn an_incomplete_download_lists_its_failed_files_in_json() {
+    let store = tile_store(404);
+    let out = tempfile::tempdir().unwrap();
+    let output = bare()
+        .args(["--json", "download", "--href"])
+        .arg(format!("{}/c/?sv=1&sig=SECRETSIG", store.root))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON document on stdout ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    let failed = summary["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{summary}");
+    assert_eq!(failed[0]["path"], "b.b3dm");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("404"),
+        "{summary}"
+    );
+    assert_eq!(json_error(&output.stderr)["error"]["exit_code"], 7);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_download_into_a_non_utf8_directory_prints_valid_json() {
+    use std::os::unix::ffi::OsStringExt;
+    let store = tile_store(200);
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent
+        .path()
+        .join(OsString::from_vec(vec![b't', 0xff, b'x']));
+    let output = bare()
+        .args(["--json", "download", "--href"])
+        .arg(format!("{}/c/?sv=1&sig=SECRETSIG", store.root))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["files"], 3, "{summary}");
+    assert!(summary["failed"].as_array().unwrap().is_empty());
 }

@@ -436,7 +436,8 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
 ///   clone), so concurrent calls do not queue behind each other;
 /// - in the refresh window, calls keep using the still-valid token while one fetch runs in the
 ///   background; only a caller with no valid token waits, and all such callers share the fetch;
-/// - the fetch is a task of its own, so a cancelled caller does not abort it for the others;
+/// - the fetch is a task of its own (spawned on the current Tokio runtime), so a cancelled
+///   caller does not abort it for the others;
 /// - a failed fetch is remembered: until a backoff (1 s, doubling to 1 min) passes, callers
 ///   without a valid token get the same error at once instead of each asking the endpoint, and
 ///   callers with a valid token keep using it (as azure_core and google-cloud-auth do).

@@ -28,8 +28,9 @@ impl Client {
     /// changeset is empty or absent (the service's "latest").
     ///
     /// `start-export` is never sent twice. When it fails after the request may have reached the
-    /// service (the connection dropped before the answer), the exports are listed once more and
-    /// an export the interrupted request created is returned; otherwise the error is. Calling
+    /// service (the connection dropped before the answer, or a gateway answered 502, 503, 504
+    /// or 408), the exports are listed once more and an export the interrupted request created
+    /// is returned; otherwise the error is. Calling
     /// again after any error is safe: the lookup runs before a new start.
     pub async fn get_or_start_export(&self, request: StartExport) -> Result<Export, Error> {
         let export_type = request.export_type.clone().unwrap_or(ExportType::X3dTiles);
@@ -144,9 +145,15 @@ impl Client {
 }
 
 /// Whether a failed `start-export` may still have created an export: the request left but no
-/// answer came back. A response (any status) or a failure to connect means it did not.
+/// answer came back, or a gateway answered for the service (408, 502, 503, 504 can come after
+/// the service acted). A failure to connect, or an answer of the service itself, means it did
+/// not.
 fn start_may_have_succeeded(error: &Error) -> bool {
-    matches!(error, Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
+    match error {
+        Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+        Error::Service { status, .. } => matches!(status, 408 | 502 | 503 | 504),
+        _ => false,
+    }
 }
 
 fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> bool {

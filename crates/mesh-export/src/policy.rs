@@ -58,7 +58,12 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
-    pub(crate) correlation_id: String,
+    pub(crate) correlation_id: HeaderValue,
+}
+
+/// A correlation id as text, for an error.
+fn text_of(correlation_id: &HeaderValue) -> Option<String> {
+    correlation_id.to_str().ok().map(str::to_owned)
 }
 
 /// Why an attempt got no response.
@@ -80,15 +85,15 @@ impl MeshExportPolicy {
         self.deprecation.notice(operation);
         let headers = request.headers_mut();
         headers.insert(USER_AGENT, self.user_agent.clone());
-        // A caller-set id is kept.
-        let correlation_id = match headers.get(CORRELATION_ID).and_then(|v| v.to_str().ok()) {
-            Some(id) => id.to_owned(),
+        // A caller-set id is kept. The id stays a header value (cheap to clone) and becomes a
+        // `String` only in an error.
+        let correlation_id = match headers.get(CORRELATION_ID) {
+            Some(id) => id.clone(),
             None => {
-                let id = uuid::Uuid::new_v4().to_string();
-                headers.insert(
-                    CORRELATION_ID,
-                    HeaderValue::from_str(&id).expect("a uuid is a valid header value"),
-                );
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+                let id = HeaderValue::from_str(id).expect("a uuid is a valid header value");
+                headers.insert(CORRELATION_ID, id.clone());
                 id
             }
         };
@@ -98,7 +103,7 @@ impl MeshExportPolicy {
             operation,
             method = %request.method(),
             path = request.url().path(),
-            correlation_id = %correlation_id,
+            correlation_id = correlation_id.to_str().unwrap_or_default(),
         );
         let ended = self.send_attempts(http, request).instrument(span).await;
         match ended {
@@ -109,13 +114,13 @@ impl MeshExportPolicy {
                 correlation_id,
             }),
             Ended::Outcome(Err(AttemptError::Transport(e))) => {
-                Err(Error::transport(e, Some(correlation_id)))
+                Err(Error::transport(e, text_of(&correlation_id)))
             }
             Ended::Outcome(Err(AttemptError::Auth(e))) => Err(Error::Auth(e)),
             Ended::HintTooLong { outcome, wait } => Err(Error::RateLimited {
                 status: outcome.map_or(429, |(status, ..)| status.as_u16()),
                 retry_after: wait,
-                correlation_id: Some(correlation_id),
+                correlation_id: text_of(&correlation_id),
             }),
         }
     }
@@ -172,8 +177,10 @@ impl MeshExportPolicy {
                 .map_err(AttemptError::Transport)?;
             let status = response.status();
             tracing::debug!(status = status.as_u16(), "response received");
-            let resendable = template.lock().unwrap_or_else(|p| p.into_inner()).is_some();
-            if status == StatusCode::UNAUTHORIZED && !reauthorized && resendable {
+            if status == StatusCode::UNAUTHORIZED
+                && !reauthorized
+                && template.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+            {
                 reauthorized = true;
                 // Forget the refused token (unless a newer one replaced it meanwhile) and send
                 // once more with a new one. A source that hands back the same token (a static
@@ -204,7 +211,7 @@ impl Reply {
         serde_json::from_slice(&self.body).map_err(|_| Error::Decode {
             status: self.status.as_u16(),
             body_excerpt: error::body_excerpt(&self.body),
-            correlation_id: Some(self.correlation_id),
+            correlation_id: text_of(&self.correlation_id),
         })
     }
 
@@ -223,14 +230,14 @@ impl Reply {
             return Error::Decode {
                 status: self.status.as_u16(),
                 body_excerpt: error::body_excerpt(&self.body),
-                correlation_id: Some(self.correlation_id),
+                correlation_id: text_of(&self.correlation_id),
             };
         }
         Error::from_response_parts(
             self.status,
             &self.headers,
             &self.body,
-            Some(self.correlation_id),
+            text_of(&self.correlation_id),
         )
     }
 }

@@ -1,8 +1,9 @@
 //! The one retry loop, split as smithy-rs splits it: a [`Classifier`] says whether an outcome may
-//! be repeated and why, the strategy ([`RetryOptions`]) says when, and [`run`] is the only loop.
+//! be repeated and why, the strategy ([`RetryOptions`]) says when, and one loop (`run`, used
+//! inside the crate) applies both.
 //!
-//! API calls, token fetches and blob downloads all go through [`run`]; they differ only in their
-//! classifier:
+//! API calls ([`send_with_retry`] too) and token fetches go through that loop, and blob
+//! downloads have their classifier ready for it; they differ only in their classifier:
 //!
 //! | outcome | [`Classifier::ApiCall`] | [`Classifier::TokenFetch`] | [`Classifier::BlobFetch`] |
 //! |---|---|---|---|

@@ -580,6 +580,48 @@ async fn get_or_start_picks_the_newest_with_missing_timestamps_last() {
     assert_eq!(b.id, "dated-new");
 }
 
+#[tokio::test]
+async fn get_or_start_returns_the_export_a_start_answered_by_a_gateway_503_created() {
+    // The POST reaches the backend, which creates the export, and the gateway answers 503.
+    let created = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let backend = created.clone();
+    let (root, log) = raw_server(move |seen, _, root| {
+        if seen.method == "POST" {
+            backend.store(true, Ordering::SeqCst);
+            return text(503, "Service Unavailable (gateway)");
+        }
+        let exports = if backend.load(Ordering::SeqCst) {
+            export_json(
+                "created",
+                "NotStarted",
+                None,
+                r#"{"iModelId":"gw","exportType":"3DTiles"}"#,
+            )
+        } else {
+            String::new()
+        };
+        json(
+            200,
+            page(root, "/mesh-export/", None, &format!("[{exports}]")),
+        )
+    })
+    .await;
+    let client = client_for(&format!("{root}/mesh-export"), quick());
+    let export = client
+        .get_or_start_export(start_request("gw"))
+        .await
+        .unwrap();
+    assert_eq!(export.id, "created");
+    assert!(created.load(Ordering::SeqCst));
+    let posts = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "the POST was sent again");
+}
+
 // ---- tokens ----
 
 /// A source whose first token arrives after `first_delay` and expires `lifetime` after the
