@@ -9,13 +9,13 @@ use futures::TryStreamExt;
 use mesh_export::auth::{self, AuthError, StaticToken, TokenSource};
 use mesh_export::tiles::{DownloadError, DownloadSummary, Downloader, TilesetUrl, TilesetUrlError};
 use mesh_export::{
-    Client, ClientCredentials, Environment, Export, ExportFilter, ExportStatus, ExportType,
-    StartExport, WaitOptions,
+    Client, ClientCredentials, Export, ExportFilter, ExportStatus, ExportType, StartExport,
+    WaitOptions,
 };
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 
+use crate::Global;
 use crate::output::{self, Reporter};
-use crate::{Env, Global};
 
 /// The iModel the demo exports.
 const DEMO_IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
@@ -332,13 +332,7 @@ fn base_url(g: &Global) -> String {
     if let Some(url) = &g.base_url {
         return url.clone();
     }
-    match g.environment.unwrap_or(Env::Prod) {
-        Env::Prod => Environment::Prod,
-        Env::Qa => Environment::Qa,
-        Env::Dev => Environment::Dev,
-    }
-    .base_url()
-    .to_owned()
+    g.environment.unwrap_or_default().base_url().to_owned()
 }
 
 fn client_with(g: &Global, source: Arc<dyn TokenSource>) -> Result<Client, CliError> {

@@ -9,7 +9,9 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use mesh_export::Environment;
 
 /// Exit codes and `--json` shapes, printed by `--help`.
 const AFTER_HELP: &str = "\
@@ -58,8 +60,8 @@ pub struct Global {
     #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
     /// Deployment whose service root to use when --base-url is not given.
-    #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
-    environment: Option<Env>,
+    #[arg(long = "env", global = true, value_name = "ENV", value_parser = environment_parser())]
+    environment: Option<Environment>,
     /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token].
     #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
     token_url: Option<String>,
@@ -92,15 +94,21 @@ pub struct Global {
     json: bool,
 }
 
-/// A Mesh Export deployment.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Env {
-    /// https://api.bentley.com/mesh-export
-    Prod,
-    /// https://qa-api.bentley.com/mesh-export
-    Qa,
-    /// https://dev-api.bentley.com/mesh-export
-    Dev,
+/// `--env`: the library's deployments, each shown with its service root.
+fn environment_parser() -> impl TypedValueParser<Value = Environment> {
+    const ALL: [(&str, Environment); 3] = [
+        ("prod", Environment::Prod),
+        ("qa", Environment::Qa),
+        ("dev", Environment::Dev),
+    ];
+    clap::builder::PossibleValuesParser::new(
+        ALL.map(|(name, env)| PossibleValue::new(name).help(env.base_url())),
+    )
+    .map(|name| {
+        ALL.into_iter()
+            .find(|(n, _)| *n == name)
+            .map_or(Environment::Prod, |(_, env)| env)
+    })
 }
 
 #[derive(Debug, Subcommand)]

@@ -395,6 +395,10 @@ fn token_http_client() -> reqwest::Client {
 /// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), or
 /// `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client credentials, against `ITWIN_TOKEN_URL`
 /// when set). A token wins when both are present.
+///
+/// # Errors
+///
+/// [`AuthError::MissingCredentials`] when neither is set, or only half of a pair.
 pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
     from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
@@ -529,6 +533,11 @@ impl TokenCache {
 
     /// The cached token, or a new one when there is no valid one (see the type's docs for
     /// refreshing, sharing and failures).
+    ///
+    /// # Errors
+    ///
+    /// The source's [`AuthError`] when there is no valid token, also a remembered one while
+    /// its backoff lasts.
     pub async fn get(&self) -> Result<AccessToken, AuthError> {
         self.cached().await.map(|c| c.token)
     }

@@ -58,6 +58,10 @@ impl Client {
 
     /// A production client with credentials from the environment (`ITWIN_ACCESS_TOKEN`, or
     /// `ITWIN_CLIENT_ID` + `ITWIN_CLIENT_SECRET`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] when the environment holds no usable credentials.
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::new().credentials_from_env().build()
     }
@@ -120,6 +124,12 @@ impl Client {
     /// `NotStarted`. The POST is never re-sent after a failure that may have reached the
     /// service, so at most one export is started per call; to avoid duplicates across calls,
     /// use [`get_or_start_export`](Self::get_or_start_export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] with the service's code for a refused request (422 for an unknown
+    /// iModel), [`Error::RateLimited`], [`Error::Auth`], or [`Error::Transport`] (the export may
+    /// then have started).
     pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
         let send = self.inner.builder.start_export().body(request).send();
         let response: ExportResponse = self.call(send).await?.decode(StatusCode::ACCEPTED)?;
@@ -127,6 +137,10 @@ impl Client {
     }
 
     /// Reads one export with the deprecated `get-export` operation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 for an unknown export) and the errors of every call.
     #[deprecated(
         note = "get-export will be removed when Mesh Export reaches General Availability; use find_export or exports"
     )]
@@ -138,6 +152,11 @@ impl Client {
     }
 
     /// Deletes an export that is `Complete` or `Invalid` (`delete-export`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 for an unknown export, 422 for one still running) and the
+    /// errors of every call.
     pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
         let send = self.inner.builder.delete_export().id(export_id).send();
         self.call(send).await?.expect(StatusCode::NO_CONTENT)

@@ -188,6 +188,12 @@ impl ClientBuilder {
     }
 
     /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] without credentials, [`Error::Config`] for a base URL that is not an
+    /// http(s) URL with a host, a user agent that is not a header value, or an HTTP client
+    /// that cannot be built.
     pub fn build(self) -> Result<Client, Error> {
         let source = self.tokens?.ok_or_else(|| {
             AuthError::MissingCredentials(

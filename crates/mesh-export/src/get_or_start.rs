@@ -32,6 +32,10 @@ impl Client {
     /// or 408), the exports are listed once more and an export the interrupted request created
     /// is returned; otherwise the error is. Calling
     /// again after any error is safe: the lookup runs before a new start.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`exports`](Self::exports) and [`start_export`](Self::start_export).
     pub async fn get_or_start_export(&self, request: StartExport) -> Result<Export, Error> {
         let export_type = request.export_type.clone().unwrap_or(ExportType::X3dTiles);
         let changeset = request.changeset_id.clone().unwrap_or_default();

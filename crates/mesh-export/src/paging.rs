@@ -107,6 +107,11 @@ pub fn same_export_type(a: &ExportType, b: &ExportType) -> bool {
 impl Client {
     /// The first page of exports matching `filter`, in full (`Prefer: return=representation`,
     /// so items carry `request` and `_links.mesh`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`], [`Error::RateLimited`], [`Error::Auth`], [`Error::Transport`], or
+    /// [`Error::Decode`] for a page that is not the documented JSON.
     pub async fn list_page(&self, filter: &ExportFilter) -> Result<ExportsPage, Error> {
         let mut builder = self
             .inner
@@ -135,6 +140,11 @@ impl Client {
 
     /// The page after `page`, or `None` on the last one. Type filters are not carried by the
     /// link; apply [`ExportFilter::matches`] to its items when you used one.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`list_page`](Self::list_page), and [`Error::UntrustedLink`] for a link that
+    /// leaves the service (the token is not sent there).
     pub async fn next_page(&self, page: &ExportsPage) -> Result<Option<ExportsPage>, Error> {
         match &page.links.next {
             Some(link) => self.page_at(&link.href).await.map(Some),

@@ -379,6 +379,11 @@ where
 /// a hint above `max_retry_after` ends the call with
 /// [`Error::RateLimited`](crate::Error::RateLimited).
 ///
+/// # Errors
+///
+/// [`Error::Transport`](crate::Error::Transport) when the last attempt got no response, and
+/// [`Error::RateLimited`](crate::Error::RateLimited) as above.
+///
 /// ```no_run
 /// # async fn demo(client: &mesh_export::Client, url: &str) -> Result<(), mesh_export::Error> {
 /// let request = client.http().get(url).build().map_err(|e| mesh_export::Error::InvalidRequest(e.to_string()))?;

@@ -103,6 +103,11 @@ impl Watch {
 
 impl Client {
     /// Finds one export of an iModel through `get-exports` (in full, with `_links.mesh`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExportNotFound`] when no page lists it, and the errors of
+    /// [`exports`](Self::exports).
     pub async fn find_export(&self, i_model_id: &str, export_id: &str) -> Result<Export, Error> {
         let found = self
             .exports(ExportFilter::new().i_model_id(i_model_id))
@@ -213,6 +218,11 @@ impl Client {
     /// Fails with [`Error::ExportFailed`] (carrying the export's `error` text) if it ends
     /// `Invalid`, or [`Error::WaitTimeout`]. For progress, pass
     /// [`WaitOptions::on_status`] or use [`watch_export`](Self::watch_export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExportFailed`], [`Error::WaitTimeout`], [`Error::ExportNotFound`], and any error
+    /// of a poll that is not worth retrying.
     pub async fn wait_for_export(
         &self,
         i_model_id: &str,
