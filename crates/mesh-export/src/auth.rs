@@ -430,9 +430,8 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
 /// Caches the token of a [`TokenSource`] for all calls of a client.
 ///
 /// A cached token is replaced when less than `min(refresh_ahead, lifetime / 2)` of it is left.
-/// `refresh_ahead` defaults to 5 minutes, as in azure_core (Google refreshes 4 minutes
-/// ahead, AWS 5–10 s, kube 10 s): IMS tokens live an hour, and a few minutes leave room for
-/// a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
+/// `refresh_ahead` defaults to 5 minutes: IMS tokens live an hour, and a few minutes leave room
+/// for a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
 /// being refreshed on every call.
 ///
 /// How it behaves under load and failure:
@@ -444,7 +443,7 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
 ///   caller does not abort it for the others;
 /// - a failed fetch is remembered: until a backoff (1 s, doubling to 1 min) passes, callers
 ///   without a valid token get the same error at once instead of each asking the endpoint, and
-///   callers with a valid token keep using it (as azure_core and google-cloud-auth do).
+///   callers with a valid token keep using it.
 pub struct TokenCache {
     shared: Arc<CacheShared>,
 }
@@ -574,6 +573,10 @@ impl TokenCache {
             }
         }
         let mut state = self.shared.write();
+        // A fetch that ended without recording its result (its runtime shut down) is over.
+        if state.inflight.as_ref().is_some_and(|f| f.peek().is_some()) {
+            state.inflight = None;
+        }
         let backing_off = state.failure.as_ref().is_some_and(|f| now < f.retry_at);
         if state.inflight.is_none() && !backing_off {
             let cached = state.cached.as_ref();

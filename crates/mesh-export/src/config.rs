@@ -38,11 +38,10 @@ impl Environment {
 }
 
 /// Default time limit for one HTTP request (the whole exchange). The service answers its four
-/// operations quickly; progenitor's generated default is 15 s, AWS sets none. 60 s tolerates a
-/// slow proxy without letting a dead connection hang a call.
+/// operations quickly; 60 s tolerates a slow proxy without letting a dead connection hang a
+/// call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time limit for establishing a connection (AWS uses 3.1 s; 10 s tolerates slow
-/// corporate proxies).
+/// Default time limit for establishing a connection (10 s tolerates slow corporate proxies).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures and builds a [`Client`]; start with [`Client::builder`].

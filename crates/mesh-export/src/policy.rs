@@ -1,5 +1,5 @@
-//! The request path of every API call, in one place and in this order (azure_core's and kube's:
-//! retry outside, auth inside):
+//! The request path of every API call, in one place and in this order (retry outside, auth
+//! inside, so every attempt re-checks the token):
 //!
 //! 1. once per call: the deprecation notice, `User-Agent`, one `X-Correlation-ID` reused by
 //!    every attempt (so the service's logs tie them together), and a `mesh_export.call` span;

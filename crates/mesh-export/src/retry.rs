@@ -1,4 +1,4 @@
-//! The one retry loop, split as smithy-rs splits it: a [`Classifier`] says whether an outcome may
+//! The one retry loop, split in two: a [`Classifier`] says whether an outcome may
 //! be repeated and why, the strategy ([`RetryOptions`]) says when, and one loop (`run`, used
 //! inside the crate) applies both.
 //!
@@ -66,24 +66,16 @@ pub struct RetryOptions {
 }
 
 impl Default for RetryOptions {
-    /// The defaults, and how they compare:
-    ///
-    /// | option | here | azure_core | AWS SDK (standard) | google-cloud-rust | openai (Stainless) |
-    /// |---|---|---|---|---|---|
-    /// | `max_attempts` | 4 | 9 | 3 | 10 | 3 |
-    /// | `initial_backoff` | 500 ms | 200 ms | 1 s | 1 s | 500 ms |
-    /// | `max_backoff` | 20 s | 30 s | 20 s | 60 s | 8 s |
-    /// | jitter | full | +0–255 ms | full | full | −0–25 % |
-    /// | `max_elapsed` | 90 s | 60 s | none | 60 s | none |
-    /// | `max_retry_after` | 60 s | no cap, no retry-after for non-429/503 | hint capped at 20 s, then sleeps | ignores `Retry-After` | 120 s, then gives up |
+    /// The defaults: 4 attempts, backoff from 500 ms doubling to 20 s with full jitter, 90 s in
+    /// all, and `Retry-After` hints slept through up to 60 s.
     ///
     /// Why: iTwin rate limits are per minute (500 calls a minute on the free tier), so a hint of
     /// up to a minute is the service saying "next window" and is worth sleeping through; a
-    /// longer one is returned as an error instead of silently shortened (AWS) or slept without
-    /// bound (Azure). Four attempts with full jitter (AWS, Google) spread retries of many
-    /// clients apart; 90 s leaves room for one full-minute hint plus backoff. Unlike Azure and
-    /// AWS, a non-idempotent POST is retried only when it provably never reached the server
-    /// (Google's rule), because the service has no idempotency keys.
+    /// longer one is returned as an error, so the caller decides. Four attempts with full
+    /// jitter spread the retries of many clients apart; 90 s leaves room for one full-minute
+    /// hint plus backoff. A non-idempotent POST is retried only when it provably never reached
+    /// the server, because the service has no idempotency keys. (`DESIGN.md` in this crate
+    /// compares these defaults with other SDKs'.)
     fn default() -> Self {
         RetryOptions {
             max_attempts: 4,
