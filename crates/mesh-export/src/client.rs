@@ -6,17 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use mesh_export_client::PolicyHandle;
 use mesh_export_client::types::{Export, ExportResponse, StartExport};
-use mesh_export_client::{PolicyHandle, ResponseValue, types};
 use reqwest::StatusCode;
-use serde::de::DeserializeOwned;
 
 use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::policy::{self, Capture, MeshExportPolicy, Reply};
 use crate::retry::RetryOptions;
-
-type GeneratedError = mesh_export_client::Error<types::ErrorResponse>;
 
 /// A Mesh Export client: authenticated, retrying, traced. Cheap to clone (clones share the
 /// connection pool, the token cache and the get-or-start locks).
@@ -114,9 +111,12 @@ impl Client {
         &self.inner.policy.retry
     }
 
-    /// The generated client, with this client's policy inside: every operation the spec has,
-    /// with auth and retries, but progenitor's error type.
-    pub fn generated(&self) -> &mesh_export_client::Client {
+    /// The generated client, with this client's request path inside: every operation the spec
+    /// has, with auth and retries, but progenitor's error type. What ends a call without a
+    /// response (no token could be obtained, a `Retry-After` above the cap) comes back as a
+    /// response in the service's error format (401, or the rate limit's status with its
+    /// `Retry-After`).
+    pub fn generated(&self) -> &crate::GeneratedClient {
         &self.inner.generated
     }
 
@@ -131,8 +131,12 @@ impl Client {
     /// iModel), [`Error::RateLimited`], [`Error::Auth`], or [`Error::Transport`] (the export may
     /// then have started).
     pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
-        let send = self.inner.builder.start_export().body(request).send();
-        let response: ExportResponse = self.call(send).await?.decode(StatusCode::ACCEPTED)?;
+        let built = self.inner.builder.start_export().body(request).send().await;
+        let (request, operation) = policy::captured(built)?;
+        let response: ExportResponse = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::ACCEPTED)?;
         Ok(response.export)
     }
 
@@ -146,8 +150,12 @@ impl Client {
     )]
     pub async fn get_export(&self, export_id: &str) -> Result<Export, Error> {
         #[allow(deprecated)]
-        let send = self.inner.builder.get_export().id(export_id).send();
-        let response: ExportResponse = self.call(send).await?.decode(StatusCode::OK)?;
+        let built = self.inner.builder.get_export().id(export_id).send().await;
+        let (request, operation) = policy::captured(built)?;
+        let response: ExportResponse = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::OK)?;
         Ok(response.export)
     }
 
@@ -158,36 +166,25 @@ impl Client {
     /// [`Error::Service`] (404 for an unknown export, 422 for one still running) and the
     /// errors of every call.
     pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
-        let send = self.inner.builder.delete_export().id(export_id).send();
-        self.call(send).await?.expect(StatusCode::NO_CONTENT)
-    }
-
-    /// Sends the request a call of [`Inner::builder`] builds down the request path.
-    pub(crate) async fn call<T>(
-        &self,
-        send: impl Future<Output = Result<ResponseValue<T>, GeneratedError>>,
-    ) -> Result<Reply, Error> {
-        let (request, operation) = policy::built_request(send).await?;
-        self.send(request, operation).await
+        let built = self
+            .inner
+            .builder
+            .delete_export()
+            .id(export_id)
+            .send()
+            .await;
+        let (request, operation) = policy::captured(built)?;
+        self.send(request, operation)
+            .await?
+            .expect(StatusCode::NO_CONTENT)
     }
 
     /// Sends `request` down the request path (auth, retries, one correlation id).
-    pub(crate) async fn send(
-        &self,
+    pub(crate) fn send<'a>(
+        &'a self,
         request: reqwest::Request,
         operation: &str,
-    ) -> Result<Reply, Error> {
-        self.inner
-            .policy
-            .send(&self.inner.http, request, operation)
-            .await
-    }
-
-    /// Sends a built request and decodes a `200` answer as `T`.
-    pub(crate) async fn get_json<T: DeserializeOwned>(
-        &self,
-        send: impl Future<Output = Result<ResponseValue<T>, GeneratedError>>,
-    ) -> Result<T, Error> {
-        self.call(send).await?.decode(StatusCode::OK)
+    ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
+        self.inner.policy.send(&self.inner.http, request, operation)
     }
 }

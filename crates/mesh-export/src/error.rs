@@ -526,6 +526,27 @@ mod tests {
     }
 
     #[test]
+    fn redaction_cuts_queries_and_signature_values_in_any_text() {
+        let text = "é sig=ü€SECRET1 ñ https://h/p?x=SECRET2#frag \
+                    {\"u\":\"https:\\/\\/h\\/p?token=SECRET3\"} \
+                    X-Goog-Signature%3DSECRET4%26next=1";
+        let redacted = redact(text);
+        for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
+            assert!(!redacted.contains(secret), "{secret}: {redacted}");
+        }
+        assert!(
+            redacted.starts_with("é sig=REDACTED ñ https://h/p?REDACTED#frag"),
+            "{redacted}"
+        );
+        assert!(redacted.ends_with("%26next=1"), "{redacted}");
+        // Text without a signature is kept as it is.
+        assert_eq!(
+            redact("HTTP 500: the signing service is down"),
+            "HTTP 500: the signing service is down"
+        );
+    }
+
+    #[test]
     fn excerpts_are_bounded() {
         let body = vec![b'a'; 10_000];
         assert_eq!(body_excerpt(&body).len(), BODY_EXCERPT_CHARS);

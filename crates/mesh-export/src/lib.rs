@@ -69,6 +69,9 @@ pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
 pub use deprecation::DeprecationWarnings;
 pub use error::Error;
+/// The generated client ([`Client::generated`] returns one with this client's request path),
+/// under a name that does not shadow [`Client`].
+pub use mesh_export_client::Client as GeneratedClient;
 pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 pub use paging::{ExportFilter, same_export_type};

@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, HeaderValue};
 
 use crate::client::Client;
 use crate::error::{self, Error};
+use crate::policy;
 
 /// The operation a next-page link belongs to, for the span and the deprecation check.
 const GET_EXPORTS: &str = "get_exports";
@@ -133,7 +134,11 @@ impl Client {
         if filter.cdn {
             builder = builder.cdn(1);
         }
-        let mut page: ExportsPage = self.get_json(builder.send()).await?;
+        let (request, operation) = policy::captured(builder.send().await)?;
+        let mut page: ExportsPage = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::OK)?;
         page.exports.retain(|e| filter.matches(e));
         Ok(page)
     }

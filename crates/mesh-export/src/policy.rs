@@ -15,7 +15,8 @@
 //! call's own future.
 //!
 //! The typed methods of [`Client`](crate::Client) let the generated client build each request
-//! (paths, queries and bodies come from the spec) through [`built_request`], then send it here.
+//! (paths, queries and bodies come from the spec) and take it back with [`captured`], then send
+//! it here.
 //! [`MeshExportPolicy`] also plugs this path into the generated client for callers who use it
 //! directly ([`Client::generated`](crate::Client::generated)).
 
@@ -76,12 +77,15 @@ impl MeshExportPolicy {
     /// Sends `request` (of the operation `operation`) down the request path and returns the
     /// final response, read in full, whatever its status; typed errors for what ended the call
     /// without one (transport, auth, a `Retry-After` above the cap).
-    pub(crate) async fn send(
-        &self,
-        http: &reqwest::Client,
+    ///
+    /// The once-per-call work runs before the returned future is first polled, and the request
+    /// lives in that future once (in the retry template), which keeps the call future small.
+    pub(crate) fn send<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
         mut request: reqwest::Request,
         operation: &str,
-    ) -> Result<Reply, Error> {
+    ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
         self.deprecation.notice(operation);
         let headers = request.headers_mut();
         headers.insert(USER_AGENT, self.user_agent.clone());
@@ -105,52 +109,46 @@ impl MeshExportPolicy {
             path = request.url().path(),
             correlation_id = correlation_id.to_str().unwrap_or_default(),
         );
-        let ended = self.send_attempts(http, request).instrument(span).await;
-        match ended {
-            Ended::Outcome(Ok((status, headers, body))) => Ok(Reply {
-                status,
-                headers,
-                body,
-                correlation_id,
-            }),
-            Ended::Outcome(Err(AttemptError::Transport(e))) => {
-                Err(Error::transport(e, text_of(&correlation_id)))
-            }
-            Ended::Outcome(Err(AttemptError::Auth(e))) => Err(Error::Auth(e)),
-            Ended::HintTooLong { outcome, wait } => Err(Error::RateLimited {
-                status: outcome.map_or(429, |(status, ..)| status.as_u16()),
-                retry_after: wait,
-                correlation_id: text_of(&correlation_id),
-            }),
-        }
-    }
-
-    async fn send_attempts(
-        &self,
-        http: &reqwest::Client,
-        request: reqwest::Request,
-    ) -> Ended<Result<(StatusCode, HeaderMap, Bytes), AttemptError>> {
         let method = request.method().clone();
         // A streaming body cannot be copied, so such a request is sent once.
         let copyable = request.body().is_none_or(|b| b.as_bytes().is_some());
         let max_attempts = if copyable { self.retry.max_attempts } else { 1 };
         let template = Mutex::new(Some(request));
-        let template = &template;
-        retry::run(
-            &self.retry,
-            |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
-                Ok((status, headers, _)) => {
-                    Classifier::ApiCall.classify_status(&method, *status, headers)
+        async move {
+            let ended = retry::run(
+                &self.retry,
+                |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
+                    Ok((status, headers, _)) => {
+                        Classifier::ApiCall.classify_status(&method, *status, headers)
+                    }
+                    Err(AttemptError::Transport(e)) => {
+                        Classifier::ApiCall.classify_transport(&method, e)
+                    }
+                    // A token fetch runs its own retries (Classifier::TokenFetch).
+                    Err(AttemptError::Auth(_)) => Verdict::Final,
+                },
+                |number| self.attempt(http, &template, number >= max_attempts),
+            )
+            .instrument(span)
+            .await;
+            match ended {
+                Ended::Outcome(Ok((status, headers, body))) => Ok(Reply {
+                    status,
+                    headers,
+                    body,
+                    correlation_id,
+                }),
+                Ended::Outcome(Err(AttemptError::Transport(e))) => {
+                    Err(Error::transport(e, text_of(&correlation_id)))
                 }
-                Err(AttemptError::Transport(e)) => {
-                    Classifier::ApiCall.classify_transport(&method, e)
-                }
-                // A token fetch runs its own retries (Classifier::TokenFetch).
-                Err(AttemptError::Auth(_)) => Verdict::Final,
-            },
-            |number| self.attempt(http, template, number >= max_attempts),
-        )
-        .await
+                Ended::Outcome(Err(AttemptError::Auth(e))) => Err(Error::Auth(e)),
+                Ended::HintTooLong { outcome, wait } => Err(Error::RateLimited {
+                    status: outcome.map_or(429, |(status, ..)| status.as_u16()),
+                    retry_after: wait,
+                    correlation_id: text_of(&correlation_id),
+                }),
+            }
+        }
     }
 
     /// One attempt: authorize, send, and read the whole response. `last`: no retry follows.
@@ -292,7 +290,7 @@ fn response_from_parts(status: StatusCode, headers: HeaderMap, body: Bytes) -> r
 }
 
 /// A policy that sends nothing: the generated client builds a request (path, query, headers,
-/// body, all from the spec) and this hands it back to [`built_request`] instead of sending it.
+/// body, all from the spec) and this hands it back to [`captured`] instead of sending it.
 ///
 /// progenitor has no "build without sending" call, so the request travels back as an extension
 /// of a placeholder response with a status no operation documents ([`CAPTURED`]), which
@@ -325,12 +323,14 @@ impl RequestPolicy for Capture {
     }
 }
 
-/// The request (and its operation id) that `send`, a call of a generated client whose policy
-/// is [`Capture`], built. Arguments the spec rejects are [`Error::InvalidRequest`].
-pub(crate) async fn built_request<T>(
-    send: impl Future<Output = Result<ResponseValue<T>, GeneratedError>>,
+/// The request (and its operation id) that a call of a generated client whose policy is
+/// [`Capture`] built, from that call's result. Arguments the spec rejects are
+/// [`Error::InvalidRequest`]. Not async: the caller awaits the generated call itself, so its
+/// future is not nested (and counted again) inside another.
+pub(crate) fn captured<T>(
+    result: Result<ResponseValue<T>, GeneratedError>,
 ) -> Result<(reqwest::Request, &'static str), Error> {
-    match send.await {
+    match result {
         Err(GeneratedError::UnexpectedResponse(response)) => response
             .extensions()
             .get::<Captured>()
