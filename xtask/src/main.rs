@@ -76,10 +76,20 @@ const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Paths are relative to the workspace root, wherever cargo was started.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace");
+    // Paths are relative to the workspace root, found at run time from where cargo was
+    // started: a root baked in at build time (`env!("CARGO_MANIFEST_DIR")`) names whichever
+    // checkout built the binary, which is wrong when two checkouts share a CARGO_TARGET_DIR.
+    let root = match std::env::current_dir()
+        .map_err(|e| format!("cannot read the current directory: {e}"))
+        .and_then(|dir| workspace_root_from(&dir))
+    {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let root = root.as_path();
     let result = match cli.task {
         Task::Codegen {
             check,
@@ -120,6 +130,23 @@ fn run_spec_diff(old: &str, new: &str, format: ReportFormat) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The nearest directory at or above `start` whose `Cargo.toml` declares `[workspace]`.
+fn workspace_root_from(start: &Path) -> Result<PathBuf, String> {
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "no Cargo.toml with [workspace] at or above {}: run cargo xtask inside the workspace",
+                start.display()
+            )
+        })
 }
 
 fn run_codegen(spec_path: &Path, out: &Path, check: bool, quiet: bool) -> Result<ExitCode, String> {
@@ -224,4 +251,33 @@ fn run_bench(root: &Path, quick: bool) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two checkouts side by side, as two worktrees sharing one CARGO_TARGET_DIR: each finds
+    /// its own root from inside, wherever the xtask binary was built.
+    #[test]
+    fn the_workspace_root_is_the_checkout_cargo_runs_in() {
+        let dir = tempfile::tempdir().unwrap();
+        for checkout in ["first", "second"] {
+            let root = dir.path().join(checkout);
+            std::fs::create_dir_all(root.join("crates/member/src")).unwrap();
+            std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+            std::fs::write(
+                root.join("crates/member/Cargo.toml"),
+                "[package]\nname = \"member\"\n",
+            )
+            .unwrap();
+        }
+        let second = dir.path().join("second");
+        assert_eq!(
+            workspace_root_from(&second.join("crates/member/src")).unwrap(),
+            second
+        );
+        assert_eq!(workspace_root_from(&second).unwrap(), second);
+        assert!(workspace_root_from(dir.path()).is_err());
+    }
 }

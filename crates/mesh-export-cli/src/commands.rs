@@ -9,13 +9,13 @@ use futures::TryStreamExt;
 use mesh_export::auth::{self, AuthError, ShareKey, StaticToken, TokenSource};
 use mesh_export::tiles::{DownloadError, DownloadSummary, Downloader, TilesetUrl, TilesetUrlError};
 use mesh_export::{
-    Client, ClientCredentials, Environment, Export, ExportFilter, ExportStatus, ExportType,
-    LastModified, StartExport, WaitOptions,
+    Client, ClientCredentials, Export, ExportFilter, ExportStatus, ExportType, LastModified,
+    StartExport, WaitOptions,
 };
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 
+use crate::Global;
 use crate::output::{self, Reporter};
-use crate::{Env, Global};
 
 /// The iModel the demo exports.
 const DEMO_IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
@@ -77,7 +77,25 @@ impl From<TilesetUrlError> for CliError {
 
 impl From<AuthError> for CliError {
     fn from(e: AuthError) -> Self {
-        CliError::Auth(e.to_string())
+        CliError::Api(Box::new(mesh_export::Error::Auth(e)))
+    }
+}
+
+/// The exit code of a failed token request: 3 when the credentials are missing or refused
+/// (HTTP 401/403, or an OAuth2 error that names the client or grant); 6 when rate limited; 1
+/// for any other answer, or an endpoint that is down, which is no verdict on the credentials.
+fn auth_exit_code(e: &AuthError) -> u8 {
+    match e {
+        AuthError::TokenEndpoint { status: 429, .. } => 6,
+        AuthError::TokenEndpoint {
+            status: 401 | 403, ..
+        } => 3,
+        AuthError::TokenEndpoint { error, .. } => match error.as_deref() {
+            Some("invalid_client" | "unauthorized_client" | "invalid_grant") => 3,
+            _ => 1,
+        },
+        AuthError::Transport(_) | AuthError::Decode(_) => 1,
+        _ => 3,
     }
 }
 
@@ -90,7 +108,7 @@ impl CliError {
             CliError::Auth(_) => 3,
             CliError::NotFound(_) => 4,
             CliError::Api(e) => match e.as_ref() {
-                E::Auth(_) => 3,
+                E::Auth(auth) => auth_exit_code(auth),
                 E::ExportNotFound { .. } => 4,
                 E::ExportFailed { .. } => 5,
                 E::RateLimited { .. } | E::WaitTimeout { .. } => 6,
@@ -114,7 +132,7 @@ impl CliError {
                 "{} file(s) failed; run the same command again to resume: complete files are kept",
                 failures.len()
             )),
-            CliError::Api(e) if !matches!(e.as_ref(), mesh_export::Error::Auth(_)) => None,
+            CliError::Api(_) if self.exit_code() != 3 => None,
             CliError::Api(_) | CliError::Auth(_) => Some(
                 "pass --token, or --client-id and --client-secret (or set ITWIN_ACCESS_TOKEN, or \
                  ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET)"
@@ -324,13 +342,7 @@ fn base_url(g: &Global) -> String {
     if let Some(url) = &g.base_url {
         return url.clone();
     }
-    match g.environment.unwrap_or(Env::Prod) {
-        Env::Prod => Environment::Prod,
-        Env::Qa => Environment::Qa,
-        Env::Dev => Environment::Dev,
-    }
-    .base_url()
-    .to_owned()
+    g.environment.unwrap_or_default().base_url().to_owned()
 }
 
 fn client_with(g: &Global, source: Arc<dyn TokenSource>) -> Result<Client, CliError> {
@@ -356,14 +368,20 @@ pub async fn login(g: &Global) -> Result<(), CliError> {
     let token = source.token().await?;
     login.expires_in_seconds = token.remaining().map(|r| r.as_secs());
     // A token is only proven by the service accepting it: read one export.
+    // Any failure fails the login: 401/403 (exit 3) refuse the token; anything else (exit 1,
+    // or 6 when rate limited) leaves it unproven.
     let client = client_with(g, source)?;
     match client.list_page(&ExportFilter::new().page_size(1)).await {
         Ok(_) => {}
         Err(e) if matches!(e.status(), Some(401 | 403)) => return Err(e.into()),
-        Err(mesh_export::Error::Auth(e)) => return Err(e.into()),
-        // Any other answer means the token got past authentication.
-        Err(e) if e.status().is_some() => {}
-        Err(e) => return Err(e.into()),
+        Err(e @ (mesh_export::Error::Auth(_) | mesh_export::Error::RateLimited { .. })) => {
+            return Err(e.into());
+        }
+        Err(e) => {
+            return Err(CliError::Other(format!(
+                "the service did not accept the login check: {e}"
+            )));
+        }
     }
     Reporter::new(g.json).login(&login);
     Ok(())

@@ -10,13 +10,15 @@ mod schema;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use mesh_export::Environment;
 
 /// Exit codes and `--json` shapes, printed by `--help`.
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  any other error (network, service, I/O)
+  1  any other error (network, service, I/O, a token endpoint that is down)
   2  usage error (bad flags or arguments)
   3  authentication failed (no or bad credentials, HTTP 401/403 from the service)
   4  not found (no such export, or no Complete export for the iModel)
@@ -33,7 +35,9 @@ With --json, stdout holds one JSON document:
   url               {\"export_id\"?, \"tileset_url\"}   (signed: treat it as a secret)
   download, demo    {\"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\", \"downloaded_files\",
                      \"downloaded_bytes\", \"skipped\", \"retries\", \"elapsed_seconds\",
-                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
+                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}],
+                     \"failed\": [{\"path\", \"reason\"}], \"export_id\"?}
+                    (also on exit 7, listing the files that failed)
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
 `mesh-export schema [COMMAND]` prints the JSON Schema of these documents.
 
@@ -59,8 +63,8 @@ pub struct Global {
     #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
     /// Deployment whose service root to use when --base-url is not given.
-    #[arg(long = "env", global = true, value_enum, value_name = "ENV")]
-    environment: Option<Env>,
+    #[arg(long = "env", global = true, value_name = "ENV", value_parser = environment_parser())]
+    environment: Option<Environment>,
     /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token].
     #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
     token_url: Option<String>,
@@ -103,15 +107,21 @@ pub struct Global {
     json: bool,
 }
 
-/// A Mesh Export deployment.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Env {
-    /// https://api.bentley.com/mesh-export
-    Prod,
-    /// https://qa-api.bentley.com/mesh-export
-    Qa,
-    /// https://dev-api.bentley.com/mesh-export
-    Dev,
+/// `--env`: the library's deployments, each shown with its service root.
+fn environment_parser() -> impl TypedValueParser<Value = Environment> {
+    const ALL: [(&str, Environment); 3] = [
+        ("prod", Environment::Prod),
+        ("qa", Environment::Qa),
+        ("dev", Environment::Dev),
+    ];
+    clap::builder::PossibleValuesParser::new(
+        ALL.map(|(name, env)| PossibleValue::new(name).help(env.base_url())),
+    )
+    .map(|name| {
+        ALL.into_iter()
+            .find(|(n, _)| *n == name)
+            .map_or(Environment::Prod, |(_, env)| env)
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,7 +149,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -167,6 +180,36 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Reports a command line clap rejected. `--help` and `--version` print as usual; with `--json`
+/// anywhere before `--`, a usage error keeps the JSON error contract (stderr
+/// `{"error": {"message", "exit_code": 2}}`), also when an argument is not UTF-8.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informational {
+        error.exit();
+    }
+    let message = error.render().to_string();
+    let message = message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("usage error")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let body = serde_json::json!({"error": {"message": message, "exit_code": 2}});
+    eprintln!("{body}");
+    ExitCode::from(2)
 }
 
 async fn run(cli: Cli) -> Result<(), commands::CliError> {

@@ -79,6 +79,18 @@ pub struct DownloadReport {
     /// URIs the tileset named that were not fetched, because they would escape the signed root
     /// or the output directory.
     pub refused: Vec<RefusedUri>,
+    /// Files that could not be fetched, on an incomplete download (exit 7).
+    pub failed: Vec<FailedFile>,
+}
+
+/// A file a download could not fetch.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailedFile {
+    /// Its path under the output directory.
+    pub path: String,
+    /// Why it is missing.
+    pub reason: String,
 }
 
 /// A URI the downloader refused to fetch.
@@ -94,7 +106,7 @@ pub struct RefusedUri {
 }
 
 impl DownloadReport {
-    fn new(summary: &DownloadSummary, export_id: Option<&str>) -> Self {
+    fn new(summary: &DownloadSummary, export_id: Option<&str>, failures: &[FileFailure]) -> Self {
         DownloadReport {
             export_id: export_id.map(str::to_owned),
             dir: summary.dir.clone(),
@@ -114,6 +126,13 @@ impl DownloadReport {
                     uri: r.uri.clone(),
                     in_file: r.in_file.as_str().to_owned(),
                     reason: r.reason.to_string(),
+                })
+                .collect(),
+            failed: failures
+                .iter()
+                .map(|f| FailedFile {
+                    path: f.path.as_str().to_owned(),
+                    reason: f.error.to_string(),
                 })
                 .collect(),
         }
@@ -331,10 +350,12 @@ impl Reporter {
         ProgressDisplay { stop, task }
     }
 
-    /// The files a download could not fetch.
+    /// The files a download could not fetch. With `--json`, the download's document goes to
+    /// stdout as on success, its `failed` listing each file and why (the exit code says the
+    /// download is incomplete).
     pub fn failures(&self, failures: &[FileFailure], summary: &DownloadSummary) {
         if self.json {
-            return;
+            return self.print_json(&DownloadReport::new(summary, None, failures));
         }
         for failure in failures {
             eprintln!("failed: {failure}");
@@ -351,7 +372,7 @@ impl Reporter {
     /// A finished download.
     pub fn summary(&self, summary: &DownloadSummary, export_id: Option<&str>) {
         if self.json {
-            return self.print_json(&DownloadReport::new(summary, export_id));
+            return self.print_json(&DownloadReport::new(summary, export_id, &[]));
         }
         self.refusals(summary);
         println!(

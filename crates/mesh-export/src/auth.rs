@@ -5,15 +5,24 @@
 //! `Bearer <token>`.
 //!
 //! The client wraps every source in [`TokenCache`]: one token is shared by all calls, refreshed
-//! ahead of expiry by one caller while the others wait for it, and dropped when the service
+//! ahead of expiry in the background while calls keep using it, and dropped when the service
 //! answers 401. Tokens and secrets are [`Secret`]s, whose `Debug` prints nothing of them.
+//!
+//! Adding a kind of credential means one more [`TokenSource`]: [`StaticToken`] and
+//! [`ClientCredentials`] are the two examples, and [`from_env`] picks one from the
+//! environment.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+use futures::future::Shared;
 use mesh_export_client::BoxFuture;
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
+
+use crate::retry::{self, Classifier, Ended, RetryOptions};
 
 /// The IMS token endpoint for service applications.
 pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
@@ -21,15 +30,18 @@ pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
 pub const DEFAULT_SCOPE: &str = "itwin-platform";
 /// How long before expiry a cached token is replaced, at most (see [`TokenCache`]).
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+/// The longest lifetime a token endpoint's `expires_in` is taken at: a larger (or absurd) value
+/// counts as a day, so even a token that claims to live forever is refreshed daily.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
-/// A string that must not be shown: `Debug` and `Display` print `"***"`.
+/// A string that must not be shown: `Debug` prints `Secret(***)`. Cloning it is cheap.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Arc::from(value.into()))
     }
 
     /// The value, for the one place that must send it.
@@ -46,13 +58,13 @@ impl fmt::Debug for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Secret(value)
+        Secret(Arc::from(value))
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Secret(value.to_owned())
+        Secret(Arc::from(value))
     }
 }
 
@@ -89,11 +101,12 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// A bearer token valid for `lifetime` from now (`None`: no known expiry).
+    /// A bearer token valid for `lifetime` from now (`None`, or a lifetime past what the clock
+    /// can represent: no known expiry).
     pub fn new(token: impl Into<Secret>, lifetime: Option<Duration>) -> Self {
         AccessToken {
             token: token.into(),
-            expires_at: lifetime.map(|l| Instant::now() + l),
+            expires_at: lifetime.and_then(|l| Instant::now().checked_add(l)),
             scheme: AuthScheme::Bearer,
         }
     }
@@ -110,8 +123,9 @@ impl AccessToken {
     }
 }
 
-/// Why no token could be obtained.
-#[derive(Debug, thiserror::Error)]
+/// Why no token could be obtained. Cheap to clone: a failure is remembered and shared by every
+/// caller that waited for the same fetch.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// No credentials were configured or found in the environment.
@@ -128,8 +142,8 @@ pub enum AuthError {
         description: Option<String>,
     },
     /// The token endpoint could not be reached.
-    #[error("token endpoint unreachable: {0}")]
-    Transport(#[source] reqwest::Error),
+    #[error("token endpoint unreachable: {}", crate::error::cause_chain(.0.as_ref()))]
+    Transport(#[source] Arc<reqwest::Error>),
     /// The token endpoint answered with something that is not a token.
     #[error("unexpected token response: {0}")]
     Decode(String),
@@ -139,12 +153,30 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// Whether asking again later may work (the endpoint was unreachable or overloaded).
+    /// Whether asking again later may work: the endpoint was unreachable, overloaded or rate
+    /// limiting (the statuses [`Classifier::TokenFetch`] retries).
     pub fn is_retryable(&self) -> bool {
         match self {
-            AuthError::Transport(e) => e.is_connect() || e.is_timeout(),
-            AuthError::TokenEndpoint { status, .. } => crate::retry::is_transient_status(*status),
+            AuthError::Transport(_) => true,
+            AuthError::TokenEndpoint { status, .. } => matches!(status, 408 | 429 | 500..=599),
             _ => false,
+        }
+    }
+
+    /// The error of a token fetch that ended with `status`: the OAuth2 error body when it is
+    /// one. Its texts are redacted like every other error text.
+    fn from_token_endpoint(status: u16, body: &[u8]) -> AuthError {
+        #[derive(Deserialize)]
+        struct OAuthError {
+            error: Option<String>,
+            error_description: Option<String>,
+        }
+        let parsed = serde_json::from_slice::<OAuthError>(body).ok();
+        let redact = |s: String| crate::error::redact(&s);
+        AuthError::TokenEndpoint {
+            status,
+            error: parsed.as_ref().and_then(|p| p.error.clone()).map(redact),
+            description: parsed.and_then(|p| p.error_description).map(redact),
         }
     }
 }
@@ -255,6 +287,7 @@ pub struct ClientCredentials {
     token_url: String,
     scope: String,
     http: reqwest::Client,
+    retry: RetryOptions,
 }
 
 impl ClientCredentials {
@@ -267,6 +300,7 @@ impl ClientCredentials {
             token_url: DEFAULT_TOKEN_URL.to_owned(),
             scope: DEFAULT_SCOPE.to_owned(),
             http: token_http_client(),
+            retry: token_retry_options(),
         }
     }
 
@@ -289,6 +323,14 @@ impl ClientCredentials {
         self
     }
 
+    /// Retries token requests per `options` (default: 3 attempts within 30 s). Overloaded or
+    /// unreachable endpoints (5xx, 408, 429, transport failures) are retried, by the same loop
+    /// as API calls ([`Classifier::TokenFetch`]); a refusal of the credentials is not.
+    pub fn retry(mut self, options: RetryOptions) -> Self {
+        self.retry = options;
+        self
+    }
+
     /// The client id.
     pub fn client_id(&self) -> &str {
         &self.client_id
@@ -301,7 +343,57 @@ impl ClientCredentials {
             .append_pair("client_secret", self.client_secret.expose())
             .append_pair("scope", &self.scope)
             .finish();
-        let response = self
+        let method = reqwest::Method::POST;
+        let ended = retry::run(
+            &self.retry,
+            |outcome: &reqwest::Result<(
+                reqwest::StatusCode,
+                reqwest::header::HeaderMap,
+                bytes::Bytes,
+            )>| {
+                match outcome {
+                    Ok((status, headers, _)) => {
+                        Classifier::TokenFetch.classify_status(&method, *status, headers)
+                    }
+                    Err(error) => Classifier::TokenFetch.classify_transport(&method, error),
+                }
+            },
+            |_| self.request_token(body.clone()),
+        )
+        .await;
+        let (status, _, bytes) = match ended {
+            Ended::Outcome(outcome) | Ended::HintTooLong { outcome, .. } => {
+                outcome.map_err(|e| AuthError::Transport(Arc::new(e.without_url())))?
+            }
+        };
+        if !status.is_success() {
+            return Err(AuthError::from_token_endpoint(status.as_u16(), &bytes));
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+            expires_in: Option<serde_json::Value>,
+        }
+        let token: TokenResponse = serde_json::from_slice(&bytes)
+            // The serde message names the field that is wrong, never the body (which holds the token).
+            .map_err(|e| AuthError::Decode(e.to_string()))?;
+        let lifetime = token.expires_in.as_ref().and_then(token_lifetime);
+        tracing::debug!(client_id = %self.client_id, lifetime_s = lifetime.map(|l| l.as_secs()), "obtained a token");
+        Ok(AccessToken::new(token.access_token, lifetime))
+    }
+}
+
+impl ClientCredentials {
+    /// One token request, read in full.
+    async fn request_token(
+        &self,
+        body: String,
+    ) -> reqwest::Result<(
+        reqwest::StatusCode,
+        reqwest::header::HeaderMap,
+        bytes::Bytes,
+    )> {
+        let mut response = self
             .http
             .post(&self.token_url)
             .header(
@@ -311,40 +403,38 @@ impl ClientCredentials {
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body)
             .send()
-            .await
-            .map_err(|e| AuthError::Transport(e.without_url()))?;
+            .await?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| AuthError::Transport(e.without_url()))?;
-        if !status.is_success() {
-            #[derive(Deserialize)]
-            struct OAuthError {
-                error: Option<String>,
-                error_description: Option<String>,
-            }
-            let parsed = serde_json::from_slice::<OAuthError>(&bytes).ok();
-            return Err(AuthError::TokenEndpoint {
-                status: status.as_u16(),
-                error: parsed.as_ref().and_then(|p| p.error.clone()),
-                description: parsed.and_then(|p| p.error_description),
-            });
-        }
-        #[derive(Deserialize)]
-        struct TokenResponse {
-            access_token: String,
-            expires_in: Option<f64>,
-        }
-        let token: TokenResponse = serde_json::from_slice(&bytes)
-            // The serde message names the field that is wrong, never the body (which holds the token).
-            .map_err(|e| AuthError::Decode(e.to_string()))?;
-        let lifetime = token
-            .expires_in
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64);
-        tracing::debug!(client_id = %self.client_id, lifetime_s = lifetime.map(|l| l.as_secs()), "obtained a token");
-        Ok(AccessToken::new(token.access_token, lifetime))
+        let headers = std::mem::take(response.headers_mut());
+        Ok((status, headers, response.bytes().await?))
+    }
+}
+
+/// The lifetime an `expires_in` gives: seconds as a number or a numeric string, at most
+/// [`MAX_TOKEN_LIFETIME`]. Anything else (negative, zero, NaN, not a number) is no known expiry:
+/// the token is used until the service answers 401, which replaces it.
+fn token_lifetime(expires_in: &serde_json::Value) -> Option<Duration> {
+    let seconds = match expires_in {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if seconds.is_nan() || seconds <= 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(seconds)
+            .map_or(MAX_TOKEN_LIFETIME, |l| l.min(MAX_TOKEN_LIFETIME)),
+    )
+}
+
+/// Token requests are quick or the endpoint is down: three attempts within 30 s, so a call
+/// waiting for its first token is not held for the API's whole 90 s budget.
+fn token_retry_options() -> RetryOptions {
+    RetryOptions {
+        max_attempts: 3,
+        max_elapsed: Duration::from_secs(30),
+        ..RetryOptions::default()
     }
 }
 
@@ -355,6 +445,7 @@ impl fmt::Debug for ClientCredentials {
             .field("client_secret", &self.client_secret)
             .field("token_url", &self.token_url)
             .field("scope", &self.scope)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -376,6 +467,10 @@ fn token_http_client() -> reqwest::Client {
 /// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), else
 /// `ITWIN_SHARE_KEY` (a [`ShareKey`]), else `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client
 /// credentials, against `ITWIN_TOKEN_URL` when set), in that order.
+///
+/// # Errors
+///
+/// [`AuthError::MissingCredentials`] when none is set, or only half of a pair.
 pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
     from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
@@ -411,37 +506,87 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
 /// Caches the token of a [`TokenSource`] for all calls of a client.
 ///
 /// A cached token is replaced when less than `min(refresh_ahead, lifetime / 2)` of it is left.
-/// `refresh_ahead` defaults to 5 minutes, as in azure_core (Google refreshes 4 minutes
-/// ahead, AWS 5–10 s, kube 10 s): IMS tokens live an hour, and a few minutes leave room for
-/// a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
-/// being refreshed on every call. Refreshing is single-flight: concurrent callers wait for the
-/// one refresh in progress instead of each asking the endpoint. If a refresh fails while the
-/// old token is still valid, the old token is used (as azure_core and google-cloud-auth do).
+/// `refresh_ahead` defaults to 5 minutes: IMS tokens live an hour, and a few minutes leave room
+/// for a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
+/// being refreshed on every call.
+///
+/// How it behaves under load and failure:
+/// - a fresh token is read without waiting on any lock held across I/O (a read lock around a
+///   clone), so concurrent calls do not queue behind each other;
+/// - in the refresh window, calls keep using the still-valid token while one fetch runs in the
+///   background; only a caller with no valid token waits, and all such callers share the fetch;
+/// - the fetch is a task of its own (spawned on the current Tokio runtime), so a cancelled
+///   caller does not abort it for the others;
+/// - a failed fetch is remembered: until a backoff (1 s, doubling to 1 min) passes, callers
+///   without a valid token get the same error at once instead of each asking the endpoint, and
+///   callers with a valid token keep using it.
 pub struct TokenCache {
+    shared: Arc<CacheShared>,
+}
+
+struct CacheShared {
     source: Arc<dyn TokenSource>,
     refresh_ahead: Duration,
-    cached: tokio::sync::Mutex<Option<Cached>>,
+    state: RwLock<CacheState>,
+}
+
+type Fetch = Shared<BoxFuture<'static, Result<AccessToken, AuthError>>>;
+
+#[derive(Default)]
+struct CacheState {
+    cached: Option<Cached>,
+    inflight: Option<Fetch>,
+    failure: Option<Failure>,
 }
 
 #[derive(Clone)]
 struct Cached {
     token: AccessToken,
+    /// `Authorization: Bearer <token>`, built once per token and marked sensitive.
+    bearer: Option<HeaderValue>,
     obtained_at: Instant,
 }
 
+struct Failure {
+    error: AuthError,
+    failures: u32,
+    retry_at: Instant,
+}
+
 impl Cached {
+    fn new(token: AccessToken, obtained_at: Instant) -> Self {
+        let bearer = HeaderValue::from_str(&token.authorization())
+            .ok()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        Cached {
+            token,
+            bearer,
+            obtained_at,
+        }
+    }
+
     fn fresh(&self, refresh_ahead: Duration, now: Instant) -> bool {
         let Some(expires_at) = self.token.expires_at else {
             return true;
         };
         let lifetime = expires_at.saturating_duration_since(self.obtained_at);
         let ahead = refresh_ahead.min(lifetime / 2);
-        now + ahead < expires_at
+        now.checked_add(ahead).is_some_and(|at| at < expires_at)
     }
 
     fn valid(&self, now: Instant) -> bool {
         self.token.expires_at.is_none_or(|at| now < at)
     }
+}
+
+/// What [`TokenCache::lookup`] found.
+enum Lookup {
+    Token(Cached),
+    Failed(AuthError),
+    Wait(Fetch),
 }
 
 impl TokenCache {
@@ -453,56 +598,170 @@ impl TokenCache {
     /// Caches tokens from `source`, refreshing `refresh_ahead` before expiry at most.
     pub fn with_refresh_ahead(source: Arc<dyn TokenSource>, refresh_ahead: Duration) -> Self {
         TokenCache {
-            source,
-            refresh_ahead,
-            cached: tokio::sync::Mutex::new(None),
+            shared: Arc::new(CacheShared {
+                source,
+                refresh_ahead,
+                state: RwLock::new(CacheState::default()),
+            }),
         }
     }
 
-    /// The cached token, or a new one when it is missing or due for refresh.
+    /// The cached token, or a new one when there is no valid one (see the type's docs for
+    /// refreshing, sharing and failures).
+    ///
+    /// # Errors
+    ///
+    /// The source's [`AuthError`] when there is no valid token, also a remembered one while
+    /// its backoff lasts.
     pub async fn get(&self) -> Result<AccessToken, AuthError> {
-        // Holding the async lock across the fetch is what makes the refresh single-flight.
-        let mut cached = self.cached.lock().await;
+        self.cached().await.map(|c| c.token)
+    }
+
+    /// The `Authorization` value of the current token.
+    pub(crate) async fn bearer(&self) -> Result<HeaderValue, AuthError> {
+        let cached = self.cached().await?;
+        cached.bearer.ok_or_else(|| {
+            AuthError::Decode("the token contains characters not allowed in a header".into())
+        })
+    }
+
+    async fn cached(&self) -> Result<Cached, AuthError> {
+        let fetch = match self.lookup() {
+            Lookup::Token(cached) => return Ok(cached),
+            Lookup::Failed(error) => return Err(error),
+            Lookup::Wait(fetch) => fetch,
+        };
+        let token = fetch.await?;
+        Ok(Cached::new(token, Instant::now()))
+    }
+
+    /// Decides from the state alone, holding a lock only for that: the token when it is fresh,
+    /// or valid while a refresh runs; else the shared fetch to wait for (started if needed), or
+    /// the remembered failure.
+    fn lookup(&self) -> Lookup {
         let now = Instant::now();
-        if let Some(c) = cached.as_ref()
-            && c.fresh(self.refresh_ahead, now)
         {
-            return Ok(c.token.clone());
-        }
-        let obtained_at = Instant::now();
-        match self.source.token().await {
-            Ok(token) => {
-                *cached = Some(Cached {
-                    token: token.clone(),
-                    obtained_at,
-                });
-                Ok(token)
+            let state = self.shared.read();
+            if let Some(c) = &state.cached
+                && c.fresh(self.shared.refresh_ahead, now)
+            {
+                return Lookup::Token(c.clone());
             }
-            Err(e) => match cached.as_ref() {
-                Some(c) if c.valid(Instant::now()) => {
-                    tracing::warn!(error = %e, "token refresh failed; using the cached token until it expires");
-                    Ok(c.token.clone())
-                }
-                _ => Err(e),
-            },
+        }
+        let mut state = self.shared.write();
+        // A fetch that ended without recording its result (its runtime shut down) is over.
+        if state.inflight.as_ref().is_some_and(|f| f.peek().is_some()) {
+            state.inflight = None;
+        }
+        let backing_off = state.failure.as_ref().is_some_and(|f| now < f.retry_at);
+        if state.inflight.is_none() && !backing_off {
+            let cached = state.cached.as_ref();
+            let fresh = cached.is_some_and(|c| c.fresh(self.shared.refresh_ahead, now));
+            if !fresh {
+                state.inflight = Some(self.shared.clone().start_fetch());
+            }
+        }
+        match (&state.cached, &state.inflight, &state.failure) {
+            (Some(c), _, _) if c.valid(now) => Lookup::Token(c.clone()),
+            (_, Some(fetch), _) => Lookup::Wait(fetch.clone()),
+            (_, None, Some(failure)) => Lookup::Failed(failure.error.clone()),
+            (_, None, None) => {
+                Lookup::Failed(AuthError::Other("no token could be obtained".into()))
+            }
         }
     }
 
     /// Forgets `rejected` (the service answered 401 to it), so the next [`get`](Self::get)
     /// asks the source again. A newer token, fetched meanwhile by another call, is kept.
     pub async fn invalidate(&self, rejected: &Secret) {
-        let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| &c.token.token == rejected) {
-            *cached = None;
+        let mut state = self.shared.write();
+        if state
+            .cached
+            .as_ref()
+            .is_some_and(|c| &c.token.token == rejected)
+        {
+            state.cached = None;
+            // The rejection is news: ask the source now, whatever failed before.
+            state.failure = None;
         }
+    }
+
+    /// Forgets the cached token if its `Authorization` value is `bearer`.
+    pub(crate) fn invalidate_bearer(&self, bearer: &HeaderValue) {
+        let mut state = self.shared.write();
+        if state
+            .cached
+            .as_ref()
+            .is_some_and(|c| c.bearer.as_ref() == Some(bearer))
+        {
+            state.cached = None;
+            state.failure = None;
+        }
+    }
+}
+
+impl CacheShared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CacheState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts one fetch as a task of its own and records its result in the state.
+    fn start_fetch(self: Arc<Self>) -> Fetch {
+        let task = tokio::spawn(async move {
+            let obtained_at = Instant::now();
+            let result = self.source.token().await;
+            let mut state = self.write();
+            state.inflight = None;
+            match &result {
+                Ok(token) => {
+                    state.cached = Some(Cached::new(token.clone(), obtained_at));
+                    state.failure = None;
+                }
+                Err(error) => {
+                    let failures = state
+                        .failure
+                        .as_ref()
+                        .map_or(1, |f| f.failures.saturating_add(1));
+                    let backoff = Duration::from_secs(1)
+                        .saturating_mul(1u32 << failures.saturating_sub(1).min(6))
+                        .min(Duration::from_secs(60));
+                    if state
+                        .cached
+                        .as_ref()
+                        .is_some_and(|c| c.valid(Instant::now()))
+                    {
+                        tracing::warn!(error = %error, retry_in_s = backoff.as_secs(), "token refresh failed; using the cached token until it expires");
+                    }
+                    state.failure = Some(Failure {
+                        error: error.clone(),
+                        failures,
+                        retry_at: Instant::now() + backoff,
+                    });
+                }
+            }
+            result
+        });
+        async move {
+            task.await.unwrap_or_else(|e| {
+                Err(AuthError::Other(format!(
+                    "the token fetch did not finish: {e}"
+                )))
+            })
+        }
+        .boxed()
+        .shared()
     }
 }
 
 impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
-            .field("source", &self.source)
-            .field("refresh_ahead", &self.refresh_ahead)
+            .field("source", &self.shared.source)
+            .field("refresh_ahead", &self.shared.refresh_ahead)
             .finish_non_exhaustive()
     }
 }
@@ -634,24 +893,24 @@ mod tests {
     #[test]
     fn refresh_window_is_bounded_by_half_the_lifetime() {
         let now = Instant::now();
-        let short = Cached {
-            token: AccessToken {
+        let short = Cached::new(
+            AccessToken {
                 token: Secret::new("x"),
                 expires_at: Some(now + Duration::from_secs(10)),
                 scheme: AuthScheme::Bearer,
             },
-            obtained_at: now,
-        };
+            now,
+        );
         assert!(short.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(4)));
         assert!(!short.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(6)));
-        let hour = Cached {
-            token: AccessToken {
+        let hour = Cached::new(
+            AccessToken {
                 token: Secret::new("x"),
                 expires_at: Some(now + Duration::from_secs(3600)),
                 scheme: AuthScheme::Bearer,
             },
-            obtained_at: now,
-        };
+            now,
+        );
         assert!(hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3200)));
         assert!(!hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3400)));
     }

@@ -6,15 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use mesh_export_client::types::{Export, StartExport};
-use mesh_export_client::{PolicyHandle, ResponseValue, types};
+use mesh_export_client::PolicyHandle;
+use mesh_export_client::types::{Export, ExportResponse, StartExport};
+use reqwest::StatusCode;
 
 use crate::config::ClientBuilder;
-use crate::error::{self, Error};
-use crate::policy::{self, CallState, MeshExportPolicy};
+use crate::error::Error;
+use crate::policy::{self, Capture, MeshExportPolicy, Reply};
 use crate::retry::RetryOptions;
-
-type GeneratedError = mesh_export_client::Error<types::ErrorResponse>;
 
 /// A Mesh Export client: authenticated, retrying, traced. Cheap to clone (clones share the
 /// connection pool, the token cache and the get-or-start locks).
@@ -27,6 +26,9 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) generated: mesh_export_client::Client,
+    /// The same generated client with the [`Capture`] policy: it builds requests for the typed
+    /// methods, which send them down the request path themselves.
+    pub(crate) builder: mesh_export_client::Client,
     pub(crate) policy: Arc<MeshExportPolicy>,
     pub(crate) base_url: String,
     pub(crate) parsed_base: url::Url,
@@ -53,6 +55,10 @@ impl Client {
 
     /// A production client with credentials from the environment (`ITWIN_ACCESS_TOKEN`, or
     /// `ITWIN_CLIENT_ID` + `ITWIN_CLIENT_SECRET`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] when the environment holds no usable credentials.
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::new().credentials_from_env().build()
     }
@@ -68,9 +74,15 @@ impl Client {
             http.clone(),
             PolicyHandle::new(policy.clone()),
         );
+        let builder = mesh_export_client::Client::new_with_client(
+            &base_url,
+            http.clone(),
+            PolicyHandle::new(Arc::new(Capture)),
+        );
         Client {
             inner: Arc::new(Inner {
                 generated,
+                builder,
                 policy,
                 base_url,
                 parsed_base,
@@ -99,9 +111,12 @@ impl Client {
         &self.inner.policy.retry
     }
 
-    /// The generated client, with this client's policy inside: every operation the spec has,
-    /// with auth and retries, but progenitor's error type.
-    pub fn generated(&self) -> &mesh_export_client::Client {
+    /// The generated client, with this client's request path inside: every operation the spec
+    /// has, with auth and retries, but progenitor's error type. What ends a call without a
+    /// response (no token could be obtained, a `Retry-After` above the cap) comes back as a
+    /// response in the service's error format (401, or the rate limit's status with its
+    /// `Retry-After`).
+    pub fn generated(&self) -> &crate::GeneratedClient {
         &self.inner.generated
     }
 
@@ -109,103 +124,67 @@ impl Client {
     /// `NotStarted`. The POST is never re-sent after a failure that may have reached the
     /// service, so at most one export is started per call; to avoid duplicates across calls,
     /// use [`get_or_start_export`](Self::get_or_start_export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] with the service's code for a refused request (422 for an unknown
+    /// iModel), [`Error::RateLimited`], [`Error::Auth`], or [`Error::Transport`] (the export may
+    /// then have started).
     pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
-        let response = self
-            .call(self.generated().start_export().body(request).send())
-            .await?;
-        Ok(response.into_inner().export)
+        let built = self.inner.builder.start_export().body(request).send().await;
+        let (request, operation) = policy::captured(built)?;
+        let response: ExportResponse = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::ACCEPTED)?;
+        Ok(response.export)
     }
 
     /// Reads one export with the deprecated `get-export` operation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 for an unknown export) and the errors of every call.
     #[deprecated(
         note = "get-export will be removed when Mesh Export reaches General Availability; use find_export or exports"
     )]
     pub async fn get_export(&self, export_id: &str) -> Result<Export, Error> {
         #[allow(deprecated)]
-        let builder = self.generated().get_export().id(export_id);
-        Ok(self.call(builder.send()).await?.into_inner().export)
+        let built = self.inner.builder.get_export().id(export_id).send().await;
+        let (request, operation) = policy::captured(built)?;
+        let response: ExportResponse = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::OK)?;
+        Ok(response.export)
     }
 
     /// Deletes an export that is `Complete` or `Invalid` (`delete-export`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 for an unknown export, 422 for one still running) and the
+    /// errors of every call.
     pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
-        self.call(self.generated().delete_export().id(export_id).send())
-            .await?;
-        Ok(())
+        let built = self
+            .inner
+            .builder
+            .delete_export()
+            .id(export_id)
+            .send()
+            .await;
+        let (request, operation) = policy::captured(built)?;
+        self.send(request, operation)
+            .await?
+            .expect(StatusCode::NO_CONTENT)
     }
 
-    /// Runs one call of the generated client and turns its error into an [`Error`].
-    pub(crate) async fn call<T, F>(&self, call: F) -> Result<ResponseValue<T>, Error>
-    where
-        F: Future<Output = Result<ResponseValue<T>, GeneratedError>>,
-    {
-        let (result, state) = policy::in_call(call).await;
-        match result {
-            Ok(value) => Ok(value),
-            Err(e) => Err(map_generated_error(e, state).await),
-        }
+    /// Sends `request` down the request path (auth, retries, one correlation id).
+    pub(crate) fn send<'a>(
+        &'a self,
+        request: reqwest::Request,
+        operation: &str,
+    ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
+        self.inner.policy.send(&self.inner.http, request, operation)
     }
-}
-
-/// Maps progenitor's error, preferring what the policy recorded (typed auth and rate-limit
-/// errors, the status a decode error lost).
-async fn map_generated_error(error: GeneratedError, state: CallState) -> Error {
-    if let Some(error) = state.error {
-        return error;
-    }
-    let correlation_id = state.correlation_id;
-    match error {
-        GeneratedError::ErrorResponse(response) => {
-            let status = response.status();
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Error::from_response_parts(status, response.headers(), b"", correlation_id);
-            }
-            let correlation_id =
-                correlation_id.or_else(|| error::correlation_header(response.headers()));
-            Error::service(status, response.into_inner(), correlation_id)
-        }
-        GeneratedError::UnexpectedResponse(response) => {
-            from_response(response, correlation_id).await
-        }
-        GeneratedError::InvalidResponsePayload(body, _) => Error::Decode {
-            // The policy saw every response of the call; 0 only if the client was bypassed.
-            status: state.last_status.unwrap_or(0),
-            body_excerpt: error::body_excerpt(&body),
-            correlation_id,
-        },
-        GeneratedError::CommunicationError(source)
-        | GeneratedError::ResponseBodyError(source)
-        | GeneratedError::InvalidUpgrade(source) => Error::Transport {
-            source: source.without_url(),
-            correlation_id,
-        },
-        GeneratedError::InvalidRequest(message) | GeneratedError::Custom(message) => {
-            Error::InvalidRequest(message)
-        }
-    }
-}
-
-/// The error for a response outside the success range (or an unexpected success status).
-pub(crate) async fn from_response(
-    response: reqwest::Response,
-    correlation_id: Option<String>,
-) -> Error {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(source) => {
-            return Error::Transport {
-                source: source.without_url(),
-                correlation_id,
-            };
-        }
-    };
-    if status.is_success() {
-        return Error::Decode {
-            status: status.as_u16(),
-            body_excerpt: error::body_excerpt(&body),
-            correlation_id,
-        };
-    }
-    Error::from_response_parts(status, &headers, &body, correlation_id)
 }

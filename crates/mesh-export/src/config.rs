@@ -9,7 +9,7 @@ use crate::auth::{
     self, AuthError, ClientCredentials, Secret, ShareKey, StaticToken, TokenCache, TokenSource,
 };
 use crate::client::Client;
-use crate::deprecation::DeprecationWarnings;
+use crate::deprecation::{DeprecationWarnings, Notices};
 use crate::error::Error;
 use crate::policy::{MeshExportPolicy, USER_AGENT_PRODUCT};
 use crate::retry::RetryOptions;
@@ -38,11 +38,10 @@ impl Environment {
 }
 
 /// Default time limit for one HTTP request (the whole exchange). The service answers its four
-/// operations quickly; progenitor's generated default is 15 s, AWS sets none. 60 s tolerates a
-/// slow proxy without letting a dead connection hang a call.
+/// operations quickly; 60 s tolerates a slow proxy without letting a dead connection hang a
+/// call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time limit for establishing a connection (AWS uses 3.1 s; 10 s tolerates slow
-/// corporate proxies).
+/// Default time limit for establishing a connection (10 s tolerates slow corporate proxies).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configures and builds a [`Client`]; start with [`Client::builder`].
@@ -185,14 +184,20 @@ impl ClientBuilder {
         self
     }
 
-    /// Chooses what happens on the first call of a deprecated operation (a `tracing` warning by
-    /// default).
+    /// Chooses what happens on this client's first call of each deprecated operation (a
+    /// `tracing` warning by default).
     pub fn deprecation_warnings(mut self, warnings: DeprecationWarnings) -> Self {
         self.deprecation = warnings;
         self
     }
 
     /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] without credentials, [`Error::Config`] for a base URL that is not an
+    /// http(s) URL with a host, a user agent that is not a header value, or an HTTP client
+    /// that cannot be built.
     pub fn build(self) -> Result<Client, Error> {
         let source = self.tokens?.ok_or_else(|| {
             AuthError::MissingCredentials(
@@ -229,7 +234,7 @@ impl ClientBuilder {
             tokens: Arc::new(TokenCache::with_refresh_ahead(source, self.refresh_ahead)),
             retry: self.retry,
             user_agent,
-            deprecation: self.deprecation,
+            deprecation: Notices::new(self.deprecation),
         };
         Ok(Client::from_parts(parsed, base_url, http, Arc::new(policy)))
     }

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
     /// The request could not be sent or the response could not be read.
-    #[error("transport error: {}", without_url(source))]
+    #[error("transport error: {}", cause_chain(source))]
     Transport {
         /// The underlying error.
         #[source]
@@ -104,6 +104,14 @@ pub enum Error {
         /// The link, without its query string.
         href: String,
     },
+    /// `get-exports` pages link in a loop: a `next` link leads back to a page already read.
+    /// Following it would never end, and stopping quietly could drop exports, so the listing
+    /// fails.
+    #[error("get-exports pages link in a loop: {href} was already read")]
+    PageLoop {
+        /// The repeated link, without its query string.
+        href: String,
+    },
     /// The configuration cannot work (for example, a base URL that does not parse).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -114,7 +122,7 @@ pub enum Error {
 
 impl Error {
     /// Whether the same call may succeed if repeated later: rate limits, 408/429/502/503/504,
-    /// and transport failures that did not get an answer.
+    /// transport failures, and a token endpoint that was unreachable or overloaded.
     ///
     /// This says nothing about whether a repeat is *safe*: a `start-export` that failed with a
     /// timeout may have started an export; look before starting again
@@ -122,10 +130,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { .. } => true,
-            Error::Service { status, .. } => retry::is_transient_status(*status),
-            Error::Transport { source, .. } => {
-                source.is_connect() || source.is_timeout() || source.is_request()
-            }
+            Error::Service { status, .. } => matches!(status, 408 | 429 | 502 | 503 | 504),
+            Error::Transport { source, .. } => !source.is_builder() && !source.is_redirect(),
             Error::Auth(auth) => auth.is_retryable(),
             _ => false,
         }
@@ -138,6 +144,14 @@ impl Error {
             | Error::RateLimited { status, .. }
             | Error::Decode { status, .. } => Some(*status),
             Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// How long the service asked to wait before calling again, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -162,8 +176,10 @@ impl Error {
     }
 
     /// Decodes a non-success response into an error: the service's JSON error body when it is
-    /// one, else an excerpt of the body (bounded, signatures redacted); 429 becomes
-    /// [`Error::RateLimited`] with the `Retry-After` wait.
+    /// one, else an excerpt of the body (bounded, signatures redacted), keeping the status
+    /// whatever the body; 429 becomes [`Error::RateLimited`] with the `Retry-After` wait.
+    ///
+    /// This is the one place a response becomes an error.
     pub fn from_response_parts(
         status: StatusCode,
         headers: &HeaderMap,
@@ -200,19 +216,27 @@ impl Error {
         let e = body.error;
         Error::Service {
             status: status.as_u16(),
-            code: Some(redact_signatures(&e.code)),
-            message: redact_signatures(&e.message),
-            target: e.target.as_deref().map(redact_signatures),
+            code: Some(redact(&e.code)),
+            message: redact(&e.message),
+            target: e.target.as_deref().map(redact),
             details: e
                 .details
                 .into_iter()
                 .flatten()
                 .map(|detail| ErrorDetail {
-                    code: redact_signatures(&detail.code),
-                    message: redact_signatures(&detail.message),
-                    target: detail.target.as_deref().map(redact_signatures),
+                    code: redact(&detail.code),
+                    message: redact(&detail.message),
+                    target: detail.target.as_deref().map(redact),
                 })
                 .collect(),
+            correlation_id,
+        }
+    }
+
+    /// A transport error, with the URL (which may carry a signed query) taken out.
+    pub(crate) fn transport(source: reqwest::Error, correlation_id: Option<String>) -> Error {
+        Error::Transport {
+            source: source.without_url(),
             correlation_id,
         }
     }
@@ -239,20 +263,35 @@ fn service_message(
     out
 }
 
-/// A reqwest error's message without the URL, which may carry a signed query string.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), &redacted_url(url));
+/// An error's message followed by each of its causes (`error sending request: client error
+/// (Connect): tcp connect error: Connection refused`), so a DNS, TLS or refused connection is
+/// named, not only "error sending request". Redacted, because a cause may quote a URL.
+pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        // Some errors repeat their source in their own message.
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
     }
-    text
+    redact(&text)
+}
+
+/// A link from a response, for a message: without its query string (and redacted, in case it
+/// is not a URL at all).
+pub(crate) fn redact_link(href: &str) -> String {
+    redact(href.split('?').next().unwrap_or_default())
 }
 
 /// A URL with its query string removed, for messages.
 pub(crate) fn redacted_url(url: &url::Url) -> String {
     let mut url = url.clone();
     if url.query().is_some() {
-        url.set_query(Some("REDACTED"));
+        url.set_query(Some(REDACTED));
     }
     url.to_string()
 }
@@ -264,27 +303,134 @@ pub(crate) fn correlation_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The start of a body as text, with signatures redacted.
+/// The start of a body as text, redacted.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let cut: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
-    redact_signatures(&cut)
+    redact(&cut)
 }
 
-/// Replaces the value of every `sig=` parameter (a SAS signature) with `REDACTED`.
-pub(crate) fn redact_signatures(text: &str) -> String {
+/// What replaces a secret.
+const REDACTED: &str = "REDACTED";
+
+/// Query parameters that carry a URL signature or credential, lower case: Azure SAS (`sig`),
+/// CloudFront (`Signature`, `Policy`, `Key-Pair-Id`, also as `CloudFront-*` cookies), S3
+/// presigned URLs (every `X-Amz-*`) and Google Cloud Storage (`X-Goog-*`). Matched anywhere in
+/// the text, case-insensitively, followed by `=` or its encoding `%3D`.
+const SIGNATURE_PARAMETERS: [&str; 6] = [
+    "sig",
+    "signature",
+    "policy",
+    "key-pair-id",
+    "x-amz-",
+    "x-goog-",
+];
+
+/// Whether `b` ends a parameter value or a URL in running text.
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'&' | b'"' | b'\'' | b'<' | b'>' | b'\\' | b'`' | b';' | b','
+        )
+}
+
+/// Redacts every URL signature in `text`, wherever it appears: each URL loses its query string
+/// (`https://host/path?REDACTED`), and the value of every known signature parameter
+/// ([`SIGNATURE_PARAMETERS`]) is replaced, also outside URLs (a JSON-escaped or percent-encoded
+/// URL, a bare query string, a cookie).
+///
+/// This is the one redaction of the crate: every message an [`Error`] carries is built through
+/// it, so no constructor can forget it.
+pub(crate) fn redact(text: &str) -> String {
+    redact_parameters(&redact_url_queries(text))
+}
+
+/// Cuts the query string off every `scheme://...` URL in `text`, JSON-escaped ones
+/// (`https:\/\/...`) included.
+fn redact_url_queries(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find("sig=") {
-        out.push_str(&rest[..pos + 4]);
-        out.push_str("REDACTED");
-        let tail = &rest[pos + 4..];
-        let end = tail
-            .find(['&', '"', '\'', ' ', '\n', '<', '>', '\\'])
-            .unwrap_or(tail.len());
-        rest = &tail[end..];
+    let mut copied = 0;
+    let mut search = 0;
+    loop {
+        let plain = text[search..].find("://").map(|n| (search + n, 3, false));
+        let escaped = text[search..]
+            .find(":\\/\\/")
+            .map(|n| (search + n, 5, true));
+        let Some((at, len, escaped)) = [plain, escaped].into_iter().flatten().min() else {
+            break;
+        };
+        let start = at + len;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| {
+                ends_value(b) && !matches!(b, b'&' | b';' | b',') && !(escaped && b == b'\\')
+            })
+            .map_or(bytes.len(), |n| start + n);
+        if let Some(q) = text[start..end].find('?') {
+            let q = start + q;
+            let query_end = text[q..end].find('#').map_or(end, |h| q + h);
+            out.push_str(&text[copied..=q]);
+            out.push_str(REDACTED);
+            copied = query_end;
+        }
+        search = end;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Replaces the value of every known signature parameter in `text`. Positions are found in an
+/// ASCII-lowercased copy, which keeps every byte offset of the original.
+fn redact_parameters(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let value_start = SIGNATURE_PARAMETERS.iter().find_map(|name| {
+            let after = bytes[i..].strip_prefix(name.as_bytes())?;
+            // `x-amz-` and `x-goog-` are prefixes: skip the rest of the parameter's name.
+            let skip = if name.ends_with('-') {
+                after
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+                    .count()
+            } else {
+                0
+            };
+            let after = &after[skip..];
+            let name_end = i + name.len() + skip;
+            if after.starts_with(b"=") {
+                Some(name_end + 1)
+            } else if after.starts_with(b"%3d") {
+                Some(name_end + 3)
+            } else {
+                None
+            }
+        });
+        let Some(value_start) = value_start else {
+            i += 1;
+            continue;
+        };
+        let mut value_end = value_start;
+        while value_end < bytes.len()
+            && !ends_value(bytes[value_end])
+            && !bytes[value_end..].starts_with(b"%26")
+        {
+            value_end += 1;
+        }
+        // Both ends sit next to ASCII bytes, so they are character boundaries of `text`.
+        if value_end > value_start {
+            out.push_str(&text[copied..value_start]);
+            out.push_str(REDACTED);
+            copied = value_end;
+        }
+        i = value_end.max(i + 1);
+    }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -379,7 +525,9 @@ mod tests {
         let body = br#"{"href":"https://x.blob/c?sv=1&sig=SECRETSIG%2B&se=2"}"#;
         let text = body_excerpt(body);
         assert!(!text.contains("SECRETSIG"), "{text}");
-        assert!(text.contains("sig=REDACTED&se=2"), "{text}");
+        assert!(text.contains("https://x.blob/c?REDACTED\""), "{text}");
+        let bare = body_excerpt(b"sv=1&sig=SECRETSIG&se=2");
+        assert_eq!(bare, "sv=1&sig=REDACTED&se=2");
     }
 
     #[test]
@@ -396,6 +544,27 @@ mod tests {
         for secret in ["SECRETSIG", "T0", "T1", "T2", "T3"] {
             assert!(!shown.contains(secret), "{shown}");
         }
+    }
+
+    #[test]
+    fn redaction_cuts_queries_and_signature_values_in_any_text() {
+        let text = "é sig=ü€SECRET1 ñ https://h/p?x=SECRET2#frag \
+                    {\"u\":\"https:\\/\\/h\\/p?token=SECRET3\"} \
+                    X-Goog-Signature%3DSECRET4%26next=1";
+        let redacted = redact(text);
+        for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
+            assert!(!redacted.contains(secret), "{secret}: {redacted}");
+        }
+        assert!(
+            redacted.starts_with("é sig=REDACTED ñ https://h/p?REDACTED#frag"),
+            "{redacted}"
+        );
+        assert!(redacted.ends_with("%26next=1"), "{redacted}");
+        // Text without a signature is kept as it is.
+        assert_eq!(
+            redact("HTTP 500: the signing service is down"),
+            "HTTP 500: the signing service is down"
+        );
     }
 
     #[test]

@@ -29,9 +29,14 @@ impl Client {
     /// changeset is empty or absent (the service's "latest").
     ///
     /// `start-export` is never sent twice. When it fails after the request may have reached the
-    /// service (the connection dropped before the answer), the exports are listed once more and
-    /// an export the interrupted request created is returned; otherwise the error is. Calling
+    /// service (the connection dropped before the answer, or a gateway answered 502, 503, 504
+    /// or 408), the exports are listed once more and an export the interrupted request created
+    /// is returned; otherwise the error is. Calling
     /// again after any error is safe: the lookup runs before a new start.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`exports`](Self::exports) and [`start_export`](Self::start_export).
     pub async fn get_or_start_export(&self, request: StartExport) -> Result<Export, Error> {
         let export_type = request.export_type.clone().unwrap_or(ExportType::X3dTiles);
         let changeset = request.changeset_id.clone().unwrap_or_default();
@@ -95,12 +100,18 @@ impl Client {
             .try_filter(|e| futures::future::ready(same_request(e, export_type, changeset)))
             .try_collect()
             .await?;
+        // Newest first by `lastModified`; exports without one after those with one, in the
+        // service's order (newest first). `max_by_key` would pick the last of equals: the
+        // oldest, when no export carries a date.
         let newest = |status: &dyn Fn(&ExportStatus) -> bool| {
-            candidates
-                .iter()
-                .filter(|e| status(&e.status))
-                .max_by_key(|e| e.last_modified_at())
-                .cloned()
+            let mut matching: Vec<&Export> =
+                candidates.iter().filter(|e| status(&e.status)).collect();
+            // Newest first; an export whose time is missing or unreadable comes last.
+            matching.sort_by_key(|e| {
+                let at = e.last_modified_at();
+                (at.is_none(), std::cmp::Reverse(at))
+            });
+            matching.first().map(|e| (*e).clone())
         };
         if let Some(done) = newest(&|s| *s == ExportStatus::Complete) {
             tracing::debug!(export_id = %done.id, "reusing a complete export");
@@ -138,19 +149,29 @@ impl Client {
 }
 
 /// Whether a failed `start-export` may still have created an export: the request left but no
-/// answer came back. A response (any status) or a failure to connect means it did not.
+/// answer came back, or a gateway answered for the service (408, 502, 503, 504 can come after
+/// the service acted). A failure to connect, or an answer of the service itself, means it did
+/// not.
 fn start_may_have_succeeded(error: &Error) -> bool {
-    matches!(error, Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
+    match error {
+        Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+        Error::Service { status, .. } => matches!(status, 408 | 502 | 503 | 504),
+        _ => false,
+    }
 }
 
 fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> bool {
     let Some(request) = &export.request else {
         return false;
     };
-    let type_matches = request
-        .export_type
-        .as_ref()
-        .is_some_and(|t| same_export_type(t, export_type));
+    // The service's default type is 3D Tiles, and an echoed request may leave it out.
+    let type_matches = same_export_type(
+        request
+            .export_type
+            .as_ref()
+            .unwrap_or(&ExportType::X3dTiles),
+        export_type,
+    );
     let changeset_matches = request.changeset_id.as_deref().unwrap_or_default() == changeset;
     type_matches && changeset_matches
 }

@@ -4,7 +4,7 @@
 //! (static, OAuth2 client credentials, or any [`TokenSource`]) cached and refreshed ahead of
 //! expiry, or an iTwin [`ShareKey`] (`Authorization: Basic <share key>`), retries that honour `Retry-After` and never repeat a `start-export` that may have
 //! reached the service, one `X-Correlation-ID` per call, tracing spans, and a one-time warning
-//! for operations the spec deprecates. On top it adds what callers need: a [`Stream`] over
+//! per client for operations the spec deprecates. On top it adds what callers need: a [`Stream`] over
 //! exports ([`Client::exports`]), [`Client::wait_for_export`], [`Client::get_or_start_export`],
 //! and one [`Error`] type.
 //!
@@ -29,13 +29,15 @@
 //! `examples/quickstart.rs` runs the same against the emulator in-process:
 //! `cargo run -p mesh-export --example quickstart`.
 //!
-//! # Layers
+//! # The request path
 //!
-//! Per call: the deprecation notice, `User-Agent: mesh-export/<version>`, `X-Correlation-ID`
-//! and the token are set once; then the retry loop sends, and auth sits inside it: each retry
-//! re-checks the token and a 401 invalidates it and retries once with a new one. The client
-//! crate's hook already sends `Accept: application/vnd.bentley.itwin-platform.v1+json` and drops
-//! progenitor's `api-version` header.
+//! Per call: the deprecation notice, `User-Agent: mesh-export/<version>` and one
+//! `X-Correlation-ID` are set once; then the one retry loop ([`retry`]) sends, and auth is its
+//! per-attempt step: each attempt re-checks the token, and a 401 invalidates it and sends once
+//! more with a new one. Each attempt reads the whole response, and one mapping turns it into a
+//! value or an [`Error`]. The client crate's hook already sends
+//! `Accept: application/vnd.bentley.itwin-platform.v1+json` and drops progenitor's
+//! `api-version` header.
 //!
 //! # Tracing
 //!
@@ -68,6 +70,9 @@ pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
 pub use deprecation::DeprecationWarnings;
 pub use error::Error;
+/// The generated client ([`Client::generated`] returns one with this client's request path),
+/// under a name that does not shadow [`Client`].
+pub use mesh_export_client::Client as GeneratedClient;
 pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 pub use paging::{ExportFilter, same_export_type};

@@ -1,20 +1,20 @@
 //! Listing exports: one page, the next page, or a `Stream` over all of them.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 
 use futures::{Stream, StreamExt, TryStreamExt, stream};
+use mesh_export_client::ITWIN_ACCEPT;
 use mesh_export_client::types::{Export, ExportOrderBy, ExportType, ExportsPage, PreferReturn};
-use mesh_export_client::{ITWIN_ACCEPT, OperationInfo, RequestPolicy};
+use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue};
 
-use crate::client::{Client, from_response};
+use crate::client::Client;
 use crate::error::{self, Error};
 use crate::policy;
 
-/// The operation a next-page link belongs to, for the policy's span and deprecation check.
-const GET_EXPORTS: OperationInfo = OperationInfo {
-    operation_id: "get_exports",
-};
+/// The operation a next-page link belongs to, for the span and the deprecation check.
+const GET_EXPORTS: &str = "get_exports";
 
 /// Which exports to list. Every field is optional; the default lists all exports the
 /// credentials can see.
@@ -124,9 +124,15 @@ pub fn same_export_type(a: &ExportType, b: &ExportType) -> bool {
 impl Client {
     /// The first page of exports matching `filter`, in full (`Prefer: return=representation`,
     /// so items carry `request` and `_links.mesh`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`], [`Error::RateLimited`], [`Error::Auth`], [`Error::Transport`], or
+    /// [`Error::Decode`] for a page that is not the documented JSON.
     pub async fn list_page(&self, filter: &ExportFilter) -> Result<ExportsPage, Error> {
         let mut builder = self
-            .generated()
+            .inner
+            .builder
             .get_exports()
             .prefer(PreferReturn::ReturnRepresentation);
         if let Some(id) = &filter.i_model_id {
@@ -151,13 +157,22 @@ impl Client {
         if let Some(version) = &filter.itwinjs {
             builder = builder.i_twin_js(version.clone());
         }
-        let mut page = self.call(builder.send()).await?.into_inner();
+        let (request, operation) = policy::captured(builder.send().await)?;
+        let mut page: ExportsPage = self
+            .send(request, operation)
+            .await?
+            .decode(StatusCode::OK)?;
         page.exports.retain(|e| filter.matches(e));
         Ok(page)
     }
 
     /// The page after `page`, or `None` on the last one. Type filters are not carried by the
     /// link; apply [`ExportFilter::matches`] to its items when you used one.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`list_page`](Self::list_page), and [`Error::UntrustedLink`] for a link that
+    /// leaves the service (the token is not sent there).
     pub async fn next_page(&self, page: &ExportsPage) -> Result<Option<ExportsPage>, Error> {
         match &page.links.next {
             Some(link) => self.page_at(&link.href).await.map(Some),
@@ -166,6 +181,10 @@ impl Client {
     }
 
     /// Every export matching `filter`, page after page, following `_links.next`.
+    ///
+    /// A `next` link back to a page already read (directly or through other pages) ends the
+    /// stream with [`Error::PageLoop`]: following it would never end, and stopping quietly
+    /// could leave exports out.
     ///
     /// ```no_run
     /// # async fn demo(client: mesh_export::Client) -> Result<(), mesh_export::Error> {
@@ -187,23 +206,36 @@ impl Client {
             At(String),
             Done,
         }
+        struct Walk {
+            next: Next,
+            /// Every page link read so far (their `self` links and the `next` links followed).
+            visited: HashSet<String>,
+        }
         let client = self.clone();
-        stream::try_unfold(Next::First, move |next| {
+        let start = Walk {
+            next: Next::First,
+            visited: HashSet::new(),
+        };
+        stream::try_unfold(start, move |mut walk| {
             let client = client.clone();
             let filter = filter.clone();
             async move {
-                let mut page = match next {
+                let mut page = match std::mem::replace(&mut walk.next, Next::Done) {
                     Next::First => client.list_page(&filter).await?,
                     Next::At(href) => client.page_at(&href).await?,
                     Next::Done => return Ok::<_, Error>(None),
                 };
                 page.exports.retain(|e| filter.matches(e));
-                let next = match page.links.next {
-                    // A link back to the same page would loop forever.
-                    Some(link) if link.href != page.links.self_.href => Next::At(link.href),
-                    _ => Next::Done,
-                };
-                Ok(Some((page.exports, next)))
+                walk.visited.insert(page.links.self_.href.clone());
+                if let Some(link) = page.links.next.take() {
+                    if !walk.visited.insert(link.href.clone()) {
+                        return Err(Error::PageLoop {
+                            href: error::redact_link(&link.href),
+                        });
+                    }
+                    walk.next = Next::At(link.href);
+                }
+                Ok(Some((page.exports, walk)))
             }
         })
         .map_ok(|exports| stream::iter(exports.into_iter().map(Ok)))
@@ -211,60 +243,26 @@ impl Client {
         .boxed()
     }
 
-    /// Fetches a page by its link, through the same policy (auth, retries) as other calls.
+    /// Fetches a page by its link, down the same request path (auth, retries) as other calls.
     async fn page_at(&self, href: &str) -> Result<ExportsPage, Error> {
         let url = self.service_link(href)?;
-        let mut request = self
+        let request = self
             .http()
             .get(url)
             .header(ACCEPT, HeaderValue::from_static(ITWIN_ACCEPT))
             .header("prefer", PreferReturn::ReturnRepresentation.to_string())
             .build()
             .map_err(|e| Error::InvalidRequest(e.without_url().to_string()))?;
-        let policy = self.inner.policy.clone();
-        let http = self.http().clone();
-        let (result, state) = policy::in_call(async move {
-            policy
-                .prepare(&mut request, &GET_EXPORTS)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(policy.execute(&http, request, &GET_EXPORTS).await)
-        })
-        .await;
-        if let Some(error) = state.error {
-            return Err(error);
-        }
-        let correlation_id = state.correlation_id;
-        let response = match result {
-            Err(message) => return Err(Error::InvalidRequest(message)),
-            Ok(Err(source)) => {
-                return Err(Error::Transport {
-                    source: source.without_url(),
-                    correlation_id,
-                });
-            }
-            Ok(Ok(response)) => response,
-        };
-        let status = response.status();
-        if status != reqwest::StatusCode::OK {
-            return Err(from_response(response, correlation_id).await);
-        }
-        let body = response.bytes().await.map_err(|source| Error::Transport {
-            source: source.without_url(),
-            correlation_id: correlation_id.clone(),
-        })?;
-        serde_json::from_slice(&body).map_err(|_| Error::Decode {
-            status: status.as_u16(),
-            body_excerpt: error::body_excerpt(&body),
-            correlation_id,
-        })
+        self.send(request, GET_EXPORTS)
+            .await?
+            .decode(StatusCode::OK)
     }
 
     /// Parses a link from the service and checks it points back at the service (same scheme,
     /// host, port and path prefix) before the token is sent to it.
     fn service_link(&self, href: &str) -> Result<url::Url, Error> {
         let untrusted = |href: &str| Error::UntrustedLink {
-            href: href.split('?').next().unwrap_or_default().to_owned(),
+            href: error::redact_link(href),
         };
         let url = url::Url::parse(href).map_err(|_| untrusted(href))?;
         let base = &self.inner.parsed_base;

@@ -1,26 +1,39 @@
-//! The request policy plugged into the generated client: headers, auth, retries, tracing.
+//! The request path of every API call, in one place and in this order (retry outside, auth
+//! inside, so every attempt re-checks the token):
 //!
-//! Order, per call: `prepare` runs once (deprecation notice, `User-Agent`, one
-//! `X-Correlation-ID` for the whole call, the bearer token); `execute` is the retry loop, and
-//! auth sits inside it, so every retry re-checks the token and a 401 refreshes it once
-//! (azure_core's and kube's order: retry outside, auth inside).
+//! 1. once per call: the deprecation notice, `User-Agent`, one `X-Correlation-ID` reused by
+//!    every attempt (so the service's logs tie them together), and a `mesh_export.call` span;
+//! 2. the retry loop, [`retry::run`] with [`Classifier::ApiCall`];
+//! 3. in each attempt, the auth step: the bearer token is checked again (a token refreshed
+//!    meanwhile is picked up), and a 401 to the token still cached invalidates it and sends
+//!    once more with a new one;
+//! 4. the response is read in full inside the attempt, so a connection reset in the middle of
+//!    a body is a failure of that attempt (retried for idempotent requests), not of decoding;
+//! 5. [`Reply::decode`] maps the final response to a value or an [`Error`], the one mapping.
 //!
-//! Typed errors raised inside the policy (a failed token fetch, a `Retry-After` above the cap)
-//! cannot travel through progenitor's `Error::Custom(String)`, so they are put in a task-local
-//! slot that the [`Client`](crate::Client) wrapper sets up around each call and reads back.
+//! Everything the call learns (its correlation id, the last status, a typed error) stays in the
+//! call's own future.
+//!
+//! The typed methods of [`Client`](crate::Client) let the generated client build each request
+//! (paths, queries and bodies come from the spec) and take it back with [`captured`], then send
+//! it here.
+//! [`MeshExportPolicy`] also plugs this path into the generated client for callers who use it
+//! directly ([`Client::generated`](crate::Client::generated)).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
 
-use mesh_export_client::{BoxFuture, OperationInfo, PolicyError, RequestPolicy};
-use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
+use bytes::Bytes;
+use mesh_export_client::{BoxFuture, OperationInfo, RequestPolicy, ResponseValue, types};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::auth::{AccessToken, Secret, TokenCache};
-use crate::deprecation::{self, DeprecationWarnings};
-use crate::error::Error;
-use crate::retry::{self, Decision, RetryOptions};
+use crate::auth::{AuthError, TokenCache};
+use crate::deprecation::Notices;
+use crate::error::{self, Error};
+use crate::retry::{self, Classifier, Ended, RetryOptions, Verdict};
 
 /// The correlation header, sent on every request and read back from responses.
 pub(crate) const CORRELATION_ID: &str = "x-correlation-id";
@@ -28,271 +41,307 @@ pub(crate) const CORRELATION_ID: &str = "x-correlation-id";
 /// This crate's `User-Agent` product token.
 pub(crate) const USER_AGENT_PRODUCT: &str = concat!("mesh-export/", env!("CARGO_PKG_VERSION"));
 
-/// What the policy learned during one call, for the wrapper to turn into an [`Error`].
-#[derive(Debug, Default)]
-pub(crate) struct CallState {
-    pub(crate) correlation_id: Option<String>,
-    pub(crate) last_status: Option<u16>,
-    pub(crate) error: Option<Error>,
-}
+type GeneratedError = mesh_export_client::Error<types::ErrorResponse>;
 
-tokio::task_local! {
-    static CALL: Arc<Mutex<CallState>>;
-}
-
-/// Runs `fut` (one call of the generated client) with a fresh call slot, and returns the slot.
-pub(crate) async fn in_call<F: Future>(fut: F) -> (F::Output, CallState) {
-    let state = Arc::new(Mutex::new(CallState::default()));
-    let output = CALL.scope(state.clone(), fut).await;
-    let state = std::mem::take(&mut *state.lock().unwrap_or_else(|p| p.into_inner()));
-    (output, state)
-}
-
-/// Updates the current call's slot; a no-op outside [`in_call`] (the generated client used
-/// directly).
-fn with_call(f: impl FnOnce(&mut CallState)) {
-    let _ = CALL.try_with(|state| f(&mut state.lock().unwrap_or_else(|p| p.into_inner())));
-}
-
-fn current_correlation_id() -> Option<String> {
-    CALL.try_with(|state| {
-        state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .correlation_id
-            .clone()
-    })
-    .ok()
-    .flatten()
-}
-
-/// The [`RequestPolicy`] of a [`Client`](crate::Client).
+/// The request path of a [`Client`](crate::Client): its tokens, retry options, `User-Agent`
+/// and deprecation notices.
 #[derive(Debug)]
 pub(crate) struct MeshExportPolicy {
     pub(crate) tokens: Arc<TokenCache>,
     pub(crate) retry: RetryOptions,
     pub(crate) user_agent: HeaderValue,
-    pub(crate) deprecation: DeprecationWarnings,
+    pub(crate) deprecation: Notices,
 }
 
-impl RequestPolicy for MeshExportPolicy {
-    fn prepare<'a>(
+/// A response read in full, with the correlation id its request was sent with.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) correlation_id: HeaderValue,
+}
+
+/// A correlation id as text, for an error.
+fn text_of(correlation_id: &HeaderValue) -> Option<String> {
+    correlation_id.to_str().ok().map(str::to_owned)
+}
+
+/// Why an attempt got no response.
+enum AttemptError {
+    Transport(reqwest::Error),
+    Auth(AuthError),
+}
+
+impl MeshExportPolicy {
+    /// Sends `request` (of the operation `operation`) down the request path and returns the
+    /// final response, read in full, whatever its status; typed errors for what ended the call
+    /// without one (transport, auth, a `Retry-After` above the cap).
+    ///
+    /// The once-per-call work runs before the returned future is first polled, and the request
+    /// lives in that future once (in the retry template), which keeps the call future small.
+    pub(crate) fn send<'a>(
         &'a self,
-        request: &'a mut reqwest::Request,
-        operation: &'a OperationInfo,
-    ) -> BoxFuture<'a, Result<(), PolicyError>> {
-        Box::pin(async move {
-            deprecation::notice(operation.operation_id, &self.deprecation);
-            let headers = request.headers_mut();
-            headers.insert(USER_AGENT, self.user_agent.clone());
-            // One id for the call, reused by every retry: the service's logs can then tie the
-            // attempts together. A caller-set id is kept.
-            let id = match headers.get(CORRELATION_ID).and_then(|v| v.to_str().ok()) {
-                Some(id) => id.to_owned(),
-                None => {
-                    let id = uuid::Uuid::new_v4().to_string();
-                    headers.insert(
-                        CORRELATION_ID,
-                        HeaderValue::from_str(&id).expect("a uuid is a valid header value"),
-                    );
-                    id
+        http: &'a reqwest::Client,
+        mut request: reqwest::Request,
+        operation: &str,
+    ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
+        self.deprecation.notice(operation);
+        let headers = request.headers_mut();
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        // A caller-set id is kept. The id stays a header value (cheap to clone) and becomes a
+        // `String` only in an error.
+        let correlation_id = match headers.get(CORRELATION_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+                let id = HeaderValue::from_str(id).expect("a uuid is a valid header value");
+                headers.insert(CORRELATION_ID, id.clone());
+                id
+            }
+        };
+        // The path only: query strings are not logged.
+        let span = tracing::info_span!(
+            "mesh_export.call",
+            operation,
+            method = %request.method(),
+            path = request.url().path(),
+            correlation_id = correlation_id.to_str().unwrap_or_default(),
+        );
+        let method = request.method().clone();
+        // A streaming body cannot be copied, so such a request is sent once.
+        let copyable = request.body().is_none_or(|b| b.as_bytes().is_some());
+        let max_attempts = if copyable { self.retry.max_attempts } else { 1 };
+        let template = Mutex::new(Some(request));
+        async move {
+            let ended = retry::run(
+                &self.retry,
+                |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
+                    Ok((status, headers, _)) => {
+                        Classifier::ApiCall.classify_status(&method, *status, headers)
+                    }
+                    Err(AttemptError::Transport(e)) => {
+                        Classifier::ApiCall.classify_transport(&method, e)
+                    }
+                    // A token fetch runs its own retries (Classifier::TokenFetch).
+                    Err(AttemptError::Auth(_)) => Verdict::Final,
+                },
+                |number| self.attempt(http, &template, number >= max_attempts),
+            )
+            .instrument(span)
+            .await;
+            match ended {
+                Ended::Outcome(Ok((status, headers, body))) => Ok(Reply {
+                    status,
+                    headers,
+                    body,
+                    correlation_id,
+                }),
+                Ended::Outcome(Err(AttemptError::Transport(e))) => {
+                    Err(Error::transport(e, text_of(&correlation_id)))
                 }
+                Ended::Outcome(Err(AttemptError::Auth(e))) => Err(Error::Auth(e)),
+                Ended::HintTooLong { outcome, wait } => Err(Error::RateLimited {
+                    status: outcome.map_or(429, |(status, ..)| status.as_u16()),
+                    retry_after: wait,
+                    correlation_id: text_of(&correlation_id),
+                }),
+            }
+        }
+    }
+
+    /// One attempt: authorize, send, and read the whole response. `last`: no retry follows.
+    async fn attempt(
+        &self,
+        http: &reqwest::Client,
+        template: &Mutex<Option<reqwest::Request>>,
+        last: bool,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
+        let mut reauthorized = false;
+        loop {
+            // A copy while another send may follow (a retry, or the resend after a 401); the
+            // original otherwise, which saves the copy on the last send.
+            let Some(mut request) = retry::take_or_copy(template, !last || !reauthorized) else {
+                return Err(AttemptError::Auth(AuthError::Other(
+                    "a request with a streaming body cannot be sent twice".into(),
+                )));
             };
-            with_call(|s| s.correlation_id = Some(id));
-            match self.tokens.get().await {
-                Ok(token) => set_bearer(request, &token),
-                Err(e) => {
-                    let message = e.to_string();
-                    with_call(|s| s.error = Some(Error::Auth(e)));
-                    Err(message.into())
+            let bearer = self.tokens.bearer().await.map_err(AttemptError::Auth)?;
+            request.headers_mut().insert(AUTHORIZATION, bearer.clone());
+            let mut response = http
+                .execute(request)
+                .await
+                .map_err(AttemptError::Transport)?;
+            let status = response.status();
+            tracing::debug!(status = status.as_u16(), "response received");
+            if status == StatusCode::UNAUTHORIZED
+                && !reauthorized
+                && template.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+            {
+                reauthorized = true;
+                // Forget the refused token (unless a newer one replaced it meanwhile) and send
+                // once more with a new one. A source that hands back the same token (a static
+                // one) cannot do better: its 401 is the answer.
+                self.tokens.invalidate_bearer(&bearer);
+                if let Ok(fresh) = self.tokens.bearer().await
+                    && fresh != bearer
+                {
+                    tracing::info!("token rejected (HTTP 401); sending once more with a new token");
+                    continue;
                 }
             }
+            let headers = std::mem::take(response.headers_mut());
+            let body = response.bytes().await.map_err(AttemptError::Transport)?;
+            return Ok((status, headers, body));
+        }
+    }
+}
+
+impl Reply {
+    /// The body as `T` when the status is the operation's `success`, else the error the
+    /// response means. This and [`Error::from_response_parts`] are the one mapping from a
+    /// response to a result.
+    pub(crate) fn decode<T: DeserializeOwned>(self, success: StatusCode) -> Result<T, Error> {
+        if self.status != success {
+            return Err(self.into_error());
+        }
+        serde_json::from_slice(&self.body).map_err(|_| Error::Decode {
+            status: self.status.as_u16(),
+            body_excerpt: error::body_excerpt(&self.body),
+            correlation_id: text_of(&self.correlation_id),
         })
     }
 
+    /// `Ok` when the status is the operation's `success` (a response without a body).
+    pub(crate) fn expect(self, success: StatusCode) -> Result<(), Error> {
+        if self.status == success {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    fn into_error(self) -> Error {
+        if self.status.is_success() {
+            // A success the operation does not document: its body is not what we expect.
+            return Error::Decode {
+                status: self.status.as_u16(),
+                body_excerpt: error::body_excerpt(&self.body),
+                correlation_id: text_of(&self.correlation_id),
+            };
+        }
+        Error::from_response_parts(
+            self.status,
+            &self.headers,
+            &self.body,
+            text_of(&self.correlation_id),
+        )
+    }
+}
+
+/// The generated client's hook: the same request path, for callers of
+/// [`Client::generated`](crate::Client::generated). progenitor decodes what this returns, so a
+/// typed error that has no response (a token that could not be obtained, a `Retry-After` above
+/// the cap) comes back as a response in the service's error format with the matching status.
+impl RequestPolicy for MeshExportPolicy {
     fn execute<'a>(
         &'a self,
         client: &'a reqwest::Client,
         request: reqwest::Request,
         operation: &'a OperationInfo,
     ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
-        let correlation_id = request
-            .headers()
-            .get(CORRELATION_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        // The path only: query strings are not logged.
-        let span = tracing::info_span!(
-            "mesh_export.call",
-            operation = operation.operation_id,
-            method = %request.method(),
-            path = request.url().path(),
-            correlation_id = %correlation_id,
-        );
-        Box::pin(
-            async move {
-                let (result, error) =
-                    send_with_retries(client, request, &self.retry, Some(&self.tokens)).await;
-                if let Some(error) = error {
-                    with_call(|s| s.error = Some(error));
+        Box::pin(async move {
+            match self.send(client, request, operation.operation_id).await {
+                Ok(reply) => Ok(response_from_parts(reply.status, reply.headers, reply.body)),
+                Err(Error::Transport { source, .. }) => Err(source),
+                Err(error) => {
+                    let status = match &error {
+                        Error::Auth(_) => StatusCode::UNAUTHORIZED,
+                        other => other
+                            .status()
+                            .and_then(|s| StatusCode::from_u16(s).ok())
+                            .unwrap_or(StatusCode::BAD_GATEWAY),
+                    };
+                    let mut headers = HeaderMap::new();
+                    if let Some(wait) = error.retry_after() {
+                        headers.insert(
+                            reqwest::header::RETRY_AFTER,
+                            HeaderValue::from(wait.as_secs()),
+                        );
+                    }
+                    let body = serde_json::json!({"error": {"code": "ClientPolicy", "message": error.to_string()}});
+                    Ok(response_from_parts(
+                        status,
+                        headers,
+                        Bytes::from(body.to_string()),
+                    ))
                 }
-                result
             }
-            .instrument(span),
-        )
+        })
     }
 }
 
-/// Puts `token` in `Authorization` (`Bearer <token>`, or `Basic <share key>`), marked sensitive
-/// so reqwest and hyper never print it.
-fn set_bearer(request: &mut reqwest::Request, token: &AccessToken) -> Result<(), PolicyError> {
-    let mut value = HeaderValue::from_str(&token.authorization())
-        .map_err(|_| PolicyError::from("the token contains characters not allowed in a header"))?;
-    value.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, value);
-    Ok(())
+fn response_from_parts(status: StatusCode, headers: HeaderMap, body: Bytes) -> reqwest::Response {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
 }
 
-fn bearer_of(request: &reqwest::Request) -> Option<Secret> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("Basic "))
-        .map(Secret::new)
+/// A policy that sends nothing: the generated client builds a request (path, query, headers,
+/// body, all from the spec) and this hands it back to [`captured`] instead of sending it.
+///
+/// progenitor has no "build without sending" call, so the request travels back as an extension
+/// of a placeholder response with a status no operation documents ([`CAPTURED`]), which
+/// progenitor returns untouched as `UnexpectedResponse`. It never leaves this module.
+#[derive(Debug)]
+pub(crate) struct Capture;
+
+/// The placeholder's status: not a status any operation of the spec lists.
+const CAPTURED: u16 = 599;
+
+#[derive(Clone)]
+struct Captured(Arc<Mutex<Option<(reqwest::Request, &'static str)>>>);
+
+impl RequestPolicy for Capture {
+    fn execute<'a>(
+        &'a self,
+        _client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation: &'a OperationInfo,
+    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
+        let mut response = http::Response::new(Bytes::new());
+        *response.status_mut() = StatusCode::from_u16(CAPTURED).expect("a valid status");
+        response
+            .extensions_mut()
+            .insert(Captured(Arc::new(Mutex::new(Some((
+                request,
+                operation.operation_id,
+            ))))));
+        Box::pin(std::future::ready(Ok(reqwest::Response::from(response))))
+    }
 }
 
-/// Sends `request`, retrying per `options`; with `tokens`, re-authorizes each attempt and
-/// retries a 401 once with a new token. Returns the final outcome and, when the policy itself
-/// decided the call's fate, the typed error to report instead.
-pub(crate) async fn send_with_retries(
-    http: &reqwest::Client,
-    mut request: reqwest::Request,
-    options: &RetryOptions,
-    tokens: Option<&TokenCache>,
-) -> (reqwest::Result<reqwest::Response>, Option<Error>) {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let mut attempt: u32 = 1;
-    let mut reauthorized = false;
-    loop {
-        // `None` for a streaming body: such a request is sent once.
-        let copy = request.try_clone();
-        tracing::debug!(attempt, "sending request");
-        let result = http.execute(request).await;
-        let hint = match &result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                with_call(|s| s.last_status = Some(status));
-                tracing::debug!(attempt, status, "response received");
-                if status == 401
-                    && !reauthorized
-                    && let (Some(tokens), Some(mut next)) =
-                        (tokens, copy.as_ref().and_then(|c| c.try_clone()))
-                {
-                    reauthorized = true;
-                    let rejected = bearer_of(&next);
-                    if let Some(rejected) = &rejected {
-                        tokens.invalidate(rejected).await;
-                    }
-                    match tokens.get().await {
-                        Ok(fresh) if Some(&fresh.token) != rejected.as_ref() => {
-                            if set_bearer(&mut next, &fresh).is_ok() {
-                                tracing::info!(
-                                    attempt,
-                                    "token rejected (HTTP 401); retrying once with a new token"
-                                );
-                                request = next;
-                                continue;
-                            }
-                            return (result, None);
-                        }
-                        // The source handed back the rejected token (a static token):
-                        // sending it again cannot succeed.
-                        Ok(_) => return (result, None),
-                        Err(e) => return (result, Some(Error::Auth(e))),
-                    }
-                }
-                if !retry::should_retry_status(status, &method) {
-                    return (result, None);
-                }
-                retry::retry_after(response.headers(), SystemTime::now())
-            }
-            Err(error) => {
-                if !retry::should_retry_transport(error, &method) {
-                    tracing::debug!(attempt, error = %error_kind(error), "transport error; not safe to repeat");
-                    return (result, None);
-                }
-                None
-            }
-        };
-        let Some(mut next) = copy else {
-            return (result, None);
-        };
-        let status = result.as_ref().ok().map(|r| r.status().as_u16());
-        match retry::decide(options, attempt, started.elapsed(), hint) {
-            Decision::HintTooLong(wait) => {
-                tracing::warn!(
-                    attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    status,
-                    "server asked to wait longer than max_retry_after; returning a rate-limit error"
-                );
-                let error = Error::RateLimited {
-                    status: status.unwrap_or(429),
-                    retry_after: wait,
-                    correlation_id: current_correlation_id(),
-                };
-                return (result, Some(error));
-            }
-            Decision::GiveUp => {
-                tracing::warn!(
-                    attempt,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    status,
-                    "retries exhausted"
-                );
-                return (result, None);
-            }
-            Decision::RetryAfter(wait) => {
-                tracing::info!(
-                    attempt = attempt + 1,
-                    wait_ms = wait.as_millis() as u64,
-                    status,
-                    error = result.as_ref().err().map(error_kind),
-                    hinted = hint.is_some(),
-                    "retrying"
-                );
-                tokio::time::sleep(wait).await;
-                if let Some(tokens) = tokens {
-                    match tokens.get().await {
-                        Ok(token) => {
-                            if set_bearer(&mut next, &token).is_err() {
-                                return (result, None);
-                            }
-                        }
-                        Err(e) => return (result, Some(Error::Auth(e))),
-                    }
-                }
-                drop(result);
-                request = next;
-                attempt += 1;
-            }
+/// The request (and its operation id) that a call of a generated client whose policy is
+/// [`Capture`] built, from that call's result. Arguments the spec rejects are
+/// [`Error::InvalidRequest`]. Not async: the caller awaits the generated call itself, so its
+/// future is not nested (and counted again) inside another.
+pub(crate) fn captured<T>(
+    result: Result<ResponseValue<T>, GeneratedError>,
+) -> Result<(reqwest::Request, &'static str), Error> {
+    match result {
+        Err(GeneratedError::UnexpectedResponse(response)) => response
+            .extensions()
+            .get::<Captured>()
+            .and_then(|c| c.0.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .ok_or_else(|| Error::InvalidRequest("the request could not be built".into())),
+        Err(GeneratedError::InvalidRequest(message)) | Err(GeneratedError::Custom(message)) => {
+            Err(Error::InvalidRequest(message))
         }
-    }
-}
-
-/// A short description of a transport error, without its URL.
-fn error_kind(error: &reqwest::Error) -> &'static str {
-    if error.is_connect() {
-        "connect"
-    } else if error.is_timeout() {
-        "timeout"
-    } else if error.is_body() {
-        "body"
-    } else if error.is_request() {
-        "request"
-    } else {
-        "other"
+        Err(other) => Err(Error::InvalidRequest(other.to_string())),
+        Ok(_) => Err(Error::InvalidRequest(
+            "the request was answered instead of built".into(),
+        )),
     }
 }

@@ -1,15 +1,39 @@
-//! When and how long to wait before sending a request again.
+//! The one retry loop, split in two: a [`Classifier`] says whether an outcome may
+//! be repeated and why, the strategy ([`RetryOptions`]) says when, and one loop (`run`, used
+//! inside the crate) applies both.
 //!
-//! The policy retries 429 and 503 (the service did not process the request), 408/502/504 for
-//! idempotent methods only (a gateway timeout after a `start-export` POST may have started an
-//! export), and transport failures only when a repeat is safe: a connection that was never
-//! established, or any failure of an idempotent request. A POST is never re-sent after a failure
-//! that may have reached the server.
+//! API calls ([`send_with_retry`] too) and token fetches go through that loop, and blob
+//! downloads have their classifier ready for it; they differ only in their classifier:
+//!
+//! | outcome | [`Classifier::ApiCall`] | [`Classifier::TokenFetch`] | [`Classifier::BlobFetch`] |
+//! |---|---|---|---|
+//! | 429 | any method | yes | yes |
+//! | 408, 502, 503, 504 | idempotent methods | yes | yes |
+//! | 500 | no | yes | yes |
+//! | connection never established | any method | yes | yes |
+//! | other transport failure (timeout, reset, body cut off) | idempotent methods | yes | yes |
+//!
+//! Why they differ: a gateway can answer 502/503/504 (or time out) *after* the service acted,
+//! and the service has no idempotency keys, so a `start-export` POST is repeated only when the
+//! request provably never reached it (a refused connection, or a 429 from the rate limiter in
+//! front of it). A Mesh Export 500 is a failure of the handler, not of the path to it: the spec
+//! does not call it transient, repeating a POST could start a second export, and repeating a GET
+//! spends rate limit on a bug. A blob store's 500 is different: Azure Storage and S3 document
+//! `InternalError`/`OperationTimedOut` as transient and ask clients to retry, and a GET of an
+//! immutable blob is harmless to repeat. A token request only mints another token, so it is
+//! safe to repeat whatever happened to the first.
+//!
+//! `Retry-After` is honoured as seconds or an HTTP-date. A hint of zero means "no particular
+//! wait", so the computed backoff applies (it never turns into a tight loop); a hint above
+//! [`RetryOptions::max_retry_after`], including one too large to represent, ends the call with
+//! the wait instead of sleeping through it.
 
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::Method;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
 
 /// How the client retries; [`RetryOptions::default`] documents each default against
 /// the SDKs this crate measures itself by.
@@ -42,24 +66,16 @@ pub struct RetryOptions {
 }
 
 impl Default for RetryOptions {
-    /// The defaults, and how they compare:
-    ///
-    /// | option | here | azure_core | AWS SDK (standard) | google-cloud-rust | openai (Stainless) |
-    /// |---|---|---|---|---|---|
-    /// | `max_attempts` | 4 | 9 | 3 | 10 | 3 |
-    /// | `initial_backoff` | 500 ms | 200 ms | 1 s | 1 s | 500 ms |
-    /// | `max_backoff` | 20 s | 30 s | 20 s | 60 s | 8 s |
-    /// | jitter | full | +0–255 ms | full | full | −0–25 % |
-    /// | `max_elapsed` | 90 s | 60 s | none | 60 s | none |
-    /// | `max_retry_after` | 60 s | no cap, no retry-after for non-429/503 | hint capped at 20 s, then sleeps | ignores `Retry-After` | 120 s, then gives up |
+    /// The defaults: 4 attempts, backoff from 500 ms doubling to 20 s with full jitter, 90 s in
+    /// all, and `Retry-After` hints slept through up to 60 s.
     ///
     /// Why: iTwin rate limits are per minute (500 calls a minute on the free tier), so a hint of
     /// up to a minute is the service saying "next window" and is worth sleeping through; a
-    /// longer one is returned as an error instead of silently shortened (AWS) or slept without
-    /// bound (Azure). Four attempts with full jitter (AWS, Google) spread retries of many
-    /// clients apart; 90 s leaves room for one full-minute hint plus backoff. Unlike Azure and
-    /// AWS, a non-idempotent POST is retried only when it provably never reached the server
-    /// (Google's rule), because the service has no idempotency keys.
+    /// longer one is returned as an error, so the caller decides. Four attempts with full
+    /// jitter spread the retries of many clients apart; 90 s leaves room for one full-minute
+    /// hint plus backoff. A non-idempotent POST is retried only when it provably never reached
+    /// the server, because the service has no idempotency keys. (`DESIGN.md` in this crate
+    /// compares these defaults with other SDKs'.)
     fn default() -> Self {
         RetryOptions {
             max_attempts: 4,
@@ -92,8 +108,37 @@ impl RetryOptions {
     /// A full-jitter backoff before retry number `retry` (1-based): uniform in
     /// `0..=backoff_ceiling(retry)`.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self.backoff_ceiling(retry).as_millis() as u64;
+        let ceiling = u64::try_from(self.backoff_ceiling(retry).as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::random_range(0..=ceiling))
+    }
+
+    /// What to do after attempt number `attempt` (1-based) failed retryably, `elapsed` into
+    /// the call, with the server's `hint`. No arithmetic here can overflow: a wait that cannot
+    /// be added to the elapsed time ends the call like any wait past the budget.
+    pub(crate) fn decide(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        hint: Option<Duration>,
+    ) -> Decision {
+        if let Some(hint) = hint
+            && hint > self.max_retry_after
+        {
+            return Decision::HintTooLong(hint);
+        }
+        if attempt >= self.max_attempts {
+            return Decision::GiveUp;
+        }
+        // The server's hint wins over the computed backoff: it knows when its window reopens,
+        // and waiting less only earns another 429. Zero is no hint (see the module docs).
+        let wait = match hint {
+            Some(hint) if !hint.is_zero() => hint,
+            _ => self.backoff(attempt),
+        };
+        match elapsed.checked_add(wait) {
+            Some(end) if end <= self.max_elapsed => Decision::RetryAfter(wait),
+            _ => Decision::GiveUp,
+        }
     }
 }
 
@@ -107,7 +152,8 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 }
 
 /// Parses a `Retry-After` value: delay seconds, or an HTTP-date (a date in the past means no
-/// wait). Returns `None` for anything else.
+/// wait). A number too large for a [`Duration`] is [`Duration::MAX`]: the server asked for a
+/// very long wait, which is above any cap, not for none. Returns `None` for anything else.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -117,24 +163,26 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
 /// let later = httpdate::fmt_http_date(now + Duration::from_secs(5));
 /// assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(5)));
+/// assert_eq!(parse_retry_after("1e300", now), Some(Duration::MAX));
 /// ```
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     // Some gateways send fractional seconds; RFC 9110 does not allow them, but honour them.
     if let Ok(seconds) = value.parse::<f64>() {
-        // `try_from` rejects NaN, negatives and values past `Duration::MAX` instead of panicking.
-        return Duration::try_from_secs_f64(seconds).ok();
+        if seconds.is_nan() || seconds < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Whether a status says "try again later" for any request.
-pub fn is_transient_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 502 | 503 | 504)
 }
 
 /// Whether a request with this method may be sent twice (RFC 9110 §9.2.2).
@@ -145,30 +193,188 @@ pub fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-/// Whether a response status is worth retrying for this method: 429 and 503 always (the
-/// request was not processed); 408, 502 and 504 only when a repeat is harmless.
-pub fn should_retry_status(status: u16, method: &Method) -> bool {
-    match status {
-        429 | 503 => true,
-        408 | 502 | 504 => is_idempotent(method),
-        _ => false,
+/// What kind of request an outcome belongs to; each says what is retryable and why (the table
+/// in the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Classifier {
+    /// A call of the Mesh Export API.
+    ApiCall,
+    /// A request to the OAuth2 token endpoint.
+    TokenFetch,
+    /// A `GET` of a blob by signed URL (tiles).
+    BlobFetch,
+}
+
+/// Whether an outcome may be tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Final: success, or a failure a repeat would not fix or could make worse.
+    Final,
+    /// Worth another attempt.
+    Retry {
+        /// Why, for the log.
+        reason: &'static str,
+        /// The server's `Retry-After`, if it gave one.
+        hint: Option<Duration>,
+    },
+}
+
+impl Classifier {
+    /// The verdict on a response with `status` and `headers` to a `method` request.
+    pub fn classify_status(
+        self,
+        method: &Method,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Verdict {
+        let code = status.as_u16();
+        let retry = |reason| Verdict::Retry {
+            reason,
+            hint: retry_after(headers, SystemTime::now()),
+        };
+        match (self, code) {
+            (_, 429) => retry("rate limited"),
+            (Classifier::ApiCall, 408 | 502 | 503 | 504) if is_idempotent(method) => {
+                retry("gateway or service unavailable")
+            }
+            (Classifier::ApiCall, _) => Verdict::Final,
+            (Classifier::TokenFetch | Classifier::BlobFetch, 408 | 500..=599) => {
+                retry("server error")
+            }
+            _ => Verdict::Final,
+        }
+    }
+
+    /// The verdict on a transport failure of a `method` request.
+    pub fn classify_transport(self, method: &Method, error: &reqwest::Error) -> Verdict {
+        let reason = transport_kind(error);
+        let repeatable = match self {
+            Classifier::ApiCall => error.is_connect() || is_idempotent(method),
+            Classifier::TokenFetch | Classifier::BlobFetch => !error.is_builder(),
+        };
+        if repeatable && !error.is_builder() && !error.is_redirect() {
+            Verdict::Retry { reason, hint: None }
+        } else {
+            Verdict::Final
+        }
     }
 }
 
-/// Whether a transport failure may be retried for this method: a connect error means the
-/// request never left, so any method may be re-sent; after that, only idempotent ones.
-pub fn should_retry_transport(error: &reqwest::Error, method: &Method) -> bool {
+/// A short description of a transport error, without its URL.
+pub(crate) fn transport_kind(error: &reqwest::Error) -> &'static str {
     if error.is_connect() {
-        return true;
+        "connect"
+    } else if error.is_timeout() {
+        "timeout"
+    } else if error.is_body() || error.is_decode() {
+        "body"
+    } else if error.is_request() {
+        "request"
+    } else {
+        "transport"
     }
-    is_idempotent(method) && (error.is_timeout() || error.is_request() || error.is_body())
+}
+
+/// The request to send: a copy of `template` when `copy` (another attempt may follow),
+/// else the template itself, which ends the attempts.
+pub(crate) fn take_or_copy(
+    template: &Mutex<Option<reqwest::Request>>,
+    copy: bool,
+) -> Option<reqwest::Request> {
+    let mut template = template.lock().unwrap_or_else(|p| p.into_inner());
+    let copied = copy
+        .then(|| template.as_ref().and_then(reqwest::Request::try_clone))
+        .flatten();
+    copied.or_else(|| template.take())
+}
+
+/// What the strategy says after a retryable outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Wait this long, then send again.
+    RetryAfter(Duration),
+    /// The server's hint is above the cap: stop and report it.
+    HintTooLong(Duration),
+    /// Attempts or time budget exhausted: stop and return what we have.
+    GiveUp,
+}
+
+/// How [`run`] ended.
+#[derive(Debug)]
+pub(crate) enum Ended<T> {
+    /// The last attempt's outcome: final, or retryable with no retry left.
+    Outcome(T),
+    /// A retryable outcome whose `Retry-After` is above the cap.
+    HintTooLong {
+        /// The outcome that carried the hint.
+        outcome: T,
+        /// The wait the server asked for.
+        wait: Duration,
+    },
+}
+
+/// The one retry loop: runs `attempt(n)` (1-based) until `classify` calls its outcome final or
+/// `options` end the call. Each retry is logged with its reason and wait.
+pub(crate) async fn run<T, F>(
+    options: &RetryOptions,
+    classify: impl Fn(&T) -> Verdict,
+    mut attempt: impl FnMut(u32) -> F,
+) -> Ended<T>
+where
+    F: Future<Output = T>,
+{
+    let started = Instant::now();
+    let mut number: u32 = 1;
+    loop {
+        let outcome = attempt(number).await;
+        let Verdict::Retry { reason, hint } = classify(&outcome) else {
+            return Ended::Outcome(outcome);
+        };
+        match options.decide(number, started.elapsed(), hint) {
+            Decision::RetryAfter(wait) => {
+                tracing::info!(
+                    attempt = number + 1,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    reason,
+                    hinted = hint.is_some(),
+                    "retrying"
+                );
+                drop(outcome);
+                tokio::time::sleep(wait).await;
+                number = number.saturating_add(1);
+            }
+            Decision::HintTooLong(wait) => {
+                tracing::warn!(
+                    attempt = number,
+                    wait_s = wait.as_secs(),
+                    reason,
+                    "server asked to wait longer than max_retry_after"
+                );
+                return Ended::HintTooLong { outcome, wait };
+            }
+            Decision::GiveUp => {
+                tracing::warn!(
+                    attempt = number,
+                    elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    reason,
+                    "retries exhausted"
+                );
+                return Ended::Outcome(outcome);
+            }
+        }
+    }
 }
 
 /// Sends `request` with `http`, retrying per `options` under the same rules as the client's
-/// own calls (statuses, `Retry-After`, backoff, budget, no unsafe repeats). It adds no
-/// authentication, which suits signed URLs such as tiles. The final response is returned
-/// whatever its status; a hint above `max_retry_after` ends the call with
+/// own API calls (statuses, `Retry-After`, backoff, budget, no unsafe repeats). It adds no
+/// authentication, which suits signed URLs. The final response is returned whatever its status;
+/// a hint above `max_retry_after` ends the call with
 /// [`Error::RateLimited`](crate::Error::RateLimited).
+///
+/// # Errors
+///
+/// [`Error::Transport`](crate::Error::Transport) when the last attempt got no response, and
+/// [`Error::RateLimited`](crate::Error::RateLimited) as above.
 ///
 /// ```no_run
 /// # async fn demo(client: &mesh_export::Client, url: &str) -> Result<(), mesh_export::Error> {
@@ -181,52 +387,49 @@ pub async fn send_with_retry(
     request: reqwest::Request,
     options: &RetryOptions,
 ) -> Result<reqwest::Response, crate::Error> {
-    let (result, error) = crate::policy::send_with_retries(http, request, options, None).await;
-    if let Some(error) = error {
-        return Err(error);
-    }
-    result.map_err(|source| crate::Error::Transport {
-        source: source.without_url(),
-        correlation_id: None,
-    })
-}
-
-/// What to do after a retryable outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
-    /// Wait this long, then send again.
-    RetryAfter(Duration),
-    /// The server's hint is above the cap: stop and report it.
-    HintTooLong(Duration),
-    /// Attempts or time budget exhausted: stop and return what we have.
-    GiveUp,
-}
-
-/// Decides the next step after attempt number `attempt` (1-based) failed retryably.
-pub(crate) fn decide(
-    options: &RetryOptions,
-    attempt: u32,
-    elapsed: Duration,
-    hint: Option<Duration>,
-) -> Decision {
-    if let Some(hint) = hint
-        && hint > options.max_retry_after
-    {
-        return Decision::HintTooLong(hint);
-    }
-    if attempt >= options.max_attempts {
-        return Decision::GiveUp;
-    }
-    // The server's hint wins over the computed backoff when it is given: it knows when its
-    // window reopens, and waiting less only earns another 429.
-    let wait = match hint {
-        Some(hint) if !hint.is_zero() => hint,
-        _ => options.backoff(attempt),
+    let method = request.method().clone();
+    // A streaming body cannot be copied, so such a request is sent once.
+    let copyable = request.body().is_none_or(|b| b.as_bytes().is_some());
+    let single;
+    let options = if copyable {
+        options
+    } else {
+        single = RetryOptions {
+            max_attempts: 1,
+            ..options.clone()
+        };
+        &single
     };
-    if elapsed + wait > options.max_elapsed {
-        return Decision::GiveUp;
+    let template = Mutex::new(Some(request));
+    let template = &template;
+    let ended = run(
+        options,
+        |outcome: &reqwest::Result<reqwest::Response>| match outcome {
+            Ok(response) => {
+                Classifier::ApiCall.classify_status(&method, response.status(), response.headers())
+            }
+            Err(error) => Classifier::ApiCall.classify_transport(&method, error),
+        },
+        |number| {
+            // The last possible attempt sends the original; earlier ones a copy.
+            let request = take_or_copy(template, number < options.max_attempts);
+            async move {
+                match request {
+                    Some(request) => http.execute(request).await,
+                    None => unreachable!("no attempt follows the one that sent the original"),
+                }
+            }
+        },
+    )
+    .await;
+    match ended {
+        Ended::Outcome(outcome) => outcome.map_err(|source| crate::Error::transport(source, None)),
+        Ended::HintTooLong { outcome, wait } => Err(crate::Error::RateLimited {
+            status: outcome.map(|r| r.status().as_u16()).unwrap_or(429),
+            retry_after: wait,
+            correlation_id: None,
+        }),
     }
-    Decision::RetryAfter(wait)
 }
 
 #[cfg(test)]
@@ -239,9 +442,14 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_too_large_to_be_a_duration_is_ignored() {
-        // Found by the `retry_after` fuzz target: this used to panic in `from_secs_f64`.
-        assert_eq!(parse_retry_after("1e300", clock()), None);
+    fn retry_after_too_large_to_be_a_duration_is_the_longest_wait() {
+        // Found by the `retry_after` fuzz target: this used to panic in `from_secs_f64`; a
+        // value past `Duration::MAX` is a very long wait, not the absence of a hint.
+        assert_eq!(parse_retry_after("1e300", clock()), Some(Duration::MAX));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", clock()),
+            Some(Duration::MAX)
+        );
         assert_eq!(parse_retry_after("NaN", clock()), None);
         assert_eq!(parse_retry_after("-0.5", clock()), None);
     }
@@ -295,40 +503,80 @@ mod tests {
     }
 
     #[test]
-    fn the_hint_wins_over_backoff() {
-        let o = RetryOptions::default();
-        let d = decide(&o, 1, Duration::ZERO, Some(Duration::from_secs(7)));
+    fn the_hint_wins_over_backoff_and_zero_means_backoff() {
+        let o = RetryOptions {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            ..RetryOptions::default()
+        };
+        let d = o.decide(1, Duration::ZERO, Some(Duration::from_secs(7)));
         assert_eq!(d, Decision::RetryAfter(Duration::from_secs(7)));
+        match o.decide(1, Duration::ZERO, Some(Duration::ZERO)) {
+            Decision::RetryAfter(wait) => assert!(wait <= Duration::from_millis(10)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn a_hint_above_the_cap_is_reported_not_slept() {
         let o = RetryOptions::default();
-        let d = decide(&o, 1, Duration::ZERO, Some(Duration::from_secs(3600)));
+        let d = o.decide(1, Duration::ZERO, Some(Duration::from_secs(3600)));
         assert_eq!(d, Decision::HintTooLong(Duration::from_secs(3600)));
+        let d = o.decide(1, Duration::ZERO, Some(Duration::MAX));
+        assert_eq!(d, Decision::HintTooLong(Duration::MAX));
     }
 
     #[test]
     fn attempts_and_budget_end_retries() {
         let o = RetryOptions::default();
-        assert_eq!(decide(&o, 4, Duration::ZERO, None), Decision::GiveUp);
+        assert_eq!(o.decide(4, Duration::ZERO, None), Decision::GiveUp);
         assert_eq!(
-            decide(&o, 1, Duration::from_secs(89), Some(Duration::from_secs(2))),
+            o.decide(1, Duration::from_secs(89), Some(Duration::from_secs(2))),
             Decision::GiveUp
         );
         assert_eq!(
-            decide(&RetryOptions::none(), 1, Duration::ZERO, None),
+            RetryOptions::none().decide(1, Duration::ZERO, None),
             Decision::GiveUp
         );
     }
 
     #[test]
-    fn post_is_retried_only_for_statuses_that_mean_not_processed() {
-        assert!(should_retry_status(429, &Method::POST));
-        assert!(should_retry_status(503, &Method::POST));
-        assert!(!should_retry_status(504, &Method::POST));
-        assert!(!should_retry_status(502, &Method::POST));
-        assert!(should_retry_status(504, &Method::GET));
-        assert!(!should_retry_status(500, &Method::GET));
+    fn limits_at_their_maximum_do_not_overflow() {
+        let o = RetryOptions {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            max_elapsed: Duration::MAX,
+            max_retry_after: Duration::MAX,
+        };
+        assert_eq!(
+            o.decide(3, Duration::from_secs(5), Some(Duration::MAX)),
+            Decision::GiveUp
+        );
+        let _ = o.backoff(u32::MAX);
+    }
+
+    #[test]
+    fn an_api_post_is_retried_only_when_it_cannot_have_been_processed() {
+        let h = HeaderMap::new();
+        let api = Classifier::ApiCall;
+        let retried = |c: Classifier, m: &Method, s: u16| {
+            matches!(
+                c.classify_status(m, StatusCode::from_u16(s).unwrap(), &h),
+                Verdict::Retry { .. }
+            )
+        };
+        assert!(retried(api, &Method::POST, 429));
+        for status in [408, 500, 502, 503, 504] {
+            assert!(!retried(api, &Method::POST, status), "{status}");
+        }
+        for status in [408, 429, 502, 503, 504] {
+            assert!(retried(api, &Method::GET, status), "{status}");
+        }
+        assert!(!retried(api, &Method::GET, 500));
+        assert!(retried(Classifier::BlobFetch, &Method::GET, 500));
+        assert!(retried(Classifier::TokenFetch, &Method::POST, 503));
+        assert!(!retried(Classifier::TokenFetch, &Method::POST, 401));
+        assert!(!retried(Classifier::BlobFetch, &Method::GET, 404));
     }
 }

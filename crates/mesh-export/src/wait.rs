@@ -77,8 +77,37 @@ impl WaitOptions {
     }
 }
 
+/// The state of one [`Client::watch_export`].
+struct Watch {
+    client: Client,
+    i_model_id: String,
+    export_id: String,
+    options: WaitOptions,
+    started: Instant,
+    last: Option<ExportStatus>,
+    done: bool,
+}
+
+impl Watch {
+    fn timed_out(&self) -> Error {
+        Error::WaitTimeout {
+            export_id: self.export_id.clone(),
+            waited: self.started.elapsed(),
+            last_status: self
+                .last
+                .clone()
+                .unwrap_or_else(|| ExportStatus::Unknown("unseen".into())),
+        }
+    }
+}
+
 impl Client {
     /// Finds one export of an iModel through `get-exports` (in full, with `_links.mesh`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExportNotFound`] when no page lists it, and the errors of
+    /// [`exports`](Self::exports).
     pub async fn find_export(&self, i_model_id: &str, export_id: &str) -> Result<Export, Error> {
         let found = self
             .exports(ExportFilter::new().i_model_id(i_model_id))
@@ -94,24 +123,16 @@ impl Client {
 
     /// The export each time its status changes, until it is `Complete` (the last item).
     /// It ends with [`Error::ExportFailed`] if the export turns `Invalid`, and with
-    /// [`Error::WaitTimeout`] when `options.timeout` passes. Errors worth retrying
-    /// ([`Error::is_retryable`]) while polling are logged and polling goes on.
+    /// [`Error::WaitTimeout`] when `options.timeout` passes, also in the middle of a poll.
+    /// Errors worth retrying ([`Error::is_retryable`]) while polling are logged and polling
+    /// goes on, after the interval or the rate limit's `Retry-After`, whichever is longer.
     pub fn watch_export(
         &self,
         i_model_id: &str,
         export_id: &str,
         options: WaitOptions,
     ) -> impl Stream<Item = Result<Export, Error>> + Send + 'static {
-        struct State {
-            client: Client,
-            i_model_id: String,
-            export_id: String,
-            options: WaitOptions,
-            started: Instant,
-            last: Option<ExportStatus>,
-            done: bool,
-        }
-        let state = State {
+        let state = Watch {
             client: self.clone(),
             i_model_id: i_model_id.to_owned(),
             export_id: export_id.to_owned(),
@@ -125,8 +146,18 @@ impl Client {
                 return None;
             }
             loop {
-                match s.client.find_export(&s.i_model_id, &s.export_id).await {
-                    Ok(export) => {
+                // The timeout bounds each poll too: a poll that hangs (a slow link, a server
+                // that never answers) ends the wait at its deadline, not the HTTP client's.
+                let left = s.options.timeout.saturating_sub(s.started.elapsed());
+                let poll =
+                    tokio::time::timeout(left, s.client.find_export(&s.i_model_id, &s.export_id));
+                let mut wait = s.options.interval;
+                match poll.await {
+                    Err(_elapsed) => {
+                        s.done = true;
+                        return Some((Err(s.timed_out()), s));
+                    }
+                    Ok(Ok(export)) => {
                         let changed = s.last.as_ref() != Some(&export.status);
                         s.last = Some(export.status.clone());
                         match &export.status {
@@ -139,7 +170,8 @@ impl Client {
                                     export_id: export.id.clone(),
                                     message: export
                                         .error
-                                        .clone()
+                                        .as_deref()
+                                        .map(crate::error::redact)
                                         .unwrap_or_else(|| "the service gave no reason".into()),
                                 };
                                 return Some((Err(error), s));
@@ -155,28 +187,28 @@ impl Client {
                             return Some((Ok(export), s));
                         }
                     }
-                    Err(e) if e.is_retryable() => {
-                        tracing::warn!(error = %e, export_id = %s.export_id, "polling failed; will poll again");
+                    Ok(Err(e)) if e.is_retryable() => {
+                        // A rate limit's hint wins over the interval: polling sooner only
+                        // earns another 429.
+                        if let Some(hint) = e.retry_after() {
+                            wait = wait.max(hint);
+                        }
+                        tracing::warn!(error = %e, export_id = %s.export_id, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "polling failed; will poll again");
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         s.done = true;
                         return Some((Err(e), s));
                     }
                 }
                 let waited = s.started.elapsed();
-                if waited + s.options.interval > s.options.timeout {
+                if waited
+                    .checked_add(wait)
+                    .is_none_or(|end| end > s.options.timeout)
+                {
                     s.done = true;
-                    let error = Error::WaitTimeout {
-                        export_id: s.export_id.clone(),
-                        waited,
-                        last_status: s
-                            .last
-                            .clone()
-                            .unwrap_or_else(|| ExportStatus::Unknown("unseen".into())),
-                    };
-                    return Some((Err(error), s));
+                    return Some((Err(s.timed_out()), s));
                 }
-                tokio::time::sleep(s.options.interval).await;
+                tokio::time::sleep(wait).await;
             }
         })
     }
@@ -186,6 +218,11 @@ impl Client {
     /// Fails with [`Error::ExportFailed`] (carrying the export's `error` text) if it ends
     /// `Invalid`, or [`Error::WaitTimeout`]. For progress, pass
     /// [`WaitOptions::on_status`] or use [`watch_export`](Self::watch_export).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ExportFailed`], [`Error::WaitTimeout`], [`Error::ExportNotFound`], and any error
+    /// of a poll that is not worth retrying.
     pub async fn wait_for_export(
         &self,
         i_model_id: &str,

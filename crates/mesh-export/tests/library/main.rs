@@ -1,7 +1,9 @@
 //! The library against real sockets: the emulator, and small servers that misbehave on purpose.
 
 mod auth;
+mod deprecation;
 mod exports;
+mod hostile;
 mod retry;
 mod share_key;
 mod tiles_download;

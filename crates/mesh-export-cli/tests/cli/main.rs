@@ -1,4 +1,7 @@
-//! The `mesh-export` binary end to end against the emulator on loopback.
+//! The `mesh-export` binary end to end: against the emulator on loopback, and against small
+//! hostile servers ([`hostile`]).
+
+mod hostile;
 
 use std::time::Duration;
 
