@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh_export::tiles::{DownloadSummary, FileFailure, Progress, TilesetUrl};
@@ -56,12 +55,13 @@ pub struct SignedTilesetUrl {
 pub struct DownloadReport {
     /// The export the tileset came from (null for `--href`).
     pub export_id: Option<String>,
-    /// The output directory.
-    pub dir: PathBuf,
+    /// The output directory. Paths that are not UTF-8 are shown lossily, so the document is
+    /// always valid JSON.
+    pub dir: String,
     /// Where `tileset.json` is.
-    pub tileset: PathBuf,
+    pub tileset: String,
     /// Where `manifest.json` (path, size, sha256 of every file) is.
-    pub manifest: PathBuf,
+    pub manifest: String,
     /// Files of the tileset, all complete on disk.
     pub files: u64,
     /// Bytes of those files.
@@ -109,9 +109,9 @@ impl DownloadReport {
     fn new(summary: &DownloadSummary, export_id: Option<&str>, failures: &[FileFailure]) -> Self {
         DownloadReport {
             export_id: export_id.map(str::to_owned),
-            dir: summary.dir.clone(),
-            tileset: summary.tileset.clone(),
-            manifest: summary.manifest.clone(),
+            dir: summary.dir.to_string_lossy().into_owned(),
+            tileset: summary.tileset.to_string_lossy().into_owned(),
+            manifest: summary.manifest.to_string_lossy().into_owned(),
             files: summary.files,
             bytes: summary.bytes,
             downloaded_files: summary.downloaded_files,

@@ -49,7 +49,7 @@ pub enum Error {
         correlation_id: Option<String>,
     },
     /// No token could be obtained, or the token endpoint refused the credentials.
-    #[error("authentication failed: {0}")]
+    #[error("could not obtain a token: {0}")]
     Auth(#[from] AuthError),
     /// The request could not be sent or the response could not be read.
     #[error("transport error: {}", cause_chain(source))]

@@ -809,3 +809,39 @@ async fn each_client_reports_a_deprecated_operation_to_its_own_handler() {
         "the second client's handler fired"
     );
 }
+
+// ---- the generated client ----
+
+#[tokio::test]
+async fn the_generated_client_goes_down_the_same_request_path() {
+    let (root, log) = raw_server(|seen, index, root| {
+        if seen.target.contains("iModelId=limited") {
+            return Action::Respond(429, vec![("retry-after", "120".into())], "slow down".into());
+        }
+        if index == 0 {
+            Action::Respond(503, vec![("retry-after", "0".into())], "busy".into())
+        } else {
+            json(200, page(root, "/mesh-export/", None, "[]"))
+        }
+    })
+    .await;
+    let client = client_for(&format!("{root}/mesh-export"), quick());
+    let page = client.generated().get_exports().send().await.unwrap();
+    assert!(page.exports.is_empty());
+    assert_eq!(log.lock().unwrap().len(), 2, "the 503 was retried");
+
+    // A hint above the cap ends the call; progenitor sees the rate limit's status and wait.
+    let error = client
+        .generated()
+        .get_exports()
+        .i_model_id("limited")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(429), "{error:?}");
+    assert_eq!(
+        log.lock().unwrap().len(),
+        3,
+        "the hint was not slept through"
+    );
+}
