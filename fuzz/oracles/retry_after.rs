@@ -50,7 +50,10 @@ pub fn check(data: &[u8]) {
             assert_eq!(wait, Duration::MAX, "{value:?}");
         } else {
             let error = (wait.as_secs_f64() - number).abs();
-            assert!(error <= 1e-6 * number.max(1.0), "{value:?} read as {wait:?}");
+            assert!(
+                error <= 1e-6 * number.max(1.0),
+                "{value:?} read as {wait:?}"
+            );
         }
     }
 }

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh_export::tiles::{DownloadSummary, FileFailure, Progress, TilesetUrl};
 use mesh_export::{Export, LastModified};

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
+use crate::glb::{b3dm_of, glb, glb_of};
+
 /// The container root every test tileset lives under.
 pub const ROOT: &str = "/c/export/";
 /// The signature the store accepts from the start.
@@ -257,13 +259,11 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     );
     put(
         "tiles/root.glb",
-        crate::glb::glb(
-            &json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]}),
-        ),
+        glb(&json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]})),
     );
     put("textures/root.png", bytes(1, 3000));
-    put("tiles/0.glb", bytes(2, 5000));
-    put("tiles/0/big.glb", bytes(3, 3 * 1024 * 1024 + 17));
+    put("tiles/0.glb", glb_of(2, 5000));
+    put("tiles/0/big.glb", glb_of(3, 3 * 1024 * 1024 + 17));
     put(
         "models/house.gltf",
         serde_json::to_vec(&json!({
@@ -275,8 +275,8 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     );
     put("models/house.bin", bytes(4, 1000));
     put("textures/wall.png", bytes(5, 2000));
-    put("sub/a.glb", bytes(6, 7000));
-    put("sub/b.glb", bytes(7, 100));
-    put("sub/legacy.b3dm", bytes(8, 900));
+    put("sub/a.glb", glb_of(6, 7000));
+    put("sub/b.glb", glb_of(7, 100));
+    put("sub/legacy.b3dm", b3dm_of(8, 900));
     files
 }
