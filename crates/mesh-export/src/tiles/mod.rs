@@ -33,13 +33,21 @@
 //! `Display`, errors and logs.
 
 mod download;
+mod errors;
+mod fetch;
+mod manifest;
+pub mod name;
+mod output;
+mod signer;
 mod url;
 pub mod walk;
+mod writer;
 
-pub use self::download::{
-    DownloadError, DownloadOptions, DownloadSummary, Downloader, FileError, FileFailure,
-    MANIFEST_FILE, Manifest, ManifestEntry, Progress,
-};
+pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
+pub use self::errors::{DownloadError, FileError, FileFailure};
+pub use self::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
+pub use self::name::NameError;
+pub use self::signer::{ExportLinks, FixedUrl, RefreshError, SignedUrlSource};
 pub use self::url::{RefusalReason, Refused, TileFile, TilePath, TilesetUrl, TilesetUrlError};
 
 /// Suffix of the temporary files a download streams into before renaming them.
@@ -48,5 +56,10 @@ const PART_SUFFIX: &str = ".mesh-export-part";
 /// The journal of completed files a running download appends to, at the output root.
 const JOURNAL_FILE: &str = ".mesh-export-journal.jsonl";
 
-/// Root-level names the downloader writes itself; a tileset naming them is refused.
-const RESERVED_NAMES: &[&str] = &[download::MANIFEST_FILE, JOURNAL_FILE];
+/// The lock file at the output root, on platforms that cannot lock the directory itself.
+#[cfg_attr(unix, allow(dead_code))]
+const LOCK_FILE: &str = ".mesh-export.lock";
+
+/// Root-level names the downloader writes itself, lower-case; a tileset naming them in any
+/// case is refused.
+const RESERVED_NAMES: &[&str] = &[manifest::MANIFEST_FILE, JOURNAL_FILE, LOCK_FILE];

@@ -216,6 +216,23 @@ pub fn glb(json: &serde_json::Value) -> Vec<u8> {
     out
 }
 
+/// A valid binary glTF of about `len` bytes: a minimal JSON chunk and a binary chunk of
+/// deterministic filler, so it passes the downloader's structural check.
+pub fn glb_of(seed: u32, len: usize) -> Vec<u8> {
+    let mut bin = bytes(seed, len.max(4));
+    while !bin.len().is_multiple_of(4) {
+        bin.push(0);
+    }
+    let mut out =
+        glb(&json!({"asset": {"version": "2.0"}, "buffers": [{"byteLength": bin.len()}]}));
+    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0x004E_4942u32.to_le_bytes());
+    out.extend_from_slice(&bin);
+    let total = out.len() as u32;
+    out[8..12].copy_from_slice(&total.to_le_bytes());
+    out
+}
+
 /// A tileset exercising every layout the walker reads: a 3D Tiles 1.0 root with nested
 /// children, an external child tileset in a subdirectory in the 1.1 layout (`contents[]`,
 /// legacy `url`), a `.gltf` with an external buffer, an external image and a data URI, a
@@ -263,8 +280,8 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
         glb(&json!({"asset": {"version": "2.0"}, "images": [{"uri": "../textures/root.png"}]})),
     );
     put("textures/root.png", bytes(1, 3000));
-    put("tiles/0.glb", bytes(2, 5000));
-    put("tiles/0/big.glb", bytes(3, 3 * 1024 * 1024 + 17));
+    put("tiles/0.glb", glb_of(2, 5000));
+    put("tiles/0/big.glb", glb_of(3, 3 * 1024 * 1024 + 17));
     put(
         "models/house.gltf",
         serde_json::to_vec(&json!({
@@ -276,8 +293,8 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     );
     put("models/house.bin", bytes(4, 1000));
     put("textures/wall.png", bytes(5, 2000));
-    put("sub/a.glb", bytes(6, 7000));
-    put("sub/b.glb", bytes(7, 100));
+    put("sub/a.glb", glb_of(6, 7000));
+    put("sub/b.glb", glb_of(7, 100));
     put("sub/legacy.b3dm", bytes(8, 900));
     files
 }
