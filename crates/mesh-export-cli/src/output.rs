@@ -206,10 +206,16 @@ impl Reporter {
         ProgressDisplay { stop, task }
     }
 
-    /// The files a download could not fetch.
-    pub fn failures(&self, failures: &[FileFailure], summary: &DownloadSummary) {
+    /// An incomplete download: the files that failed and the URIs not followed, on stderr
+    /// for people; with `--json`, the summary document on stdout with `complete: false`.
+    pub fn failures(
+        &self,
+        failures: &[FileFailure],
+        summary: &DownloadSummary,
+        export_id: Option<&str>,
+    ) {
         if self.json {
-            return;
+            return self.summary(summary, export_id, failures);
         }
         for failure in failures {
             eprintln!("failed: {failure}");
@@ -223,16 +229,26 @@ impl Reporter {
         }
     }
 
-    /// A finished download.
-    pub fn summary(&self, summary: &DownloadSummary, export_id: Option<&str>) {
+    /// A finished download; `failures` are the files that failed, if any.
+    pub fn summary(
+        &self,
+        summary: &DownloadSummary,
+        export_id: Option<&str>,
+        failures: &[FileFailure],
+    ) {
         if self.json {
             let refused: Vec<_> = summary
                 .refused
                 .iter()
                 .map(|r| json!({"uri": r.uri, "in_file": r.in_file.as_str(), "reason": r.reason.to_string()}))
                 .collect();
+            let failed: Vec<_> = failures
+                .iter()
+                .map(|f| json!({"path": f.path.as_str(), "reason": f.error.to_string()}))
+                .collect();
             return self.print_json(&json!({
                 "export_id": export_id,
+                "complete": failures.is_empty() && summary.refused.is_empty(),
                 "dir": summary.dir,
                 "tileset": summary.tileset,
                 "manifest": summary.manifest,
@@ -242,7 +258,9 @@ impl Reporter {
                 "downloaded_bytes": summary.downloaded_bytes,
                 "skipped": summary.skipped,
                 "retries": summary.retries,
+                "resigns": summary.resigns,
                 "elapsed_seconds": summary.elapsed.as_secs_f64(),
+                "failed": failed,
                 "refused": refused,
             }));
         }

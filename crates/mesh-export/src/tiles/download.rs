@@ -632,6 +632,9 @@ impl Shared {
         };
         match (read, kind) {
             (Ok(uris), _) => (uris, None),
+            (Err(e @ WalkError::Unsupported(_)), _) => {
+                (Vec::new(), Some(FileError::Uninterpretable(e.to_string())))
+            }
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
                 tracing::debug!(%path, why, "a .json file that is not a tileset");
                 (Vec::new(), None)

@@ -48,6 +48,9 @@ pub enum WalkError {
     /// Valid JSON, but not the expected document.
     #[error("{0}")]
     Shape(String),
+    /// A tileset feature the walker does not interpret, so the files it names are unknown.
+    #[error("{0}")]
+    Unsupported(String),
     /// The file could not be read.
     #[error("could not be read: {0}")]
     Io(#[from] std::io::Error),
@@ -68,7 +71,7 @@ pub fn references(kind: FileKind, reader: impl Read) -> Result<Vec<String>, Walk
 /// `schemaUri`. External tilesets appear as `.json` contents; their own contents are theirs.
 ///
 /// Contents of implicitly tiled tiles are URI templates (`{level}/{x}/{y}`), which name no
-/// single file: they are skipped with a warning.
+/// single file: they are an [`WalkError::Unsupported`] error, never silently skipped.
 pub fn tileset_uris(tileset: &Value) -> Result<Vec<String>, WalkError> {
     let root = tileset
         .get("root")
@@ -95,7 +98,9 @@ pub fn tileset_uris(tileset: &Value) -> Result<Vec<String>, WalkError> {
                 .and_then(Value::as_str);
             match uri {
                 Some(uri) if implicit && uri.contains('{') => {
-                    tracing::warn!(uri, "skipping an implicit tiling template: not supported");
+                    return Err(WalkError::Unsupported(format!(
+                        "implicit tiling (the template `{uri}`) is not supported"
+                    )));
                 }
                 Some(uri) => uris.push(uri.to_owned()),
                 None => {}
@@ -217,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn skips_implicit_tiling_templates() {
+    fn implicit_tiling_templates_are_an_error_not_a_silent_skip() {
         let tileset = json!({
             "asset": {"version": "1.1"},
             "root": {
@@ -225,7 +230,10 @@ mod tests {
                 "implicitTiling": {"subtrees": {"uri": "subtrees/{level}.subtree"}}
             }
         });
-        assert!(tileset_uris(&tileset).unwrap().is_empty());
+        assert!(matches!(
+            tileset_uris(&tileset),
+            Err(WalkError::Unsupported(why)) if why.contains("{level}")
+        ));
     }
 
     #[test]

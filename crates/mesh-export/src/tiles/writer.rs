@@ -217,7 +217,11 @@ impl FileWriter {
         let kind = FileKind::of(&self.path);
         check_structure(kind, &head, size).map_err(WriteFailure::Content)?;
         let references = (kind != FileKind::Leaf).then(|| self.read_references(kind));
-        if let Some(Err(WalkError::Json(e))) = &references {
+        // A JSON file that does not parse is a broken transfer or someone else's page; a
+        // `.glb` whose header checked out is what the server has, and only unreadable.
+        if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
+            (&references, kind)
+        {
             return Err(WriteFailure::Content(FileError::Corrupt {
                 kind: "JSON object",
                 reason: e.to_string(),
