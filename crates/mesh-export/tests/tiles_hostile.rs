@@ -574,10 +574,15 @@ async fn a_stalled_transfer_hits_the_idle_timeout_and_resumes() {
         ..DownloadOptions::default()
     };
 
-    Downloader::new(out.path())
-        .options(options)
-        .download(&url)
+    // A client with no timeouts of its own: the downloader's idle timeout is what ends the
+    // stalled transfer. The outer bound only turns a hang into a failure.
+    let downloader = Downloader::new(out.path())
+        .with_http_client(reqwest::Client::new())
+        .options(options);
+    let download = downloader.download(&url);
+    tokio::time::timeout(Duration::from_secs(30), download)
         .await
+        .expect("the stalled transfer was never abandoned")
         .unwrap();
 
     assert_eq!(std::fs::read(out.path().join("slow.glb")).unwrap(), tile);
