@@ -139,3 +139,60 @@ async fn an_expired_emulator_signature_is_reported_clearly() {
     let sig = tileset.tileset_json().query().unwrap().to_owned();
     assert!(!err.to_string().contains(&sig) && !format!("{err:?}").contains(&sig));
 }
+
+/// The extension crate's client for the emulator, with the demo credentials.
+fn client_for(emulator: &Emulator) -> Client {
+    Client::builder()
+        .base_url(emulator.mesh_export_url())
+        .client_credentials(
+            ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+                .token_url(emulator.token_url()),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_export_whose_signature_expired_is_re_signed_through_get_exports_and_completes() {
+    let emulator = emulator()
+        .sas_ttl(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    // The link the export came with has expired before the download starts.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = Downloader::new(out.path())
+        .retry(quick_retry())
+        .download_export(&client_for(&emulator), IMODEL, &export)
+        .await
+        .unwrap();
+
+    assert!(summary.resigns >= 1, "{summary:?}");
+    assert_identical_to_emulator(&emulator, &export, out.path());
+    let manifest = mesh_export::tiles::Manifest::read(out.path())
+        .unwrap()
+        .unwrap();
+    assert!(manifest.complete);
+}
+
+#[tokio::test]
+async fn a_signature_that_is_never_accepted_ends_with_signature_rejected_after_the_budget() {
+    // Every link the emulator hands out is expired already.
+    let emulator = emulator().sas_ttl(Duration::ZERO).start().await.unwrap();
+    let export = complete_export(&emulator).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let err = Downloader::new(out.path())
+        .retry(quick_retry())
+        .download_export(&client_for(&emulator), IMODEL, &export)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
+        "{err}"
+    );
+}

@@ -47,10 +47,10 @@ pub struct DownloadOptions {
     /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may
     /// take many minutes and is fine as long as data keeps arriving.
     pub idle_timeout: Duration,
-    /// How many times a download asks its [`SignedUrlSource`] for a fresh signature after the
-    /// store refused one. Default 5: signatures last about an hour, so this covers a
-    /// download of several hours, while a source that keeps handing out refused signatures
-    /// stops soon.
+    /// How many fresh signatures in a row a download asks its [`SignedUrlSource`] for, after
+    /// the store refused one, without a file arriving in between. Default 5. A file that
+    /// arrives with the fresh signature resets the count, so a download may outlive any
+    /// number of signatures, while a source that keeps handing out refused ones stops soon.
     pub max_resigns: u32,
 }
 
@@ -264,6 +264,8 @@ impl Downloader {
         self.progress.send_modify(|p| p.files_total_known = 1);
 
         let mut generation = 0u32;
+        // Fresh signatures asked for since a file last arrived with the current one.
+        let mut resigns_in_a_row = 0u32;
         let mut tasks = JoinSet::new();
         let mut done: Vec<(ManifestEntry, bool)> = Vec::new();
         let mut failures = Vec::new();
@@ -289,6 +291,9 @@ impl Downloader {
             let path = outcome.file.path().clone();
             match outcome.result {
                 Ok(fetched) => {
+                    if outcome.generation == generation && !fetched.skipped {
+                        resigns_in_a_row = 0;
+                    }
                     for uri in &fetched.references {
                         let resolved = tileset.resolve(uri, &path).and_then(|file| match file {
                             Some(file) => claims.check(&file, uri, &path).map(Some),
@@ -331,8 +336,7 @@ impl Downloader {
                         queue.push_front(outcome.file);
                         continue;
                     }
-                    let resigns = self.progress.borrow().resigns;
-                    let fresh = if resigns < u64::from(self.options.max_resigns) {
+                    let fresh = if resigns_in_a_row < self.options.max_resigns {
                         match source.refresh().await {
                             Ok(fresh) if fresh.root_unsigned() == tileset.root_unsigned() => {
                                 Some(fresh)
@@ -356,6 +360,7 @@ impl Downloader {
                     tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
                     tileset = fresh;
                     generation += 1;
+                    resigns_in_a_row += 1;
                     self.progress.send_modify(|p| p.resigns += 1);
                     queue.push_front(outcome.file);
                 }
