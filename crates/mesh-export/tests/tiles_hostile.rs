@@ -36,6 +36,9 @@ struct Request {
 
 type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
 
+/// The requests seen so far, and the handler.
+type ServerState = (Arc<Mutex<Vec<Request>>>, Arc<Handler>);
+
 /// What the server answers.
 enum Reply {
     Full(Bytes),
@@ -87,10 +90,7 @@ impl Hostile {
 }
 
 async fn serve(
-    axum::extract::State((seen, handler)): axum::extract::State<(
-        Arc<Mutex<Vec<Request>>>,
-        Arc<Handler>,
-    )>,
+    axum::extract::State((seen, handler)): axum::extract::State<ServerState>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {

@@ -160,7 +160,7 @@ impl Journal {
             .next()
             .and_then(Result::ok)
             .and_then(|l| serde_json::from_str(&l).ok());
-        if !header.is_some_and(|h| h.source == source) {
+        if header.is_none_or(|h| h.source != source) {
             return Vec::new();
         }
         lines
