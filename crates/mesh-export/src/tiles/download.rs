@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::claims::Claims;
 use super::errors::{DownloadError, FileError, FileFailure};
 use super::fetch::Fetcher;
 use super::manifest::{
@@ -22,7 +23,7 @@ use super::output::{OutputDir, remove_stale_parts, sha256_of};
 use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
 use super::walk::{FileKind, WalkError};
 use super::writer::{References, references_on_disk};
-use super::{JOURNAL_FILE, RefusalReason, Refused, TileFile, TilePath, TilesetUrl};
+use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
 use crate::retry::RetryOptions;
 use crate::{Client, Export};
 
@@ -453,67 +454,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-}
-
-/// The paths a download has claimed, by exact path and by case key: two names that differ
-/// only in case are one file on macOS and Windows, so the second is refused, never merged.
-#[derive(Default)]
-struct Claims {
-    /// Case key of each claimed file, to its path.
-    files: HashMap<String, TilePath>,
-    /// Case key of each directory a claimed file lies in, to its spelling.
-    dirs: HashMap<String, String>,
-}
-
-impl Claims {
-    /// Refuses `file` when its path collides with a claimed one in all but case, or a file
-    /// stands where it needs a directory (or the reverse).
-    fn check(&self, file: &TileFile, uri: &str, in_file: &TilePath) -> Result<TileFile, Refused> {
-        let path = file.path();
-        let refuse = |other: &str| Refused {
-            uri: uri.to_owned(),
-            in_file: in_file.clone(),
-            reason: RefusalReason::CaseCollision(other.to_owned()),
-        };
-        let key = path.case_key();
-        if let Some(other) = self.files.get(&key).filter(|other| *other != path) {
-            return Err(refuse(other.as_str()));
-        }
-        if let Some(other) = self.dirs.get(&key) {
-            return Err(refuse(other));
-        }
-        let mut spelled = String::new();
-        for (segment, dir_key) in path.segments().zip(path.parent_case_keys()) {
-            if !spelled.is_empty() {
-                spelled.push('/');
-            }
-            spelled.push_str(segment);
-            if let Some(other) = self.files.get(&dir_key) {
-                return Err(refuse(other.as_str()));
-            }
-            if let Some(other) = self.dirs.get(&dir_key).filter(|other| **other != spelled) {
-                return Err(refuse(other));
-            }
-        }
-        Ok(file.clone())
-    }
-
-    /// Claims a checked path; false when it was claimed already.
-    fn claim(&mut self, path: &TilePath) -> bool {
-        if self.files.contains_key(&path.case_key()) {
-            return false;
-        }
-        let mut spelled = String::new();
-        for (segment, dir_key) in path.segments().zip(path.parent_case_keys()) {
-            if !spelled.is_empty() {
-                spelled.push('/');
-            }
-            spelled.push_str(segment);
-            self.dirs.entry(dir_key).or_insert_with(|| spelled.clone());
-        }
-        self.files.insert(path.case_key(), path.clone());
-        true
-    }
 }
 
 /// The client used unless the caller supplies one: timeouts so a stalled store cannot hang a

@@ -44,6 +44,7 @@
 //! Nothing in this module prints a signature: URLs appear with `?<redacted>` in `Debug`,
 //! `Display`, errors and logs.
 
+mod claims;
 mod download;
 mod errors;
 mod fetch;
