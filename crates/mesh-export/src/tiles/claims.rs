@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{RefusalReason, Refused, TileFile, TilePath, TilesetUrl};
+use super::{RefusalReason, Refused, TileFile, TilePath};
 
 /// The paths a download has claimed, by exact path and by case key: two names that differ
 /// only in case are one file on macOS and Windows, so the second is refused, never merged.
@@ -74,6 +74,7 @@ impl Claims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tiles::TilesetUrl;
 
     fn tileset() -> TilesetUrl {
         TilesetUrl::from_mesh_href("https://h/c/e?sig=1").unwrap()
