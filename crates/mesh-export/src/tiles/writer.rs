@@ -216,6 +216,9 @@ impl FileWriter {
         drop(file);
         let kind = FileKind::of(&self.path);
         check_structure(kind, &head, size).map_err(WriteFailure::Content)?;
+        if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
+            check_tile_format(magic, &head, size).map_err(WriteFailure::Content)?;
+        }
         let references = (kind != FileKind::Leaf).then(|| self.read_references(kind));
         // A JSON file that does not parse is a broken transfer or someone else's page; a
         // `.glb` whose header checked out is what the server has, and only unreadable.
@@ -298,9 +301,56 @@ fn check_structure(kind: FileKind, head: &[u8], size: u64) -> Result<(), FileErr
     }
 }
 
+/// The magic of the 3D Tiles 1.0 binary tile formats, by extension.
+fn tile_format_magic(extension: &str) -> Option<&'static [u8; 4]> {
+    match extension {
+        "b3dm" => Some(b"b3dm"),
+        "i3dm" => Some(b"i3dm"),
+        "pnts" => Some(b"pnts"),
+        "cmpt" => Some(b"cmpt"),
+        _ => None,
+    }
+}
+
+/// A 3D Tiles 1.0 binary tile starts with its magic, version 1 and its own byte length.
+fn check_tile_format(magic: &[u8; 4], head: &[u8], size: u64) -> Result<(), FileError> {
+    let kind = "3D Tiles binary tile";
+    let corrupt = |reason: String| Err(FileError::Corrupt { kind, reason });
+    if head.len() < 12 {
+        return corrupt(format!("{size} bytes, too short for a header"));
+    }
+    let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    if &head[0..4] != magic {
+        return corrupt(format!("no `{}` magic", String::from_utf8_lossy(magic)));
+    }
+    if word(4) != 1 {
+        return corrupt(format!("version {}, not 1", word(4)));
+    }
+    if u64::from(word(8)) != size {
+        return corrupt(format!(
+            "its header says {} bytes, the file has {size}",
+            word(8)
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_tiles_need_their_magic_version_1_and_their_own_length() {
+        let mut b3dm = b"b3dm".to_vec();
+        b3dm.extend_from_slice(&1u32.to_le_bytes());
+        b3dm.extend_from_slice(&28u32.to_le_bytes());
+        let magic = tile_format_magic("b3dm").unwrap();
+        assert_eq!(check_tile_format(magic, &b3dm, 28), Ok(()));
+        assert!(check_tile_format(magic, &b3dm, 29).is_err());
+        assert!(check_tile_format(tile_format_magic("pnts").unwrap(), &b3dm, 28).is_err());
+        assert!(check_tile_format(magic, b"<html><body>portal", 18).is_err());
+        assert_eq!(tile_format_magic("png"), None);
+    }
 
     fn glb_header(length: u32, version: u32) -> Vec<u8> {
         let mut h = b"glTF".to_vec();

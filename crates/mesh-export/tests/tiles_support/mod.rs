@@ -233,6 +233,17 @@ pub fn glb_of(seed: u32, len: usize) -> Vec<u8> {
     out
 }
 
+/// A valid batched 3D model tile (3D Tiles 1.0) around a binary glTF of about `len` bytes.
+pub fn b3dm_of(seed: u32, len: usize) -> Vec<u8> {
+    let body = glb_of(seed, len);
+    let mut out = b"b3dm".to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&((28 + body.len()) as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 16]);
+    out.extend_from_slice(&body);
+    out
+}
+
 /// A tileset exercising every layout the walker reads: a 3D Tiles 1.0 root with nested
 /// children, an external child tileset in a subdirectory in the 1.1 layout (`contents[]`,
 /// legacy `url`), a `.gltf` with an external buffer, an external image and a data URI, a
@@ -295,7 +306,7 @@ pub fn fixture() -> HashMap<String, Vec<u8>> {
     put("textures/wall.png", bytes(5, 2000));
     put("sub/a.glb", glb_of(6, 7000));
     put("sub/b.glb", glb_of(7, 100));
-    put("sub/legacy.b3dm", bytes(8, 900));
+    put("sub/legacy.b3dm", b3dm_of(8, 900));
     files
 }
 
