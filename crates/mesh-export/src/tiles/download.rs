@@ -210,12 +210,7 @@ impl Downloader {
         i_model_id: &str,
         export: &Export,
     ) -> Result<DownloadSummary, DownloadError> {
-        let source = ExportLinks::new(client.clone(), i_model_id, export).map_err(|e| {
-            DownloadError::Output {
-                path: self.dir.clone(),
-                source: std::io::Error::other(e),
-            }
-        })?;
+        let source = ExportLinks::new(client.clone(), i_model_id, export)?;
         self.download_from(&source).await
     }
 

@@ -117,6 +117,9 @@ pub enum DownloadError {
         /// The output directory.
         dir: PathBuf,
     },
+    /// The export has no usable tileset URL (it is not `Complete`, or its link is invalid).
+    #[error(transparent)]
+    Url(#[from] super::TilesetUrlError),
     /// The output directory or manifest could not be written.
     #[error("cannot write `{}`: {source}", .path.display())]
     Output {
