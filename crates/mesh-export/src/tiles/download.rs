@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::walk::{self, FileKind, WalkError};
+use super::walk::{self, FileKind, Reference, WalkError, Walked};
 use super::{JOURNAL_FILE, PART_SUFFIX, Refused, TileFile, TilePath, TilesetUrl};
 use crate::retry::{RetryOptions, retry_after};
 
@@ -155,6 +155,15 @@ pub enum FileError {
     /// The file downloaded, but is not a readable tileset, so what it names is unknown.
     #[error("not a readable tileset: {0}")]
     NotATileset(String),
+    /// The file names files in a way the walk cannot interpret (an unknown template variable,
+    /// a malformed subtree), so they were not fetched.
+    #[error("cannot interpret `{uri}`: {reason}")]
+    Unsupported {
+        /// The template, URI or file that cannot be interpreted.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a download did not complete.
@@ -320,7 +329,8 @@ impl Downloader {
         let mut seen = HashSet::new();
         let entry = TileFile::new(tileset.entry().clone(), tileset.tileset_json());
         seen.insert(entry.path().clone());
-        queue.push_back(entry);
+        let kind = FileKind::of(entry.path());
+        queue.push_back((entry, kind));
         self.progress.send_modify(|p| p.files_total_known = 1);
 
         let mut tasks = JoinSet::new();
@@ -329,8 +339,10 @@ impl Downloader {
         let mut refused = Vec::new();
         loop {
             while tasks.len() < self.options.concurrency.max(1) {
-                let Some(file) = queue.pop_front() else { break };
-                tasks.spawn(shared.clone().fetch(file));
+                let Some((file, kind)) = queue.pop_front() else {
+                    break;
+                };
+                tasks.spawn(shared.clone().fetch(file, kind));
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
@@ -341,17 +353,30 @@ impl Downloader {
                 Err(_) => continue,
             };
             match outcome.result {
-                Ok(fetched) => {
-                    for uri in &fetched.references {
-                        match tileset.resolve(uri, &outcome.path) {
+                Ok(mut fetched) => {
+                    for Reference { uri, base, kind } in fetched.references {
+                        let against = base.as_deref().unwrap_or(&outcome.path);
+                        match tileset.resolve(&uri, against) {
                             Ok(Some(file)) => {
+                                let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                                 if seen.insert(file.path().clone()) {
-                                    // Tilesets first: they reveal more work.
-                                    if FileKind::of(file.path()) == FileKind::Tileset {
-                                        queue.push_front(file);
+                                    // Tilesets and subtrees first: they reveal more work.
+                                    if kind.reveals_more() {
+                                        queue.push_front((file, kind));
                                     } else {
-                                        queue.push_back(file);
+                                        queue.push_back((file, kind));
                                     }
+                                } else if kind.has_context() {
+                                    // Its first reading served another purpose; this one
+                                    // would be lost.
+                                    fetched.problems.push(FileError::Unsupported {
+                                        uri,
+                                        reason: format!(
+                                            "`{}` is named again, by another implicit tree or \
+                                             subtree, which is not supported",
+                                            file.path()
+                                        ),
+                                    });
                                 }
                             }
                             Ok(None) => {}
@@ -365,7 +390,8 @@ impl Downloader {
                         p.files_total_known = seen.len() as u64;
                         p.refused = refused.len() as u64;
                     });
-                    if let Some(error) = fetched.unreadable {
+                    for error in fetched.problems {
+                        tracing::warn!(path = %outcome.path, %error, "not followed");
                         failures.push(FileFailure {
                             path: outcome.path.clone(),
                             error,
@@ -482,9 +508,10 @@ struct Outcome {
 struct Fetched {
     entry: ManifestEntry,
     skipped: bool,
-    references: Vec<String>,
-    /// Set when a tileset was downloaded but cannot be read.
-    unreadable: Option<FileError>,
+    references: Vec<Reference>,
+    /// Set when a tileset or subtree was downloaded but cannot be read, or names files that
+    /// cannot be interpreted.
+    problems: Vec<FileError>,
 }
 
 /// Why one attempt failed, and whether another may follow.
@@ -494,13 +521,13 @@ enum AttemptError {
 }
 
 impl Shared {
-    async fn fetch(self: Arc<Self>, file: TileFile) -> Outcome {
+    async fn fetch(self: Arc<Self>, file: TileFile, kind: FileKind) -> Outcome {
         let path = file.path().clone();
-        let result = self.fetch_file(&file).await;
+        let result = self.fetch_file(&file, &kind).await;
         Outcome { path, result }
     }
 
-    async fn fetch_file(&self, file: &TileFile) -> Result<Fetched, FileError> {
+    async fn fetch_file(&self, file: &TileFile, kind: &FileKind) -> Result<Fetched, FileError> {
         let target = file.path().to_path_under(&self.dir);
         let (entry, skipped) = match self.complete_on_disk(file.path(), &target).await {
             Some(entry) => {
@@ -512,23 +539,23 @@ impl Shared {
                 (entry, true)
             }
             None => {
-                let (entry, read) = self.fetch_with_retries(file, &target).await?;
+                let (entry, read) = self.fetch_with_retries(file, kind, &target).await?;
                 self.progress.send_modify(|p| p.files_done += 1);
-                let (references, unreadable) = self.classify_references(file.path(), read);
+                let (references, problems) = self.classify_references(file.path(), kind, read);
                 return Ok(Fetched {
                     entry,
                     skipped: false,
                     references,
-                    unreadable,
+                    problems,
                 });
             }
         };
-        let (references, unreadable) = self.references(file.path(), &target).await;
+        let (references, problems) = self.references(file.path(), kind, &target).await;
         Ok(Fetched {
             entry,
             skipped,
             references,
-            unreadable,
+            problems,
         })
     }
 
@@ -555,42 +582,61 @@ impl Shared {
     /// The URIs a downloaded file names, and an error when the file is a tileset that cannot
     /// be read. glTF files that cannot be read only lose their external resources, with a
     /// warning; a `.json` that is valid JSON but no tileset (a metadata schema) names nothing.
-    async fn references(&self, path: &TilePath, target: &Path) -> (Vec<String>, Option<FileError>) {
-        let kind = FileKind::of(path);
-        if kind == FileKind::Leaf {
-            return (Vec::new(), None);
+    async fn references(
+        &self,
+        path: &TilePath,
+        kind: &FileKind,
+        target: &Path,
+    ) -> (Vec<Reference>, Vec<FileError>) {
+        if !kind.names_files() {
+            return (Vec::new(), Vec::new());
         }
         let file = target.to_path_buf();
-        let read = tokio::task::spawn_blocking(move || read_references(kind, &file))
+        let (reading, named) = (kind.clone(), path.clone());
+        let read = tokio::task::spawn_blocking(move || read_references(&reading, &named, &file))
             .await
             .unwrap_or_else(|e| Err(WalkError::Shape(e.to_string())));
-        self.classify_references(path, Some(read))
+        self.classify_references(path, kind, Some(read))
     }
 
-    /// What a file's references mean for the download: a tileset that cannot be read is an
-    /// error, a glTF that cannot be read only loses its external resources. `None`: a file
-    /// that names nothing.
+    /// What a file's references mean for the download: a tileset or subtree that cannot be
+    /// read, or anything the walk cannot interpret, is an error; a glTF that cannot be read
+    /// only loses its external resources. `None`: a file that names nothing.
     fn classify_references(
         &self,
         path: &TilePath,
-        read: Option<Result<Vec<String>, WalkError>>,
-    ) -> (Vec<String>, Option<FileError>) {
-        let kind = FileKind::of(path);
+        kind: &FileKind,
+        read: Option<Result<Walked, WalkError>>,
+    ) -> (Vec<Reference>, Vec<FileError>) {
         let Some(read) = read else {
-            return (Vec::new(), None);
+            return (Vec::new(), Vec::new());
+        };
+        let unsupported = |e: WalkError| match e {
+            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
+            other => FileError::Unsupported {
+                uri: path.to_string(),
+                reason: other.to_string(),
+            },
         };
         match (read, kind) {
-            (Ok(uris), _) => (uris, None),
+            (Ok(walked), _) => (
+                walked.references,
+                walked.problems.into_iter().map(unsupported).collect(),
+            ),
+            (Err(e @ WalkError::Unsupported { .. }), _) => (Vec::new(), vec![unsupported(e)]),
+            (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
+                (Vec::new(), vec![unsupported(e)])
+            }
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
                 tracing::debug!(%path, why, "a .json file that is not a tileset");
-                (Vec::new(), None)
+                (Vec::new(), Vec::new())
             }
             (Err(e), FileKind::Tileset) => {
-                (Vec::new(), Some(FileError::NotATileset(e.to_string())))
+                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
             }
             (Err(e), _) => {
                 tracing::warn!(%path, error = %e, "cannot read the glTF's external resources");
-                (Vec::new(), None)
+                (Vec::new(), Vec::new())
             }
         }
     }
@@ -598,13 +644,14 @@ impl Shared {
     async fn fetch_with_retries(
         &self,
         file: &TileFile,
+        kind: &FileKind,
         target: &Path,
     ) -> Result<(ManifestEntry, References), FileError> {
         let retry = &self.options.retry;
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            let (error, hint) = match self.fetch_once(file, target).await {
+            let (error, hint) = match self.fetch_once(file, kind, target).await {
                 Ok(entry) => return Ok(entry),
                 Err(AttemptError::Fatal(error)) => return Err(error),
                 Err(AttemptError::Retry(error, hint)) => (error, hint),
@@ -634,6 +681,7 @@ impl Shared {
     async fn fetch_once(
         &self,
         file: &TileFile,
+        kind: &FileKind,
         target: &Path,
     ) -> Result<(ManifestEntry, References), AttemptError> {
         let mut response = self
@@ -669,8 +717,8 @@ impl Shared {
         let writer = FileWriter {
             temp: part_path(target),
             target: target.to_path_buf(),
-            path: file.path().to_string(),
-            kind: FileKind::of(file.path()),
+            path: file.path().clone(),
+            kind: kind.clone(),
             fsync: self.options.fsync,
             journal: self.journal.clone(),
         };
@@ -733,8 +781,8 @@ impl Shared {
 /// and chunks of up to tens of KiB, a few MiB at most.
 const WRITER_QUEUE: usize = 16;
 
-/// The URIs a downloaded file names (`None` for a file that names nothing), as read from disk.
-type References = Option<Result<Vec<String>, WalkError>>;
+/// What a downloaded file names (`None` for a file that names nothing), as read from disk.
+type References = Option<Result<Walked, WalkError>>;
 
 /// What a response sends its file writer.
 enum Piece {
@@ -748,7 +796,7 @@ enum Piece {
 struct FileWriter {
     temp: PathBuf,
     target: PathBuf,
-    path: String,
+    path: TilePath,
     kind: FileKind,
     fsync: bool,
     journal: Arc<Mutex<Journal>>,
@@ -803,7 +851,7 @@ impl FileWriter {
             file.sync_all()?;
         }
         Ok(Some(ManifestEntry {
-            path: self.path.clone(),
+            path: self.path.to_string(),
             size,
             sha256: hex::encode(hasher.finalize()),
         }))
@@ -817,16 +865,18 @@ impl FileWriter {
             .map_err(|_| std::io::Error::other("journal lock poisoned"))?
             .append(&entry)?;
         std::fs::rename(&self.temp, &self.target)?;
-        let references =
-            (self.kind != FileKind::Leaf).then(|| read_references(self.kind, &self.target));
+        let references = self
+            .kind
+            .names_files()
+            .then(|| read_references(&self.kind, &self.path, &self.target));
         Ok((entry, references))
     }
 }
 
-/// The URIs a tileset or glTF file on disk names.
-fn read_references(kind: FileKind, file: &Path) -> Result<Vec<String>, WalkError> {
+/// What a tileset, glTF or subtree file on disk names.
+fn read_references(kind: &FileKind, path: &TilePath, file: &Path) -> Result<Walked, WalkError> {
     let reader = std::io::BufReader::new(std::fs::File::open(file)?);
-    walk::references(kind, reader)
+    walk::read(kind, path, reader)
 }
 
 /// A fresh temporary name for a file to stream into: hidden, beside its target so the rename

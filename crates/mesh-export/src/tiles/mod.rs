@@ -33,6 +33,7 @@
 //! `Display`, errors and logs.
 
 mod download;
+pub mod implicit;
 mod url;
 pub mod walk;
 

@@ -1,0 +1,956 @@
+//! 3D Tiles 1.1 implicit tiling: which subtree, content and buffer files an implicit tileset
+//! has, read from its subtree files.
+//!
+//! An implicit root tile names no file directly: its `implicitTiling` gives a subdivision
+//! scheme (quadtree or octree), how many levels each subtree file covers (`subtreeLevels`),
+//! how many levels exist at all (`availableLevels`) and a URI template for subtree files; its
+//! `content.uri` (or each `contents[].uri`) is a URI template for tile contents. Each subtree
+//! file says, as a constant or as an LSB-first bitstream in Morton order per level, which of its
+//! tiles exist, which of them have each content, and which child subtrees exist below its
+//! deepest level. This module reads subtree files in both forms (binary `.subtree` with magic
+//! `subt`, and JSON), with their internal and external buffers, and lists exactly the files a
+//! client would load: the available contents and child subtrees, nothing else.
+//!
+//! Template URIs resolve against the tileset JSON holding the implicit root; buffer URIs
+//! against the subtree file.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::TilePath;
+use super::walk::{FileKind, Reference, WalkError, Walked};
+
+/// The most bits one availability may have: 2^24 (a 2 MiB bitstream), which allows quadtree
+/// subtrees of up to 12 levels and octree subtrees of up to 8. Real tilesets use 4 to 10.
+const MAX_AVAILABILITY_BITS: u64 = 1 << 24;
+
+/// The most levels an implicit tree may have: tile coordinates then fit in 32 bits, as in
+/// CesiumJS and cesium-native.
+const MAX_AVAILABLE_LEVELS: u64 = 32;
+
+/// The largest subtree JSON (a JSON subtree, or the JSON chunk of a binary one) read.
+const MAX_SUBTREE_JSON: u64 = 64 * 1024 * 1024;
+
+/// The magic of a binary subtree, `subt`.
+const SUBTREE_MAGIC: &[u8; 4] = b"subt";
+
+/// How an implicit tree divides a tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubdivisionScheme {
+    /// Four children per tile, halving `x` and `y`.
+    Quadtree,
+    /// Eight children per tile, halving `x`, `y` and `z`.
+    Octree,
+}
+
+impl SubdivisionScheme {
+    /// Coordinates interleaved in a Morton index: 2 or 3.
+    fn dimensions(self) -> u32 {
+        match self {
+            Self::Quadtree => 2,
+            Self::Octree => 3,
+        }
+    }
+
+    /// Children per tile: 4 or 8.
+    fn branching(self) -> u64 {
+        1 << self.dimensions()
+    }
+
+    /// Tiles at `depth` below one tile: `N^depth`.
+    fn tiles_at(self, depth: u32) -> u64 {
+        1 << (self.dimensions() * depth)
+    }
+
+    /// Tiles in a subtree of `levels` levels: `(N^levels - 1) / (N - 1)`.
+    fn tiles_in(self, levels: u32) -> u64 {
+        (self.tiles_at(levels) - 1) / (self.branching() - 1)
+    }
+}
+
+/// A tile of an implicit tree: its level (0 at the implicit root) and its place in that level.
+/// `z` is always 0 in a quadtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileCoord {
+    /// Depth below the implicit root.
+    pub level: u32,
+    /// Column.
+    pub x: u64,
+    /// Row.
+    pub y: u64,
+    /// Layer (octrees only).
+    pub z: u64,
+}
+
+impl TileCoord {
+    /// The implicit root tile.
+    pub const ROOT: TileCoord = TileCoord {
+        level: 0,
+        x: 0,
+        y: 0,
+        z: 0,
+    };
+
+    /// The descendant `depth` levels below this tile with the Morton index `morton` relative
+    /// to it (bits interleaved `x`, `y`[, `z`] from the least significant).
+    fn descendant(self, scheme: SubdivisionScheme, depth: u32, morton: u64) -> TileCoord {
+        let dims = scheme.dimensions();
+        let mut local = [0u64; 3];
+        for bit in 0..depth {
+            for (axis, coord) in local.iter_mut().enumerate().take(dims as usize) {
+                *coord |= ((morton >> (bit * dims + axis as u32)) & 1) << bit;
+            }
+        }
+        TileCoord {
+            level: self.level + depth,
+            x: (self.x << depth) | local[0],
+            y: (self.y << depth) | local[1],
+            z: if dims == 3 {
+                (self.z << depth) | local[2]
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// A URI template with `{level}`, `{x}`, `{y}` and, for octrees, `{z}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Level,
+    X,
+    Y,
+    Z,
+}
+
+impl Template {
+    /// Parses a template for `scheme`. Any other `{...}` placeholder, `{z}` in a quadtree, an
+    /// unbalanced brace or a missing variable is an error naming it: a template this does not
+    /// understand would name files that do not exist, or one file for many tiles.
+    pub fn parse(text: &str, scheme: SubdivisionScheme) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut seen = [false; 4];
+        let mut rest = text;
+        while !rest.is_empty() {
+            let Some(open) = rest.find(['{', '}']) else {
+                parts.push(Part::Text(rest.to_owned()));
+                break;
+            };
+            if rest[open..].starts_with('}') {
+                return Err(format!("a `}}` without its `{{` in template `{text}`"));
+            }
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find(['{', '}'])
+                .filter(|&i| after[i..].starts_with('}'))
+                .ok_or_else(|| format!("an unclosed `{{` in template `{text}`"))?;
+            let (part, slot) = match &after[..close] {
+                "level" => (Part::Level, 0),
+                "x" => (Part::X, 1),
+                "y" => (Part::Y, 2),
+                "z" if scheme == SubdivisionScheme::Octree => (Part::Z, 3),
+                "z" => return Err(format!("`{{z}}` in the quadtree template `{text}`")),
+                other => {
+                    return Err(format!(
+                        "unknown template variable `{{{other}}}` in `{text}`"
+                    ));
+                }
+            };
+            seen[slot] = true;
+            parts.push(part);
+            rest = &after[close + 1..];
+        }
+        let required = if scheme == SubdivisionScheme::Octree {
+            4
+        } else {
+            3
+        };
+        if !seen[..required].iter().all(|s| *s) {
+            let names = if required == 4 {
+                "{level}, {x}, {y} and {z}"
+            } else {
+                "{level}, {x} and {y}"
+            };
+            return Err(format!("template `{text}` does not use all of {names}"));
+        }
+        Ok(Template {
+            text: text.to_owned(),
+            parts,
+        })
+    }
+
+    /// The URI of the tile at `coord`.
+    pub fn expand(&self, coord: TileCoord) -> String {
+        let mut uri = String::with_capacity(self.text.len() + 8);
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => uri.push_str(text),
+                Part::Level => uri.push_str(&coord.level.to_string()),
+                Part::X => uri.push_str(&coord.x.to_string()),
+                Part::Y => uri.push_str(&coord.y.to_string()),
+                Part::Z => uri.push_str(&coord.z.to_string()),
+            }
+        }
+        uri
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Template({:?})", self.text)
+    }
+}
+
+/// An implicit root tile: its tree's shape, its templates, and the tileset JSON they are
+/// relative to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ImplicitTiling {
+    scheme: SubdivisionScheme,
+    subtree_levels: u32,
+    available_levels: u32,
+    subtrees: Template,
+    contents: Vec<Template>,
+    tileset: Arc<TilePath>,
+}
+
+impl ImplicitTiling {
+    /// Reads an implicit root tile from its `implicitTiling` object (or the 3D Tiles 1.0
+    /// `3DTILES_implicit_tiling` extension, whose `maximumLevel` is `availableLevels - 1`) and
+    /// its `content` or `contents`. `tileset` is the tileset JSON holding the tile.
+    pub fn from_tile(
+        implicit: &Value,
+        content: Option<&Value>,
+        contents: Option<&Value>,
+        tileset: &TilePath,
+    ) -> Result<Self, String> {
+        let scheme = match implicit.get("subdivisionScheme").and_then(Value::as_str) {
+            Some("QUADTREE") => SubdivisionScheme::Quadtree,
+            Some("OCTREE") => SubdivisionScheme::Octree,
+            Some(other) => return Err(format!("unknown subdivisionScheme `{other}`")),
+            None => return Err("implicitTiling without a subdivisionScheme".to_owned()),
+        };
+        let integer = |key: &str| implicit.get(key).and_then(Value::as_u64);
+        let subtree_levels = integer("subtreeLevels")
+            .filter(|l| *l >= 1)
+            .ok_or("implicitTiling without a positive integer subtreeLevels")?;
+        let max_levels = match scheme {
+            SubdivisionScheme::Quadtree => 12,
+            SubdivisionScheme::Octree => 8,
+        };
+        if subtree_levels > max_levels {
+            return Err(format!(
+                "subtreeLevels {subtree_levels} is more than the {max_levels} this reader \
+                 supports for this scheme (availability bitstreams over 2 MiB)"
+            ));
+        }
+        let available_levels = integer("availableLevels")
+            .or_else(|| integer("maximumLevel").map(|max| max.saturating_add(1)))
+            .filter(|l| *l >= 1)
+            .ok_or("implicitTiling without a positive integer availableLevels")?;
+        if available_levels > MAX_AVAILABLE_LEVELS {
+            return Err(format!(
+                "availableLevels {available_levels} is more than the {MAX_AVAILABLE_LEVELS} \
+                 this reader supports"
+            ));
+        }
+        let subtrees = implicit
+            .get("subtrees")
+            .and_then(|s| s.get("uri"))
+            .and_then(Value::as_str)
+            .ok_or("implicitTiling without a subtrees.uri template")?;
+        let subtrees = Template::parse(subtrees, scheme)?;
+        let listed: Vec<&Value> = match (content, contents) {
+            (Some(_), Some(_)) => {
+                return Err("an implicit root tile with both `content` and `contents`".to_owned());
+            }
+            (Some(content), None) => vec![content],
+            (None, Some(contents)) => contents
+                .as_array()
+                .ok_or("`contents` of an implicit root tile is not an array")?
+                .iter()
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        let contents = listed
+            .into_iter()
+            .map(|content| {
+                let uri = content
+                    .get("uri")
+                    .or_else(|| content.get("url"))
+                    .and_then(Value::as_str)
+                    .ok_or("an implicit root tile's content without a uri")?;
+                Template::parse(uri, scheme)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(ImplicitTiling {
+            scheme,
+            subtree_levels: subtree_levels as u32,
+            available_levels: available_levels as u32,
+            subtrees,
+            contents,
+            tileset: Arc::new(tileset.clone()),
+        })
+    }
+
+    /// The subdivision scheme.
+    pub fn scheme(&self) -> SubdivisionScheme {
+        self.scheme
+    }
+
+    /// The subtree file template.
+    pub fn subtrees(&self) -> &Template {
+        &self.subtrees
+    }
+
+    /// The content templates, in the order of the subtrees' `contentAvailability`.
+    pub fn contents(&self) -> &[Template] {
+        &self.contents
+    }
+
+    /// The reference to the implicit root's own subtree, the one at level 0.
+    pub fn root_subtree(self: &Arc<Self>) -> Reference {
+        self.subtree_reference(TileCoord::ROOT)
+    }
+
+    fn subtree_reference(self: &Arc<Self>, root: TileCoord) -> Reference {
+        Reference {
+            uri: self.subtrees.expand(root),
+            base: Some(self.tileset.clone()),
+            kind: Some(FileKind::Subtree(Arc::new(SubtreeContext {
+                tiling: self.clone(),
+                root,
+            }))),
+        }
+    }
+}
+
+/// What reading one subtree file needs: the implicit root it belongs to and the coordinates
+/// of its root tile.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SubtreeContext {
+    tiling: Arc<ImplicitTiling>,
+    root: TileCoord,
+}
+
+impl SubtreeContext {
+    /// A context for the subtree rooted at `root` of `tiling`.
+    pub fn new(tiling: Arc<ImplicitTiling>, root: TileCoord) -> Self {
+        SubtreeContext { tiling, root }
+    }
+
+    /// The implicit root the subtree belongs to.
+    pub fn tiling(&self) -> &Arc<ImplicitTiling> {
+        &self.tiling
+    }
+
+    /// The subtree's root tile.
+    pub fn root(&self) -> TileCoord {
+        self.root
+    }
+}
+
+/// A subtree whose availability lies (partly) in external buffers, waiting for them: each is
+/// fetched in turn, carrying this along, and the last one yields the subtree's files.
+#[derive(Debug)]
+pub struct PendingSubtree {
+    context: Arc<SubtreeContext>,
+    /// The subtree file, which buffer URIs are relative to.
+    subtree: Arc<TilePath>,
+    parsed: Arc<Parsed>,
+    /// The availability bytes read so far, by buffer view.
+    views: Vec<Option<Arc<[u8]>>>,
+    /// The external buffers still to read, the first one being fetched now.
+    waiting: Vec<ExternalBuffer>,
+}
+
+impl PartialEq for PendingSubtree {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for PendingSubtree {}
+
+/// One external buffer file and the buffers (by index) that name it.
+#[derive(Debug, Clone)]
+struct ExternalBuffer {
+    uri: String,
+    buffers: Vec<usize>,
+}
+
+/// A subtree's availability, checked against its buffers.
+#[derive(Debug)]
+struct Parsed {
+    buffers: Vec<BufferJson>,
+    views: Vec<ViewJson>,
+    tiles: Availability,
+    contents: Vec<Availability>,
+    children: Availability,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Availability {
+    Constant(bool),
+    /// A bitstream in this buffer view, of which the first `bytes` are read.
+    Bitstream {
+        view: usize,
+        bytes: u64,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubtreeJson {
+    #[serde(default)]
+    buffers: Vec<BufferJson>,
+    #[serde(default)]
+    buffer_views: Vec<ViewJson>,
+    tile_availability: Option<AvailabilityJson>,
+    content_availability: Option<Vec<AvailabilityJson>>,
+    child_subtree_availability: Option<AvailabilityJson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BufferJson {
+    uri: Option<String>,
+    byte_length: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ViewJson {
+    buffer: usize,
+    #[serde(default)]
+    byte_offset: u64,
+    byte_length: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AvailabilityJson {
+    /// `bufferView` in the 3D Tiles 1.0 extension.
+    #[serde(alias = "bufferView")]
+    bitstream: Option<usize>,
+    constant: Option<u64>,
+}
+
+/// Why a subtree cannot be read.
+fn bad(path: &TilePath, reason: impl Into<String>) -> WalkError {
+    WalkError::Unsupported {
+        uri: path.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The files a subtree file names: the contents of its available tiles, its available child
+/// subtrees (within `availableLevels`), and its external buffers. When its availability lies
+/// in external buffers, the first of them carries the rest of the work (see
+/// [`read_subtree_buffer`]).
+pub fn read_subtree(
+    context: &Arc<SubtreeContext>,
+    path: &TilePath,
+    mut reader: impl Read,
+) -> Result<Walked, WalkError> {
+    let mut magic = Vec::with_capacity(4);
+    (&mut reader).take(4).read_to_end(&mut magic)?;
+    let (json, binary_length) = if magic == SUBTREE_MAGIC {
+        let mut header = [0u8; 20];
+        reader
+            .read_exact(&mut header)
+            .map_err(|_| bad(path, "binary subtree truncated in its header"))?;
+        let version = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
+        if version != 1 {
+            return Err(bad(
+                path,
+                format!("binary subtree version {version}, not 1"),
+            ));
+        }
+        let json_length = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes"));
+        let binary_length = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+        if json_length > MAX_SUBTREE_JSON {
+            return Err(bad(
+                path,
+                format!("subtree JSON chunk too large ({json_length} bytes)"),
+            ));
+        }
+        let mut json = Vec::new();
+        (&mut reader).take(json_length).read_to_end(&mut json)?;
+        if json.len() as u64 != json_length {
+            return Err(bad(path, "binary subtree truncated in its JSON chunk"));
+        }
+        // The chunk is padded with spaces to 8 bytes; some writers pad with zeros.
+        while json.last().is_some_and(|b| *b == 0) {
+            json.pop();
+        }
+        (json, Some(binary_length))
+    } else {
+        let mut json = magic;
+        (&mut reader)
+            .take(MAX_SUBTREE_JSON + 1)
+            .read_to_end(&mut json)?;
+        if json.len() as u64 > MAX_SUBTREE_JSON {
+            return Err(bad(path, "subtree JSON too large"));
+        }
+        (json, None)
+    };
+    let document: SubtreeJson =
+        serde_json::from_slice(&json).map_err(|e| bad(path, format!("not a subtree: {e}")))?;
+    let parsed = Arc::new(check(&context.tiling, document, binary_length, path)?);
+
+    let mut views: Vec<Option<Arc<[u8]>>> = vec![None; parsed.views.len()];
+    let wanted = wanted_views(&parsed);
+    if let Some(binary_length) = binary_length {
+        let internal: Vec<(usize, u64, u64)> = wanted
+            .iter()
+            .filter(|(view, _)| parsed.views[*view].buffer == 0 && parsed.buffers[0].uri.is_none())
+            .map(|&(view, bytes)| (view, parsed.views[view].byte_offset, bytes))
+            .collect();
+        let ranges: Vec<(u64, u64)> = internal.iter().map(|&(_, o, b)| (o, b)).collect();
+        let read = read_ranges(&mut reader, binary_length, &ranges).map_err(|e| {
+            bad(
+                path,
+                format!("binary subtree truncated in its binary chunk: {e}"),
+            )
+        })?;
+        for ((view, _, _), bytes) in internal.into_iter().zip(read) {
+            views[view] = Some(bytes.into());
+        }
+        let mut trailing = [0u8; 1];
+        if reader.read(&mut trailing)? != 0 {
+            return Err(bad(path, "binary subtree longer than its header says"));
+        }
+    }
+
+    // External buffers: the ones availability needs are read in turn; the others (metadata)
+    // are files of the tileset like any other.
+    let mut waiting: Vec<ExternalBuffer> = Vec::new();
+    let mut others = Vec::new();
+    for (index, buffer) in parsed.buffers.iter().enumerate() {
+        let Some(uri) = &buffer.uri else { continue };
+        let needed = wanted
+            .iter()
+            .any(|(view, _)| parsed.views[*view].buffer == index);
+        if !needed {
+            others.push(uri.clone());
+        } else if let Some(same) = waiting.iter_mut().find(|w| w.uri == *uri) {
+            same.buffers.push(index);
+        } else {
+            waiting.push(ExternalBuffer {
+                uri: uri.clone(),
+                buffers: vec![index],
+            });
+        }
+    }
+    let subtree = Arc::new(path.clone());
+    let mut walked = Walked::default();
+    for uri in others {
+        if !walked.references.iter().any(|r| r.uri == uri) {
+            walked.references.push(Reference {
+                uri,
+                base: Some(subtree.clone()),
+                kind: Some(FileKind::Leaf),
+            });
+        }
+    }
+    let pending = PendingSubtree {
+        context: context.clone(),
+        subtree,
+        parsed,
+        views,
+        waiting,
+    };
+    advance(pending, &mut walked);
+    Ok(walked)
+}
+
+/// The files a subtree names once the external buffer `path`, the first its `pending` state
+/// waits for, is read: the next buffer it waits for, or its contents and child subtrees.
+pub fn read_subtree_buffer(
+    pending: &PendingSubtree,
+    path: &TilePath,
+    mut reader: impl Read,
+) -> Result<Walked, WalkError> {
+    let Some((current, rest)) = pending.waiting.split_first() else {
+        return Err(bad(path, "a subtree buffer that no subtree waits for"));
+    };
+    let wanted: Vec<(usize, u64, u64)> = wanted_views(&pending.parsed)
+        .into_iter()
+        .filter(|(view, _)| {
+            current
+                .buffers
+                .contains(&pending.parsed.views[*view].buffer)
+        })
+        .map(|(view, bytes)| (view, pending.parsed.views[view].byte_offset, bytes))
+        .collect();
+    // Buffers sharing this file may declare different lengths; the file must hold the longest.
+    let declared = current
+        .buffers
+        .iter()
+        .map(|b| pending.parsed.buffers[*b].byte_length)
+        .max()
+        .unwrap_or(0);
+    let ranges: Vec<(u64, u64)> = wanted.iter().map(|&(_, o, b)| (o, b)).collect();
+    let read = read_ranges(&mut reader, declared, &ranges).map_err(|e| {
+        bad(
+            path,
+            format!("subtree buffer shorter than its byteLength {declared}: {e}"),
+        )
+    })?;
+    let mut views = pending.views.clone();
+    for ((view, _, _), bytes) in wanted.into_iter().zip(read) {
+        views[view] = Some(bytes.into());
+    }
+    let next = PendingSubtree {
+        context: pending.context.clone(),
+        subtree: pending.subtree.clone(),
+        parsed: pending.parsed.clone(),
+        views,
+        waiting: rest.to_vec(),
+    };
+    let mut walked = Walked::default();
+    advance(next, &mut walked);
+    Ok(walked)
+}
+
+/// Asks for the next external buffer `pending` waits for, or, with none left, lists the
+/// subtree's contents and child subtrees.
+fn advance(pending: PendingSubtree, walked: &mut Walked) {
+    if let Some(next) = pending.waiting.first() {
+        let uri = next.uri.clone();
+        let base = Some(pending.subtree.clone());
+        walked.references.push(Reference {
+            uri,
+            base,
+            kind: Some(FileKind::SubtreeBuffer(Arc::new(pending))),
+        });
+        return;
+    }
+    available(&pending, walked);
+}
+
+/// Checks a subtree document against its tiling and buffers.
+fn check(
+    tiling: &ImplicitTiling,
+    document: SubtreeJson,
+    binary_length: Option<u64>,
+    path: &TilePath,
+) -> Result<Parsed, WalkError> {
+    for (index, buffer) in document.buffers.iter().enumerate() {
+        match (&buffer.uri, binary_length) {
+            (Some(uri), _)
+                if uri
+                    .get(..5)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("data:")) =>
+            {
+                return Err(bad(
+                    path,
+                    format!("buffer {index} is a data: URI, which subtrees may not use"),
+                ));
+            }
+            (Some(_), _) => {}
+            (None, Some(binary)) if index == 0 => {
+                if buffer.byte_length > binary {
+                    return Err(bad(
+                        path,
+                        format!(
+                            "the internal buffer's byteLength {} exceeds the binary chunk ({binary} bytes)",
+                            buffer.byte_length
+                        ),
+                    ));
+                }
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    path,
+                    format!("buffer {index} has no uri; only the first buffer may be internal"),
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    path,
+                    format!("buffer {index} has no uri in a JSON subtree"),
+                ));
+            }
+        }
+    }
+    for (index, view) in document.buffer_views.iter().enumerate() {
+        let Some(buffer) = document.buffers.get(view.buffer) else {
+            return Err(bad(
+                path,
+                format!(
+                    "bufferView {index} names buffer {}, which does not exist",
+                    view.buffer
+                ),
+            ));
+        };
+        let end = view.byte_offset.checked_add(view.byte_length);
+        if end.is_none_or(|end| end > buffer.byte_length) {
+            return Err(bad(
+                path,
+                format!(
+                    "bufferView {index} runs past the end of buffer {}",
+                    view.buffer
+                ),
+            ));
+        }
+    }
+    let scheme = tiling.scheme;
+    let tile_bits = scheme.tiles_in(tiling.subtree_levels);
+    let child_bits = scheme.tiles_at(tiling.subtree_levels);
+    debug_assert!(child_bits <= MAX_AVAILABILITY_BITS);
+    let availability = |name: &str, given: Option<&AvailabilityJson>, bits: u64| {
+        let given = given.ok_or_else(|| bad(path, format!("subtree without {name}")))?;
+        match (given.bitstream, given.constant) {
+            (Some(_), Some(_)) => Err(bad(
+                path,
+                format!("{name} has both a bitstream and a constant"),
+            )),
+            (None, Some(constant @ (0 | 1))) => Ok(Availability::Constant(constant == 1)),
+            (None, Some(other)) => Err(bad(
+                path,
+                format!("{name} has the constant {other}; it must be 0 or 1"),
+            )),
+            (None, None) => Err(bad(
+                path,
+                format!("{name} has neither a bitstream nor a constant"),
+            )),
+            (Some(view), None) => {
+                let bytes = bits.div_ceil(8);
+                let Some(found) = document.buffer_views.get(view) else {
+                    return Err(bad(
+                        path,
+                        format!("{name} names bufferView {view}, which does not exist"),
+                    ));
+                };
+                if found.byte_length < bytes {
+                    return Err(bad(
+                        path,
+                        format!(
+                            "{name}'s bitstream has {} bytes where {bits} bits need {bytes}",
+                            found.byte_length
+                        ),
+                    ));
+                }
+                Ok(Availability::Bitstream { view, bytes })
+            }
+        }
+    };
+    let tiles = availability(
+        "tileAvailability",
+        document.tile_availability.as_ref(),
+        tile_bits,
+    )?;
+    let children = availability(
+        "childSubtreeAvailability",
+        document.child_subtree_availability.as_ref(),
+        child_bits,
+    )?;
+    let listed = document.content_availability.as_deref().unwrap_or_default();
+    if listed.len() != tiling.contents.len() {
+        return Err(bad(
+            path,
+            format!(
+                "{} contentAvailability for {} content template(s) of the implicit root",
+                listed.len(),
+                tiling.contents.len()
+            ),
+        ));
+    }
+    let contents = listed
+        .iter()
+        .enumerate()
+        .map(|(i, given)| {
+            availability(&format!("contentAvailability[{i}]"), Some(given), tile_bits)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Parsed {
+        buffers: document.buffers,
+        views: document.buffer_views,
+        tiles,
+        contents,
+        children,
+    })
+}
+
+/// The buffer views availability reads, each once, with how many of their bytes it needs.
+fn wanted_views(parsed: &Parsed) -> Vec<(usize, u64)> {
+    let mut wanted: Vec<(usize, u64)> = Vec::new();
+    let all = std::iter::once(&parsed.tiles)
+        .chain(&parsed.contents)
+        .chain(std::iter::once(&parsed.children));
+    for availability in all {
+        if let Availability::Bitstream { view, bytes } = *availability {
+            match wanted.iter_mut().find(|(v, _)| *v == view) {
+                Some((_, known)) => *known = (*known).max(bytes),
+                None => wanted.push((view, bytes)),
+            }
+        }
+    }
+    wanted
+}
+
+/// Reads the byte ranges `(offset, length)` of the next `total` bytes of `reader`, skipping
+/// the rest, and fails unless all `total` bytes are there. Memory: the ranges only.
+fn read_ranges(
+    reader: &mut impl Read,
+    total: u64,
+    ranges: &[(u64, u64)],
+) -> io::Result<Vec<Vec<u8>>> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| ranges[i].0);
+    // Contiguous stretches read so far: (start, bytes).
+    let mut stretches: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut position = 0u64;
+    let mut limited = reader.take(total);
+    for &i in &order {
+        let (start, length) = ranges[i];
+        let end = start + length;
+        if end > total {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "range past the end",
+            ));
+        }
+        let extends = stretches
+            .last()
+            .is_some_and(|(s, bytes)| start <= s + bytes.len() as u64);
+        if !extends {
+            skip(&mut limited, start - position)?;
+            position = start;
+            stretches.push((start, Vec::new()));
+        }
+        if end > position {
+            let stretch = &mut stretches.last_mut().expect("one stretch at least").1;
+            let before = stretch.len();
+            (&mut limited).take(end - position).read_to_end(stretch)?;
+            if (stretch.len() - before) as u64 != end - position {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file ends early",
+                ));
+            }
+            position = end;
+        }
+    }
+    skip(&mut limited, total - position)?;
+    Ok(ranges
+        .iter()
+        .map(|&(start, length)| {
+            let (s, bytes) = stretches
+                .iter()
+                .rev()
+                .find(|(s, _)| *s <= start)
+                .expect("every range lies in a stretch");
+            let from = (start - s) as usize;
+            bytes[from..from + length as usize].to_vec()
+        })
+        .collect())
+}
+
+/// Reads and drops `count` bytes; an error if the stream ends first.
+fn skip(reader: &mut impl Read, count: u64) -> io::Result<()> {
+    let skipped = io::copy(&mut reader.take(count), &mut io::sink())?;
+    if skipped == count {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file ends early",
+        ))
+    }
+}
+
+/// Availability with its bytes at hand.
+enum Bits<'a> {
+    Constant(bool),
+    Stream(&'a [u8]),
+}
+
+impl Bits<'_> {
+    fn get(&self, index: u64) -> bool {
+        match self {
+            Bits::Constant(value) => *value,
+            // LSB first: bit i is bit (i mod 8) of byte (i div 8).
+            Bits::Stream(bytes) => (bytes[(index / 8) as usize] >> (index % 8)) & 1 == 1,
+        }
+    }
+}
+
+/// Lists the subtree's available contents and child subtrees. A tile counts only when its
+/// parent does (a client never reaches it otherwise), and nothing at or beyond
+/// `availableLevels` counts.
+fn available(pending: &PendingSubtree, walked: &mut Walked) {
+    let bits = |availability: &Availability| match *availability {
+        Availability::Constant(value) => Bits::Constant(value),
+        Availability::Bitstream { view, .. } => Bits::Stream(
+            pending.views[view]
+                .as_deref()
+                .expect("every availability view was read"),
+        ),
+    };
+    let context = &pending.context;
+    let tiling = &context.tiling;
+    let scheme = tiling.scheme;
+    let dims = scheme.dimensions();
+    let root = context.root;
+    let tiles = bits(&pending.parsed.tiles);
+    let contents: Vec<Bits<'_>> = pending.parsed.contents.iter().map(bits).collect();
+    let levels = tiling
+        .subtree_levels
+        .min(tiling.available_levels.saturating_sub(root.level));
+    let mut parents: Vec<bool> = Vec::new();
+    for level in 0..levels {
+        let offset = scheme.tiles_in(level);
+        let count = scheme.tiles_at(level);
+        let mut here = vec![false; count as usize];
+        for morton in 0..count {
+            let reachable = level == 0 || parents[(morton >> dims) as usize];
+            if !reachable || !tiles.get(offset + morton) {
+                continue;
+            }
+            here[morton as usize] = true;
+            let coord = root.descendant(scheme, level, morton);
+            for (template, content) in tiling.contents.iter().zip(&contents) {
+                if content.get(offset + morton) {
+                    walked.references.push(Reference {
+                        uri: template.expand(coord),
+                        base: Some(tiling.tileset.clone()),
+                        kind: None,
+                    });
+                }
+            }
+        }
+        parents = here;
+    }
+    let deeper = root.level + tiling.subtree_levels;
+    if levels < tiling.subtree_levels || deeper >= tiling.available_levels {
+        return;
+    }
+    let children = bits(&pending.parsed.children);
+    for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
+        if parents[(morton >> dims) as usize] && children.get(morton) {
+            let coord = root.descendant(scheme, tiling.subtree_levels, morton);
+            walked.references.push(tiling.subtree_reference(coord));
+        }
+    }
+}
