@@ -954,3 +954,521 @@ fn available(pending: &PendingSubtree, walked: &mut Walked) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tiling(
+        scheme: &str,
+        subtree_levels: u32,
+        available_levels: u32,
+        contents: &[&str],
+    ) -> Arc<ImplicitTiling> {
+        let subtrees = if scheme == "OCTREE" {
+            "s/{level}/{x}/{y}/{z}.subtree"
+        } else {
+            "s/{level}/{x}/{y}.subtree"
+        };
+        let implicit = json!({
+            "subdivisionScheme": scheme,
+            "subtreeLevels": subtree_levels,
+            "availableLevels": available_levels,
+            "subtrees": {"uri": subtrees},
+        });
+        let contents: Vec<Value> = contents.iter().map(|uri| json!({"uri": uri})).collect();
+        let contents = json!(contents);
+        let path = TilePath::parse("set/tileset.json").unwrap();
+        Arc::new(ImplicitTiling::from_tile(&implicit, None, Some(&contents), &path).unwrap())
+    }
+
+    fn context(tiling: &Arc<ImplicitTiling>, root: TileCoord) -> Arc<SubtreeContext> {
+        Arc::new(SubtreeContext::new(tiling.clone(), root))
+    }
+
+    fn coord(level: u32, x: u64, y: u64, z: u64) -> TileCoord {
+        TileCoord { level, x, y, z }
+    }
+
+    /// A bitstream of `len` bits with the listed bits set, LSB first.
+    fn bits(len: u64, set: &[u64]) -> Vec<u8> {
+        let mut bytes = vec![0u8; len.div_ceil(8) as usize];
+        for &i in set {
+            bytes[(i / 8) as usize] |= 1 << (i % 8);
+        }
+        bytes
+    }
+
+    /// A binary subtree with `json` and `binary`, padded as the specification asks.
+    fn binary_subtree(json: &Value, binary: &[u8]) -> Vec<u8> {
+        let mut text = serde_json::to_vec(json).unwrap();
+        while text.len() % 8 != 0 {
+            text.push(b' ');
+        }
+        let mut binary = binary.to_vec();
+        while binary.len() % 8 != 0 {
+            binary.push(0);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(b"subt");
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(binary.len() as u64).to_le_bytes());
+        out.extend_from_slice(&text);
+        out.extend_from_slice(&binary);
+        out
+    }
+
+    /// Concatenates bitstreams 8-byte aligned; returns the buffer and its views.
+    fn pack(streams: &[Vec<u8>]) -> (Vec<u8>, Vec<Value>) {
+        let mut buffer = Vec::new();
+        let mut views = Vec::new();
+        for stream in streams {
+            views
+                .push(json!({"buffer": 0, "byteOffset": buffer.len(), "byteLength": stream.len()}));
+            buffer.extend_from_slice(stream);
+            while buffer.len() % 8 != 0 {
+                buffer.push(0);
+            }
+        }
+        (buffer, views)
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Named {
+        contents: Vec<String>,
+        subtrees: Vec<(String, TileCoord)>,
+        buffers: Vec<String>,
+        waiting: Vec<String>,
+    }
+
+    fn sort(walked: Walked) -> (Named, Vec<Reference>) {
+        let mut named = Named::default();
+        let mut pending = Vec::new();
+        for reference in walked.references {
+            match &reference.kind {
+                None => {
+                    assert_eq!(
+                        reference.base.as_deref().map(TilePath::as_str),
+                        Some("set/tileset.json")
+                    );
+                    named.contents.push(reference.uri.clone());
+                }
+                Some(FileKind::Subtree(context)) => {
+                    assert_eq!(
+                        reference.base.as_deref().map(TilePath::as_str),
+                        Some("set/tileset.json")
+                    );
+                    named.subtrees.push((reference.uri.clone(), context.root()));
+                }
+                Some(FileKind::Leaf) => named.buffers.push(reference.uri.clone()),
+                Some(FileKind::SubtreeBuffer(_)) => {
+                    named.waiting.push(reference.uri.clone());
+                    pending.push(reference);
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(walked.problems.is_empty(), "{:?}", walked.problems);
+        (named, pending)
+    }
+
+    fn read(context: &Arc<SubtreeContext>, bytes: &[u8]) -> Result<Named, WalkError> {
+        let path = TilePath::parse("set/s/0/0/0.subtree").unwrap();
+        read_subtree(context, &path, bytes).map(|w| sort(w).0)
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn templates_expand_every_variable_and_refuse_what_they_do_not_know() {
+        let t = Template::parse(
+            "c/{level}/{z}-{x}_{y}.glb?v={level}",
+            SubdivisionScheme::Octree,
+        )
+        .unwrap();
+        assert_eq!(t.expand(coord(3, 5, 6, 7)), "c/3/7-5_6.glb?v=3");
+        let q = SubdivisionScheme::Quadtree;
+        for (bad, why) in [
+            (
+                "c/{level}/{x}/{y}/{lod}.glb",
+                "unknown template variable `{lod}`",
+            ),
+            (
+                "c/{level}/{x}/{y}/{Level}.glb",
+                "unknown template variable `{Level}`",
+            ),
+            ("c/{level}/{x}/{y}/{z}.glb", "`{z}` in the quadtree"),
+            ("c/{level}/{x}/{y.glb", "unclosed"),
+            ("c/{level}/{x}/{y}}.glb", "without its `{`"),
+            ("c/{level}/{x}/{{y}.glb", "unclosed"),
+            ("c/{level}/{x}.glb", "does not use all"),
+            ("c/{}/{level}/{x}/{y}.glb", "unknown template variable `{}`"),
+        ] {
+            let err = Template::parse(bad, q).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let err = Template::parse("c/{level}/{x}/{y}.glb", SubdivisionScheme::Octree).unwrap_err();
+        assert!(err.contains("{z}"), "{err}");
+    }
+
+    #[test]
+    fn morton_indices_interleave_as_the_specification_shows() {
+        let q = SubdivisionScheme::Quadtree;
+        let o = SubdivisionScheme::Octree;
+        // interleaveBits(0b11, 0b00) = 0b0101 and friends, from Appendix A.
+        assert_eq!(
+            TileCoord::ROOT.descendant(q, 2, 0b0101),
+            coord(2, 0b11, 0b00, 0)
+        );
+        assert_eq!(
+            TileCoord::ROOT.descendant(q, 4, 0b0100_1110),
+            coord(4, 0b1010, 0b0011, 0)
+        );
+        assert_eq!(
+            TileCoord::ROOT.descendant(q, 4, 0b0011_0110),
+            coord(4, 0b0110, 0b0101, 0)
+        );
+        assert_eq!(
+            TileCoord::ROOT.descendant(o, 3, 0b1_0001_0001),
+            coord(3, 0b001, 0b010, 0b100)
+        );
+        assert_eq!(
+            TileCoord::ROOT.descendant(o, 3, 0b1_0110_1101),
+            coord(3, 0b111, 0b000, 0b111)
+        );
+        // Below a subtree root, local coordinates append to the root's.
+        assert_eq!(coord(2, 3, 2, 0).descendant(q, 1, 0b10), coord(3, 6, 5, 0));
+        assert_eq!(q.tiles_in(3), 21);
+        assert_eq!(o.tiles_in(2), 9);
+    }
+
+    /// Root subtree of a quadtree: 2 levels, available tiles (0,0,0), (1,0,0), (1,1,1); bits
+    /// set for tiles, contents and child subtrees whose parent is unavailable must not count.
+    fn quadtree_root_subtree() -> (Value, Vec<u8>) {
+        let tiles = bits(5, &[0, 1, 4]);
+        // (1,0,1) has a content bit but no tile: unreachable.
+        let contents = bits(5, &[0, 4, 3]);
+        // m=0 below (1,0,0), m=13 below (1,1,1), m=5 below the unavailable (1,1,0).
+        let children = bits(16, &[0, 13, 5]);
+        let (buffer, views) = pack(&[tiles, contents, children]);
+        let json = json!({
+            "buffers": [{"byteLength": buffer.len()}],
+            "bufferViews": views,
+            "tileAvailability": {"bitstream": 0, "availableCount": 3},
+            "contentAvailability": [{"bitstream": 1}],
+            "childSubtreeAvailability": {"bitstream": 2},
+        });
+        (json, buffer)
+    }
+
+    #[test]
+    fn a_quadtree_subtree_with_bitstreams_names_exactly_its_available_contents_and_children() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let (json, buffer) = quadtree_root_subtree();
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            &binary_subtree(&json, &buffer),
+        )
+        .unwrap();
+        assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
+        assert_eq!(
+            named.subtrees,
+            [
+                ("s/2/0/0.subtree".to_owned(), coord(2, 0, 0, 0)),
+                ("s/2/3/2.subtree".to_owned(), coord(2, 3, 2, 0)),
+            ]
+        );
+        assert!(named.buffers.is_empty() && named.waiting.is_empty());
+    }
+
+    #[test]
+    fn constant_availability_uses_global_coordinates_and_stops_at_available_levels() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let everything = json!({
+            "tileAvailability": {"constant": 1},
+            "contentAvailability": [{"constant": 1}],
+            "childSubtreeAvailability": {"constant": 1},
+        });
+        let bytes = binary_subtree(&everything, &[]);
+        let named = read(&context(&tiling, coord(2, 3, 2, 0)), &bytes).unwrap();
+        assert_eq!(
+            named.contents,
+            strings(&[
+                "c/2/3/2.glb",
+                "c/3/6/4.glb",
+                "c/3/7/4.glb",
+                "c/3/6/5.glb",
+                "c/3/7/5.glb"
+            ])
+        );
+        assert_eq!(named.subtrees.len(), 16);
+        assert_eq!(
+            named.subtrees[0],
+            ("s/4/12/8.subtree".to_owned(), coord(4, 12, 8, 0))
+        );
+        assert_eq!(named.subtrees[15].1, coord(4, 15, 11, 0));
+        // At level 4 only one level is left: level 5 and child subtrees are past availableLevels.
+        let named = read(&context(&tiling, coord(4, 15, 11, 0)), &bytes).unwrap();
+        assert_eq!(named.contents, strings(&["c/4/15/11.glb"]));
+        assert!(named.subtrees.is_empty());
+        // Nothing available: nothing named.
+        let nothing = json!({
+            "tileAvailability": {"constant": 0},
+            "contentAvailability": [{"constant": 1}],
+            "childSubtreeAvailability": {"constant": 1},
+        });
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            nothing.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(named, Named::default());
+    }
+
+    #[test]
+    fn an_octree_with_two_contents_names_each_content_by_its_own_availability() {
+        let tiling = tiling(
+            "OCTREE",
+            2,
+            3,
+            &["a/{level}/{x}/{y}/{z}.glb", "b/{level}/{z}/{y}/{x}.pnts"],
+        );
+        // Root, (1,1,1,1) (m=7) and (1,0,1,0) (m=2).
+        let tiles = bits(9, &[0, 8, 3]);
+        let second = bits(9, &[3]);
+        // m=61 lies below m=7: (2,3,2,3); m=8 lies below the unavailable m=1.
+        let children = bits(64, &[61, 8]);
+        let (buffer, views) = pack(&[tiles, second, children]);
+        let json = json!({
+            "buffers": [{"byteLength": buffer.len()}],
+            "bufferViews": views,
+            "tileAvailability": {"bitstream": 0},
+            "contentAvailability": [{"constant": 1}, {"bitstream": 1}],
+            "childSubtreeAvailability": {"bitstream": 2},
+        });
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            &binary_subtree(&json, &buffer),
+        )
+        .unwrap();
+        assert_eq!(
+            named.contents,
+            strings(&[
+                "a/0/0/0/0.glb",
+                "a/1/0/1/0.glb",
+                "b/1/0/1/0.pnts",
+                "a/1/1/1/1.glb"
+            ])
+        );
+        // availableLevels 3: the child subtree at level 2 is within it.
+        assert_eq!(
+            named.subtrees,
+            [("s/2/3/2/3.subtree".to_owned(), coord(2, 3, 2, 3))]
+        );
+        // With availableLevels 2, the same subtree names no child subtree.
+        let shallow = tiling_with_levels(&tiling, 2);
+        let named = read(
+            &context(&shallow, TileCoord::ROOT),
+            &binary_subtree(&json, &buffer),
+        )
+        .unwrap();
+        assert!(named.subtrees.is_empty());
+        assert_eq!(named.contents.len(), 4);
+    }
+
+    fn tiling_with_levels(tiling: &ImplicitTiling, available_levels: u32) -> Arc<ImplicitTiling> {
+        Arc::new(ImplicitTiling {
+            scheme: tiling.scheme,
+            subtree_levels: tiling.subtree_levels,
+            available_levels,
+            subtrees: tiling.subtrees.clone(),
+            contents: tiling.contents.clone(),
+            tileset: tiling.tileset.clone(),
+        })
+    }
+
+    #[test]
+    fn availability_in_external_buffers_is_read_from_them_in_turn() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let (json, buffer) = quadtree_root_subtree();
+        // Tile availability stays internal; contents and children move to two external
+        // buffers; a third external buffer holds metadata only.
+        let internal = buffer[..8].to_vec();
+        let contents = buffer[8..16].to_vec();
+        let mut children = vec![0xEE; 16];
+        children.extend_from_slice(&buffer[16..24]);
+        let document = json!({
+            "buffers": [
+                {"byteLength": 8},
+                {"uri": "../avail/contents.bin", "byteLength": 8},
+                {"uri": "children.bin", "byteLength": 24},
+                {"uri": "metadata.bin", "byteLength": 100},
+            ],
+            "bufferViews": [
+                {"buffer": 0, "byteOffset": 0, "byteLength": 1},
+                {"buffer": 1, "byteOffset": 0, "byteLength": 1},
+                {"buffer": 2, "byteOffset": 16, "byteLength": 2},
+                {"buffer": 3, "byteOffset": 0, "byteLength": 100},
+            ],
+            "tileAvailability": json["tileAvailability"],
+            "contentAvailability": json["contentAvailability"],
+            "childSubtreeAvailability": json["childSubtreeAvailability"],
+            "propertyTables": [{"class": "tile", "count": 3, "properties": {"p": {"values": 3}}}],
+            "tileMetadata": 0,
+        });
+        let context = context(&tiling, TileCoord::ROOT);
+        let subtree = TilePath::parse("set/s/0/0/0.subtree").unwrap();
+        let walked = read_subtree(
+            &context,
+            &subtree,
+            &binary_subtree(&document, &internal)[..],
+        )
+        .unwrap();
+        let (named, mut pending) = sort(walked);
+        // Nothing is known yet but the buffers: the metadata one as a plain file, the first
+        // availability one carrying the subtree.
+        assert_eq!(named.buffers, strings(&["metadata.bin"]));
+        assert_eq!(named.waiting, strings(&["../avail/contents.bin"]));
+        assert!(named.contents.is_empty() && named.subtrees.is_empty());
+        let first = pending.remove(0);
+        assert_eq!(first.base.as_deref(), Some(&subtree));
+        let Some(FileKind::SubtreeBuffer(state)) = &first.kind else {
+            unreachable!()
+        };
+        let path = TilePath::parse("set/s/avail/contents.bin").unwrap();
+        let (named, mut pending) = sort(read_subtree_buffer(state, &path, &contents[..]).unwrap());
+        assert_eq!(named.waiting, strings(&["children.bin"]));
+        let second = pending.remove(0);
+        assert_eq!(second.base.as_deref(), Some(&subtree));
+        let Some(FileKind::SubtreeBuffer(state)) = &second.kind else {
+            unreachable!()
+        };
+        // A buffer shorter than its byteLength is an error.
+        let path = TilePath::parse("set/s/0/0/children.bin").unwrap();
+        let err = read_subtree_buffer(state, &path, &children[..20]).unwrap_err();
+        assert!(
+            err.to_string().contains("shorter than its byteLength"),
+            "{err}"
+        );
+        let (named, _) = sort(read_subtree_buffer(state, &path, &children[..]).unwrap());
+        assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
+        assert_eq!(named.subtrees.len(), 2);
+    }
+
+    #[test]
+    fn a_json_subtree_reads_its_bitstreams_from_external_buffers() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let (mut json, buffer) = quadtree_root_subtree();
+        json["buffers"] = json!([{"uri": "0.bin", "byteLength": buffer.len()}]);
+        let context = context(&tiling, TileCoord::ROOT);
+        let subtree = TilePath::parse("set/s/0/0/0.json").unwrap();
+        let text = serde_json::to_vec_pretty(&json).unwrap();
+        let (named, pending) = sort(read_subtree(&context, &subtree, &text[..]).unwrap());
+        assert_eq!(named.waiting, strings(&["0.bin"]));
+        let Some(FileKind::SubtreeBuffer(state)) = &pending[0].kind else {
+            unreachable!()
+        };
+        let path = TilePath::parse("set/s/0/0/0.bin").unwrap();
+        let (named, _) = sort(read_subtree_buffer(state, &path, &buffer[..]).unwrap());
+        assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
+        assert_eq!(named.subtrees.len(), 2);
+    }
+
+    #[test]
+    fn malformed_subtrees_are_clear_errors() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let context = context(&tiling, TileCoord::ROOT);
+        let (json, buffer) = quadtree_root_subtree();
+        let good = binary_subtree(&json, &buffer);
+        assert!(read(&context, &good).is_ok());
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut json = json.clone();
+            edit(&mut json);
+            binary_subtree(&json, &buffer)
+        };
+        let mut version = good.clone();
+        version[4] = 2;
+        let mut longer = good.clone();
+        longer.push(0);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (good[..20].to_vec(), "truncated in its header"),
+            (good[..40].to_vec(), "truncated in its JSON chunk"),
+            (good[..good.len() - 8].to_vec(), "truncated in its binary chunk"),
+            (longer, "longer than its header says"),
+            (version, "version 2"),
+            (b"subx{}".to_vec(), "not a subtree"),
+            (b"{\"tileAvailability\": ".to_vec(), "not a subtree"),
+            (with(&|j| j["bufferViews"][2]["byteLength"] = json!(1)), "has 1 bytes where 16 bits need 2"),
+            (with(&|j| j["bufferViews"][2]["byteOffset"] = json!(23)), "runs past the end of buffer 0"),
+            (with(&|j| j["bufferViews"][0]["buffer"] = json!(3)), "buffer 3, which does not exist"),
+            (with(&|j| j["tileAvailability"] = json!({"constant": 2})), "must be 0 or 1"),
+            (with(&|j| j["tileAvailability"] = json!({"constant": 1, "bitstream": 0})), "both"),
+            (with(&|j| j["tileAvailability"] = json!({})), "neither"),
+            (with(&|j| j["tileAvailability"] = json!({"bitstream": 9})), "bufferView 9"),
+            (with(&|j| { j.as_object_mut().unwrap().remove("childSubtreeAvailability"); }), "without childSubtreeAvailability"),
+            (with(&|j| j["contentAvailability"] = json!([])), "0 contentAvailability for 1 content"),
+            (with(&|j| j["buffers"][0]["byteLength"] = json!(1000)), "exceeds the binary chunk"),
+            (with(&|j| j["buffers"] = json!([{"byteLength": 24}, {"byteLength": 8}])), "only the first buffer may be internal"),
+            (with(&|j| j["buffers"] = json!([{"uri": "data:application/octet-stream;base64,AAAA", "byteLength": 24}])), "data: URI"),
+            (b"{\"buffers\": [{\"byteLength\": 8}], \"tileAvailability\": {\"constant\": 1}, \"childSubtreeAvailability\": {\"constant\": 0}, \"contentAvailability\": [{\"constant\": 1}]}".to_vec(), "no uri in a JSON subtree"),
+        ];
+        for (bytes, why) in cases {
+            let err = read(&context, &bytes).expect_err(why);
+            assert!(
+                matches!(err, WalkError::Unsupported { .. }),
+                "{why}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(why), "expected `{why}` in: {text}");
+            assert!(text.contains("set/s/0/0/0.subtree"), "{text}");
+        }
+    }
+
+    #[test]
+    fn implicit_tiling_objects_are_checked() {
+        let path = TilePath::parse("tileset.json").unwrap();
+        let base = json!({
+            "subdivisionScheme": "QUADTREE", "subtreeLevels": 3, "availableLevels": 8,
+            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"},
+        });
+        let content = json!({"uri": "c/{level}/{x}/{y}.glb"});
+        assert!(ImplicitTiling::from_tile(&base, Some(&content), None, &path).is_ok());
+        let legacy = json!({
+            "subdivisionScheme": "QUADTREE", "subtreeLevels": 3, "maximumLevel": 7,
+            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"},
+        });
+        let tiling = ImplicitTiling::from_tile(&legacy, Some(&content), None, &path).unwrap();
+        assert_eq!(tiling.available_levels, 8);
+        for (key, value, why) in [
+            (
+                "subdivisionScheme",
+                json!("HEXTREE"),
+                "unknown subdivisionScheme",
+            ),
+            ("subtreeLevels", json!(0), "subtreeLevels"),
+            ("subtreeLevels", json!(13), "more than the 12"),
+            ("availableLevels", json!(33), "more than the 32"),
+            ("availableLevels", json!(-1), "availableLevels"),
+            ("subtrees", json!({}), "subtrees.uri"),
+            (
+                "subtrees",
+                json!({"uri": "s/{level}/{x}/{y}/{w}.subtree"}),
+                "{w}",
+            ),
+        ] {
+            let mut implicit = base.clone();
+            implicit[key] = value;
+            let err =
+                ImplicitTiling::from_tile(&implicit, Some(&content), None, &path).unwrap_err();
+            assert!(err.contains(why), "{key}: {err}");
+        }
+        let both = ImplicitTiling::from_tile(&base, Some(&content), Some(&json!([content])), &path);
+        assert!(both.unwrap_err().contains("both"));
+        let no_uri = ImplicitTiling::from_tile(&base, Some(&json!({})), None, &path);
+        assert!(no_uri.unwrap_err().contains("without a uri"));
+    }
+}
