@@ -26,11 +26,11 @@ fn bits(len: usize, set: &[usize]) -> Vec<u8> {
 /// A binary subtree, its chunks padded to 8 bytes.
 fn binary_subtree(json: &Value, binary: &[u8]) -> Vec<u8> {
     let mut text = serde_json::to_vec(json).unwrap();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut binary = binary.to_vec();
-    while binary.len() % 8 != 0 {
+    while !binary.len().is_multiple_of(8) {
         binary.push(0);
     }
     let mut out = b"subt".to_vec();

@@ -1003,11 +1003,11 @@ mod tests {
     /// A binary subtree with `json` and `binary`, padded as the specification asks.
     fn binary_subtree(json: &Value, binary: &[u8]) -> Vec<u8> {
         let mut text = serde_json::to_vec(json).unwrap();
-        while text.len() % 8 != 0 {
+        while !text.len().is_multiple_of(8) {
             text.push(b' ');
         }
         let mut binary = binary.to_vec();
-        while binary.len() % 8 != 0 {
+        while !binary.len().is_multiple_of(8) {
             binary.push(0);
         }
         let mut out = Vec::new();
@@ -1028,7 +1028,7 @@ mod tests {
             views
                 .push(json!({"buffer": 0, "byteOffset": buffer.len(), "byteLength": stream.len()}));
             buffer.extend_from_slice(stream);
-            while buffer.len() % 8 != 0 {
+            while !buffer.len().is_multiple_of(8) {
                 buffer.push(0);
             }
         }

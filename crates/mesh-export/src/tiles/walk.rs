@@ -609,7 +609,7 @@ mod tests {
                 json!({"children": [{"content": {"uri": "not-a-tile.glb"}}]}),
             );
             if roll != 0 {
-                if depth == 0 && next() % 3 == 0 {
+                if depth == 0 && next().is_multiple_of(3) {
                     object.insert("children".into(), json!("not a list"));
                 } else {
                     object.insert("children".into(), Value::Array(children));
