@@ -10,10 +10,13 @@
 //!
 //! [`Downloader`] walks the tileset while it downloads: it fetches `tileset.json`, reads the
 //! contents it names (3D Tiles 1.0 `content.uri`, 1.1 `contents[]`, external child tilesets,
-//! glTF buffers and images), and queues them, each file once, several at a time. Each file is
+//! glTF buffers and images, and the subtrees, contents and buffers of [implicit] tilesets),
+//! and queues them, each file once, several at a time. Each file is
 //! streamed to a temporary name beside its final one and renamed when complete and checked
 //! against `Content-Length`; a `manifest.json` records the path, size and SHA-256 of every
-//! file, so an interrupted run resumes without fetching complete files again.
+//! file, so an interrupted run resumes without fetching complete files again. What the walk
+//! cannot interpret (an unknown template variable, a malformed subtree) is a failure with its
+//! reason: the download is then incomplete, never silently partial.
 //!
 //! ```no_run
 //! use mesh_export::tiles::{Downloader, TilesetUrl};
