@@ -32,6 +32,10 @@ const MAX_AVAILABILITY_BITS: u64 = 1 << 24;
 /// CesiumJS and cesium-native.
 const MAX_AVAILABLE_LEVELS: u64 = 32;
 
+/// The most files one subtree may name. A subtree file of a hundred bytes can claim every
+/// tile of twelve levels with constants; past this, it is refused rather than followed.
+const MAX_SUBTREE_FILES: u64 = 1 << 20;
+
 /// The largest subtree JSON (a JSON subtree, or the JSON chunk of a binary one) read.
 const MAX_SUBTREE_JSON: u64 = 64 * 1024 * 1024;
 
@@ -579,7 +583,7 @@ pub fn read_subtree(
         views,
         waiting,
     };
-    advance(pending, &mut walked);
+    advance(pending, &mut walked)?;
     Ok(walked)
 }
 
@@ -628,13 +632,13 @@ pub fn read_subtree_buffer(
         waiting: rest.to_vec(),
     };
     let mut walked = Walked::default();
-    advance(next, &mut walked);
+    advance(next, &mut walked)?;
     Ok(walked)
 }
 
 /// Asks for the next external buffer `pending` waits for, or, with none left, lists the
 /// subtree's contents and child subtrees.
-fn advance(pending: PendingSubtree, walked: &mut Walked) {
+fn advance(pending: PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
     if let Some(next) = pending.waiting.first() {
         let uri = next.uri.clone();
         let base = Some(pending.subtree.clone());
@@ -643,9 +647,9 @@ fn advance(pending: PendingSubtree, walked: &mut Walked) {
             base,
             kind: Some(FileKind::SubtreeBuffer(Arc::new(pending))),
         });
-        return;
+        return Ok(());
     }
-    available(&pending, walked);
+    available(&pending, walked)
 }
 
 /// Checks a subtree document against its tiling and buffers.
@@ -766,6 +770,13 @@ fn check(
         child_bits,
     )?;
     let listed = document.content_availability.as_deref().unwrap_or_default();
+    // Without content templates there is nothing to fetch, whatever a stray
+    // contentAvailability says.
+    let listed = if tiling.contents.is_empty() {
+        &[][..]
+    } else {
+        listed
+    };
     if listed.len() != tiling.contents.len() {
         return Err(bad(
             path,
@@ -887,6 +898,28 @@ enum Bits<'a> {
 }
 
 impl Bits<'_> {
+    /// How many of the first `len` bits are set.
+    fn ones(&self, len: u64) -> u64 {
+        match self {
+            Bits::Constant(true) => len,
+            Bits::Constant(false) => 0,
+            Bits::Stream(bytes) => {
+                let whole = (len / 8) as usize;
+                let full: u64 = bytes[..whole]
+                    .iter()
+                    .map(|b| u64::from(b.count_ones()))
+                    .sum();
+                let rest = len % 8;
+                let tail = if rest == 0 {
+                    0
+                } else {
+                    u64::from((bytes[whole] & ((1u8 << rest) - 1)).count_ones())
+                };
+                full + tail
+            }
+        }
+    }
+
     fn get(&self, index: u64) -> bool {
         match self {
             Bits::Constant(value) => *value,
@@ -899,7 +932,7 @@ impl Bits<'_> {
 /// Lists the subtree's available contents and child subtrees. A tile counts only when its
 /// parent does (a client never reaches it otherwise), and nothing at or beyond
 /// `availableLevels` counts.
-fn available(pending: &PendingSubtree, walked: &mut Walked) {
+fn available(pending: &PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
     let bits = |availability: &Availability| match *availability {
         Availability::Constant(value) => Bits::Constant(value),
         Availability::Bitstream { view, .. } => Bits::Stream(
@@ -915,6 +948,28 @@ fn available(pending: &PendingSubtree, walked: &mut Walked) {
     let root = context.root;
     let tiles = bits(&pending.parsed.tiles);
     let contents: Vec<Bits<'_>> = pending.parsed.contents.iter().map(bits).collect();
+    let children = bits(&pending.parsed.children);
+    // Set bits bound what the subtree names (unreachable ones name nothing): refuse a subtree
+    // that claims too much before building anything.
+    let (tile_bits, child_bits) = (
+        scheme.tiles_in(tiling.subtree_levels),
+        scheme.tiles_at(tiling.subtree_levels),
+    );
+    let tile_count = tiles.ones(tile_bits);
+    let claimed = contents
+        .iter()
+        .map(|c| c.ones(tile_bits).min(tile_count))
+        .sum::<u64>()
+        + children.ones(child_bits);
+    if claimed > MAX_SUBTREE_FILES {
+        return Err(bad(
+            &pending.subtree,
+            format!(
+                "names up to {claimed} files, more than the {MAX_SUBTREE_FILES} this reader \
+                 follows from one subtree"
+            ),
+        ));
+    }
     let levels = tiling
         .subtree_levels
         .min(tiling.available_levels.saturating_sub(root.level));
@@ -944,15 +999,15 @@ fn available(pending: &PendingSubtree, walked: &mut Walked) {
     }
     let deeper = root.level + tiling.subtree_levels;
     if levels < tiling.subtree_levels || deeper >= tiling.available_levels {
-        return;
+        return Ok(());
     }
-    let children = bits(&pending.parsed.children);
     for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
         if parents[(morton >> dims) as usize] && children.get(morton) {
             let coord = root.descendant(scheme, tiling.subtree_levels, morton);
             walked.references.push(tiling.subtree_reference(coord));
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1426,6 +1481,78 @@ mod tests {
             assert!(text.contains(why), "expected `{why}` in: {text}");
             assert!(text.contains("set/s/0/0/0.subtree"), "{text}");
         }
+    }
+
+    #[test]
+    fn bits_count_and_read_lsb_first() {
+        let stream = Bits::Stream(&[0b1010_0101, 0xFF]);
+        assert_eq!(stream.ones(5), 2);
+        assert_eq!(stream.ones(8), 4);
+        assert_eq!(stream.ones(13), 9);
+        assert!(stream.get(0) && !stream.get(1) && stream.get(2) && stream.get(7));
+        assert_eq!(Bits::Constant(true).ones(21), 21);
+        assert_eq!(Bits::Constant(false).ones(21), 0);
+    }
+
+    #[test]
+    fn no_corruption_of_a_subtree_panics() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let context = context(&tiling, TileCoord::ROOT);
+        let (json, buffer) = quadtree_root_subtree();
+        let good = binary_subtree(&json, &buffer);
+        for cut in 0..good.len() {
+            assert!(read(&context, &good[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                // Either answer is fine; a panic is not.
+                let _ = read(&context, &bad);
+            }
+        }
+    }
+
+    #[test]
+    fn a_subtree_naming_more_files_than_the_limit_is_refused() {
+        // Twelve quadtree levels with constants: 5.6 million tiles, 11 million contents.
+        let tiling = tiling(
+            "QUADTREE",
+            12,
+            12,
+            &["c/{level}/{x}/{y}.glb", "d/{level}/{x}/{y}.glb"],
+        );
+        let everything = json!({
+            "tileAvailability": {"constant": 1},
+            "contentAvailability": [{"constant": 1}, {"constant": 1}],
+            "childSubtreeAvailability": {"constant": 0},
+        });
+        let err = read(
+            &context(&tiling, TileCoord::ROOT),
+            everything.to_string().as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("names up to 11184810 files"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_content_templates_content_availability_is_ignored() {
+        let tiling = tiling("QUADTREE", 2, 5, &[]);
+        let subtree = json!({
+            "tileAvailability": {"constant": 1},
+            "contentAvailability": [{"constant": 1}],
+            "childSubtreeAvailability": {"constant": 1},
+        });
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            subtree.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert!(named.contents.is_empty());
+        assert_eq!(named.subtrees.len(), 16);
     }
 
     #[test]
