@@ -360,3 +360,31 @@ async fn two_implicit_roots_sharing_a_subtree_file_are_reported_not_merged() {
     );
     assert_eq!(store.count("sub/0/0/0.subtree"), 1);
 }
+
+#[tokio::test]
+async fn a_subtree_template_naming_data_uris_makes_the_download_incomplete() {
+    let mut files = implicit_fixture();
+    let text = String::from_utf8(files["ext/tileset.json"].clone()).unwrap();
+    files.insert(
+        "ext/tileset.json".to_owned(),
+        text.replace(
+            "trees/{level}/{x}/{y}/{z}.json",
+            "data:application/json;base64,{level}{x}{y}{z}",
+        )
+        .into_bytes(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        matches!(&failures[0].error, FileError::Unsupported { reason, .. } if reason.contains("data: URI")),
+        "{err}"
+    );
+}

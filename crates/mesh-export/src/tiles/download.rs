@@ -381,6 +381,13 @@ impl Downloader {
                                     });
                                 }
                             }
+                            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
+                                // A subtree cannot be embedded: what it names would be lost.
+                                fetched.problems.push(FileError::Unsupported {
+                                    uri,
+                                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
+                                });
+                            }
                             Ok(None) => {}
                             Err(refusal) => {
                                 tracing::warn!(%refusal, "not following a URI");
