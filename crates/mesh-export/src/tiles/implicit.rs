@@ -239,7 +239,8 @@ pub struct ImplicitTiling {
 impl ImplicitTiling {
     /// Reads an implicit root tile from its `implicitTiling` object (or the 3D Tiles 1.0
     /// `3DTILES_implicit_tiling` extension, whose `maximumLevel` is `availableLevels - 1`) and
-    /// its `content` or `contents`. `tileset` is the tileset JSON holding the tile.
+    /// its `content` or `contents` (or the array of the `3DTILES_multiple_contents`
+    /// extension). `tileset` is the tileset JSON holding the tile.
     pub fn from_tile(
         implicit: &Value,
         content: Option<&Value>,
@@ -429,8 +430,32 @@ struct SubtreeJson {
     #[serde(default)]
     buffer_views: Vec<ViewJson>,
     tile_availability: Option<AvailabilityJson>,
-    content_availability: Option<Vec<AvailabilityJson>>,
+    content_availability: Option<OneOrMany>,
     child_subtree_availability: Option<AvailabilityJson>,
+    #[serde(default)]
+    extensions: SubtreeExtensions,
+}
+
+/// `contentAvailability`: an array in 3D Tiles 1.1; a single object in drafts CesiumJS
+/// still reads.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(AvailabilityJson),
+    Many(Vec<AvailabilityJson>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SubtreeExtensions {
+    /// 3D Tiles 1.0's multiple contents keep their availability here.
+    #[serde(rename = "3DTILES_multiple_contents")]
+    multiple_contents: Option<MultipleContents>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MultipleContents {
+    content_availability: Option<Vec<AvailabilityJson>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -769,7 +794,16 @@ fn check(
         document.child_subtree_availability.as_ref(),
         child_bits,
     )?;
-    let listed = document.content_availability.as_deref().unwrap_or_default();
+    let legacy = document
+        .extensions
+        .multiple_contents
+        .as_ref()
+        .and_then(|m| m.content_availability.as_deref());
+    let listed = match &document.content_availability {
+        Some(OneOrMany::One(one)) => std::slice::from_ref(one),
+        Some(OneOrMany::Many(many)) => many.as_slice(),
+        None => legacy.unwrap_or_default(),
+    };
     // Without content templates there is nothing to fetch, whatever a stray
     // contentAvailability says.
     let listed = if tiling.contents.is_empty() {
@@ -1553,6 +1587,42 @@ mod tests {
         .unwrap();
         assert!(named.contents.is_empty());
         assert_eq!(named.subtrees.len(), 16);
+    }
+
+    #[test]
+    fn content_availability_may_be_a_single_object_or_in_the_legacy_extension() {
+        let one = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let single = json!({
+            "tileAvailability": {"constant": 1},
+            "contentAvailability": {"constant": 1},
+            "childSubtreeAvailability": {"constant": 0},
+        });
+        let named = read(
+            &context(&one, TileCoord::ROOT),
+            single.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(named.contents.len(), 5);
+        let two = tiling(
+            "QUADTREE",
+            2,
+            5,
+            &["c/{level}/{x}/{y}.glb", "d/{level}/{x}/{y}.glb"],
+        );
+        let legacy = json!({
+            "tileAvailability": {"constant": 1},
+            "childSubtreeAvailability": {"constant": 0},
+            "extensions": {"3DTILES_multiple_contents": {
+                "contentAvailability": [{"constant": 0}, {"constant": 1}]
+            }},
+        });
+        let named = read(
+            &context(&two, TileCoord::ROOT),
+            legacy.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(named.contents.len(), 5);
+        assert!(named.contents.iter().all(|c| c.starts_with("d/")));
     }
 
     #[test]

@@ -358,6 +358,16 @@ impl<'de> Visitor<'de> for TileSeed<'_> {
                 }
             }
         }
+        // 3D Tiles 1.0's `3DTILES_multiple_contents` lists them as `content` (later drafts:
+        // `contents`); the core `contents` wins when both are there.
+        let contents = contents.or_else(|| {
+            let multiple = extensions.as_ref()?.get("3DTILES_multiple_contents")?;
+            multiple
+                .get("contents")
+                .or_else(|| multiple.get("content"))
+                .filter(|c| c.is_array())
+                .cloned()
+        });
         let implicit = implicit.as_ref().or_else(|| {
             extensions
                 .as_ref()
@@ -784,6 +794,35 @@ mod tests {
             assert!(problem.contains(why), "{content}: {problem}");
             assert!(tileset_uris(&tileset(content, subtrees)).is_err());
         }
+    }
+
+    #[test]
+    fn reads_the_3d_tiles_1_0_multiple_contents_extension() {
+        let tileset = json!({
+            "asset": {"version": "1.0"},
+            "root": {
+                "extensions": {"3DTILES_multiple_contents": {"content": [{"uri": "a.b3dm"}, {"uri": "b.i3dm"}]}},
+                "children": [{
+                    "extensions": {
+                        "3DTILES_multiple_contents": {"content": [{"uri": "q/{level}/{x}/{y}.b3dm"}, {"uri": "p/{level}/{x}/{y}.pnts"}]},
+                        "3DTILES_implicit_tiling": {
+                            "subdivisionScheme": "QUADTREE", "subtreeLevels": 2, "maximumLevel": 3,
+                            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"}
+                        }
+                    }
+                }]
+            }
+        });
+        let path = TilePath::parse("tileset.json").unwrap();
+        let bytes = serde_json::to_vec(&tileset).unwrap();
+        let walked = read(&FileKind::Tileset, &path, &bytes[..]).unwrap();
+        assert!(walked.problems.is_empty(), "{:?}", walked.problems);
+        let uris: Vec<&str> = walked.references.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["a.b3dm", "b.i3dm", "s/0/0/0.subtree"]);
+        let Some(FileKind::Subtree(context)) = &walked.references[2].kind else {
+            panic!("{:?}", walked.references[2]);
+        };
+        assert_eq!(context.tiling().contents().len(), 2);
     }
 
     #[test]
