@@ -593,7 +593,10 @@ pub fn read_subtree(
     let subtree = Arc::new(path.clone());
     let mut walked = Walked::default();
     for uri in others {
-        if !walked.references.iter().any(|r| r.uri == uri) {
+        // A file that also holds availability is fetched once, for that.
+        let known =
+            walked.references.iter().any(|r| r.uri == uri) || waiting.iter().any(|w| w.uri == uri);
+        if !known {
             walked.references.push(Reference {
                 uri,
                 base: Some(subtree.clone()),
@@ -1396,6 +1399,7 @@ mod tests {
                 {"uri": "../avail/contents.bin", "byteLength": 8},
                 {"uri": "children.bin", "byteLength": 24},
                 {"uri": "metadata.bin", "byteLength": 100},
+                {"uri": "children.bin", "byteLength": 16},
             ],
             "bufferViews": [
                 {"buffer": 0, "byteOffset": 0, "byteLength": 1},
