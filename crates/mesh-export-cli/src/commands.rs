@@ -15,7 +15,7 @@ use mesh_export::{
     Client, ClientCredentials, Environment, Export, ExportFilter, ExportStatus, ExportType,
     StartExport, WaitOptions,
 };
-use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, ImplicitScheme};
 
 use crate::output::{self, Reporter};
 use crate::{Env, Global};
@@ -259,6 +259,10 @@ pub struct DemoArgs {
     /// Seconds the emulated export takes.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     export_seconds: f64,
+    /// Serve a sparse 3D Tiles 1.1 implicit tileset of this scheme instead; --tiles then does
+    /// not apply.
+    #[arg(long, value_name = "quadtree|octree")]
+    implicit: Option<ImplicitScheme>,
     /// Files fetched at the same time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
@@ -569,11 +573,15 @@ async fn fetch_tileset(
 pub async fn demo(g: &Global, args: DemoArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let reporter = Reporter::new(g.json);
-    let emulator = Emulator::builder()
+    let mut emulator = Emulator::builder()
         .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .tiles(args.tiles)
         .tile_bytes(args.tile_bytes)
-        .export_duration(seconds(args.export_seconds, "--export-seconds")?)
+        .export_duration(seconds(args.export_seconds, "--export-seconds")?);
+    if let Some(scheme) = args.implicit {
+        emulator = emulator.implicit(scheme);
+    }
+    let emulator = emulator
         .start()
         .await
         .map_err(|e| CliError::Other(format!("cannot start the emulator: {e}")))?;

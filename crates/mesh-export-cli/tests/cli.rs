@@ -634,3 +634,37 @@ fn a_download_that_outlives_its_signature_is_re_signed_and_exits_0() {
         serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], true);
 }
+
+#[test]
+fn demo_downloads_an_implicit_octree_complete() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("implicit");
+    bare()
+        .args([
+            "demo",
+            dir.to_str().unwrap(),
+            "--implicit",
+            "octree",
+            "--tile-bytes",
+            "1000",
+            "--export-seconds",
+            "0.2",
+        ])
+        .assert()
+        .success();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"subtrees/0/0/0/0.subtree"), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.starts_with("subtrees/4/")),
+        "{files:?}"
+    );
+    assert!(files.iter().any(|f| f.starts_with("detail/")), "{files:?}");
+}

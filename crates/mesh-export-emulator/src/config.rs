@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{Emulator, Error};
+use crate::{Emulator, Error, ImplicitScheme};
 
 /// Client id the emulator accepts when no client is configured.
 pub const DEMO_CLIENT_ID: &str = "demo-client";
@@ -41,6 +41,9 @@ pub struct EmulatorConfig {
     pub tile_bytes: u64,
     /// How long a `_links.mesh` signature stays valid. Default one hour, like the service.
     pub sas_ttl: Duration,
+    /// Serve a sparse 3D Tiles 1.1 implicit tileset (quadtree or octree, binary `.subtree`
+    /// files) instead of the explicit one; `tiles` then does not apply. Default `None`.
+    pub implicit: Option<ImplicitScheme>,
 }
 
 impl Default for EmulatorConfig {
@@ -57,6 +60,7 @@ impl Default for EmulatorConfig {
             tiles: 20,
             tile_bytes: 16 * 1024,
             sas_ttl: Duration::from_secs(3600),
+            implicit: None,
         }
     }
 }
@@ -76,6 +80,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("tiles", &self.tiles)
             .field("tile_bytes", &self.tile_bytes)
             .field("sas_ttl", &self.sas_ttl)
+            .field("implicit", &self.implicit)
             .finish()
     }
 }
@@ -200,6 +205,13 @@ impl EmulatorBuilder {
     /// which is how tests meet the 403 of an expired signature.
     pub fn sas_ttl(mut self, ttl: Duration) -> Self {
         self.config.sas_ttl = ttl;
+        self
+    }
+
+    /// Serves a sparse implicit tileset of `scheme` (`--implicit quadtree|octree`) instead of
+    /// the explicit one.
+    pub fn implicit(mut self, scheme: ImplicitScheme) -> Self {
+        self.config.implicit = Some(scheme);
         self
     }
 

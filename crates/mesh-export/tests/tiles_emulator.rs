@@ -5,11 +5,13 @@ mod tiles_support;
 use std::path::Path;
 use std::time::Duration;
 
-use mesh_export::tiles::{DownloadError, Downloader, TilesetUrl};
+use mesh_export::tiles::{DownloadError, Downloader, Manifest, TilesetUrl};
 use mesh_export::{
     Client, ClientCredentials, Export, ExportType, RetryOptions, StartExport, WaitOptions,
 };
-use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
+use mesh_export_emulator::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder, ImplicitScheme,
+};
 use tiles_support::{files_under, quick_retry};
 
 const IMODEL: &str = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
@@ -195,4 +197,48 @@ async fn a_signature_that_is_never_accepted_ends_with_signature_rejected_after_t
         matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
         "{err}"
     );
+}
+
+/// Downloads an export of an emulator serving an implicit tileset of `scheme` and checks it
+/// is complete, byte-identical, and that nothing but its files was requested, each once.
+async fn downloads_implicit(scheme: ImplicitScheme) {
+    let emulator = emulator()
+        .tile_bytes(2_000)
+        .implicit(scheme)
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    let tileset = TilesetUrl::from_export(&export).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let before = emulator.stats().blob_requests;
+
+    let summary = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap();
+
+    assert_identical_to_emulator(&emulator, &export, out.path());
+    let subtrees = files_under(out.path())
+        .iter()
+        .filter(|p| p.ends_with(".subtree"))
+        .count();
+    assert!(subtrees > 5, "{scheme:?}: {subtrees} subtrees");
+    assert!(summary.files > 40, "{scheme:?}: {} files", summary.files);
+    assert_eq!(
+        emulator.stats().blob_requests - before,
+        summary.files,
+        "{scheme:?}: one request per available file, none for anything else"
+    );
+    assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
+}
+
+#[tokio::test]
+async fn downloads_an_implicit_quadtree_export_complete_and_byte_identical() {
+    downloads_implicit(ImplicitScheme::Quadtree).await;
+}
+
+#[tokio::test]
+async fn downloads_an_implicit_octree_export_complete_and_byte_identical() {
+    downloads_implicit(ImplicitScheme::Octree).await;
 }

@@ -21,7 +21,7 @@ use super::manifest::{
 };
 use super::output::{OutputDir, remove_stale_parts, sha256_of};
 use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
-use super::walk::{FileKind, WalkError};
+use super::walk::{FileKind, Reference, WalkError, Walked};
 use super::writer::{References, references_on_disk};
 use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
 use crate::retry::RetryOptions;
@@ -256,7 +256,8 @@ impl Downloader {
         let mut queue = VecDeque::new();
         let entry = TileFile::entry_of(&tileset);
         claims.claim(entry.path());
-        queue.push_back(entry);
+        let kind = FileKind::of(entry.path());
+        queue.push_back((entry, kind));
         self.progress.send_modify(|p| p.files_total_known = 1);
 
         let mut generation = 0u32;
@@ -268,13 +269,15 @@ impl Downloader {
         let mut refused = Vec::new();
         loop {
             while tasks.len() < self.options.concurrency.max(1) {
-                let Some(file) = queue.pop_front() else { break };
+                let Some((file, kind)) = queue.pop_front() else {
+                    break;
+                };
                 let file = if generation > 0 {
                     tileset.resign(&file)
                 } else {
                     file
                 };
-                tasks.spawn(shared.clone().fetch(file, generation));
+                tasks.spawn(shared.clone().fetch(file, kind, generation));
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
@@ -286,25 +289,47 @@ impl Downloader {
             };
             let path = outcome.file.path().clone();
             match outcome.result {
-                Ok(fetched) => {
+                Ok(mut fetched) => {
                     if outcome.generation == generation && !fetched.skipped {
                         resigns_in_a_row = 0;
                     }
-                    for uri in &fetched.references {
-                        let resolved = tileset.resolve(uri, &path).and_then(|file| match file {
-                            Some(file) => claims.check(&file, uri, &path).map(Some),
+                    for Reference { uri, base, kind } in fetched.references {
+                        // Implicit templates are relative to their tileset, subtree buffers to
+                        // their subtree: not always to the file that names them.
+                        let against = base.as_deref().unwrap_or(&path);
+                        let resolved = tileset.resolve(&uri, against).and_then(|file| match file {
+                            Some(file) => claims.check(&file, &uri, &path).map(Some),
                             None => Ok(None),
                         });
                         match resolved {
                             Ok(Some(file)) => {
+                                let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                                 if claims.claim(file.path()) {
-                                    // Tilesets first: they reveal more work.
-                                    if FileKind::of(file.path()) == FileKind::Tileset {
-                                        queue.push_front(file);
+                                    // Tilesets and subtrees first: they reveal more work.
+                                    if kind.reveals_more() {
+                                        queue.push_front((file, kind));
                                     } else {
-                                        queue.push_back(file);
+                                        queue.push_back((file, kind));
                                     }
+                                } else if kind.has_context() {
+                                    // Its first reading served another purpose; this one
+                                    // would be lost.
+                                    fetched.problems.push(FileError::Unsupported {
+                                        uri,
+                                        reason: format!(
+                                            "`{}` is named again, by another implicit tree or \
+                                             subtree, which is not supported",
+                                            file.path()
+                                        ),
+                                    });
                                 }
+                            }
+                            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
+                                // A subtree cannot be embedded: what it names would be lost.
+                                fetched.problems.push(FileError::Unsupported {
+                                    uri,
+                                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
+                                });
                             }
                             Ok(None) => {}
                             Err(refusal) => {
@@ -317,7 +342,8 @@ impl Downloader {
                         p.files_total_known = claims.files.len() as u64;
                         p.refused = refused.len() as u64;
                     });
-                    if let Some(error) = fetched.unreadable {
+                    for error in fetched.problems {
+                        tracing::warn!(%path, %error, "not followed");
                         failures.push(FileFailure {
                             path: path.clone(),
                             error,
@@ -329,7 +355,7 @@ impl Downloader {
                 Err(FileError::SignatureRejected { status }) => {
                     if outcome.generation < generation {
                         // Sent before the fresh signature arrived: try again with it.
-                        queue.push_front(outcome.file);
+                        queue.push_front((outcome.file, outcome.kind));
                         continue;
                     }
                     let fresh = if resigns_in_a_row < self.options.max_resigns {
@@ -358,7 +384,7 @@ impl Downloader {
                     generation += 1;
                     resigns_in_a_row += 1;
                     self.progress.send_modify(|p| p.resigns += 1);
-                    queue.push_front(outcome.file);
+                    queue.push_front((outcome.file, outcome.kind));
                 }
                 Err(error) => {
                     tracing::warn!(%path, %error, "file failed");
@@ -482,6 +508,8 @@ struct Shared {
 /// A finished file task.
 struct Outcome {
     file: TileFile,
+    /// How it is read, kept to queue it again.
+    kind: FileKind,
     /// The signature generation its requests used.
     generation: u32,
     result: Result<Fetched, FileError>,
@@ -491,54 +519,59 @@ struct Outcome {
 struct Fetched {
     entry: ManifestEntry,
     skipped: bool,
-    references: Vec<String>,
-    /// Set when the file arrived but what it names cannot be read.
-    unreadable: Option<FileError>,
+    references: Vec<Reference>,
+    /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
+    problems: Vec<FileError>,
 }
 
 impl Shared {
-    async fn fetch(self: Arc<Self>, file: TileFile, generation: u32) -> Outcome {
-        let result = self.fetch_file(&file).await;
+    async fn fetch(self: Arc<Self>, file: TileFile, kind: FileKind, generation: u32) -> Outcome {
+        let result = self.fetch_file(&file, &kind).await;
         Outcome {
             file,
+            kind,
             generation,
             result,
         }
     }
 
-    async fn fetch_file(&self, file: &TileFile) -> Result<Fetched, FileError> {
+    async fn fetch_file(&self, file: &TileFile, kind: &FileKind) -> Result<Fetched, FileError> {
         let progress = &self.fetcher.progress;
-        if let Some((entry, references)) = self.complete_on_disk(file.path()).await {
+        if let Some((entry, references)) = self.complete_on_disk(file.path(), kind).await {
             progress.send_modify(|p| {
                 p.files_done += 1;
                 p.files_skipped += 1;
                 p.bytes_done += entry.size;
             });
-            let (references, unreadable) = self.classify_references(file.path(), references);
+            let (references, problems) = self.classify_references(file.path(), kind, references);
             return Ok(Fetched {
                 entry,
                 skipped: true,
                 references,
-                unreadable,
+                problems,
             });
         }
-        let (entry, read) = self.fetcher.fetch_with_retries(file).await?;
+        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
         progress.send_modify(|p| p.files_done += 1);
-        let (references, unreadable) = self.classify_references(file.path(), read);
+        let (references, problems) = self.classify_references(file.path(), kind, read);
         Ok(Fetched {
             entry,
             skipped: false,
             references,
-            unreadable,
+            problems,
         })
     }
 
     /// The manifest entry of `path` and what it names, if the file on disk matches the entry.
-    async fn complete_on_disk(&self, path: &TilePath) -> Option<(ManifestEntry, References)> {
+    async fn complete_on_disk(
+        &self,
+        path: &TilePath,
+        kind: &FileKind,
+    ) -> Option<(ManifestEntry, References)> {
         let known = self.known.get(path.as_str())?.clone();
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
-        let path = path.clone();
+        let (path, kind) = (path.clone(), kind.clone());
         tokio::task::spawn_blocking(move || {
             let size = dir.metadata(path.relative()).ok()?.len();
             if size != known.size {
@@ -550,39 +583,53 @@ impl Shared {
                     return None;
                 }
             }
-            Some((known, references_on_disk(&dir, &path)))
+            Some((known, references_on_disk(&dir, &path, &kind)))
         })
         .await
         .ok()
         .flatten()
     }
 
-    /// What a file's references mean for the download. What the walker cannot read is a
-    /// failure with its reason, so a partial download is never called complete. Only a
-    /// `.json` other than the entry that is a JSON object but no tileset (a metadata schema)
-    /// names nothing.
+    /// What a file's references mean for the download. What the walker cannot read or
+    /// interpret is a failure with its reason, so a partial download is never called
+    /// complete. Only a `.json` other than the entry that is a JSON object but no tileset (a
+    /// metadata schema) names nothing.
     fn classify_references(
         &self,
         path: &TilePath,
+        kind: &FileKind,
         read: References,
-    ) -> (Vec<String>, Option<FileError>) {
-        let kind = FileKind::of(path);
+    ) -> (Vec<Reference>, Vec<FileError>) {
         let Some(read) = read else {
-            return (Vec::new(), None);
+            return (Vec::new(), Vec::new());
+        };
+        let unsupported = |e: WalkError| match e {
+            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
+            other => FileError::Unsupported {
+                uri: path.to_string(),
+                reason: other.to_string(),
+            },
         };
         match (read, kind) {
-            (Ok(uris), _) => (uris, None),
-            (Err(e @ WalkError::Unsupported(_)), _) => {
-                (Vec::new(), Some(FileError::Uninterpretable(e.to_string())))
+            (
+                Ok(Walked {
+                    references,
+                    problems,
+                }),
+                _,
+            ) => (references, problems.into_iter().map(unsupported).collect()),
+            (Err(e @ WalkError::Unsupported { .. }), _)
+            | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
+                (Vec::new(), vec![unsupported(e)])
             }
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
                 tracing::debug!(%path, why, "a .json file that is not a tileset");
-                (Vec::new(), None)
+                (Vec::new(), Vec::new())
             }
             (Err(e), FileKind::Tileset) => {
-                (Vec::new(), Some(FileError::NotATileset(e.to_string())))
+                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
             }
-            (Err(e), _) => (Vec::new(), Some(FileError::Uninterpretable(e.to_string()))),
+            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
         }
     }
 }

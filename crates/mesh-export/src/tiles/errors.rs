@@ -70,9 +70,19 @@ pub enum FileError {
     #[error("not a readable tileset: {0}")]
     NotATileset(String),
     /// The file downloaded, but the walker could not read what it names (a glTF whose JSON
-    /// cannot be read, a tileset feature it does not interpret), so files may be missing.
+    /// cannot be read), so files may be missing.
     #[error("what it names could not be read: {0}")]
     Uninterpretable(String),
+    /// The file names files in a way the walk cannot interpret (an unknown template variable,
+    /// a malformed implicit tiling or subtree, a subtree as a `data:` URI), so they were not
+    /// fetched.
+    #[error("cannot interpret `{uri}`: {reason}")]
+    Unsupported {
+        /// The template, URI or file that cannot be interpreted.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a download did not complete.

@@ -15,6 +15,7 @@ use super::download::{DownloadOptions, Progress};
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
 use super::output::part_path;
+use super::walk::FileKind;
 use super::writer::{FileWriter, Piece, References, WriteFailure, Written};
 use crate::retry::retry_after;
 
@@ -57,6 +58,7 @@ impl Fetcher {
     pub(crate) async fn fetch_with_retries(
         &self,
         file: &TileFile,
+        kind: &FileKind,
     ) -> Result<(ManifestEntry, References), FileError> {
         let retry = &self.options.retry;
         let started = Instant::now();
@@ -69,7 +71,7 @@ impl Fetcher {
             total: None,
         };
         let result = loop {
-            let (error, hint) = match self.fetch_once(file, &mut part).await {
+            let (error, hint) = match self.fetch_once(file, kind, &mut part).await {
                 Ok(done) => break Ok(done),
                 Err(AttemptError::Fatal(error)) => break Err(error),
                 Err(AttemptError::Retry(error, hint)) => (error, hint),
@@ -103,6 +105,7 @@ impl Fetcher {
     async fn fetch_once(
         &self,
         file: &TileFile,
+        kind: &FileKind,
         part: &mut Part,
     ) -> Result<(ManifestEntry, References), AttemptError> {
         let idle = self.options.idle_timeout;
@@ -197,6 +200,7 @@ impl Fetcher {
             dir: self.dir.clone(),
             part: part.path.clone(),
             path: file.path().clone(),
+            kind: kind.clone(),
             resume_from: offset,
             gzip,
             fsync: self.options.fsync,

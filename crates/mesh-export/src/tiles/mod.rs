@@ -11,14 +11,16 @@
 //!
 //! [`Downloader`] walks the tileset while it downloads: it fetches `tileset.json`, reads the
 //! contents it names (3D Tiles 1.0 `content.uri`, 1.1 `contents[]`, external child tilesets,
-//! glTF buffers and images), and queues them, each file once, several at a time. Every write
-//! goes through a handle confined to the output directory (`cap_std::fs::Dir`), locked for
-//! the run. Each file is streamed to a temporary name beside its final one, checked (length,
-//! and the structure its type promises) and renamed; a broken transfer continues with
-//! `Range`. A `manifest.json` records the path, size and SHA-256 of every file, and what is
-//! missing, so an interrupted run resumes without fetching complete files again. A download
-//! from a [`SignedUrlSource`] (an export: [`Downloader::download_export`]) renews a refused
-//! signature and carries on.
+//! glTF buffers and images, and the subtrees, contents and buffers of [implicit] tilesets),
+//! and queues them, each file once, several at a time. Every write goes through a handle
+//! confined to the output directory (`cap_std::fs::Dir`), locked for the run. Each file is
+//! streamed to a temporary name beside its final one, checked (length, and the structure its
+//! type promises) and renamed; a broken transfer continues with `Range`. A `manifest.json`
+//! records the path, size and SHA-256 of every file, and what is missing, so an interrupted
+//! run resumes without fetching complete files again. What the walk cannot interpret (an
+//! unknown template variable, a malformed subtree) is a failure with its reason: the download
+//! is then incomplete, never silently partial. A download from a [`SignedUrlSource`] (an
+//! export: [`Downloader::download_export`]) renews a refused signature and carries on.
 //!
 //! Use the downloader's own HTTP client (or one without a whole-request timeout): a large tile
 //! on a slow link takes minutes, and [`DownloadOptions::idle_timeout`] already ends a stalled
@@ -48,6 +50,7 @@ mod claims;
 mod download;
 mod errors;
 mod fetch;
+pub mod implicit;
 mod manifest;
 pub mod name;
 mod output;

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 use super::TilePath;
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
-use super::walk::{self, FileKind, WalkError};
+use super::walk::{self, FileKind, WalkError, Walked};
 
-/// The URIs a downloaded file names (`None` for a file that names nothing), as read from disk.
-pub(crate) type References = Option<Result<Vec<String>, WalkError>>;
+/// What a downloaded file names (`None` for a file that names nothing), as read from disk.
+pub(crate) type References = Option<Result<Walked, WalkError>>;
 
 /// What a response sends its file writer.
 pub(crate) enum Piece {
@@ -40,6 +40,9 @@ pub(crate) struct FileWriter {
     /// The part file, relative to the output directory.
     pub(crate) part: PathBuf,
     pub(crate) path: TilePath,
+    /// How to check and read the file: by its extension, or the context that named it (an
+    /// implicit subtree, a subtree's buffer).
+    pub(crate) kind: FileKind,
     /// Bytes already in the part file that this attempt continues; 0 starts afresh.
     pub(crate) resume_from: u64,
     /// Whether the body is gzip-encoded and is decoded on the way to disk.
@@ -214,12 +217,12 @@ impl FileWriter {
             file.sync_all()?;
         }
         drop(file);
-        let kind = FileKind::of(&self.path);
+        let kind = &self.kind;
         check_structure(kind, &head, size).map_err(WriteFailure::Content)?;
         if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
             check_tile_format(magic, &head, size).map_err(WriteFailure::Content)?;
         }
-        let references = (kind != FileKind::Leaf).then(|| self.read_references(kind));
+        let references = kind.names_files().then(|| self.read_references());
         // A JSON file that does not parse is a broken transfer or someone else's page; a
         // `.glb` whose header checked out is what the server has, and only unreadable.
         if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
@@ -244,26 +247,30 @@ impl FileWriter {
         Ok(Written::Done(entry, references))
     }
 
-    fn read_references(&self, kind: FileKind) -> Result<Vec<String>, WalkError> {
+    fn read_references(&self) -> Result<Walked, WalkError> {
         let file = self.dir.open(&self.part)?;
-        walk::references(kind, std::io::BufReader::new(file.into_std()))
+        walk::read(
+            &self.kind,
+            &self.path,
+            std::io::BufReader::new(file.into_std()),
+        )
     }
 }
 
-/// The URIs a file complete on disk names (`None` for a file that names nothing).
-pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath) -> References {
-    let kind = FileKind::of(path);
-    (kind != FileKind::Leaf).then(|| {
+/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing).
+pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) -> References {
+    kind.names_files().then(|| {
         let file = dir.open(path.relative())?;
-        walk::references(kind, std::io::BufReader::new(file.into_std()))
+        walk::read(kind, path, std::io::BufReader::new(file.into_std()))
     })
 }
 
 /// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
 /// the binary glTF 2.0 header whose length is the file's; a `.json` or `.gltf` is a JSON
 /// object (its parse is checked where it is read). An HTML page from a captive portal, an
-/// error page or a truncated file fails here.
-fn check_structure(kind: FileKind, head: &[u8], size: u64) -> Result<(), FileError> {
+/// error page or a truncated file fails here. Subtrees and their buffers are checked where
+/// they are read, against the tiling that names them.
+fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), FileError> {
     let corrupt = |kind, reason: String| Err(FileError::Corrupt { kind, reason });
     match kind {
         FileKind::Glb => {
@@ -297,7 +304,7 @@ fn check_structure(kind: FileKind, head: &[u8], size: u64) -> Result<(), FileErr
                 None => corrupt("JSON object", "it is empty".to_owned()),
             }
         }
-        FileKind::Leaf => Ok(()),
+        _ => Ok(()),
     }
 }
 
@@ -362,7 +369,7 @@ mod tests {
     #[test]
     fn a_glb_needs_magic_version_2_and_its_own_length() {
         assert_eq!(
-            check_structure(FileKind::Glb, &glb_header(100, 2), 100),
+            check_structure(&FileKind::Glb, &glb_header(100, 2), 100),
             Ok(())
         );
         for (head, size) in [
@@ -376,7 +383,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_structure(FileKind::Glb, &head, size),
+                    check_structure(&FileKind::Glb, &head, size),
                     Err(FileError::Corrupt { .. })
                 ),
                 "{head:?}"
@@ -387,12 +394,12 @@ mod tests {
     #[test]
     fn json_files_must_open_an_object() {
         assert_eq!(
-            check_structure(FileKind::Tileset, b"  \n{\"a\":1}", 10),
+            check_structure(&FileKind::Tileset, b"  \n{\"a\":1}", 10),
             Ok(())
         );
-        assert!(check_structure(FileKind::Tileset, b"<!DOCTYPE html>", 15).is_err());
-        assert!(check_structure(FileKind::Gltf, b"[1]", 3).is_err());
-        assert!(check_structure(FileKind::Tileset, b"", 0).is_err());
-        assert_eq!(check_structure(FileKind::Leaf, b"<html>", 6), Ok(()));
+        assert!(check_structure(&FileKind::Tileset, b"<!DOCTYPE html>", 15).is_err());
+        assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
+        assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
+        assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
     }
 }
