@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use mesh_export::tiles::{DownloadError, Downloader, FileError, Manifest, TilesetUrl};
 use serde_json::{Value, json};
-use tiles_support::{BlobStore, bytes, glb, quick_retry};
+use tiles_support::{BlobStore, bytes, files_under, glb, quick_retry};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retry())
@@ -399,4 +399,99 @@ async fn a_subtree_template_naming_data_uris_makes_the_download_incomplete() {
         matches!(&failures[0].error, FileError::Unsupported { reason, .. } if reason.contains("data: URI")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn implicit_subtree_and_content_names_pass_the_portable_name_check() {
+    let mut files = implicit_fixture();
+    let text = String::from_utf8(files["tileset.json"].clone()).unwrap();
+    // `:` opens an NTFS stream on Windows; `CON` is a device there.
+    files.insert(
+        "tileset.json".to_owned(),
+        text.replace("q/{level}/{x}/{y}.glb", "q/{level}/{x}/{y}:.glb")
+            .into_bytes(),
+    );
+    let text = String::from_utf8(files["ext/tileset.json"].clone()).unwrap();
+    files.insert(
+        "ext/tileset.json".to_owned(),
+        text.replace(
+            "trees/{level}/{x}/{y}/{z}.json",
+            "trees/{level}/{x}/{y}/CON{z}/../CON.json",
+        )
+        .into_bytes(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { summary, .. } = &err else {
+        panic!("{err}")
+    };
+    let refused: Vec<(&str, String)> = summary
+        .refused
+        .iter()
+        .map(|r| (r.uri.as_str(), r.reason.to_string()))
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|(uri, why)| *uri == "q/0/0/0:.glb" && why.contains("NTFS")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|(uri, why)| uri.ends_with("CON.json") && why.contains("device")),
+        "{refused:?}"
+    );
+    // Nothing refused was requested or written, under any name.
+    assert!(
+        store
+            .seen()
+            .iter()
+            .all(|s| !s.path.contains(':') && !s.path.contains("CON")),
+        "{:?}",
+        store.seen()
+    );
+    assert!(
+        files_under(out.path())
+            .iter()
+            .all(|p| !p.contains(':') && !p.contains("CON")),
+        "{:?}",
+        files_under(out.path())
+    );
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(!manifest.complete);
+    assert!(manifest.missing.len() >= refused.len());
+}
+
+#[tokio::test]
+async fn a_subtree_that_is_an_html_page_is_fetched_again_and_never_kept() {
+    let mut files = implicit_fixture();
+    files.insert(
+        "sub/2/0/0.subtree".to_owned(),
+        b"<!DOCTYPE html><html><body>Sign in to the Wi-Fi</body></html>".to_vec(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path.as_str(), "sub/2/0/0.subtree");
+    assert!(
+        matches!(failures[0].error, FileError::Corrupt { .. }),
+        "{failures:?}"
+    );
+    assert!(store.count("sub/2/0/0.subtree") > 1, "not fetched again");
+    assert!(!out.path().join("sub/2/0/0.subtree").exists());
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(!manifest.complete);
+    assert!(manifest.files.iter().all(|f| f.path != "sub/2/0/0.subtree"));
 }

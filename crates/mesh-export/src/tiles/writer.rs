@@ -268,11 +268,22 @@ pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) ->
 /// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
 /// the binary glTF 2.0 header whose length is the file's; a `.json` or `.gltf` is a JSON
 /// object (its parse is checked where it is read). An HTML page from a captive portal, an
-/// error page or a truncated file fails here. Subtrees and their buffers are checked where
-/// they are read, against the tiling that names them.
+/// error page or a truncated file fails here. A subtree is a binary subtree (`subt` magic) or
+/// a JSON object; the rest of it, and its buffers, are checked where they are read, against
+/// the tiling that names them.
 fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), FileError> {
     let corrupt = |kind, reason: String| Err(FileError::Corrupt { kind, reason });
     match kind {
+        FileKind::Subtree(_) if head.starts_with(b"subt") => Ok(()),
+        FileKind::Subtree(_) => match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Ok(()),
+            Some(_) => corrupt(
+                "subtree",
+                "neither the binary `subt` magic nor a JSON object".to_owned(),
+            ),
+            None if (head.len() as u64) < size => Ok(()),
+            None => corrupt("subtree", "it is empty".to_owned()),
+        },
         FileKind::Glb => {
             let word =
                 |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
