@@ -6,9 +6,12 @@ mod tiles_support;
 
 use std::collections::HashMap;
 
-use mesh_export::tiles::{DownloadError, Downloader, FileError, Manifest, TilesetUrl};
+use mesh_export::tiles::{
+    DownloadError, Downloader, FileError, Manifest, RefreshError, SignedUrlSource, TilesetUrl,
+};
+use mesh_export_client::BoxFuture;
 use serde_json::{Value, json};
-use tiles_support::{BlobStore, bytes, files_under, glb, quick_retry};
+use tiles_support::{BlobStore, Fault, bytes, files_under, glb, quick_retry};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retry())
@@ -494,4 +497,51 @@ async fn a_subtree_that_is_an_html_page_is_fetched_again_and_never_kept() {
     let manifest = Manifest::read(out.path()).unwrap().unwrap();
     assert!(!manifest.complete);
     assert!(manifest.files.iter().all(|f| f.path != "sub/2/0/0.subtree"));
+}
+
+/// A signing service whose fresh signature is the one the store accepts anyway: the store
+/// refusing a request stands for a signature that expired in flight.
+#[derive(Debug)]
+struct SameSignature(String);
+
+impl SignedUrlSource for SameSignature {
+    fn current(&self) -> TilesetUrl {
+        TilesetUrl::from_mesh_href(&self.0).unwrap()
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<TilesetUrl, RefreshError>> {
+        Box::pin(async { Ok(TilesetUrl::from_mesh_href(&self.0)?) })
+    }
+}
+
+#[tokio::test]
+async fn a_subtree_refused_for_its_signature_is_fetched_again_and_still_read_as_a_subtree() {
+    let store = BlobStore::start(implicit_fixture()).await;
+    // The first request of a binary subtree, a JSON subtree and a subtree buffer is refused
+    // as Azure refuses an expired signature.
+    store.set_fault(|rel, previous| match rel {
+        "sub/2/3/2.subtree" | "ext/trees/1/1/0/1.json" | "sub/2/3/2.bin" if previous == 0 => {
+            Fault::Status(403, None)
+        }
+        _ => Fault::None,
+    });
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = downloader(out.path())
+        .download_from(&SameSignature(store.href()))
+        .await
+        .unwrap();
+
+    assert!(summary.resigns >= 1, "{summary:?}");
+    let available = available(&store);
+    assert_eq!(summary.files, available.len() as u64);
+    // What the re-fetched subtrees name arrived: they were read in their context again.
+    for rel in ["q/2/3/2.glb", "q/3/7/4.glb", "ext/o/1/1/0/1.glb"] {
+        assert!(out.path().join(rel).is_file(), "{rel} missing");
+    }
+    for rel in &available {
+        let on_disk = std::fs::read(out.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(on_disk == store.file(rel).unwrap(), "{rel} differs");
+    }
+    assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
 }
