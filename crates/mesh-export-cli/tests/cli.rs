@@ -668,3 +668,42 @@ fn demo_downloads_an_implicit_octree_complete() {
     );
     assert!(files.iter().any(|f| f.starts_with("detail/")), "{files:?}");
 }
+
+#[test]
+fn an_implicit_template_the_walker_cannot_interpret_exits_7_with_its_reason() {
+    let tileset = serde_json::to_vec(&serde_json::json!({
+        "asset": {"version": "1.1"},
+        "geometricError": 1,
+        "root": {
+            "geometricError": 1,
+            // `{lod}` is no implicit tiling variable: what it names is unknown.
+            "content": {"uri": "c/{level}/{x}/{y}/{lod}.glb"},
+            "implicitTiling": {"subdivisionScheme": "QUADTREE", "subtreeLevels": 2,
+                "availableLevels": 2, "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"}}
+        }
+    }))
+    .unwrap();
+    let server = hostile(vec![("/c/e/tileset.json", tileset)]);
+    let out = tempfile::tempdir().unwrap();
+    let href = format!("http://{}/c/e?sig=1", server.addr);
+
+    let output = bare()
+        .args(["--json", "download", "--href", &href, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(7));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["complete"], false, "{doc}");
+    let failed = doc["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{doc}");
+    assert_eq!(failed[0]["path"], "tileset.json");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("{lod}"),
+        "{doc}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], false);
+}
