@@ -502,6 +502,45 @@ async fn a_write_error_is_named_and_not_retried() {
 }
 
 #[tokio::test]
+async fn after_a_write_error_no_new_file_is_started_and_every_file_is_accounted_for() {
+    let names: Vec<String> = (0..40).map(|i| format!("tiles/{i}.glb")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tileset = tileset_naming(&refs);
+    let server = Hostile::start(move |request, _| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        _ => Reply::Full(Bytes::from(glb_of(4, 1000))),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("tiles"), b"in the way").unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    let err = downloader(out.path()).download(&url).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        err.to_string().contains("could not write it to disk"),
+        "{err}"
+    );
+    assert_eq!(failures.len(), 40, "every tile is a failure with a reason");
+    let tile_requests = server.seen().len() - 1;
+    assert!(
+        tile_requests <= 4,
+        "at most the files already in flight were requested: {tile_requests}"
+    );
+    assert!(
+        failures
+            .iter()
+            .all(|f| matches!(f.error, FileError::Write(_) | FileError::NotAttempted(_)))
+    );
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(!manifest.complete);
+    assert_eq!(manifest.missing.len(), 40);
+}
+
+#[tokio::test]
 async fn a_broken_transfer_continues_with_a_range_request() {
     let tile = Bytes::from(glb_of(5, 1_000_000));
     let served = tile.clone();

@@ -267,8 +267,11 @@ impl Downloader {
         let mut done: Vec<(ManifestEntry, bool)> = Vec::new();
         let mut failures = Vec::new();
         let mut refused = Vec::new();
+        // After a write error (disk full, a file in the way) no new file is started: each would
+        // fail the same way, after a request for nothing.
+        let mut write_failed = false;
         loop {
-            while tasks.len() < self.options.concurrency.max(1) {
+            while !write_failed && tasks.len() < self.options.concurrency.max(1) {
                 let Some((file, kind)) = queue.pop_front() else {
                     break;
                 };
@@ -388,10 +391,17 @@ impl Downloader {
                 }
                 Err(error) => {
                     tracing::warn!(%path, %error, "file failed");
+                    write_failed |= matches!(error, FileError::Write(_));
                     self.progress.send_modify(|p| p.failed += 1);
                     failures.push(FileFailure { path, error });
                 }
             }
+        }
+        for (file, _) in queue.drain(..) {
+            failures.push(FileFailure {
+                path: file.path().clone(),
+                error: FileError::NotAttempted("an earlier write to disk failed".to_owned()),
+            });
         }
 
         let progress = self.progress.borrow().clone();

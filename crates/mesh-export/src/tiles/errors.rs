@@ -66,6 +66,9 @@ pub enum FileError {
     /// The server sent the body with a `Content-Encoding` this downloader cannot decode.
     #[error("the body has Content-Encoding `{0}`, which this downloader cannot decode")]
     UnsupportedEncoding(String),
+    /// The file was not fetched because the download stopped early (after a write error).
+    #[error("not attempted: {0}")]
+    NotAttempted(String),
     /// The file downloaded, but is not a readable tileset, so what it names is unknown.
     #[error("not a readable tileset: {0}")]
     NotATileset(String),
@@ -141,7 +144,12 @@ pub enum DownloadError {
 }
 
 fn first_reason(failures: &[FileFailure], refused: &[Refused]) -> String {
-    match (failures.first(), refused.first()) {
+    // A write error explains the rest: name it first.
+    let first = failures
+        .iter()
+        .find(|f| matches!(f.error, FileError::Write(_)))
+        .or(failures.first());
+    match (first, refused.first()) {
         (Some(failure), _) => format!("; first: {failure}"),
         (None, Some(refused)) => format!("; first: {refused}"),
         (None, None) => String::new(),
