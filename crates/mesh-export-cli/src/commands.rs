@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures::TryStreamExt;
 use mesh_export::auth::{self, AuthError, ShareKey, StaticToken, TokenSource};
-use mesh_export::tiles::{DownloadError, DownloadSummary, Downloader, TilesetUrl, TilesetUrlError};
+use mesh_export::tiles::{
+    DownloadError, DownloadSummary, Downloader, ExportLinks, FixedUrl, SignedUrlSource, TilesetUrl,
+    TilesetUrlError,
+};
 use mesh_export::{
     Client, ClientCredentials, Export, ExportFilter, ExportStatus, ExportType, LastModified,
     StartExport, WaitOptions,
 };
-use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, ImplicitScheme};
 
 use crate::Global;
 use crate::output::{self, Reporter};
@@ -128,9 +131,11 @@ impl CliError {
     /// What the user can do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            CliError::Download(DownloadError::Incomplete { failures, .. }) => Some(format!(
-                "{} file(s) failed; run the same command again to resume: complete files are kept",
-                failures.len()
+            CliError::Download(DownloadError::Incomplete { failures, summary }) => Some(format!(
+                "{} file(s) failed and {} URI(s) were not followed (listed above and in \
+                 manifest.json); run the same command again to retry: complete files are kept",
+                failures.len(),
+                summary.refused.len()
             )),
             CliError::Api(_) if self.exit_code() != 3 => None,
             CliError::Api(_) | CliError::Auth(_) => Some(
@@ -272,6 +277,10 @@ pub struct DemoArgs {
     /// Seconds the emulated export takes.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     export_seconds: f64,
+    /// Serve a sparse 3D Tiles 1.1 implicit tileset of this scheme instead; --tiles then does
+    /// not apply.
+    #[arg(long, value_name = "quadtree|octree")]
+    implicit: Option<ImplicitScheme>,
     /// Files fetched at the same time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
@@ -531,9 +540,12 @@ pub async fn url(g: &Global, args: UrlArgs) -> Result<(), CliError> {
 }
 
 /// `download`.
+///
+/// With `--href` the URL is used as it is. For an export (`ID`, `--imodel`), a refused
+/// signature is renewed by reading the export again through get-exports.
 pub async fn download(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
-    let (tileset, export_id) = match &args.href {
-        Some(href) => (TilesetUrl::parse(href)?, None),
+    let (source, export_id): (Box<dyn SignedUrlSource>, _) = match &args.href {
+        Some(href) => (Box::new(FixedUrl(TilesetUrl::parse(href)?)), None),
         None => {
             let client = client(g)?;
             let export = which_export(
@@ -543,27 +555,44 @@ pub async fn download(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
                 &args.export_type,
             )
             .await?;
-            (TilesetUrl::from_export(&export)?, Some(export.id))
+            let imodel = args
+                .imodel
+                .clone()
+                .or_else(|| export.request.as_ref().and_then(|r| r.i_model_id.clone()));
+            let source: Box<dyn SignedUrlSource> = match imodel {
+                Some(imodel) => Box::new(ExportLinks::new(client, imodel, &export)?),
+                // Without its iModel the export cannot be found through get-exports again.
+                None => Box::new(FixedUrl(TilesetUrl::from_export(&export)?)),
+            };
+            (source, Some(export.id))
         }
     };
     let reporter = Reporter::new(g.json);
-    let summary = fetch_tileset(&reporter, &tileset, args.out, args.concurrency).await?;
-    reporter.summary(&summary, export_id.as_deref());
+    let summary = fetch_tileset(
+        &reporter,
+        source.as_ref(),
+        args.out,
+        args.concurrency,
+        export_id.as_deref(),
+    )
+    .await?;
+    reporter.summary(&summary, export_id.as_deref(), &[]);
     Ok(())
 }
 
 async fn fetch_tileset(
     reporter: &Reporter,
-    tileset: &TilesetUrl,
+    source: &dyn SignedUrlSource,
     dir: PathBuf,
     concurrency: u16,
+    export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
     let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
     let display = reporter.download_progress(downloader.progress());
-    let result = downloader.download(tileset).await;
+    let result = downloader.download_from(source).await;
     display.finish().await;
     if let Err(DownloadError::Incomplete { failures, summary }) = &result {
-        reporter.failures(failures, summary);
+        reporter.failures(failures, summary, export_id);
     }
     Ok(result?)
 }
@@ -572,11 +601,15 @@ async fn fetch_tileset(
 pub async fn demo(g: &Global, args: DemoArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let reporter = Reporter::new(g.json);
-    let emulator = Emulator::builder()
+    let mut emulator = Emulator::builder()
         .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .tiles(args.tiles)
         .tile_bytes(args.tile_bytes)
-        .export_duration(seconds(args.export_seconds, "--export-seconds")?)
+        .export_duration(seconds(args.export_seconds, "--export-seconds")?);
+    if let Some(scheme) = args.implicit {
+        emulator = emulator.implicit(scheme);
+    }
+    let emulator = emulator
         .start()
         .await
         .map_err(|e| CliError::Other(format!("cannot start the emulator: {e}")))?;
@@ -612,11 +645,18 @@ pub async fn demo(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         .wait_for_export(DEMO_IMODEL, &export.id, options)
         .await?;
     reporter.finish_status();
-    let tileset = TilesetUrl::from_export(&export)?;
-    let summary = fetch_tileset(&reporter, &tileset, args.dir, args.concurrency).await;
+    let source = ExportLinks::new(client, DEMO_IMODEL, &export)?;
+    let summary = fetch_tileset(
+        &reporter,
+        &source,
+        args.dir,
+        args.concurrency,
+        Some(&export.id),
+    )
+    .await;
     emulator.shutdown().await;
     let summary = summary?;
-    reporter.summary(&summary, Some(&export.id));
+    reporter.summary(&summary, Some(&export.id), &[]);
     reporter.note(&format!(
         "demo finished in {}",
         output::duration(started.elapsed())

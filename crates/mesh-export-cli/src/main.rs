@@ -24,8 +24,10 @@ Exit codes:
   4  not found (no such export, or no Complete export for the iModel)
   5  the export ended Invalid
   6  rate limited (Retry-After beyond the retry budget) or timed out waiting
-  7  download incomplete: some files failed (run again to resume)
-  8  the tileset URL's signature expired or was refused: get a fresh URL (run again)
+  7  download incomplete: files failed, or URIs were refused or could not be read
+     (listed, and in manifest.json; run again to retry)
+  8  the tileset URL's signature expired or was refused, and no fresh one could be had
+     (--href cannot be renewed; an export is renewed through get-exports a few times)
 
 With --json, stdout holds one JSON document:
   login             {\"method\", \"client_id\"?, \"token_url\"?, \"expires_in_seconds\"?}
@@ -33,11 +35,11 @@ With --json, stdout holds one JSON document:
   get, start, wait  Export
   delete            {\"deleted\": ID}
   url               {\"export_id\"?, \"tileset_url\"}   (signed: treat it as a secret)
-  download, demo    {\"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\", \"downloaded_files\",
-                     \"downloaded_bytes\", \"skipped\", \"retries\", \"elapsed_seconds\",
-                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}],
-                     \"failed\": [{\"path\", \"reason\"}], \"export_id\"?}
-                    (also on exit 7, listing the files that failed)
+  download, demo    {\"complete\", \"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\",
+                     \"downloaded_files\", \"downloaded_bytes\", \"skipped\", \"retries\", \"resigns\",
+                     \"elapsed_seconds\", \"failed\": [{\"path\", \"reason\"}],
+                     \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
+                    (also on exit 7, with \"complete\": false)
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
 `mesh-export schema [COMMAND]` prints the JSON Schema of these documents.
 

@@ -54,6 +54,8 @@ pub struct SignedTilesetUrl {
 pub struct DownloadReport {
     /// The export the tileset came from (null for `--href`).
     pub export_id: Option<String>,
+    /// Whether every file of the tileset is on disk: no file failed and no URI was refused.
+    pub complete: bool,
     /// The output directory. Paths that are not UTF-8 are shown lossily, so the document is
     /// always valid JSON.
     pub dir: String,
@@ -73,6 +75,8 @@ pub struct DownloadReport {
     pub skipped: u64,
     /// Retried requests.
     pub retries: u64,
+    /// Fresh signatures fetched because the service refused the one in use.
+    pub resigns: u64,
     /// Wall-clock time of the run.
     pub elapsed_seconds: f64,
     /// URIs the tileset named that were not fetched, because they would escape the signed root
@@ -108,6 +112,7 @@ impl DownloadReport {
     fn new(summary: &DownloadSummary, export_id: Option<&str>, failures: &[FileFailure]) -> Self {
         DownloadReport {
             export_id: export_id.map(str::to_owned),
+            complete: failures.is_empty() && summary.refused.is_empty(),
             dir: summary.dir.to_string_lossy().into_owned(),
             tileset: summary.tileset.to_string_lossy().into_owned(),
             manifest: summary.manifest.to_string_lossy().into_owned(),
@@ -117,6 +122,7 @@ impl DownloadReport {
             downloaded_bytes: summary.downloaded_bytes,
             skipped: summary.skipped,
             retries: summary.retries,
+            resigns: summary.resigns,
             elapsed_seconds: summary.elapsed.as_secs_f64(),
             refused: summary
                 .refused
@@ -349,12 +355,16 @@ impl Reporter {
         ProgressDisplay { stop, task }
     }
 
-    /// The files a download could not fetch. With `--json`, the download's document goes to
-    /// stdout as on success, its `failed` listing each file and why (the exit code says the
-    /// download is incomplete).
-    pub fn failures(&self, failures: &[FileFailure], summary: &DownloadSummary) {
+    /// An incomplete download: the files that failed and the URIs not followed, on stderr
+    /// for people; with `--json`, the summary document on stdout with `complete: false`.
+    pub fn failures(
+        &self,
+        failures: &[FileFailure],
+        summary: &DownloadSummary,
+        export_id: Option<&str>,
+    ) {
         if self.json {
-            return self.print_json(&DownloadReport::new(summary, None, failures));
+            return self.summary(summary, export_id, failures);
         }
         for failure in failures {
             eprintln!("failed: {failure}");
@@ -368,10 +378,15 @@ impl Reporter {
         }
     }
 
-    /// A finished download.
-    pub fn summary(&self, summary: &DownloadSummary, export_id: Option<&str>) {
+    /// A finished download; `failures` are the files that failed, if any.
+    pub fn summary(
+        &self,
+        summary: &DownloadSummary,
+        export_id: Option<&str>,
+        failures: &[FileFailure],
+    ) {
         if self.json {
-            return self.print_json(&DownloadReport::new(summary, export_id, &[]));
+            return self.print_json(&DownloadReport::new(summary, export_id, failures));
         }
         self.refusals(summary);
         println!(

@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::exports;
-use crate::state::AppState;
+use crate::state::{AppState, Counters};
 use crate::tiles::Layout;
 
 /// The storage service version a link claims, as Azure's `sv`.
@@ -167,6 +167,7 @@ pub(crate) async fn serve(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    Counters::bump(&state.counters.blob_requests);
     if let Err(reason) = check_signature(&state, &export_id, raw.as_deref().unwrap_or("")) {
         tracing::info!(export_id = %export_id, reason = %reason, "blob request refused");
         return authentication_failed(&reason);
@@ -178,11 +179,7 @@ pub(crate) async fn serve(
             "The specified container does not exist.",
         );
     }
-    let layout = Layout {
-        tiles: state.config.tiles,
-        tile_bytes: state.config.tile_bytes,
-        seed: state.config.seed,
-    };
+    let layout = Layout::of(&state.config);
     // Generating a large tile is CPU work; keep it off the reactor threads.
     let file = {
         let export_id = export_id.clone();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{Emulator, Error};
+use crate::{Emulator, Error, ImplicitScheme};
 
 /// Client id the emulator accepts when no client is configured.
 pub const DEMO_CLIENT_ID: &str = "demo-client";
@@ -44,6 +44,9 @@ pub struct EmulatorConfig {
     /// Share keys accepted as `Authorization: Basic <share key>` on the Mesh Export routes.
     /// Empty (the default) accepts none.
     pub share_keys: Vec<String>,
+    /// Serve a sparse 3D Tiles 1.1 implicit tileset (quadtree or octree, binary `.subtree`
+    /// files) instead of the explicit one; `tiles` then does not apply. Default `None`.
+    pub implicit: Option<ImplicitScheme>,
 }
 
 impl Default for EmulatorConfig {
@@ -61,6 +64,7 @@ impl Default for EmulatorConfig {
             tile_bytes: 16 * 1024,
             sas_ttl: Duration::from_secs(3600),
             share_keys: Vec::new(),
+            implicit: None,
         }
     }
 }
@@ -84,6 +88,7 @@ impl fmt::Debug for EmulatorConfig {
                 "share_keys",
                 &format_args!("{} (redacted)", self.share_keys.len()),
             )
+            .field("implicit", &self.implicit)
             .finish()
     }
 }
@@ -222,6 +227,13 @@ impl EmulatorBuilder {
     /// which is how tests meet the 403 of an expired signature.
     pub fn sas_ttl(mut self, ttl: Duration) -> Self {
         self.config.sas_ttl = ttl;
+        self
+    }
+
+    /// Serves a sparse implicit tileset of `scheme` (`--implicit quadtree|octree`) instead of
+    /// the explicit one.
+    pub fn implicit(mut self, scheme: ImplicitScheme) -> Self {
+        self.config.implicit = Some(scheme);
         self
     }
 

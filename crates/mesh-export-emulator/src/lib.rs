@@ -10,7 +10,9 @@
 //! - exports that move `NotStarted` -> `InProgress` -> `Complete` (or `Invalid`) over a set
 //!   duration, at most five kept per iModel;
 //! - `/blobs/{exportId}/...`: a signed (SAS-like, expiring) container holding a valid 3D Tiles
-//!   tileset with an external child tileset and binary glTF tiles, with range requests;
+//!   tileset with an external child tileset and binary glTF tiles, or with
+//!   [`EmulatorBuilder::implicit`] a sparse implicit quadtree or octree with `.subtree` files,
+//!   with range requests;
 //! - a per-client rate limit and seeded fault injection (503, 429, dropped connections, slow
 //!   answers) on the Mesh Export and blob routes. The token endpoint is never faulted, so a
 //!   client can always authenticate.
@@ -38,6 +40,7 @@ mod blobs;
 mod config;
 mod errors;
 mod exports;
+mod implicit;
 mod limits;
 mod server;
 mod state;
@@ -51,6 +54,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig};
+pub use implicit::ImplicitScheme;
 pub use state::Stats;
 
 use state::AppState;
@@ -171,7 +175,7 @@ impl Emulator {
 }
 
 /// Writes the tileset an export with id `export_id` would have under `config` (tile count,
-/// tile size, seed) into `dir`, and returns how many files it wrote. It is what the emulator
+/// tile size, seed, implicit scheme) into `dir`, and returns how many files it wrote. It is what the emulator
 /// serves, for offline checks such as the Khronos glTF validator.
 pub fn dump_tileset(
     config: &EmulatorConfig,
@@ -181,11 +185,7 @@ pub fn dump_tileset(
     config
         .validate()
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
-    let layout = tiles::Layout {
-        tiles: config.tiles,
-        tile_bytes: config.tile_bytes,
-        seed: config.seed,
-    };
+    let layout = tiles::Layout::of(config);
     let paths = layout.paths();
     for path in &paths {
         let file = layout

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mesh_export_emulator::{Emulator, EmulatorBuilder};
+use mesh_export_emulator::{Emulator, EmulatorBuilder, ImplicitScheme};
 
 /// A local emulator of Bentley's iTwin Mesh Export service.
 ///
@@ -54,6 +54,10 @@ struct Args {
     /// Validity of signed tile links, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     sas_ttl: u64,
+    /// Serve a sparse 3D Tiles 1.1 implicit tileset (binary .subtree files) of this scheme
+    /// instead of the explicit one; --tiles then does not apply.
+    #[arg(long, value_name = "quadtree|octree")]
+    implicit: Option<ImplicitScheme>,
     /// Write one export's tileset (with the tile options above) into DIR and exit, for
     /// offline validation of the content.
     #[arg(long, value_name = "DIR")]
@@ -105,6 +109,9 @@ impl Args {
             .sas_ttl(Duration::from_secs(self.sas_ttl));
         for (id, secret) in &self.clients {
             builder = builder.client(id, secret);
+        }
+        if let Some(scheme) = self.implicit {
+            builder = builder.implicit(scheme);
         }
         for imodel in &self.fail_imodels {
             builder = builder.fail_imodel(imodel);

@@ -31,6 +31,8 @@ pub struct Stats {
     pub exports_started: u64,
     /// Access tokens issued by `/connect/token`.
     pub tokens_issued: u64,
+    /// Requests that reached the blob route (tileset files), whatever their answer.
+    pub blob_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +43,7 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) exports_started: AtomicU64,
     pub(crate) tokens_issued: AtomicU64,
+    pub(crate) blob_requests: AtomicU64,
 }
 
 impl Counters {
@@ -56,6 +59,7 @@ impl Counters {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             exports_started: self.exports_started.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
+            blob_requests: self.blob_requests.load(Ordering::Relaxed),
         }
     }
 }

@@ -14,6 +14,9 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::EmulatorConfig;
+use crate::implicit::{ImplicitScheme, Item, Tree};
+
 /// Side of a tile's grid cell in metres.
 const CELL: f64 = 10.0;
 /// Children per group in the tile tree.
@@ -32,6 +35,8 @@ pub(crate) struct Layout {
     pub(crate) tiles: u32,
     pub(crate) tile_bytes: u64,
     pub(crate) seed: u64,
+    /// Serve a sparse implicit tileset of this scheme instead (`tiles` then does not apply).
+    pub(crate) implicit: Option<ImplicitScheme>,
 }
 
 /// A file of the tileset.
@@ -63,6 +68,23 @@ impl Aabb {
 }
 
 impl Layout {
+    /// The layout `config` asks for.
+    pub(crate) fn of(config: &EmulatorConfig) -> Self {
+        Layout {
+            tiles: config.tiles,
+            tile_bytes: config.tile_bytes,
+            seed: config.seed,
+            implicit: config.implicit,
+        }
+    }
+
+    fn implicit_tree(&self) -> Option<Tree> {
+        self.implicit.map(|scheme| Tree {
+            scheme,
+            seed: self.seed,
+        })
+    }
+
     /// Index of the first tile that belongs to the external tileset.
     fn external_start(&self) -> u32 {
         self.tiles - (self.tiles / 4).max(1)
@@ -92,6 +114,9 @@ impl Layout {
 
     /// Every file path of the tileset, `tileset.json` first.
     pub(crate) fn paths(&self) -> Vec<String> {
+        if let Some(tree) = self.implicit_tree() {
+            return tree.files().into_iter().map(|(path, _)| path).collect();
+        }
         let split = self.external_start();
         let mut paths = vec![
             "tileset.json".to_owned(),
@@ -108,6 +133,29 @@ impl Layout {
             bytes: serde_json::to_vec_pretty(&value).expect("tileset serializes"),
             media_type: "application/json",
         };
+        if let Some(tree) = self.implicit_tree() {
+            let item = tree.item(path)?;
+            let binary = |bytes| TileFile {
+                bytes,
+                media_type: "application/octet-stream",
+            };
+            return Some(match item {
+                Item::Tileset => json_file(tree.tileset(enu_transform(-75.62, 40.03, 100.0))),
+                Item::Subtree(root) => binary(tree.subtree(root)),
+                Item::RootBuffer => binary(tree.root_buffer()),
+                Item::Content(tile, which) => {
+                    let (min, max) = tree.bounds(tile);
+                    TileFile {
+                        bytes: self.glb_in(
+                            export_id,
+                            tree.content_index(tile, which),
+                            Aabb { min, max },
+                        ),
+                        media_type: GLB_MEDIA_TYPE,
+                    }
+                }
+            });
+        }
         match path {
             "tileset.json" => return Some(json_file(self.main_tileset())),
             "external/tileset.json" => return Some(json_file(self.external_tileset())),
@@ -204,8 +252,12 @@ impl Layout {
 
     /// Tile `index` of `export_id` as binary glTF 2.0.
     pub(crate) fn glb(&self, export_id: &str, index: u32) -> Vec<u8> {
+        self.glb_in(export_id, index, self.cell(index))
+    }
+
+    /// A `.glb` seeded by `index` with its boxes standing on the floor of `cell`.
+    fn glb_in(&self, export_id: &str, index: u32, cell: Aabb) -> Vec<u8> {
         let mut rng = TileRng::new(self.seed, export_id, index);
-        let cell = self.cell(index);
         let boxes = self.boxes_per_tile();
         let vertex_count = boxes * 24;
         let mut positions: Vec<f32> = Vec::with_capacity(vertex_count as usize * 3);
@@ -220,8 +272,9 @@ impl Layout {
             let depth = 0.5 + rng.eighths(1.5);
             let height = 1.0 + rng.eighths(9.0);
             // glTF is y-up: (east, up, -north).
-            let lo = [x0, 0.0, -(y0 + depth)];
-            let hi = [x0 + width, height, -y0];
+            let floor = cell.min[2];
+            let lo = [x0, floor, -(y0 + depth)];
+            let hi = [x0 + width, floor + height, -y0];
             push_box(lo, hi, &mut positions, &mut normals, &mut indices);
         }
         let mut min = [f32::MAX; 3];
@@ -418,6 +471,7 @@ mod tests {
             tiles: 20,
             tile_bytes: 16 * 1024,
             seed: 7,
+            implicit: None,
         }
     }
 

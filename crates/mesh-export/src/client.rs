@@ -100,7 +100,8 @@ impl Client {
     /// The HTTP client requests are sent with (shared connection pool and timeouts). It adds no
     /// authentication: use it for URLs that carry their own signature, such as tiles. Unless
     /// the caller supplied it, it has the builder's whole-request timeout
-    /// ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)), which also bounds a large download.
+    /// ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT)), which would also cut a large tile off:
+    /// give the tileset [`Downloader`](crate::tiles::Downloader) its own client.
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use mesh_export_emulator::{Emulator, dump_tileset};
+use mesh_export_emulator::{Emulator, ImplicitScheme, dump_tileset};
 use serde_json::Value;
 
 use mesh_export_test_support::emulator::{Api, http, quick};
@@ -274,4 +274,153 @@ async fn content_is_deterministic_per_export_and_seed() {
         std::fs::read(other_dir.path().join("tiles/1.glb")).unwrap(),
         first.to_vec()
     );
+}
+
+#[tokio::test]
+async fn an_implicit_export_serves_exactly_its_available_files() {
+    for scheme in [ImplicitScheme::Quadtree, ImplicitScheme::Octree] {
+        let emulator = quick()
+            .implicit(scheme)
+            .tile_bytes(1024)
+            .start()
+            .await
+            .unwrap();
+        let api = Api::new(&emulator).await;
+        let id = api.start("implicit").await;
+        let (root, query) = api.mesh(&id).await;
+        let client = http();
+        let fetch = |path: String| client.get(with_query(&root, &path, &query)).send();
+
+        let tileset: Value = fetch("tileset.json".into())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let implicit = &tileset["root"]["implicitTiling"];
+        let octree = scheme == ImplicitScheme::Octree;
+        assert_eq!(
+            implicit["subdivisionScheme"],
+            if octree { "OCTREE" } else { "QUADTREE" }
+        );
+        assert_eq!(implicit["subtreeLevels"], 2);
+        assert!(tileset["root"].get("children").is_none());
+
+        // Everything dump_tileset writes is served, byte for byte.
+        let dir = tempfile::tempdir().unwrap();
+        let count = dump_tileset(emulator.config(), &id, dir.path()).unwrap();
+        let mut listed = Vec::new();
+        let mut pending = VecDeque::from([dir.path().to_path_buf()]);
+        while let Some(at) = pending.pop_front() {
+            for entry in std::fs::read_dir(at).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push_back(path);
+                } else {
+                    let rel = path.strip_prefix(dir.path()).unwrap();
+                    listed.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        assert_eq!(listed.len(), count);
+        for rel in &listed {
+            let response = fetch(rel.clone()).await.unwrap();
+            assert_eq!(response.status(), 200, "{rel}");
+            let bytes = response.bytes().await.unwrap();
+            assert_eq!(bytes, std::fs::read(dir.path().join(rel)).unwrap(), "{rel}");
+            if rel.ends_with(".glb") {
+                check_glb(&bytes);
+            }
+        }
+        let subtrees: Vec<&String> = listed.iter().filter(|p| p.ends_with(".subtree")).collect();
+        let deepest = subtrees
+            .iter()
+            .map(|p| p.split('/').nth(1).unwrap().parse::<u32>().unwrap())
+            .max();
+        assert_eq!(deepest, Some(4), "subtrees at levels 0, 2 and 4");
+
+        // The root subtree: binary layout, an internal and an external buffer.
+        let subtree = fetch(
+            if octree {
+                "subtrees/0/0/0/0.subtree"
+            } else {
+                "subtrees/0/0/0.subtree"
+            }
+            .into(),
+        )
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+        assert_eq!(&subtree[..4], b"subt");
+        assert_eq!(u32::from_le_bytes(subtree[4..8].try_into().unwrap()), 1);
+        let json_length = u64::from_le_bytes(subtree[8..16].try_into().unwrap()) as usize;
+        let json: Value = serde_json::from_slice(&subtree[24..24 + json_length]).unwrap();
+        assert!(json["buffers"][0].get("uri").is_none());
+        let external = json["buffers"][1]["uri"].as_str().unwrap();
+        let external = format!("subtrees/0/0/{}{external}", if octree { "0/" } else { "" });
+        assert!(listed.contains(&external), "{external}");
+        let contents = json["contentAvailability"].as_array().unwrap().len();
+        assert_eq!(contents, if octree { 2 } else { 1 });
+
+        // Unavailable tiles are not there.
+        let side = |level: u32| 1u64 << level;
+        let missing = (0..side(3))
+            .flat_map(|x| (0..side(3)).map(move |y| (x, y)))
+            .map(|(x, y)| {
+                if octree {
+                    format!("content/3/{x}/{y}/0.glb")
+                } else {
+                    format!("content/3/{x}/{y}.glb")
+                }
+            })
+            .find(|p| !listed.contains(p))
+            .expect("a sparse level");
+        assert_eq!(
+            fetch(missing.clone()).await.unwrap().status(),
+            404,
+            "{missing}"
+        );
+        assert_eq!(fetch("tiles/0.glb".into()).await.unwrap().status(), 404);
+    }
+}
+
+#[test]
+fn the_binary_dumps_an_implicit_tileset_and_refuses_unknown_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-export-emulator"))
+        .args([
+            "--implicit",
+            "octree",
+            "--tile-bytes",
+            "1024",
+            "--dump-tileset",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("subtrees/0/0/0/0.subtree").is_file());
+    let expected = tempfile::tempdir().unwrap();
+    let config = Emulator::builder()
+        .implicit(ImplicitScheme::Octree)
+        .tile_bytes(1024)
+        .config()
+        .clone();
+    let count = dump_tileset(&config, "dump", expected.path()).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("wrote {count} files")), "{stdout}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesh-export-emulator"))
+        .args(["--implicit", "hextree", "--dump-tileset"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quadtree or octree"));
 }

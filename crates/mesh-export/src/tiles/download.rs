@@ -1,27 +1,31 @@
-//! Downloading a whole tileset to a directory: concurrent, streamed, atomic, resumable.
+//! Downloading a whole tileset to a directory: the scheduler. It walks the tileset as files
+//! arrive, claims each path once (refusing case-insensitive collisions), runs a few fetches at
+//! a time, re-signs when the store refuses the signature, and writes the manifest. The fetch
+//! itself is in `fetch`, the file writer in `writer`, the manifest and journal in `manifest`,
+//! the confined output directory in `output`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::walk::{self, FileKind, WalkError};
-use super::{JOURNAL_FILE, PART_SUFFIX, Refused, TileFile, TilePath, TilesetUrl};
-use crate::retry::{RetryOptions, retry_after};
-
-/// The name of the manifest a download writes at the root of its directory.
-pub const MANIFEST_FILE: &str = "manifest.json";
-
-/// The manifest format this module writes.
-const MANIFEST_VERSION: u32 = 1;
+use super::claims::Claims;
+use super::errors::{DownloadError, FileError, FileFailure};
+use super::fetch::Fetcher;
+use super::manifest::{
+    Journal, MANIFEST_FILE, MANIFEST_VERSION, Manifest, ManifestEntry, ManifestGap,
+    previous_entries,
+};
+use super::output::{OutputDir, remove_stale_parts, sha256_of};
+use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
+use super::walk::{FileKind, Reference, WalkError, Walked};
+use super::writer::{References, references_on_disk};
+use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
+use crate::retry::RetryOptions;
+use crate::{Client, Export};
 
 /// How a [`Downloader`] works; [`Default`] documents each choice.
 #[derive(Debug, Clone)]
@@ -31,7 +35,8 @@ pub struct DownloadOptions {
     pub concurrency: usize,
     /// Retries of each file. Default: the crate's [`RetryOptions`] with 6 attempts, a 250 ms
     /// first backoff and a 10-minute budget per file, because a file is a cheap, idempotent GET
-    /// and one lost file makes the whole tileset incomplete.
+    /// and one lost file makes the whole tileset incomplete. A broken transfer is continued
+    /// with a `Range` request, not started again.
     pub retry: RetryOptions,
     /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
     /// local read is much cheaper than a fetch, and it catches files changed since.
@@ -39,6 +44,15 @@ pub struct DownloadOptions {
     /// Whether each file is flushed to stable storage before its rename. Default false: the
     /// rename is already atomic for readers; fsync only adds crash durability, at a cost.
     pub fsync: bool,
+    /// The longest wait for the response headers or for the next piece of a body. Default
+    /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may
+    /// take many minutes and is fine as long as data keeps arriving.
+    pub idle_timeout: Duration,
+    /// How many fresh signatures in a row a download asks its [`SignedUrlSource`] for, after
+    /// the store refused one, without a file arriving in between. Default 5. A file that
+    /// arrives with the fresh signature resets the count, so a download may outlive any
+    /// number of signatures, while a source that keeps handing out refused ones stops soon.
+    pub max_resigns: u32,
 }
 
 impl Default for DownloadOptions {
@@ -54,6 +68,8 @@ impl Default for DownloadOptions {
             },
             verify_existing: true,
             fsync: false,
+            idle_timeout: Duration::from_secs(60),
+            max_resigns: 5,
         }
     }
 }
@@ -77,6 +93,8 @@ pub struct Progress {
     pub refused: u64,
     /// Files that failed for good so far.
     pub failed: u64,
+    /// Fresh signatures fetched so far.
+    pub resigns: u64,
 }
 
 /// What a finished download did.
@@ -100,134 +118,13 @@ pub struct DownloadSummary {
     pub skipped: u64,
     /// Retries in all.
     pub retries: u64,
-    /// URIs the tileset names that were not followed, and why.
+    /// Fresh signatures fetched after the store refused one.
+    pub resigns: u64,
+    /// URIs the tileset names that were not followed, and why. Any makes the download
+    /// incomplete.
     pub refused: Vec<Refused>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
-}
-
-/// A file that could not be downloaded.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("`{path}`: {error}")]
-pub struct FileFailure {
-    /// The file's path under the tileset root.
-    pub path: TilePath,
-    /// Why it failed.
-    pub error: FileError,
-}
-
-/// Why one file failed. Messages never hold the signed URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FileError {
-    /// The blob store answered with an error status.
-    #[error("the server answered HTTP {status}")]
-    Status {
-        /// The HTTP status.
-        status: u16,
-    },
-    /// The blob store refused the signature (401 or 403).
-    #[error("the server refused the signature (HTTP {status})")]
-    SignatureRejected {
-        /// The HTTP status.
-        status: u16,
-    },
-    /// A `Retry-After` longer than the retry options allow.
-    #[error("the server asked to wait {wait:?}, longer than the retry options allow")]
-    RateLimited {
-        /// The wait the server asked for.
-        wait: Duration,
-    },
-    /// The connection failed or broke off.
-    #[error("transfer failed: {0}")]
-    Transport(String),
-    /// The body ended before `Content-Length` bytes (or ran past them).
-    #[error("the body had {received} bytes where Content-Length promised {expected}")]
-    LengthMismatch {
-        /// The `Content-Length`.
-        expected: u64,
-        /// The bytes received.
-        received: u64,
-    },
-    /// Writing the file failed.
-    #[error("could not write it: {0}")]
-    Io(String),
-    /// The file downloaded, but is not a readable tileset, so what it names is unknown.
-    #[error("not a readable tileset: {0}")]
-    NotATileset(String),
-}
-
-/// Why a download did not complete.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DownloadError {
-    /// The blob store refused the URL's signature: it has expired (they last about an hour) or
-    /// is not valid. Complete files are kept; a new run with a fresh URL resumes.
-    #[error(
-        "the tileset URL's signature has expired or is not valid (HTTP {status} for `{path}`); \
-         get a fresh URL from get-exports and run again: complete files are kept"
-    )]
-    SignatureRejected {
-        /// The HTTP status (401 or 403).
-        status: u16,
-        /// The file whose request was refused.
-        path: TilePath,
-    },
-    /// Some files could not be downloaded; the rest are complete and recorded in the manifest.
-    #[error("{} file(s) of the tileset could not be downloaded; first: {}", .failures.len(), .failures.first().map(ToString::to_string).unwrap_or_default())]
-    Incomplete {
-        /// The files that failed and why.
-        failures: Vec<FileFailure>,
-        /// What was done.
-        summary: Box<DownloadSummary>,
-    },
-    /// The output directory or manifest could not be written.
-    #[error("cannot write `{}`: {source}", .path.display())]
-    Output {
-        /// The path that failed.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
-
-/// One file in a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestEntry {
-    /// The path under the output directory, `/`-separated.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 of the content, lower-case hex.
-    pub sha256: String,
-}
-
-/// `manifest.json`: what a download wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// The format version, 1.
-    pub version: u32,
-    /// The tileset root the files came from, without its signature.
-    pub source: String,
-    /// Whether every file of the tileset was downloaded.
-    pub complete: bool,
-    /// The tileset's entry file (`tileset.json`).
-    pub tileset: String,
-    /// The files, sorted by path.
-    pub files: Vec<ManifestEntry>,
-}
-
-impl Manifest {
-    /// Reads `DIR/manifest.json`; `Ok(None)` when there is none.
-    pub fn read(dir: &Path) -> std::io::Result<Option<Manifest>> {
-        match std::fs::read(dir.join(MANIFEST_FILE)) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// Downloads a whole tileset to a directory.
@@ -243,7 +140,9 @@ pub struct Downloader {
 }
 
 impl Downloader {
-    /// A downloader into `dir` (created if missing) with [`DownloadOptions::default`].
+    /// A downloader into `dir` (created if missing) with [`DownloadOptions::default`] and its
+    /// own HTTP client: connect and per-read timeouts but no whole-request timeout, and
+    /// redirects followed only on the same origin.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Downloader {
             http: default_http_client(),
@@ -253,7 +152,11 @@ impl Downloader {
         }
     }
 
-    /// Uses `client` for the blob requests. It should not follow redirects to other hosts.
+    /// Uses `client` for the blob requests. It should not follow redirects to other hosts,
+    /// and should have no whole-request timeout: a large tile on a slow link takes long, and
+    /// [`DownloadOptions::idle_timeout`] already catches a stalled transfer. In particular,
+    /// do not pass [`Client::http`](crate::Client::http): it has the API's 60 s
+    /// whole-request timeout.
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         self.http = client;
         self
@@ -288,49 +191,96 @@ impl Downloader {
     }
 
     /// Downloads every file of `tileset` into the directory, skipping files already complete
-    /// there, and writes `manifest.json`.
+    /// there, and writes `manifest.json`. The URL is used as it is: when its signature is
+    /// refused, the download stops with [`DownloadError::SignatureRejected`].
     ///
-    /// Refused URIs do not fail the download; they are listed in the summary. Dropping the
-    /// future stops the download; a later call resumes it.
+    /// Refused URIs, failed files and content the walker cannot read make the result
+    /// [`DownloadError::Incomplete`], with everything that did arrive kept and recorded.
+    /// Dropping the future stops the download; a later call resumes it.
     pub async fn download(&self, tileset: &TilesetUrl) -> Result<DownloadSummary, DownloadError> {
+        self.download_from(&FixedUrl(tileset.clone())).await
+    }
+
+    /// Downloads the tileset of a `Complete` export of `i_model_id`; when the store refuses
+    /// the signature (links last about an hour), reads the export again through get-exports
+    /// for a fresh `_links.mesh` and carries on, up to [`DownloadOptions::max_resigns`] times.
+    pub async fn download_export(
+        &self,
+        client: &Client,
+        i_model_id: &str,
+        export: &Export,
+    ) -> Result<DownloadSummary, DownloadError> {
+        let source = ExportLinks::new(client.clone(), i_model_id, export)?;
+        self.download_from(&source).await
+    }
+
+    /// Downloads the tileset `source` signs, asking it for a fresh signature when the store
+    /// refuses one, up to [`DownloadOptions::max_resigns`] times.
+    pub async fn download_from(
+        &self,
+        source: &dyn SignedUrlSource,
+    ) -> Result<DownloadSummary, DownloadError> {
         let started = Instant::now();
-        let output = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| DownloadError::Output { path, source }
-        };
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(output(&self.dir))?;
-        let source = tileset.root_unsigned().to_string();
-        let known = previous_entries(&self.dir, &source);
-        let journal = Journal::start(&self.dir, &source, known.values())
-            .map_err(output(&self.dir.join(JOURNAL_FILE)))?;
+        let mut tileset = source.current();
+        let origin = tileset.root_unsigned().to_string();
+        let dir_path = self.dir.clone();
+        let (output, known, journal) = blocking(move || {
+            let output = OutputDir::open_locked(&dir_path)?;
+            let known = previous_entries(&output.dir, &origin);
+            let journal =
+                Journal::start(&output.dir, &origin, known.values()).map_err(|source| {
+                    DownloadError::Output {
+                        path: dir_path.join(JOURNAL_FILE),
+                        source,
+                    }
+                })?;
+            Ok((output, known, journal))
+        })
+        .await?;
+        let OutputDir { dir, lock } = output;
+        let dir = Arc::new(dir);
         self.progress.send_replace(Progress::default());
 
         let shared = Arc::new(Shared {
-            http: self.http.clone(),
-            dir: self.dir.clone(),
-            options: self.options.clone(),
+            fetcher: Fetcher {
+                http: self.http.clone(),
+                dir: dir.clone(),
+                options: self.options.clone(),
+                journal: Arc::new(Mutex::new(journal)),
+                progress: self.progress.clone(),
+            },
             known,
-            journal: Arc::new(Mutex::new(journal)),
-            progress: self.progress.clone(),
             entry: tileset.entry().clone(),
         });
+        let mut claims = Claims::default();
         let mut queue = VecDeque::new();
-        let mut seen = HashSet::new();
-        let entry = TileFile::new(tileset.entry().clone(), tileset.tileset_json());
-        seen.insert(entry.path().clone());
-        queue.push_back(entry);
+        let entry = TileFile::entry_of(&tileset);
+        claims.claim(entry.path());
+        let kind = FileKind::of(entry.path());
+        queue.push_back((entry, kind));
         self.progress.send_modify(|p| p.files_total_known = 1);
 
+        let mut generation = 0u32;
+        // Fresh signatures asked for since a file last arrived with the current one.
+        let mut resigns_in_a_row = 0u32;
         let mut tasks = JoinSet::new();
         let mut done: Vec<(ManifestEntry, bool)> = Vec::new();
         let mut failures = Vec::new();
         let mut refused = Vec::new();
+        // After a write error (disk full, a file in the way) no new file is started: each would
+        // fail the same way, after a request for nothing.
+        let mut write_failed = false;
         loop {
-            while tasks.len() < self.options.concurrency.max(1) {
-                let Some(file) = queue.pop_front() else { break };
-                tasks.spawn(shared.clone().fetch(file));
+            while !write_failed && tasks.len() < self.options.concurrency.max(1) {
+                let Some((file, kind)) = queue.pop_front() else {
+                    break;
+                };
+                let file = if generation > 0 {
+                    tileset.resign(&file)
+                } else {
+                    file
+                };
+                tasks.spawn(shared.clone().fetch(file, kind, generation));
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
@@ -340,19 +290,49 @@ impl Downloader {
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => continue,
             };
+            let path = outcome.file.path().clone();
             match outcome.result {
-                Ok(fetched) => {
-                    for uri in &fetched.references {
-                        match tileset.resolve(uri, &outcome.path) {
+                Ok(mut fetched) => {
+                    if outcome.generation == generation && !fetched.skipped {
+                        resigns_in_a_row = 0;
+                    }
+                    for Reference { uri, base, kind } in fetched.references {
+                        // Implicit templates are relative to their tileset, subtree buffers to
+                        // their subtree: not always to the file that names them.
+                        let against = base.as_deref().unwrap_or(&path);
+                        let resolved = tileset.resolve(&uri, against).and_then(|file| match file {
+                            Some(file) => claims.check(&file, &uri, &path).map(Some),
+                            None => Ok(None),
+                        });
+                        match resolved {
                             Ok(Some(file)) => {
-                                if seen.insert(file.path().clone()) {
-                                    // Tilesets first: they reveal more work.
-                                    if FileKind::of(file.path()) == FileKind::Tileset {
-                                        queue.push_front(file);
+                                let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
+                                if claims.claim(file.path()) {
+                                    // Tilesets and subtrees first: they reveal more work.
+                                    if kind.reveals_more() {
+                                        queue.push_front((file, kind));
                                     } else {
-                                        queue.push_back(file);
+                                        queue.push_back((file, kind));
                                     }
+                                } else if kind.has_context() {
+                                    // Its first reading served another purpose; this one
+                                    // would be lost.
+                                    fetched.problems.push(FileError::Unsupported {
+                                        uri,
+                                        reason: format!(
+                                            "`{}` is named again, by another implicit tree or \
+                                             subtree, which is not supported",
+                                            file.path()
+                                        ),
+                                    });
                                 }
+                            }
+                            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
+                                // A subtree cannot be embedded: what it names would be lost.
+                                fetched.problems.push(FileError::Unsupported {
+                                    uri,
+                                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
+                                });
                             }
                             Ok(None) => {}
                             Err(refusal) => {
@@ -362,12 +342,13 @@ impl Downloader {
                         }
                     }
                     self.progress.send_modify(|p| {
-                        p.files_total_known = seen.len() as u64;
+                        p.files_total_known = claims.files.len() as u64;
                         p.refused = refused.len() as u64;
                     });
-                    if let Some(error) = fetched.unreadable {
+                    for error in fetched.problems {
+                        tracing::warn!(%path, %error, "not followed");
                         failures.push(FileFailure {
-                            path: outcome.path.clone(),
+                            path: path.clone(),
                             error,
                         });
                         self.progress.send_modify(|p| p.failed += 1);
@@ -375,64 +356,120 @@ impl Downloader {
                     done.push((fetched.entry, fetched.skipped));
                 }
                 Err(FileError::SignatureRejected { status }) => {
-                    tasks.abort_all();
-                    return Err(DownloadError::SignatureRejected {
-                        status,
-                        path: outcome.path,
-                    });
+                    if outcome.generation < generation {
+                        // Sent before the fresh signature arrived: try again with it.
+                        queue.push_front((outcome.file, outcome.kind));
+                        continue;
+                    }
+                    let fresh = if resigns_in_a_row < self.options.max_resigns {
+                        match source.refresh().await {
+                            Ok(fresh) if fresh.root_unsigned() == tileset.root_unsigned() => {
+                                Some(fresh)
+                            }
+                            Ok(_) => {
+                                tracing::warn!("the fresh signature is for another root");
+                                None
+                            }
+                            Err(e) => {
+                                tracing::info!(error = %e, "no fresh signature");
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    let Some(fresh) = fresh else {
+                        tasks.abort_all();
+                        return Err(DownloadError::SignatureRejected { status, path });
+                    };
+                    tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
+                    tileset = fresh;
+                    generation += 1;
+                    resigns_in_a_row += 1;
+                    self.progress.send_modify(|p| p.resigns += 1);
+                    queue.push_front((outcome.file, outcome.kind));
                 }
                 Err(error) => {
-                    tracing::warn!(path = %outcome.path, %error, "file failed");
+                    tracing::warn!(%path, %error, "file failed");
+                    write_failed |= matches!(error, FileError::Write(_));
                     self.progress.send_modify(|p| p.failed += 1);
-                    failures.push(FileFailure {
-                        path: outcome.path,
-                        error,
-                    });
+                    failures.push(FileFailure { path, error });
                 }
             }
+        }
+        for (file, _) in queue.drain(..) {
+            failures.push(FileFailure {
+                path: file.path().clone(),
+                error: FileError::NotAttempted("an earlier write to disk failed".to_owned()),
+            });
         }
 
         let progress = self.progress.borrow().clone();
         let mut entries: Vec<ManifestEntry> = done.iter().map(|(e, _)| e.clone()).collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path));
+        failures.sort_by(|a, b| a.path.cmp(&b.path));
+        let missing = failures
+            .iter()
+            .map(|f| ManifestGap {
+                what: f.path.to_string(),
+                in_file: None,
+                reason: f.error.to_string(),
+            })
+            .chain(refused.iter().map(|r| ManifestGap {
+                what: r.uri.clone(),
+                in_file: Some(r.in_file.to_string()),
+                reason: r.reason.to_string(),
+            }))
+            .collect();
         let manifest = Manifest {
             version: MANIFEST_VERSION,
-            source,
-            complete: failures.is_empty(),
+            source: tileset.root_unsigned().to_string(),
+            complete: failures.is_empty() && refused.is_empty(),
             tileset: tileset.entry().to_string(),
             files: entries,
+            missing,
         };
         let manifest_path = self.dir.join(MANIFEST_FILE);
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        write_atomically(&manifest_path, &json).map_err(output(&manifest_path))?;
-        // The manifest now holds everything the journal did.
-        let _ = std::fs::remove_file(self.dir.join(JOURNAL_FILE));
         let dirs: HashSet<PathBuf> = done
             .iter()
             .filter_map(|(e, _)| TilePath::parse(&e.path))
-            .filter_map(|p| p.to_path_under(&self.dir).parent().map(Path::to_path_buf))
+            .map(|p| p.parent_relative())
             .collect();
-        remove_stale_parts(dirs.iter().map(PathBuf::as_path));
+        let finish_dir = dir.clone();
+        blocking(move || {
+            manifest
+                .write_in(&finish_dir)
+                .map_err(|source| DownloadError::Output {
+                    path: manifest_path,
+                    source,
+                })?;
+            // The manifest now holds everything the journal did.
+            let _ = finish_dir.remove_file(JOURNAL_FILE);
+            remove_stale_parts(&finish_dir, dirs.iter().map(PathBuf::as_path));
+            drop(lock);
+            Ok(())
+        })
+        .await?;
 
         let downloaded: Vec<&ManifestEntry> =
             done.iter().filter(|(_, s)| !s).map(|(e, _)| e).collect();
         let summary = DownloadSummary {
             dir: self.dir.clone(),
             tileset: tileset.entry().to_path_under(&self.dir),
-            manifest: manifest_path,
+            manifest: self.dir.join(MANIFEST_FILE),
             files: done.len() as u64,
             bytes: done.iter().map(|(e, _)| e.size).sum(),
             downloaded_files: downloaded.len() as u64,
             downloaded_bytes: downloaded.iter().map(|e| e.size).sum(),
             skipped: done.iter().filter(|(_, s)| *s).count() as u64,
             retries: progress.retries,
+            resigns: progress.resigns,
             refused,
             elapsed: started.elapsed(),
         };
-        if failures.is_empty() {
+        if failures.is_empty() && summary.refused.is_empty() {
             Ok(summary)
         } else {
-            failures.sort_by(|a, b| a.path.cmp(&b.path));
             Err(DownloadError::Incomplete {
                 failures,
                 summary: Box::new(summary),
@@ -441,8 +478,18 @@ impl Downloader {
     }
 }
 
+/// Runs blocking file-system work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DownloadError> + Send + 'static,
+) -> Result<T, DownloadError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// The client used unless the caller supplies one: timeouts so a stalled store cannot hang a
-/// download, and redirects followed only on the same origin, so no other host sees the query.
+/// download (per read, never for a whole file), and redirects followed only on the same
+/// origin, so no other host sees the query.
 fn default_http_client() -> reqwest::Client {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().cloned();
@@ -463,18 +510,18 @@ fn default_http_client() -> reqwest::Client {
 
 /// What every file task needs.
 struct Shared {
-    http: reqwest::Client,
-    dir: PathBuf,
-    options: DownloadOptions,
+    fetcher: Fetcher,
     known: HashMap<String, ManifestEntry>,
-    journal: Arc<Mutex<Journal>>,
-    progress: Arc<watch::Sender<Progress>>,
     entry: TilePath,
 }
 
 /// A finished file task.
 struct Outcome {
-    path: TilePath,
+    file: TileFile,
+    /// How it is read, kept to queue it again.
+    kind: FileKind,
+    /// The signature generation its requests used.
+    generation: u32,
     result: Result<Fetched, FileError>,
 }
 
@@ -482,485 +529,117 @@ struct Outcome {
 struct Fetched {
     entry: ManifestEntry,
     skipped: bool,
-    references: Vec<String>,
-    /// Set when a tileset was downloaded but cannot be read.
-    unreadable: Option<FileError>,
-}
-
-/// Why one attempt failed, and whether another may follow.
-enum AttemptError {
-    Retry(FileError, Option<Duration>),
-    Fatal(FileError),
+    references: Vec<Reference>,
+    /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
+    problems: Vec<FileError>,
 }
 
 impl Shared {
-    async fn fetch(self: Arc<Self>, file: TileFile) -> Outcome {
-        let path = file.path().clone();
-        let result = self.fetch_file(&file).await;
-        Outcome { path, result }
+    async fn fetch(self: Arc<Self>, file: TileFile, kind: FileKind, generation: u32) -> Outcome {
+        let result = self.fetch_file(&file, &kind).await;
+        Outcome {
+            file,
+            kind,
+            generation,
+            result,
+        }
     }
 
-    async fn fetch_file(&self, file: &TileFile) -> Result<Fetched, FileError> {
-        let target = file.path().to_path_under(&self.dir);
-        let (entry, skipped) = match self.complete_on_disk(file.path(), &target).await {
-            Some(entry) => {
-                self.progress.send_modify(|p| {
-                    p.files_done += 1;
-                    p.files_skipped += 1;
-                    p.bytes_done += entry.size;
-                });
-                (entry, true)
-            }
-            None => {
-                let (entry, read) = self.fetch_with_retries(file, &target).await?;
-                self.progress.send_modify(|p| p.files_done += 1);
-                let (references, unreadable) = self.classify_references(file.path(), read);
-                return Ok(Fetched {
-                    entry,
-                    skipped: false,
-                    references,
-                    unreadable,
-                });
-            }
-        };
-        let (references, unreadable) = self.references(file.path(), &target).await;
+    async fn fetch_file(&self, file: &TileFile, kind: &FileKind) -> Result<Fetched, FileError> {
+        let progress = &self.fetcher.progress;
+        if let Some((entry, references)) = self.complete_on_disk(file.path(), kind).await {
+            progress.send_modify(|p| {
+                p.files_done += 1;
+                p.files_skipped += 1;
+                p.bytes_done += entry.size;
+            });
+            let (references, problems) = self.classify_references(file.path(), kind, references);
+            return Ok(Fetched {
+                entry,
+                skipped: true,
+                references,
+                problems,
+            });
+        }
+        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
+        progress.send_modify(|p| p.files_done += 1);
+        let (references, problems) = self.classify_references(file.path(), kind, read);
         Ok(Fetched {
             entry,
-            skipped,
+            skipped: false,
             references,
-            unreadable,
+            problems,
         })
     }
 
-    /// The manifest entry of `path` if the file on disk matches it.
-    async fn complete_on_disk(&self, path: &TilePath, target: &Path) -> Option<ManifestEntry> {
+    /// The manifest entry of `path` and what it names, if the file on disk matches the entry.
+    async fn complete_on_disk(
+        &self,
+        path: &TilePath,
+        kind: &FileKind,
+    ) -> Option<(ManifestEntry, References)> {
         let known = self.known.get(path.as_str())?.clone();
-        let size = tokio::fs::metadata(target).await.ok()?.len();
-        if size != known.size {
-            return None;
-        }
-        if self.options.verify_existing {
-            let target = target.to_path_buf();
-            let sha = tokio::task::spawn_blocking(move || sha256_of(&target))
-                .await
-                .ok()?
-                .ok()?;
-            if sha != known.sha256 {
+        let dir = self.fetcher.dir.clone();
+        let verify = self.fetcher.options.verify_existing;
+        let (path, kind) = (path.clone(), kind.clone());
+        tokio::task::spawn_blocking(move || {
+            let size = dir.metadata(path.relative()).ok()?.len();
+            if size != known.size {
                 return None;
             }
-        }
-        Some(known)
+            if verify {
+                let (sha, _) = sha256_of(&dir, &path.relative()).ok()?;
+                if sha != known.sha256 {
+                    return None;
+                }
+            }
+            Some((known, references_on_disk(&dir, &path, &kind)))
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
-    /// The URIs a downloaded file names, and an error when the file is a tileset that cannot
-    /// be read. glTF files that cannot be read only lose their external resources, with a
-    /// warning; a `.json` that is valid JSON but no tileset (a metadata schema) names nothing.
-    async fn references(&self, path: &TilePath, target: &Path) -> (Vec<String>, Option<FileError>) {
-        let kind = FileKind::of(path);
-        if kind == FileKind::Leaf {
-            return (Vec::new(), None);
-        }
-        let file = target.to_path_buf();
-        let read = tokio::task::spawn_blocking(move || read_references(kind, &file))
-            .await
-            .unwrap_or_else(|e| Err(WalkError::Shape(e.to_string())));
-        self.classify_references(path, Some(read))
-    }
-
-    /// What a file's references mean for the download: a tileset that cannot be read is an
-    /// error, a glTF that cannot be read only loses its external resources. `None`: a file
-    /// that names nothing.
+    /// What a file's references mean for the download. What the walker cannot read or
+    /// interpret is a failure with its reason, so a partial download is never called
+    /// complete. Only a `.json` other than the entry that is a JSON object but no tileset (a
+    /// metadata schema) names nothing.
     fn classify_references(
         &self,
         path: &TilePath,
-        read: Option<Result<Vec<String>, WalkError>>,
-    ) -> (Vec<String>, Option<FileError>) {
-        let kind = FileKind::of(path);
+        kind: &FileKind,
+        read: References,
+    ) -> (Vec<Reference>, Vec<FileError>) {
         let Some(read) = read else {
-            return (Vec::new(), None);
+            return (Vec::new(), Vec::new());
+        };
+        let unsupported = |e: WalkError| match e {
+            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
+            other => FileError::Unsupported {
+                uri: path.to_string(),
+                reason: other.to_string(),
+            },
         };
         match (read, kind) {
-            (Ok(uris), _) => (uris, None),
+            (
+                Ok(Walked {
+                    references,
+                    problems,
+                }),
+                _,
+            ) => (references, problems.into_iter().map(unsupported).collect()),
+            (Err(e @ WalkError::Unsupported { .. }), _)
+            | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
+                (Vec::new(), vec![unsupported(e)])
+            }
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
                 tracing::debug!(%path, why, "a .json file that is not a tileset");
-                (Vec::new(), None)
+                (Vec::new(), Vec::new())
             }
             (Err(e), FileKind::Tileset) => {
-                (Vec::new(), Some(FileError::NotATileset(e.to_string())))
+                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
             }
-            (Err(e), _) => {
-                tracing::warn!(%path, error = %e, "cannot read the glTF's external resources");
-                (Vec::new(), None)
-            }
+            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
         }
-    }
-
-    async fn fetch_with_retries(
-        &self,
-        file: &TileFile,
-        target: &Path,
-    ) -> Result<(ManifestEntry, References), FileError> {
-        let retry = &self.options.retry;
-        let started = Instant::now();
-        let mut attempt = 1;
-        loop {
-            let (error, hint) = match self.fetch_once(file, target).await {
-                Ok(entry) => return Ok(entry),
-                Err(AttemptError::Fatal(error)) => return Err(error),
-                Err(AttemptError::Retry(error, hint)) => (error, hint),
-            };
-            if attempt >= retry.max_attempts {
-                return Err(error);
-            }
-            let wait = match hint {
-                Some(hint) if hint > retry.max_retry_after => {
-                    return Err(FileError::RateLimited { wait: hint });
-                }
-                Some(hint) => hint,
-                None => retry.backoff(attempt),
-            };
-            if started.elapsed() + wait > retry.max_elapsed {
-                return Err(error);
-            }
-            tracing::debug!(path = %file.path(), attempt, ?wait, %error, "retrying a file");
-            self.progress.send_modify(|p| p.retries += 1);
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
-    }
-
-    /// One GET of a file, streamed to a temporary name beside the target and renamed when
-    /// complete. A failed attempt leaves nothing under the target name.
-    async fn fetch_once(
-        &self,
-        file: &TileFile,
-        target: &Path,
-    ) -> Result<(ManifestEntry, References), AttemptError> {
-        let mut response = self
-            .http
-            .get(file.url().clone())
-            .send()
-            .await
-            .map_err(|e| AttemptError::Retry(FileError::Transport(describe(e)), None))?;
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(AttemptError::Fatal(FileError::SignatureRejected {
-                status: status.as_u16(),
-            }));
-        }
-        if !status.is_success() {
-            let error = FileError::Status {
-                status: status.as_u16(),
-            };
-            let transient = status.is_server_error()
-                || status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT;
-            return Err(if transient {
-                AttemptError::Retry(error, retry_after(response.headers(), SystemTime::now()))
-            } else {
-                AttemptError::Fatal(error)
-            });
-        }
-        let expected = response.content_length();
-
-        // All file work (create, write, hash, journal, rename, read references) happens on one
-        // blocking thread per file: one hand-off instead of one per file-system call.
-        let (pieces, received_pieces) = tokio::sync::mpsc::channel(WRITER_QUEUE);
-        let writer = FileWriter {
-            temp: part_path(target),
-            target: target.to_path_buf(),
-            path: file.path().to_string(),
-            kind: FileKind::of(file.path()),
-            fsync: self.options.fsync,
-            journal: self.journal.clone(),
-        };
-        let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
-        let mut size = 0u64;
-        let received = loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let length = chunk.len() as u64;
-                    if pieces.send(Piece::Chunk(chunk)).await.is_err() {
-                        // The writer stopped on an I/O error, which `writing` returns.
-                        break Ok(());
-                    }
-                    size += length;
-                    self.progress.send_modify(|p| p.bytes_done += length);
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(AttemptError::Retry(FileError::Transport(describe(e)), None)),
-            }
-        };
-        let checked = match (received, expected) {
-            (Ok(()), Some(expected)) if expected != size => Err(AttemptError::Retry(
-                FileError::LengthMismatch {
-                    expected,
-                    received: size,
-                },
-                None,
-            )),
-            (result, _) => result,
-        };
-        if checked.is_ok() {
-            // Fails only when the writer already stopped; its error is read below.
-            let _ = pieces.send(Piece::Complete).await;
-        }
-        // Without `Complete`, the writer removes its temporary file.
-        drop(pieces);
-        let written = writing
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|result| result);
-        match (checked, written) {
-            (Ok(()), Ok(Some(done))) => {
-                self.progress.send_modify(|p| p.bytes_downloaded += size);
-                Ok(done)
-            }
-            (checked, written) => {
-                self.progress
-                    .send_modify(|p| p.bytes_done = p.bytes_done.saturating_sub(size));
-                checked?;
-                let error = written
-                    .err()
-                    .unwrap_or_else(|| std::io::Error::other("the file writer stopped early"));
-                Err(AttemptError::Fatal(FileError::Io(error.to_string())))
-            }
-        }
-    }
-}
-
-/// Chunks in flight between a response and its file writer, per file: with 8 files at a time
-/// and chunks of up to tens of KiB, a few MiB at most.
-const WRITER_QUEUE: usize = 16;
-
-/// The URIs a downloaded file names (`None` for a file that names nothing), as read from disk.
-type References = Option<Result<Vec<String>, WalkError>>;
-
-/// What a response sends its file writer.
-enum Piece {
-    Chunk(bytes::Bytes),
-    /// The body arrived whole and its length checked: keep the file.
-    Complete,
-}
-
-/// Writes one file on a blocking thread: streamed to a temporary name, hashed on the way,
-/// recorded in the journal, then renamed into place.
-struct FileWriter {
-    temp: PathBuf,
-    target: PathBuf,
-    path: String,
-    kind: FileKind,
-    fsync: bool,
-    journal: Arc<Mutex<Journal>>,
-}
-
-impl FileWriter {
-    /// Writes the pieces until `Complete`; returns `None`, leaving nothing behind, when the
-    /// sender goes away first (a failed or cancelled attempt).
-    fn write(
-        self,
-        mut pieces: tokio::sync::mpsc::Receiver<Piece>,
-    ) -> std::io::Result<Option<(ManifestEntry, References)>> {
-        let result = self
-            .write_temp(&mut pieces)
-            .and_then(|written| match written {
-                Some(entry) => self.commit(entry).map(Some),
-                None => Ok(None),
-            });
-        if !matches!(result, Ok(Some(_))) {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-        result
-    }
-
-    fn write_temp(
-        &self,
-        pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
-    ) -> std::io::Result<Option<ManifestEntry>> {
-        if let Some(parent) = self.temp.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&self.temp)?;
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        loop {
-            match pieces.blocking_recv() {
-                Some(Piece::Chunk(chunk)) => {
-                    hasher.update(&chunk);
-                    out.write_all(&chunk)?;
-                    size += chunk.len() as u64;
-                }
-                Some(Piece::Complete) => break,
-                None => return Ok(None),
-            }
-        }
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        if self.fsync {
-            file.sync_all()?;
-        }
-        Ok(Some(ManifestEntry {
-            path: self.path.clone(),
-            size,
-            sha256: hex::encode(hasher.finalize()),
-        }))
-    }
-
-    /// Journal first, then rename: a file under its final name is always in the journal, and
-    /// a journal entry whose file is missing or different is simply fetched again.
-    fn commit(&self, entry: ManifestEntry) -> std::io::Result<(ManifestEntry, References)> {
-        self.journal
-            .lock()
-            .map_err(|_| std::io::Error::other("journal lock poisoned"))?
-            .append(&entry)?;
-        std::fs::rename(&self.temp, &self.target)?;
-        let references =
-            (self.kind != FileKind::Leaf).then(|| read_references(self.kind, &self.target));
-        Ok((entry, references))
-    }
-}
-
-/// The URIs a tileset or glTF file on disk names.
-fn read_references(kind: FileKind, file: &Path) -> Result<Vec<String>, WalkError> {
-    let reader = std::io::BufReader::new(std::fs::File::open(file)?);
-    walk::references(kind, reader)
-}
-
-/// A fresh temporary name for a file to stream into: hidden, beside its target so the rename
-/// stays on one file system, and unique, so a write still in flight from a cancelled attempt
-/// can never land in another attempt's file.
-fn part_path(target: &Path) -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.{}-{n}{PART_SUFFIX}", std::process::id()))
-}
-
-/// Removes temporary files that interrupted runs left in `dirs`.
-fn remove_stale_parts<'a>(dirs: impl Iterator<Item = &'a Path>) {
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().ends_with(PART_SUFFIX) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-}
-
-/// A transport error's message with its causes, without the (signed) URL.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = part_path(path);
-    let mut file = std::fs::File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temp, path)
-}
-
-/// Files recorded complete by earlier runs into `dir` from the same `source`: the manifest,
-/// then the journal of an interrupted run. Unreadable records are ignored (the files are then
-/// fetched again), never trusted.
-fn previous_entries(dir: &Path, source: &str) -> HashMap<String, ManifestEntry> {
-    let mut known = HashMap::new();
-    match Manifest::read(dir) {
-        Ok(Some(manifest)) if manifest.source == source => {
-            for entry in manifest.files {
-                known.insert(entry.path.clone(), entry);
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "ignoring an unreadable manifest"),
-    }
-    if let Ok(file) = std::fs::File::open(dir.join(JOURNAL_FILE)) {
-        let mut lines = std::io::BufReader::new(file).lines();
-        let header: Option<JournalHeader> = lines
-            .next()
-            .and_then(Result::ok)
-            .and_then(|l| serde_json::from_str(&l).ok());
-        if header.is_some_and(|h| h.source == source) {
-            for line in lines.map_while(Result::ok) {
-                // A torn last line from a kill is skipped.
-                if let Ok(entry) = serde_json::from_str::<ManifestEntry>(&line) {
-                    known.insert(entry.path.clone(), entry);
-                }
-            }
-        }
-    }
-    known.retain(|path, _| TilePath::parse(path).is_some());
-    known
-}
-
-#[derive(Serialize, Deserialize)]
-struct JournalHeader {
-    source: String,
-}
-
-/// An append-only record of files completed by the running download, so a killed run can
-/// resume: one JSON object a line after a header naming the source.
-struct Journal {
-    file: std::fs::File,
-}
-
-impl Journal {
-    /// Starts a journal that carries the entries already known.
-    fn start<'a>(
-        dir: &Path,
-        source: &str,
-        known: impl Iterator<Item = &'a ManifestEntry>,
-    ) -> std::io::Result<Journal> {
-        let mut text = serde_json::to_string(&JournalHeader {
-            source: source.to_owned(),
-        })?;
-        text.push('\n');
-        for entry in known {
-            text.push_str(&serde_json::to_string(entry)?);
-            text.push('\n');
-        }
-        let path = dir.join(JOURNAL_FILE);
-        write_atomically(&path, text.as_bytes())?;
-        let file = std::fs::OpenOptions::new().append(true).open(&path)?;
-        Ok(Journal { file })
-    }
-
-    fn append(&mut self, entry: &ManifestEntry) -> std::io::Result<()> {
-        let mut line = serde_json::to_string(entry)?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes())
     }
 }

@@ -5,25 +5,39 @@
 //! about an hour) as its query. [`TilesetUrl`] turns it into the URL of `tileset.json` and
 //! resolves every relative URI a tileset or glTF names into a signed URL under the same root,
 //! refusing ([`Refused`]) anything that would leave it: `..` past the root, absolute paths,
-//! percent-encoded traversal, other hosts or schemes. So the signature is only ever sent to the
-//! host that issued it, and no file is ever written outside the output directory.
+//! percent-encoded traversal, other hosts or schemes, and names that are not portable file
+//! names on every platform ([`name`]). So the signature is only ever sent to the host that
+//! issued it, and every name that becomes a path is one [`TilePath`], checked once.
 //!
 //! [`Downloader`] walks the tileset while it downloads: it fetches `tileset.json`, reads the
 //! contents it names (3D Tiles 1.0 `content.uri`, 1.1 `contents[]`, external child tilesets,
-//! glTF buffers and images), and queues them, each file once, several at a time. Each file is
-//! streamed to a temporary name beside its final one and renamed when complete and checked
-//! against `Content-Length`; a `manifest.json` records the path, size and SHA-256 of every
-//! file, so an interrupted run resumes without fetching complete files again.
+//! glTF buffers and images, and the subtrees, contents and buffers of [implicit] tilesets),
+//! and queues them, each file once, several at a time. Every write goes through a handle
+//! confined to the output directory (`cap_std::fs::Dir`), locked for the run. Each file is
+//! streamed to a temporary name beside its final one, checked (length, and the structure its
+//! type promises) and renamed; a broken transfer continues with `Range`. A `manifest.json`
+//! records the path, size and SHA-256 of every file, and what is missing, so an interrupted
+//! run resumes without fetching complete files again. What the walk cannot interpret (an
+//! unknown template variable, a malformed subtree) is a failure with its reason: the download
+//! is then incomplete, never silently partial. A download from a [`SignedUrlSource`] (an
+//! export: [`Downloader::download_export`]) renews a refused signature and carries on.
+//!
+//! Use the downloader's own HTTP client (or one without a whole-request timeout): a large tile
+//! on a slow link takes minutes, and [`DownloadOptions::idle_timeout`] already ends a stalled
+//! transfer.
 //!
 //! ```no_run
-//! use mesh_export::tiles::{Downloader, TilesetUrl};
+//! use mesh_export::tiles::{DownloadError, Downloader, TilesetUrl};
 //!
 //! # async fn run(href: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! let tileset = TilesetUrl::from_mesh_href(href)?;
-//! let summary = Downloader::new("./tiles").concurrency(8).download(&tileset).await?;
-//! println!("{} files, {} bytes in {:?}", summary.files, summary.bytes, summary.elapsed);
-//! for refused in &summary.refused {
-//!     eprintln!("{refused}");
+//! match Downloader::new("./tiles").concurrency(8).download(&tileset).await {
+//!     Ok(summary) => println!("{} files, {} bytes", summary.files, summary.bytes),
+//!     Err(DownloadError::Incomplete { failures, summary }) => {
+//!         failures.iter().for_each(|f| eprintln!("failed: {f}"));
+//!         summary.refused.iter().for_each(|r| eprintln!("refused: {r}"));
+//!     }
+//!     Err(e) => return Err(e.into()),
 //! }
 //! # Ok(())
 //! # }
@@ -32,14 +46,24 @@
 //! Nothing in this module prints a signature: URLs appear with `?<redacted>` in `Debug`,
 //! `Display`, errors and logs.
 
+mod claims;
 mod download;
+mod errors;
+mod fetch;
+pub mod implicit;
+mod manifest;
+pub mod name;
+mod output;
+mod signer;
 mod url;
 pub mod walk;
+mod writer;
 
-pub use self::download::{
-    DownloadError, DownloadOptions, DownloadSummary, Downloader, FileError, FileFailure,
-    MANIFEST_FILE, Manifest, ManifestEntry, Progress,
-};
+pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
+pub use self::errors::{DownloadError, FileError, FileFailure};
+pub use self::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
+pub use self::name::NameError;
+pub use self::signer::{ExportLinks, FixedUrl, RefreshError, SignedUrlSource};
 pub use self::url::{RefusalReason, Refused, TileFile, TilePath, TilesetUrl, TilesetUrlError};
 
 /// Suffix of the temporary files a download streams into before renaming them.
@@ -48,5 +72,10 @@ const PART_SUFFIX: &str = ".mesh-export-part";
 /// The journal of completed files a running download appends to, at the output root.
 const JOURNAL_FILE: &str = ".mesh-export-journal.jsonl";
 
-/// Root-level names the downloader writes itself; a tileset naming them is refused.
-const RESERVED_NAMES: &[&str] = &[download::MANIFEST_FILE, JOURNAL_FILE];
+/// The lock file at the output root, on platforms that cannot lock the directory itself.
+#[cfg_attr(unix, allow(dead_code))]
+const LOCK_FILE: &str = ".mesh-export.lock";
+
+/// Root-level names the downloader writes itself, lower-case; a tileset naming them in any
+/// case is refused.
+const RESERVED_NAMES: &[&str] = &[manifest::MANIFEST_FILE, JOURNAL_FILE, LOCK_FILE];

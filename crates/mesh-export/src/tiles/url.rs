@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+use super::name::{self, NameError};
+
 /// What replaces a signed query in everything this module prints.
 const REDACTED: &str = "<redacted>";
 
@@ -28,6 +30,11 @@ pub enum TilesetUrlError {
     /// `Prefer: return=minimal`).
     #[error("export {0} has no mesh link yet: it is not Complete")]
     NoMeshLink(String),
+    /// The tileset file the URL names cannot be a file in the output directory: its decoded
+    /// name is not portable (`..%2Fx.json`, `NUL.json`, `C%3Ax.json`) or is one the downloader
+    /// writes itself (`manifest.json`).
+    #[error("the tileset URL names a file that cannot be written safely: {0}")]
+    UnsafeEntryName(NameError),
 }
 
 /// The signed root of an exported tileset, from an export's `_links.mesh.href`.
@@ -67,7 +74,8 @@ impl TilesetUrl {
         Ok(Self {
             root,
             query,
-            entry: TilePath::from_segments(vec!["tileset.json".to_owned()]),
+            entry: TilePath::new(vec!["tileset.json".to_owned()])
+                .expect("tileset.json is a portable name"),
         })
     }
 
@@ -91,17 +99,18 @@ impl TilesetUrl {
             .path_segments()
             .and_then(|mut s| s.next_back())
             .map(percent_decode)
-            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .filter(|n| !n.is_empty())
             .ok_or_else(|| TilesetUrlError::Invalid("the URL names no file".to_owned()))?;
+        // The entry becomes a file in the output directory like any other name.
+        let entry = TilePath::new(vec![name]).map_err(TilesetUrlError::UnsafeEntryName)?;
+        if entry.is_reserved() {
+            return Err(TilesetUrlError::UnsafeEntryName(NameError::Reserved));
+        }
         root.path_segments_mut()
             .map_err(|()| TilesetUrlError::Invalid("the URL cannot have a path".to_owned()))?
             .pop()
             .push("");
-        Ok(Self {
-            root,
-            query,
-            entry: TilePath::from_segments(vec![name]),
-        })
+        Ok(Self { root, query, entry })
     }
 
     /// Either form: a URL whose path ends in `.json` is taken as the tileset file itself
@@ -195,12 +204,26 @@ impl TilesetUrl {
         if segments.is_empty() {
             return Err(refuse(RefusalReason::NotAFile));
         }
-        let path = TilePath::from_segments(segments);
+        let path = TilePath::new(segments).map_err(|e| refuse(RefusalReason::NotPortable(e)))?;
         if path.is_reserved() {
             return Err(refuse(RefusalReason::ReservedName));
         }
         let url = self.signed(&path, own_query.as_deref());
-        Ok(Some(TileFile { path, url }))
+        Ok(Some(TileFile {
+            path,
+            url,
+            own_query,
+        }))
+    }
+
+    /// `file` signed with this URL's query instead of the one it was resolved with: after a
+    /// fresh signature, the files already found are fetched with it.
+    pub fn resign(&self, file: &TileFile) -> TileFile {
+        TileFile {
+            path: file.path.clone(),
+            url: self.signed(&file.path, file.own_query.as_deref()),
+            own_query: file.own_query.clone(),
+        }
     }
 
     /// The path under the root of an absolute URL on the same origin, or why it is refused.
@@ -227,13 +250,7 @@ impl TilesetUrl {
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty().extend(path.segments());
         }
-        let query = match (self.query.as_deref(), own_query) {
-            (Some(q), Some(o)) => Some(format!("{q}&{o}")),
-            (Some(q), None) => Some(q.to_owned()),
-            (None, Some(o)) => Some(o.to_owned()),
-            (None, None) => None,
-        };
-        url.set_query(query.as_deref());
+        url.set_query(merge_queries(self.query.as_deref(), own_query).as_deref());
         url
     }
 }
@@ -263,11 +280,18 @@ impl fmt::Debug for TilesetUrl {
 pub struct TileFile {
     path: TilePath,
     url: Url,
+    /// The query the URI named itself, kept apart so a fresh signature can replace ours.
+    own_query: Option<String>,
 }
 
 impl TileFile {
-    pub(crate) fn new(path: TilePath, url: Url) -> Self {
-        TileFile { path, url }
+    /// The entry file of `tileset`.
+    pub(crate) fn entry_of(tileset: &TilesetUrl) -> Self {
+        TileFile {
+            path: tileset.entry.clone(),
+            url: tileset.tileset_json(),
+            own_query: None,
+        }
     }
 
     /// The file's path relative to the tileset root.
@@ -302,8 +326,10 @@ pub(crate) fn redacted(url: &Url) -> String {
     }
 }
 
-/// A normalised path under a tileset root: decoded, non-empty segments, none of them `.` or
-/// `..` or holding a separator, so it always maps to a location inside an output directory.
+/// A normalised path under a tileset root: decoded segments that each pass the portable-name
+/// check ([`check_name`](super::name::check_name): no `.`/`..`, no separator, no `:`, no device
+/// name, bounded length and depth), so it always maps to the same location inside an output
+/// directory on every platform. There is no other way to build one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TilePath {
     /// The segments joined with `/`.
@@ -313,7 +339,9 @@ pub struct TilePath {
 }
 
 impl TilePath {
-    fn from_segments(segments: Vec<String>) -> Self {
+    /// A path from decoded segments, each checked to be a portable name.
+    pub(crate) fn new(segments: Vec<String>) -> Result<Self, NameError> {
+        name::check_path(segments.iter().map(String::as_str))?;
         let mut joined = String::new();
         let mut ends = Vec::with_capacity(segments.len());
         for (i, segment) in segments.iter().enumerate() {
@@ -323,20 +351,14 @@ impl TilePath {
             joined.push_str(segment);
             ends.push(joined.len());
         }
-        Self { joined, ends }
+        Ok(Self { joined, ends })
     }
 
     /// Parses a `/`-separated relative path, as a manifest records it; `None` when it is not a
-    /// valid path under a root (empty, absolute, or with `.`, `..` or `\` in it).
+    /// valid path under a root (empty, absolute, with `.`, `..` or `\\` in it, or with a name
+    /// that is not portable).
     pub fn parse(path: &str) -> Option<Self> {
-        let mut segments = Vec::new();
-        for segment in path.split('/') {
-            if !valid_segment(segment) {
-                return None;
-            }
-            segments.push(segment.to_owned());
-        }
-        Some(Self::from_segments(segments))
+        Self::new(path.split('/').map(str::to_owned).collect()).ok()
     }
 
     /// The path as `a/b/c.glb`.
@@ -369,16 +391,42 @@ impl TilePath {
         path
     }
 
+    /// The path relative to the output directory, as the confined directory handle takes it.
+    pub(crate) fn relative(&self) -> PathBuf {
+        self.segments().collect()
+    }
+
+    /// The directory holding the file, relative to the output directory (empty at the root).
+    pub(crate) fn parent_relative(&self) -> PathBuf {
+        let mut segments: Vec<&str> = self.segments().collect();
+        segments.pop();
+        segments.into_iter().collect()
+    }
+
+    /// The key under which two paths name the same file on a case-insensitive file system.
+    pub(crate) fn case_key(&self) -> String {
+        name::case_key(&self.joined)
+    }
+
+    /// The case keys of the directories above the file, outermost first.
+    pub(crate) fn parent_case_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.ends[..self.ends.len() - 1]
+            .iter()
+            .map(|&end| name::case_key(&self.joined[..end]))
+    }
+
     fn parent_segments(&self) -> Vec<String> {
         let mut segments: Vec<String> = self.segments().map(str::to_owned).collect();
         segments.pop();
         segments
     }
 
-    /// Names this module writes at the root of an output directory itself.
-    fn is_reserved(&self) -> bool {
-        self.ends.len() == 1 && super::RESERVED_NAMES.contains(&self.joined.as_str())
-            || self.file_name().ends_with(super::PART_SUFFIX)
+    /// Names this module writes at the root of an output directory itself, in any case (they
+    /// are one file on a case-insensitive file system), and its temporary files anywhere.
+    pub(crate) fn is_reserved(&self) -> bool {
+        let key = self.case_key();
+        self.ends.len() == 1 && super::RESERVED_NAMES.contains(&key.as_str())
+            || key.ends_with(super::PART_SUFFIX)
     }
 }
 
@@ -440,6 +488,14 @@ pub enum RefusalReason {
     /// It could not be parsed as a URL.
     #[error("it is not a valid URL")]
     Invalid,
+    /// A name in it is not a portable file name (a `:`, a device name such as `NUL.glb`, a
+    /// trailing dot or space, a reserved character, double encoding, too long or too deep).
+    #[error("it is not a portable file name: {0}")]
+    NotPortable(NameError),
+    /// It differs only in letter case from another file of the tileset (or a directory does):
+    /// one file on macOS and Windows, so it is refused rather than silently merged.
+    #[error("it differs only in letter case from `{0}`, the same file on macOS and Windows")]
+    CaseCollision(String),
 }
 
 /// Applies the segments of a relative path to `stack`, refusing anything that leaves it.
@@ -471,6 +527,30 @@ fn push_relative(stack: &mut Vec<String>, relative: &str) -> Result<(), RefusalR
         }
     }
     Ok(())
+}
+
+/// The signed query followed by the URI's own parameters that it does not set itself, both in
+/// their order: the signature's parameters win (a URI cannot replace or repeat `sig`), the
+/// URI's others (`v=2`) are kept.
+fn merge_queries(signed: Option<&str>, own: Option<&str>) -> Option<String> {
+    let name_of = |pair: &str| percent_decode(pair.split('=').next().unwrap_or_default());
+    let signed_names: Vec<String> = signed
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(name_of)
+        .collect();
+    let own_pairs = own
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|pair| !pair.is_empty() && !signed_names.contains(&name_of(pair)));
+    let merged: Vec<&str> = signed
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .chain(own_pairs)
+        .collect();
+    (!merged.is_empty()).then(|| merged.join("&"))
 }
 
 fn valid_segment(segment: &str) -> bool {
@@ -629,11 +709,30 @@ mod tests {
     #[test]
     fn same_origin_absolute_urls_under_the_root_become_relative() {
         let (path, url) = resolved(
-            "https://blobs.example/container/export-1/a/b.glb?sig=OTHER",
+            "https://blobs.example/container/export-1/a/b.glb?v=1",
             "tileset.json",
         );
         assert_eq!(path, "a/b.glb");
-        assert!(url.ends_with("/a/b.glb?sv=2024&sig=SECRET&sig=OTHER"));
+        assert!(url.ends_with("/a/b.glb?sv=2024&sig=SECRET&v=1"), "{url}");
+    }
+
+    #[test]
+    fn the_signed_query_wins_over_the_uris_own_parameters_of_the_same_name() {
+        // The URI's `sig` and `sv` never replace or repeat ours; its other parameters are kept
+        // after ours, in their order.
+        let (_, url) = resolved(
+            "https://blobs.example/container/export-1/a/b.glb?sig=OTHER&z=1&sv=1999&a=2",
+            "tileset.json",
+        );
+        assert!(
+            url.ends_with("/a/b.glb?sv=2024&sig=SECRET&z=1&a=2"),
+            "{url}"
+        );
+        let (_, url) = resolved("t.glb?%73ig=SNEAKY&v=2", "tileset.json");
+        assert!(url.ends_with("/t.glb?sv=2024&sig=SECRET&v=2"), "{url}");
+        let unsigned = TilesetUrl::from_mesh_href("https://h/c").unwrap();
+        let file = unsigned.resolve("t.glb?v=2", &root()).unwrap().unwrap();
+        assert!(file.url().as_str().ends_with("/t.glb?v=2"));
     }
 
     #[test]
@@ -649,7 +748,10 @@ mod tests {
     fn a_multibyte_character_near_the_start_is_not_a_panic() {
         // Found by the `tileset_walk` fuzz target: the `data:` check sliced inside a character.
         assert!(matches!(resolve("data\u{21e}x.glb", "t.json"), Ok(Some(_))));
-        assert!(resolve("dat\u{e9}:x", "t.json").is_ok());
+        assert_eq!(
+            reason("dat\u{e9}:x", "t.json"),
+            RefusalReason::NotPortable(NameError::Colon)
+        );
     }
 
     #[test]

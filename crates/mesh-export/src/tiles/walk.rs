@@ -1,20 +1,28 @@
-//! Reading the URIs a tileset file names: tile contents, child tilesets, glTF resources.
+//! Reading the URIs a tileset file names: tile contents, child tilesets, glTF resources,
+//! implicit tiling subtrees.
 //!
 //! These functions only list URIs as written; [`TilesetUrl::resolve`](super::TilesetUrl::resolve)
 //! decides where each one points and whether it may be fetched.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::TilePath;
+use super::implicit::{self, ImplicitTiling, PendingSubtree, SubtreeContext};
 
 /// The largest JSON chunk of a `.glb` this module reads (the binary chunk is never read).
 const MAX_GLB_JSON: u64 = 64 * 1024 * 1024;
 
 /// What a file of a tileset is, as far as the walk cares: it decides whether the file names
-/// further files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// further files, and how to read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileKind {
     /// A tileset JSON (`.json`): the root, or an external child tileset.
     Tileset,
@@ -24,10 +32,14 @@ pub enum FileKind {
     Glb,
     /// Anything else (`.b3dm`, `.pnts`, textures, buffers): names nothing further.
     Leaf,
+    /// A subtree file of an implicit tileset (binary `.subtree` or JSON), read in its context.
+    Subtree(Arc<SubtreeContext>),
+    /// An external buffer holding a subtree's availability, read for that subtree.
+    SubtreeBuffer(Arc<PendingSubtree>),
 }
 
 impl FileKind {
-    /// The kind of a file, by its extension.
+    /// The kind of a file named without context, by its extension.
     pub fn of(path: &TilePath) -> Self {
         match path.extension().as_deref() {
             Some("json") => Self::Tileset,
@@ -36,6 +48,58 @@ impl FileKind {
             _ => Self::Leaf,
         }
     }
+
+    /// Whether the file may name further files (and so is read once downloaded).
+    pub fn names_files(&self) -> bool {
+        !matches!(self, Self::Leaf)
+    }
+
+    /// Whether reading the file may reveal many more files: worth fetching first.
+    pub fn reveals_more(&self) -> bool {
+        matches!(
+            self,
+            Self::Tileset | Self::Subtree(_) | Self::SubtreeBuffer(_)
+        )
+    }
+
+    /// Whether the file is read with a context of its own (a subtree or a subtree buffer):
+    /// the same file reached twice would need reading twice.
+    pub fn has_context(&self) -> bool {
+        matches!(self, Self::Subtree(_) | Self::SubtreeBuffer(_))
+    }
+}
+
+/// A URI a file names, and how to read what it points at.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The URI as written, or as expanded from a template.
+    pub uri: String,
+    /// The file it is relative to, when not the file that names it: implicit tiling templates
+    /// are relative to the tileset JSON, and subtree buffers to their subtree file.
+    pub base: Option<Arc<TilePath>>,
+    /// How to read the file; `None` for [`FileKind::of`] its path.
+    pub kind: Option<FileKind>,
+}
+
+impl Reference {
+    fn plain(uri: String) -> Self {
+        Reference {
+            uri,
+            base: None,
+            kind: None,
+        }
+    }
+}
+
+/// What a file names: the references to follow, and what it names that cannot be followed.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// The references, in document order, each plain URI once.
+    pub references: Vec<Reference>,
+    /// Parts of the file that name files this walk cannot interpret (an unknown template
+    /// variable, a malformed implicit tiling): the download cannot be complete. Each is a
+    /// [`WalkError::Unsupported`].
+    pub problems: Vec<WalkError>,
 }
 
 /// Why a file's references could not be read.
@@ -51,62 +115,344 @@ pub enum WalkError {
     /// The file could not be read.
     #[error("could not be read: {0}")]
     Io(#[from] std::io::Error),
+    /// The file names files in a way this walk cannot interpret, so they cannot be fetched:
+    /// the tileset cannot be downloaded whole.
+    #[error("cannot interpret `{uri}`: {reason}")]
+    Unsupported {
+        /// The template, URI or file that cannot be interpreted.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// The URIs a file of the given kind names, in document order, each once.
-pub fn references(kind: FileKind, reader: impl Read) -> Result<Vec<String>, WalkError> {
+/// What the file at `path`, of the given kind, names.
+pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
+    let plain = |uris: Vec<String>| Walked {
+        references: uris.into_iter().map(Reference::plain).collect(),
+        problems: Vec::new(),
+    };
     match kind {
-        FileKind::Tileset => tileset_uris(&serde_json::from_reader(reader)?),
-        FileKind::Gltf => gltf_uris(&serde_json::from_reader(reader)?),
-        FileKind::Glb => glb_uris(reader),
-        FileKind::Leaf => Ok(Vec::new()),
+        FileKind::Tileset => tileset_references(path, reader),
+        FileKind::Gltf => Ok(plain(gltf_uris(&serde_json::from_reader(reader)?)?)),
+        FileKind::Glb => Ok(plain(glb_uris(reader)?)),
+        FileKind::Leaf => Ok(Walked::default()),
+        FileKind::Subtree(context) => implicit::read_subtree(context, path, reader),
+        FileKind::SubtreeBuffer(pending) => implicit::read_subtree_buffer(pending, path, reader),
     }
 }
 
-/// The URIs a 3D Tiles tileset names: every tile's `content.uri` (1.0 and 1.1), the legacy
-/// `content.url` (pre-1.0), 1.1 `contents[].uri`, through nested `children`, and a 1.1
-/// `schemaUri`. External tilesets appear as `.json` contents; their own contents are theirs.
-///
-/// Contents of implicitly tiled tiles are URI templates (`{level}/{x}/{y}`), which name no
-/// single file: they are skipped with a warning.
-pub fn tileset_uris(tileset: &Value) -> Result<Vec<String>, WalkError> {
-    let root = tileset
-        .get("root")
-        .filter(|r| r.is_object())
-        .ok_or_else(|| WalkError::Shape("not a 3D Tiles tileset: no `root` tile".to_owned()))?;
-    let mut uris = Vec::new();
-    if let Some(schema) = tileset.get("schemaUri").and_then(Value::as_str) {
-        uris.push(schema.to_owned());
+/// The URIs a file of the given kind names, in document order, each once, as if it sat at
+/// the root as `tileset.json`. What it names that cannot be interpreted is an error.
+pub fn references(kind: FileKind, reader: impl Read) -> Result<Vec<String>, WalkError> {
+    let path = TilePath::parse("tileset.json").expect("a valid path");
+    let walked = read(&kind, &path, reader)?;
+    if let Some(problem) = walked.problems.into_iter().next() {
+        return Err(problem);
     }
-    // Depth-first with an explicit stack; serde_json bounds the nesting depth already.
-    let mut stack = vec![root];
-    while let Some(tile) = stack.pop() {
-        let implicit = tile.get("implicitTiling").is_some();
-        let contents = tile.get("content").into_iter().chain(
-            tile.get("contents")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        );
-        for content in contents {
-            let uri = content
-                .get("uri")
-                .or_else(|| content.get("url"))
-                .and_then(Value::as_str);
-            match uri {
-                Some(uri) if implicit && uri.contains('{') => {
-                    tracing::warn!(uri, "skipping an implicit tiling template: not supported");
+    Ok(walked.references.into_iter().map(|r| r.uri).collect())
+}
+
+/// What a 3D Tiles tileset at `path` names: every tile's `content.uri` (1.0 and 1.1), the
+/// legacy `content.url` (pre-1.0), 1.1 `contents[].uri`, through nested `children`, a 1.1
+/// `schemaUri`, and the root subtree of each implicit root tile (whose subtrees name the rest).
+/// External tilesets appear as `.json` contents; their own contents are theirs.
+///
+/// The JSON is streamed: only the URIs and the small objects around them are kept, so memory
+/// follows the URIs, not the document.
+pub fn tileset_references(path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut found = Found::default();
+    TilesetSeed {
+        path,
+        found: &mut found,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    if !found.root {
+        return Err(WalkError::Shape(
+            "not a 3D Tiles tileset: no `root` tile".to_owned(),
+        ));
+    }
+    let mut references = Vec::with_capacity(found.tiles.len() + 1);
+    references.extend(found.schema.map(Reference::plain));
+    references.extend(found.tiles);
+    Ok(Walked {
+        references: dedup_references(references),
+        problems: found.problems,
+    })
+}
+
+/// What streaming a tileset collects.
+#[derive(Default)]
+struct Found {
+    /// Whether there was a `root` object.
+    root: bool,
+    schema: Option<String>,
+    tiles: Vec<Reference>,
+    problems: Vec<WalkError>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum TilesetKey {
+    Root,
+    SchemaUri,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum TileKey {
+    Content,
+    Contents,
+    Children,
+    ImplicitTiling,
+    Extensions,
+    #[serde(other)]
+    Other,
+}
+
+/// Visitor methods for the JSON types a visitor does not look into: they are consumed and
+/// yield `$value`, as `Value::get` on them would have found nothing.
+macro_rules! ignore_other_types {
+    ($value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+struct TilesetSeed<'a> {
+    path: &'a TilePath,
+    found: &'a mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for TilesetSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TilesetSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tileset")
+    }
+
+    ignore_other_types!(());
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        drain_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<TilesetKey>()? {
+            match key {
+                TilesetKey::Root => {
+                    let mut tiles = Vec::new();
+                    let root = map.next_value_seed(TileSeed {
+                        path: self.path,
+                        out: &mut tiles,
+                        problems: &mut self.found.problems,
+                    })?;
+                    // As with a parsed document, the last `root` is the one that counts.
+                    self.found.root = root;
+                    self.found.tiles = tiles;
                 }
-                Some(uri) => uris.push(uri.to_owned()),
-                None => {}
+                TilesetKey::SchemaUri => {
+                    self.found.schema = match map.next_value::<Value>()? {
+                        Value::String(uri) => Some(uri),
+                        _ => None,
+                    };
+                }
+                TilesetKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        if let Some(children) = tile.get("children").and_then(Value::as_array) {
-            // Reversed so that the walk visits children in document order.
-            stack.extend(children.iter().rev());
-        }
+        Ok(())
     }
-    Ok(dedup(uris))
+}
+
+/// One tile: adds its references, then its children's, to `out`. Yields whether it was an
+/// object at all.
+struct TileSeed<'a> {
+    path: &'a TilePath,
+    out: &'a mut Vec<Reference>,
+    problems: &'a mut Vec<WalkError>,
+}
+
+impl<'de> DeserializeSeed<'de> for TileSeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TileSeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tile")
+    }
+
+    ignore_other_types!(false);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        drain_seq(seq).map(|()| false)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut content = None;
+        let mut contents = None;
+        let mut implicit = None;
+        let mut extensions = None;
+        let mut children = Vec::new();
+        while let Some(key) = map.next_key::<TileKey>()? {
+            match key {
+                TileKey::Content => content = Some(map.next_value::<Value>()?),
+                TileKey::Contents => contents = Some(map.next_value::<Value>()?),
+                TileKey::ImplicitTiling => implicit = Some(map.next_value::<Value>()?),
+                TileKey::Extensions => extensions = Some(map.next_value::<Value>()?),
+                TileKey::Children => {
+                    children.clear();
+                    map.next_value_seed(ChildrenSeed {
+                        path: self.path,
+                        out: &mut children,
+                        problems: &mut *self.problems,
+                    })?;
+                }
+                TileKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        // 3D Tiles 1.0's `3DTILES_multiple_contents` lists them as `content` (later drafts:
+        // `contents`); the core `contents` wins when both are there.
+        let contents = contents.or_else(|| {
+            let multiple = extensions.as_ref()?.get("3DTILES_multiple_contents")?;
+            multiple
+                .get("contents")
+                .or_else(|| multiple.get("content"))
+                .filter(|c| c.is_array())
+                .cloned()
+        });
+        let implicit = implicit.as_ref().or_else(|| {
+            extensions
+                .as_ref()
+                .and_then(|e| e.get("3DTILES_implicit_tiling"))
+        });
+        if let Some(implicit) = implicit {
+            match ImplicitTiling::from_tile(
+                implicit,
+                content.as_ref(),
+                contents.as_ref(),
+                self.path,
+            ) {
+                Ok(tiling) => self.out.push(Arc::new(tiling).root_subtree()),
+                Err(reason) => {
+                    let uri = implicit
+                        .get("subtrees")
+                        .and_then(|s| s.get("uri"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("implicitTiling")
+                        .to_owned();
+                    self.problems.push(WalkError::Unsupported { uri, reason });
+                }
+            }
+        } else {
+            let listed = content.iter().chain(
+                contents
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+            for content in listed {
+                let uri = content
+                    .get("uri")
+                    .or_else(|| content.get("url"))
+                    .and_then(Value::as_str);
+                if let Some(uri) = uri {
+                    self.out.push(Reference::plain(uri.to_owned()));
+                }
+            }
+        }
+        self.out.append(&mut children);
+        Ok(true)
+    }
+}
+
+/// A tile's `children`: each tile in document order.
+struct ChildrenSeed<'a> {
+    path: &'a TilePath,
+    out: &'a mut Vec<Reference>,
+    problems: &'a mut Vec<WalkError>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChildrenSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChildrenSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of tiles")
+    }
+
+    ignore_other_types!(());
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        drain_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(TileSeed {
+                path: self.path,
+                out: &mut *self.out,
+                problems: &mut *self.problems,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
 }
 
 /// The URIs a glTF JSON names: `buffers[].uri` and `images[].uri` (data URIs included; the
@@ -159,9 +505,25 @@ pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
 }
 
 fn dedup(uris: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     uris.into_iter()
         .filter(|u| seen.insert(u.clone()))
+        .collect()
+}
+
+/// Keeps the first of each plain URI; references with a context of their own all stay.
+fn dedup_references(references: Vec<Reference>) -> Vec<Reference> {
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::new();
+        references
+            .iter()
+            .map(|r| r.kind.is_some() || seen.insert(r.uri.as_str()))
+            .collect()
+    };
+    references
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, keep)| keep.then_some(r))
         .collect()
 }
 
@@ -169,6 +531,130 @@ fn dedup(uris: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The URIs of a tileset document, as the download reads them.
+    fn tileset_uris(tileset: &Value) -> Result<Vec<String>, WalkError> {
+        references(FileKind::Tileset, &serde_json::to_vec(tileset).unwrap()[..])
+    }
+
+    /// The walk as it was before streaming, over a parsed document: the oracle the streaming
+    /// walk must agree with on tilesets without implicit tiling.
+    fn parsed_walk(tileset: &Value) -> Result<Vec<String>, WalkError> {
+        let root = tileset
+            .get("root")
+            .filter(|r| r.is_object())
+            .ok_or_else(|| WalkError::Shape("not a 3D Tiles tileset: no `root` tile".to_owned()))?;
+        let mut uris = Vec::new();
+        if let Some(schema) = tileset.get("schemaUri").and_then(Value::as_str) {
+            uris.push(schema.to_owned());
+        }
+        let mut stack = vec![root];
+        while let Some(tile) = stack.pop() {
+            let contents = tile.get("content").into_iter().chain(
+                tile.get("contents")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+            for content in contents {
+                let uri = content
+                    .get("uri")
+                    .or_else(|| content.get("url"))
+                    .and_then(Value::as_str);
+                if let Some(uri) = uri {
+                    uris.push(uri.to_owned());
+                }
+            }
+            if let Some(children) = tile.get("children").and_then(Value::as_array) {
+                stack.extend(children.iter().rev());
+            }
+        }
+        Ok(dedup(uris))
+    }
+
+    /// A deterministic tileset `depth` levels deep with up to `width` children per tile, keys
+    /// in varying order (children before content, unknown members, odd types), repeated URIs.
+    fn generated_tileset(depth: u32, width: u32, seed: u64) -> Value {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u32
+        };
+        fn tile(depth: u32, width: u32, name: String, next: &mut dyn FnMut() -> u32) -> Value {
+            let mut object = serde_json::Map::new();
+            let children: Vec<Value> = if depth == 0 {
+                Vec::new()
+            } else {
+                (0..1 + next() % width)
+                    .map(|i| tile(depth - 1, width, format!("{name}/{i}"), next))
+                    .collect()
+            };
+            let roll = next() % 8;
+            if roll == 0 {
+                object.insert("children".into(), Value::Array(children.clone()));
+            }
+            object.insert("geometricError".into(), json!(depth));
+            match roll {
+                1 => {
+                    object.insert(
+                        "contents".into(),
+                        json!([{"uri": format!("{name}/a.glb")}, {"url": format!("{name}/b.b3dm")}, 7]),
+                    );
+                }
+                2 => {
+                    object.insert("content".into(), json!({"uri": "shared.glb"}));
+                }
+                3 => {
+                    object.insert("content".into(), json!({"uri": 5}));
+                }
+                4 => {}
+                _ => {
+                    object.insert("content".into(), json!({"uri": format!("{name}.glb"), "boundingVolume": {"box": [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]}}));
+                }
+            }
+            object.insert(
+                "extras".into(),
+                json!({"children": [{"content": {"uri": "not-a-tile.glb"}}]}),
+            );
+            if roll != 0 {
+                if depth == 0 && next().is_multiple_of(3) {
+                    object.insert("children".into(), json!("not a list"));
+                } else {
+                    object.insert("children".into(), Value::Array(children));
+                }
+            }
+            Value::Object(object)
+        }
+        json!({
+            "asset": {"version": "1.1"},
+            "geometricError": 1000,
+            "root": tile(depth, width, "t".to_owned(), &mut next),
+            "schemaUri": "schema.json",
+            "extras": [1, 2, {"root": {"content": {"uri": "nope.glb"}}}],
+        })
+    }
+
+    #[test]
+    fn the_streaming_walk_yields_what_the_parsed_walk_did_on_deep_and_wide_tilesets() {
+        for (depth, width, seed) in [(3, 4, 1), (5, 4, 2), (12, 2, 3), (40, 1, 4), (2, 120, 5)] {
+            let tileset = generated_tileset(depth, width, seed);
+            let expected = parsed_walk(&tileset).unwrap();
+            assert!(expected.len() > 10, "{depth}x{width}: {expected:?}");
+            assert_eq!(tileset_uris(&tileset).unwrap(), expected, "{depth}x{width}");
+        }
+        for odd in [
+            json!({"root": 5}),
+            json!([1]),
+            json!({"root": []}),
+            json!({"asset": {}}),
+        ] {
+            assert!(parsed_walk(&odd).is_err());
+            let err = tileset_uris(&odd).unwrap_err();
+            assert!(matches!(err, WalkError::Shape(_)), "{odd}: {err}");
+        }
+    }
 
     #[test]
     fn walks_a_3d_tiles_1_0_tileset_with_nested_children_and_external_tilesets() {
@@ -217,15 +703,126 @@ mod tests {
     }
 
     #[test]
-    fn skips_implicit_tiling_templates() {
+    fn an_implicit_root_yields_its_root_subtree_with_its_context() {
         let tileset = json!({
             "asset": {"version": "1.1"},
             "root": {
-                "content": {"uri": "content/{level}/{x}/{y}.glb"},
-                "implicitTiling": {"subtrees": {"uri": "subtrees/{level}.subtree"}}
+                "content": {"uri": "plain.glb"},
+                "children": [{
+                    "contents": [{"uri": "content/{level}/{x}/{y}.glb"}, {"uri": "b/{x}_{y}_{level}.glb"}],
+                    "implicitTiling": {
+                        "subdivisionScheme": "QUADTREE",
+                        "subtreeLevels": 3,
+                        "availableLevels": 7,
+                        "subtrees": {"uri": "subtrees/{level}/{x}/{y}.subtree"}
+                    }
+                }]
             }
         });
-        assert!(tileset_uris(&tileset).unwrap().is_empty());
+        let path = TilePath::parse("sub/tileset.json").unwrap();
+        let bytes = serde_json::to_vec(&tileset).unwrap();
+        let walked = read(&FileKind::Tileset, &path, &bytes[..]).unwrap();
+        assert!(walked.problems.is_empty(), "{:?}", walked.problems);
+        let uris: Vec<&str> = walked.references.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["plain.glb", "subtrees/0/0/0.subtree"]);
+        let subtree = &walked.references[1];
+        assert_eq!(subtree.base.as_deref(), Some(&path));
+        let Some(FileKind::Subtree(context)) = &subtree.kind else {
+            panic!("{subtree:?}");
+        };
+        assert_eq!(context.root(), implicit::TileCoord::ROOT);
+        let templates: Vec<&str> = context
+            .tiling()
+            .contents()
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(
+            templates,
+            ["content/{level}/{x}/{y}.glb", "b/{x}_{y}_{level}.glb"]
+        );
+    }
+
+    #[test]
+    fn an_implicit_root_the_walk_cannot_interpret_is_a_problem_not_a_skip() {
+        let tileset = |content: &str, subtrees: &str| {
+            json!({
+                "asset": {"version": "1.1"},
+                "root": {"children": [
+                    {"content": {"uri": "kept.glb"}},
+                    {
+                        "content": {"uri": content},
+                        "implicitTiling": {
+                            "subdivisionScheme": "QUADTREE", "subtreeLevels": 2, "availableLevels": 3,
+                            "subtrees": {"uri": subtrees}
+                        }
+                    }
+                ]}
+            })
+        };
+        let cases = [
+            (
+                "c/{level}/{x}/{y}/{lod}.glb",
+                "s/{level}/{x}/{y}.subtree",
+                "{lod}",
+            ),
+            (
+                "c/{level}/{x}/{y}.glb",
+                "s/{level}/{x}/{y}/{z}.subtree",
+                "{z}",
+            ),
+            (
+                "c/{level}/{x}.glb",
+                "s/{level}/{x}/{y}.subtree",
+                "does not use all",
+            ),
+            (
+                "c/{level}/{x}/{y.glb",
+                "s/{level}/{x}/{y}.subtree",
+                "unclosed",
+            ),
+        ];
+        for (content, subtrees, why) in cases {
+            let path = TilePath::parse("tileset.json").unwrap();
+            let bytes = serde_json::to_vec(&tileset(content, subtrees)).unwrap();
+            let walked = read(&FileKind::Tileset, &path, &bytes[..]).unwrap();
+            let uris: Vec<&str> = walked.references.iter().map(|r| r.uri.as_str()).collect();
+            assert_eq!(uris, ["kept.glb"], "{content}");
+            assert_eq!(walked.problems.len(), 1, "{content}");
+            let problem = walked.problems[0].to_string();
+            assert!(matches!(walked.problems[0], WalkError::Unsupported { .. }));
+            assert!(problem.contains(why), "{content}: {problem}");
+            assert!(tileset_uris(&tileset(content, subtrees)).is_err());
+        }
+    }
+
+    #[test]
+    fn reads_the_3d_tiles_1_0_multiple_contents_extension() {
+        let tileset = json!({
+            "asset": {"version": "1.0"},
+            "root": {
+                "extensions": {"3DTILES_multiple_contents": {"content": [{"uri": "a.b3dm"}, {"uri": "b.i3dm"}]}},
+                "children": [{
+                    "extensions": {
+                        "3DTILES_multiple_contents": {"content": [{"uri": "q/{level}/{x}/{y}.b3dm"}, {"uri": "p/{level}/{x}/{y}.pnts"}]},
+                        "3DTILES_implicit_tiling": {
+                            "subdivisionScheme": "QUADTREE", "subtreeLevels": 2, "maximumLevel": 3,
+                            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"}
+                        }
+                    }
+                }]
+            }
+        });
+        let path = TilePath::parse("tileset.json").unwrap();
+        let bytes = serde_json::to_vec(&tileset).unwrap();
+        let walked = read(&FileKind::Tileset, &path, &bytes[..]).unwrap();
+        assert!(walked.problems.is_empty(), "{:?}", walked.problems);
+        let uris: Vec<&str> = walked.references.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["a.b3dm", "b.i3dm", "s/0/0/0.subtree"]);
+        let Some(FileKind::Subtree(context)) = &walked.references[2].kind else {
+            panic!("{:?}", walked.references[2]);
+        };
+        assert_eq!(context.tiling().contents().len(), 2);
     }
 
     #[test]

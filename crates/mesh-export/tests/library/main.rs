@@ -8,3 +8,5 @@ mod retry;
 mod share_key;
 mod tiles_download;
 mod tiles_emulator;
+mod tiles_hostile;
+mod tiles_implicit;

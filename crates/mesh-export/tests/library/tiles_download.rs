@@ -221,8 +221,14 @@ async fn traversal_and_foreign_hosts_are_refused_and_nothing_is_written_outside_
     let out = parent.path().join("out");
     let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
 
-    let summary = downloader(&out).download(&tileset).await.unwrap();
+    let err = downloader(&out).download(&tileset).await.unwrap_err();
 
+    // A refused URI leaves the tileset incomplete on disk: never reported complete.
+    let DownloadError::Incomplete { failures, summary } = err else {
+        panic!("{err}")
+    };
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(!Manifest::read(&out).unwrap().unwrap().complete);
     let reasons: Vec<&RefusalReason> = summary.refused.iter().map(|r| &r.reason).collect();
     assert_eq!(summary.refused.len(), 7, "{reasons:?}");
     assert_eq!(reasons[0], &RefusalReason::EscapesRoot);
@@ -413,10 +419,11 @@ async fn retry_after_on_429_and_503_is_honoured() {
 
 #[tokio::test]
 async fn a_corrupt_tileset_is_a_clear_error_and_is_kept_for_inspection() {
+    // Valid JSON, but no tileset: what arrived is what the server has, so it is kept.
     let mut files = HashMap::new();
     files.insert(
         "tileset.json".to_owned(),
-        b"{\"asset\": {\"version\": \"1.0\"}, \"root\": [".to_vec(),
+        b"{\"asset\": {\"version\": \"1.0\"}, \"root\": [1]}".to_vec(),
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
@@ -433,6 +440,34 @@ async fn a_corrupt_tileset_is_a_clear_error_and_is_kept_for_inspection() {
     );
     assert!(err.to_string().contains("tileset.json"), "{err}");
     assert!(out.path().join("tileset.json").exists());
+    assert_eq!(store.count("tileset.json"), 1, "not retried: it parsed");
+}
+
+#[tokio::test]
+async fn a_tileset_that_is_not_json_is_fetched_again_then_reported_and_not_kept() {
+    let mut files = HashMap::new();
+    files.insert(
+        "tileset.json".to_owned(),
+        b"{\"asset\": {\"version\": \"1.0\"}, \"root\": [".to_vec(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(failures[0].error, FileError::Corrupt { .. }),
+        "{err}"
+    );
+    assert_eq!(store.count("tileset.json"), 6, "fetched again each attempt");
+    assert!(!out.path().join("tileset.json").exists());
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(!manifest.complete);
+    assert!(manifest.files.is_empty(), "never journaled");
 }
 
 #[tokio::test]

@@ -3,11 +3,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mesh_export::tiles::{DownloadError, Downloader, TilesetUrl};
+use mesh_export::tiles::{DownloadError, Downloader, Manifest, TilesetUrl};
 use mesh_export::{
     Client, ClientCredentials, Export, ExportType, RetryOptions, StartExport, WaitOptions,
 };
-use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder};
+use mesh_export_emulator::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorBuilder, ImplicitScheme,
+};
 use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::files::files_under;
 
@@ -137,4 +139,105 @@ async fn an_expired_emulator_signature_is_reported_clearly() {
     assert!(err.to_string().contains("signature has expired"), "{err}");
     let sig = tileset.tileset_json().query().unwrap().to_owned();
     assert!(!err.to_string().contains(&sig) && !format!("{err:?}").contains(&sig));
+}
+
+/// The extension crate's client for the emulator, with the demo credentials.
+fn client_for(emulator: &Emulator) -> Client {
+    Client::builder()
+        .base_url(emulator.mesh_export_url())
+        .client_credentials(
+            ClientCredentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+                .token_url(emulator.token_url()),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_export_whose_signature_expired_is_re_signed_through_get_exports_and_completes() {
+    let emulator = emulator()
+        .sas_ttl(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    // The link the export came with has expired before the download starts.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = Downloader::new(out.path())
+        .retry(quick_retries())
+        .download_export(&client_for(&emulator), IMODEL, &export)
+        .await
+        .unwrap();
+
+    assert!(summary.resigns >= 1, "{summary:?}");
+    assert_identical_to_emulator(&emulator, &export, out.path());
+    let manifest = mesh_export::tiles::Manifest::read(out.path())
+        .unwrap()
+        .unwrap();
+    assert!(manifest.complete);
+}
+
+#[tokio::test]
+async fn a_signature_that_is_never_accepted_ends_with_signature_rejected_after_the_budget() {
+    // Every link the emulator hands out is expired already.
+    let emulator = emulator().sas_ttl(Duration::ZERO).start().await.unwrap();
+    let export = complete_export(&emulator).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let err = Downloader::new(out.path())
+        .retry(quick_retries())
+        .download_export(&client_for(&emulator), IMODEL, &export)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
+        "{err}"
+    );
+}
+
+/// Downloads an export of an emulator serving an implicit tileset of `scheme` and checks it
+/// is complete, byte-identical, and that nothing but its files was requested, each once.
+async fn downloads_implicit(scheme: ImplicitScheme) {
+    let emulator = emulator()
+        .tile_bytes(2_000)
+        .implicit(scheme)
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    let tileset = TilesetUrl::from_export(&export).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let before = emulator.stats().blob_requests;
+
+    let summary = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap();
+
+    assert_identical_to_emulator(&emulator, &export, out.path());
+    let subtrees = files_under(out.path())
+        .iter()
+        .filter(|p| p.ends_with(".subtree"))
+        .count();
+    assert!(subtrees > 5, "{scheme:?}: {subtrees} subtrees");
+    assert!(summary.files > 40, "{scheme:?}: {} files", summary.files);
+    assert_eq!(
+        emulator.stats().blob_requests - before,
+        summary.files,
+        "{scheme:?}: one request per available file, none for anything else"
+    );
+    assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
+}
+
+#[tokio::test]
+async fn downloads_an_implicit_quadtree_export_complete_and_byte_identical() {
+    downloads_implicit(ImplicitScheme::Quadtree).await;
+}
+
+#[tokio::test]
+async fn downloads_an_implicit_octree_export_complete_and_byte_identical() {
+    downloads_implicit(ImplicitScheme::Octree).await;
 }

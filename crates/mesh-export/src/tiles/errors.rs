@@ -1,0 +1,157 @@
+//! Why a file, or a whole download, failed. No message holds a signed URL.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::download::DownloadSummary;
+use super::{Refused, TilePath};
+
+/// A file that could not be downloaded, or whose content could not be interpreted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{path}`: {error}")]
+pub struct FileFailure {
+    /// The file's path under the tileset root.
+    pub path: TilePath,
+    /// Why it failed.
+    pub error: FileError,
+}
+
+/// Why one file failed. Messages never hold the signed URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The blob store answered with an error status.
+    #[error("the server answered HTTP {status}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The blob store refused the signature (401 or 403).
+    #[error("the server refused the signature (HTTP {status})")]
+    SignatureRejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// A `Retry-After` longer than the retry options allow.
+    #[error("the server asked to wait {wait:?}, longer than the retry options allow")]
+    RateLimited {
+        /// The wait the server asked for.
+        wait: Duration,
+    },
+    /// The connection failed, broke off, or sent nothing for longer than the idle timeout.
+    #[error("transfer failed: {0}")]
+    Transport(String),
+    /// The body ended before `Content-Length` bytes (or ran past them).
+    #[error("the body had {received} bytes where Content-Length promised {expected}")]
+    LengthMismatch {
+        /// The `Content-Length`.
+        expected: u64,
+        /// The bytes received.
+        received: u64,
+    },
+    /// Writing the file to disk failed (disk full, name too long, a file where a directory
+    /// should be). Not retried: another attempt would fail the same way.
+    #[error("could not write it to disk: {0}")]
+    Write(String),
+    /// The body is not what the file's type says: a `.glb` without a valid binary glTF header,
+    /// a `.json`/`.gltf` that is not a JSON object (a captive portal's HTML page, an error
+    /// page). It was not kept.
+    #[error("the body is not a valid {kind}: {reason}")]
+    Corrupt {
+        /// The file type expected (`binary glTF`, `JSON`).
+        kind: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server sent the body with a `Content-Encoding` this downloader cannot decode.
+    #[error("the body has Content-Encoding `{0}`, which this downloader cannot decode")]
+    UnsupportedEncoding(String),
+    /// The file was not fetched because the download stopped early (after a write error).
+    #[error("not attempted: {0}")]
+    NotAttempted(String),
+    /// The file downloaded, but is not a readable tileset, so what it names is unknown.
+    #[error("not a readable tileset: {0}")]
+    NotATileset(String),
+    /// The file downloaded, but the walker could not read what it names (a glTF whose JSON
+    /// cannot be read), so files may be missing.
+    #[error("what it names could not be read: {0}")]
+    Uninterpretable(String),
+    /// The file names files in a way the walk cannot interpret (an unknown template variable,
+    /// a malformed implicit tiling or subtree, a subtree as a `data:` URI), so they were not
+    /// fetched.
+    #[error("cannot interpret `{uri}`: {reason}")]
+    Unsupported {
+        /// The template, URI or file that cannot be interpreted.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a download did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadError {
+    /// The blob store refused the URL's signature: it has expired (they last about an hour) or
+    /// is not valid, and no fresh one could be had (or the re-sign budget is spent). Complete
+    /// files are kept; a new run with a fresh URL resumes.
+    #[error(
+        "the tileset URL's signature has expired or is not valid (HTTP {status} for `{path}`); \
+         get a fresh URL from get-exports and run again: complete files are kept"
+    )]
+    SignatureRejected {
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// The file whose request was refused.
+        path: TilePath,
+    },
+    /// Some files could not be downloaded, or the tileset names files that were not followed
+    /// (refused URIs) or could not be read; the rest are complete and recorded in the
+    /// manifest, which says `complete: false`.
+    #[error(
+        "the download is incomplete: {} file(s) failed and {} URI(s) were refused{}",
+        .failures.len(),
+        .summary.refused.len(),
+        first_reason(.failures, &.summary.refused)
+    )]
+    Incomplete {
+        /// The files that failed and why.
+        failures: Vec<FileFailure>,
+        /// What was done, including the refused URIs.
+        summary: Box<DownloadSummary>,
+    },
+    /// Another download is running into the same directory.
+    #[error(
+        "another download is running into `{}`: wait for it to finish (two runs in one \
+         directory would delete each other's temporary files)",
+        .dir.display()
+    )]
+    Locked {
+        /// The output directory.
+        dir: PathBuf,
+    },
+    /// The export has no usable tileset URL (it is not `Complete`, or its link is invalid).
+    #[error(transparent)]
+    Url(#[from] super::TilesetUrlError),
+    /// The output directory or manifest could not be written.
+    #[error("cannot write `{}`: {source}", .path.display())]
+    Output {
+        /// The path that failed.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn first_reason(failures: &[FileFailure], refused: &[Refused]) -> String {
+    // A write error explains the rest: name it first.
+    let first = failures
+        .iter()
+        .find(|f| matches!(f.error, FileError::Write(_)))
+        .or(failures.first());
+    match (first, refused.first()) {
+        (Some(failure), _) => format!("; first: {failure}"),
+        (None, Some(refused)) => format!("; first: {refused}"),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,391 @@
+//! Fetching one file: GET attempts with retries, a `Range` request that continues a broken
+//! transfer, an idle timeout per read, and the hand-off of the body to its blocking writer.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use cap_std::fs::Dir;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::sync::watch;
+
+use super::TileFile;
+use super::download::{DownloadOptions, Progress};
+use super::errors::FileError;
+use super::manifest::{Journal, ManifestEntry};
+use super::output::part_path;
+use super::walk::FileKind;
+use super::writer::{FileWriter, Piece, References, WriteFailure, Written};
+use crate::retry::retry_after;
+
+/// Chunks in flight between a response and its file writer, per file: with 8 files at a time
+/// and chunks of up to tens of KiB, a few MiB at most.
+const WRITER_QUEUE: usize = 16;
+
+/// What every file fetch needs.
+pub(crate) struct Fetcher {
+    pub(crate) http: reqwest::Client,
+    pub(crate) dir: Arc<Dir>,
+    pub(crate) options: DownloadOptions,
+    pub(crate) journal: Arc<Mutex<Journal>>,
+    pub(crate) progress: Arc<watch::Sender<Progress>>,
+}
+
+/// Why one attempt failed, and whether another may follow.
+enum AttemptError {
+    Retry(FileError, Option<Duration>),
+    Fatal(FileError),
+}
+
+/// The part file of one file across its attempts: kept when a transfer breaks, so the next
+/// attempt asks only for the rest.
+struct Part {
+    path: PathBuf,
+    /// Bytes in it that the next attempt may continue from.
+    len: u64,
+    /// The validator (`ETag`, else `Last-Modified`) of the response that wrote them, sent as
+    /// `If-Range` so a changed blob comes back whole.
+    validator: Option<String>,
+    /// Whether the bytes may be continued: not for a decoded (gzip) body.
+    resumable: bool,
+    /// The size the server announced for the whole file.
+    total: Option<u64>,
+}
+
+impl Fetcher {
+    /// Fetches `file` with retries; on failure nothing is left under its name or beside it.
+    pub(crate) async fn fetch_with_retries(
+        &self,
+        file: &TileFile,
+        kind: &FileKind,
+    ) -> Result<(ManifestEntry, References), FileError> {
+        let retry = &self.options.retry;
+        let started = Instant::now();
+        let mut attempt = 1;
+        let mut part = Part {
+            path: part_path(&file.path().relative()),
+            len: 0,
+            validator: None,
+            resumable: false,
+            total: None,
+        };
+        let result = loop {
+            let (error, hint) = match self.fetch_once(file, kind, &mut part).await {
+                Ok(done) => break Ok(done),
+                Err(AttemptError::Fatal(error)) => break Err(error),
+                Err(AttemptError::Retry(error, hint)) => (error, hint),
+            };
+            if attempt >= retry.max_attempts {
+                break Err(error);
+            }
+            let wait = match hint {
+                Some(hint) if hint > retry.max_retry_after => {
+                    break Err(FileError::RateLimited { wait: hint });
+                }
+                Some(hint) => hint,
+                None => retry.backoff(attempt),
+            };
+            if started.elapsed() + wait > retry.max_elapsed {
+                break Err(error);
+            }
+            tracing::debug!(path = %file.path(), attempt, ?wait, %error, resume_from = part.len, "retrying a file");
+            self.progress.send_modify(|p| p.retries += 1);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        };
+        if result.is_err() {
+            let (dir, path) = (self.dir.clone(), part.path.clone());
+            let _ = tokio::task::spawn_blocking(move || dir.remove_file(path)).await;
+        }
+        result
+    }
+
+    /// One GET of a file, streamed into its part file and renamed when complete and checked.
+    async fn fetch_once(
+        &self,
+        file: &TileFile,
+        kind: &FileKind,
+        part: &mut Part,
+    ) -> Result<(ManifestEntry, References), AttemptError> {
+        let idle = self.options.idle_timeout;
+        let mut request = self
+            .http
+            .get(file.url().clone())
+            // Ranges and lengths then refer to the bytes stored; a server that encodes anyway
+            // (a blob stored with `Content-Encoding: gzip`) is decoded below.
+            .header(header::ACCEPT_ENCODING, "identity");
+        let resume_from = if part.resumable && part.len > 0 {
+            request = request.header(header::RANGE, format!("bytes={}-", part.len));
+            if let Some(validator) = &part.validator {
+                request = request.header(header::IF_RANGE, validator);
+            }
+            part.len
+        } else {
+            0
+        };
+        let mut response = match tokio::time::timeout(idle, request.send()).await {
+            Err(_) => return Err(idle_error(idle)),
+            Ok(sent) => sent.map_err(|e| AttemptError::Retry(transport(e), None))?,
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(AttemptError::Fatal(FileError::SignatureRejected {
+                status: status.as_u16(),
+            }));
+        }
+        if status == StatusCode::RANGE_NOT_SATISFIABLE && resume_from > 0 {
+            // The blob is not what the part file continues: fetch it whole.
+            part.resumable = false;
+            return Err(AttemptError::Retry(
+                FileError::Status { status: 416 },
+                Some(Duration::ZERO),
+            ));
+        }
+        if !status.is_success() {
+            let error = FileError::Status {
+                status: status.as_u16(),
+            };
+            let transient = status.is_server_error()
+                || status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::REQUEST_TIMEOUT;
+            return Err(if transient {
+                AttemptError::Retry(error, retry_after(response.headers(), SystemTime::now()))
+            } else {
+                AttemptError::Fatal(error)
+            });
+        }
+        let gzip = match encoding(response.headers()) {
+            Encoding::Identity => false,
+            Encoding::Gzip => true,
+            Encoding::Other(other) => {
+                return Err(AttemptError::Fatal(FileError::UnsupportedEncoding(other)));
+            }
+        };
+        let (offset, total) = if status == StatusCode::PARTIAL_CONTENT {
+            match content_range(response.headers()) {
+                Some((start, total)) if resume_from > 0 && start == resume_from => {
+                    (start, Some(total))
+                }
+                _ => {
+                    // A range we did not ask for, or not where the part file ends.
+                    part.resumable = false;
+                    return Err(AttemptError::Retry(
+                        FileError::Transport("the server sent an unexpected range".to_owned()),
+                        Some(Duration::ZERO),
+                    ));
+                }
+            }
+        } else {
+            (0, response.content_length())
+        };
+        if offset == 0 {
+            part.validator = validator(response.headers());
+            part.total = total;
+        } else if part.total.is_some_and(|t| Some(t) != total) {
+            part.resumable = false;
+            return Err(AttemptError::Retry(
+                FileError::Transport("the file changed size between attempts".to_owned()),
+                Some(Duration::ZERO),
+            ));
+        }
+        // Only an identity body with a known size can be continued by a later range.
+        part.resumable = !gzip && total.is_some();
+        part.len = offset;
+
+        // All file work happens on one blocking thread per attempt: one hand-off instead of
+        // one per file-system call, and none on the async workers.
+        let (pieces, received_pieces) = tokio::sync::mpsc::channel(WRITER_QUEUE);
+        let writer = FileWriter {
+            dir: self.dir.clone(),
+            part: part.path.clone(),
+            path: file.path().clone(),
+            kind: kind.clone(),
+            resume_from: offset,
+            gzip,
+            fsync: self.options.fsync,
+            journal: self.journal.clone(),
+        };
+        let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
+        let mut size = offset;
+        let mut counted = 0u64;
+        let received = loop {
+            match tokio::time::timeout(idle, response.chunk()).await {
+                Err(_) => break Err(idle_error(idle)),
+                Ok(Ok(Some(chunk))) => {
+                    let length = chunk.len() as u64;
+                    if pieces.send(Piece::Chunk(chunk)).await.is_err() {
+                        // The writer stopped on an error, which `writing` returns.
+                        break Err(AttemptError::Fatal(FileError::Write(String::new())));
+                    }
+                    size += length;
+                    counted += length;
+                    self.progress.send_modify(|p| p.bytes_done += length);
+                }
+                Ok(Ok(None)) => break Ok(()),
+                Ok(Err(e)) => break Err(AttemptError::Retry(transport(e), None)),
+            }
+        };
+        let checked = match (received, total) {
+            (Ok(()), Some(expected)) if expected != size => {
+                if size > expected {
+                    part.resumable = false;
+                }
+                Err(AttemptError::Retry(
+                    FileError::LengthMismatch {
+                        expected,
+                        received: size,
+                    },
+                    None,
+                ))
+            }
+            (result, _) => result,
+        };
+        if checked.is_ok() {
+            // Fails only when the writer already stopped; its error is read below.
+            let _ = pieces.send(Piece::Complete).await;
+        }
+        drop(pieces);
+        let written = writing
+            .await
+            .unwrap_or_else(|e| Err(WriteFailure::Io(std::io::Error::other(e.to_string()))));
+        let uncount = |p: &mut Progress| p.bytes_done = p.bytes_done.saturating_sub(counted);
+        match (checked, written) {
+            (Ok(()), Ok(Written::Done(entry, references))) => {
+                self.progress.send_modify(|p| {
+                    p.bytes_downloaded += counted;
+                    // Bytes of earlier attempts that this one continued.
+                    p.bytes_done += entry.size.saturating_sub(counted);
+                });
+                Ok((entry, references))
+            }
+            (_, Err(WriteFailure::Io(error))) => {
+                self.progress.send_modify(uncount);
+                Err(AttemptError::Fatal(FileError::Write(error.to_string())))
+            }
+            (_, Err(WriteFailure::Content(error))) => {
+                self.progress.send_modify(uncount);
+                // Content that fails its check is fetched again from the start.
+                part.resumable = false;
+                Err(AttemptError::Retry(error, None))
+            }
+            (checked, Ok(Written::Partial { len })) => {
+                self.progress.send_modify(uncount);
+                part.len = len;
+                checked?;
+                Err(AttemptError::Retry(
+                    FileError::Transport("the file writer stopped early".to_owned()),
+                    None,
+                ))
+            }
+            (Err(error), Ok(Written::Done(..))) => Err(error),
+        }
+    }
+}
+
+fn idle_error(idle: Duration) -> AttemptError {
+    AttemptError::Retry(
+        FileError::Transport(format!("no data for {idle:?}")),
+        Some(Duration::ZERO),
+    )
+}
+
+enum Encoding {
+    Identity,
+    Gzip,
+    Other(String),
+}
+
+fn encoding(headers: &HeaderMap) -> Encoding {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Encoding::Identity;
+    };
+    let value = value.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+    match value.as_str() {
+        "" | "identity" => Encoding::Identity,
+        "gzip" | "x-gzip" => Encoding::Gzip,
+        _ => Encoding::Other(value),
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` as (START, TOTAL); `None` for anything else.
+fn content_range(headers: &HeaderMap) -> Option<(u64, u64)> {
+    let value = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = range.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end, total): (u64, u64, u64) = (
+        start.trim().parse().ok()?,
+        end.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    );
+    (start <= end && end < total).then_some((start, total))
+}
+
+fn validator(headers: &HeaderMap) -> Option<String> {
+    let strong_etag = headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .filter(|etag| !etag.starts_with("W/"));
+    strong_etag
+        .or_else(|| {
+            headers
+                .get(header::LAST_MODIFIED)
+                .and_then(|v| v.to_str().ok())
+        })
+        .map(str::to_owned)
+}
+
+/// A transport error's message with its causes, without the (signed) URL.
+fn transport(error: reqwest::Error) -> FileError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    FileError::Transport(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn content_ranges_are_read_strictly() {
+        let range = |v: &str| content_range(&headers(&[("content-range", v)]));
+        assert_eq!(range("bytes 100-199/200"), Some((100, 200)));
+        assert_eq!(range("bytes 100-199/*"), None);
+        assert_eq!(range("bytes 100-200/200"), None);
+        assert_eq!(range("bytes 5-1/200"), None);
+        assert_eq!(range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn only_gzip_is_decoded_and_weak_etags_are_not_validators() {
+        assert!(matches!(encoding(&headers(&[])), Encoding::Identity));
+        assert!(matches!(
+            encoding(&headers(&[("content-encoding", "GZIP")])),
+            Encoding::Gzip
+        ));
+        assert!(matches!(
+            encoding(&headers(&[("content-encoding", "br")])),
+            Encoding::Other(e) if e == "br"
+        ));
+        assert_eq!(validator(&headers(&[("etag", "W/\"x\"")])), None);
+        assert_eq!(
+            validator(&headers(&[("etag", "\"x\"")])).as_deref(),
+            Some("\"x\"")
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! What a download records: `manifest.json` when it ends, and the journal it appends to while
+//! it runs, so an interrupted run resumes without fetching complete files again.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use cap_std::fs::Dir;
+use serde::{Deserialize, Serialize};
+
+use super::output::write_atomically;
+use super::{JOURNAL_FILE, TilePath};
+
+/// The name of the manifest a download writes at the root of its directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The manifest format this module writes.
+pub(crate) const MANIFEST_VERSION: u32 = 1;
+
+/// One file in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// The path under the output directory, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+}
+
+/// Something of the tileset that is not on disk, and why: a file that failed, a URI that was
+/// refused, content the walker could not interpret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestGap {
+    /// The file's path, or the refused URI as the tileset wrote it.
+    pub what: String,
+    /// The file that names it, for a refused URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_file: Option<String>,
+    /// Why it is missing.
+    pub reason: String,
+}
+
+/// `manifest.json`: what a download wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The format version, 1.
+    pub version: u32,
+    /// The tileset root the files came from, without its signature.
+    pub source: String,
+    /// Whether every file of the tileset was downloaded and every URI it names followed.
+    pub complete: bool,
+    /// The tileset's entry file (`tileset.json`).
+    pub tileset: String,
+    /// The files, sorted by path.
+    pub files: Vec<ManifestEntry>,
+    /// What is missing when `complete` is false, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<ManifestGap>,
+}
+
+impl Manifest {
+    /// Reads `DIR/manifest.json`; `Ok(None)` when there is none.
+    pub fn read(dir: &Path) -> std::io::Result<Option<Manifest>> {
+        Self::parse(std::fs::read(dir.join(MANIFEST_FILE)))
+    }
+
+    /// Reads the manifest through the confined directory handle.
+    pub(crate) fn read_in(dir: &Dir) -> std::io::Result<Option<Manifest>> {
+        Self::parse(dir.read(MANIFEST_FILE))
+    }
+
+    fn parse(read: std::io::Result<Vec<u8>>) -> std::io::Result<Option<Manifest>> {
+        match read {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes it as `manifest.json`, atomically.
+    pub(crate) fn write_in(&self, dir: &Dir) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomically(dir, Path::new(MANIFEST_FILE), &json)
+    }
+}
+
+/// Files recorded complete by earlier runs into `dir` from the same `source`: the manifest,
+/// then the journal of an interrupted run. Unreadable records are ignored (the files are then
+/// fetched again), never trusted; paths that are not portable are dropped.
+pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<String, ManifestEntry> {
+    let mut known = HashMap::new();
+    match Manifest::read_in(dir) {
+        Ok(Some(manifest)) if manifest.source == source => {
+            for entry in manifest.files {
+                known.insert(entry.path.clone(), entry);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "ignoring an unreadable manifest"),
+    }
+    if let Ok(file) = dir.open(JOURNAL_FILE) {
+        for entry in Journal::read(std::io::BufReader::new(file), source) {
+            known.insert(entry.path.clone(), entry);
+        }
+    }
+    known.retain(|path, _| TilePath::parse(path).is_some());
+    known
+}
+
+#[derive(Serialize, Deserialize)]
+struct JournalHeader {
+    source: String,
+}
+
+/// An append-only record of files completed by the running download, so a killed run can
+/// resume: one JSON object a line after a header naming the source.
+pub(crate) struct Journal {
+    file: Box<dyn Write + Send>,
+}
+
+impl Journal {
+    /// Starts a journal at the root of `dir` that carries the entries already known.
+    pub(crate) fn start<'a>(
+        dir: &Dir,
+        source: &str,
+        known: impl Iterator<Item = &'a ManifestEntry>,
+    ) -> std::io::Result<Journal> {
+        let text = Self::text(source, known)?;
+        write_atomically(dir, Path::new(JOURNAL_FILE), &text)?;
+        let file = dir.open_with(JOURNAL_FILE, cap_std::fs::OpenOptions::new().append(true))?;
+        Ok(Journal {
+            file: Box::new(file.into_std()),
+        })
+    }
+
+    /// The header and `known` as journal text.
+    fn text<'a>(
+        source: &str,
+        known: impl Iterator<Item = &'a ManifestEntry>,
+    ) -> std::io::Result<Vec<u8>> {
+        let mut text = serde_json::to_string(&JournalHeader {
+            source: source.to_owned(),
+        })?;
+        text.push('\n');
+        for entry in known {
+            text.push_str(&serde_json::to_string(entry)?);
+            text.push('\n');
+        }
+        Ok(text.into_bytes())
+    }
+
+    /// The entries of a journal of `source`; nothing for another source's. A torn last line
+    /// (a run killed mid-write) is skipped.
+    fn read(reader: impl BufRead, source: &str) -> Vec<ManifestEntry> {
+        let mut lines = reader.lines();
+        let header: Option<JournalHeader> = lines
+            .next()
+            .and_then(Result::ok)
+            .and_then(|l| serde_json::from_str(&l).ok());
+        if header.is_none_or(|h| h.source != source) {
+            return Vec::new();
+        }
+        lines
+            .map_while(Result::ok)
+            .filter_map(|line| serde_json::from_str::<ManifestEntry>(&line).ok())
+            .collect()
+    }
+
+    /// Records one complete file.
+    pub(crate) fn append(&mut self, entry: &ManifestEntry) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(entry)?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str) -> ManifestEntry {
+        ManifestEntry {
+            path: path.to_owned(),
+            size: 3,
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    fn temp_dir() -> (tempfile::TempDir, Dir) {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap();
+        (temp, dir)
+    }
+
+    #[test]
+    fn a_journal_reads_back_what_was_appended_after_the_known_entries() {
+        let (_temp, dir) = temp_dir();
+        let mut journal = Journal::start(&dir, "src", [entry("a.glb")].iter()).unwrap();
+        journal.append(&entry("b/c.glb")).unwrap();
+        drop(journal);
+        let known = previous_entries(&dir, "src");
+        let mut paths: Vec<&str> = known.keys().map(String::as_str).collect();
+        paths.sort();
+        assert_eq!(paths, ["a.glb", "b/c.glb"]);
+    }
+
+    #[test]
+    fn a_journal_of_another_source_is_ignored() {
+        let (_temp, dir) = temp_dir();
+        Journal::start(&dir, "one", [entry("a.glb")].iter()).unwrap();
+        assert!(previous_entries(&dir, "two").is_empty());
+    }
+
+    #[test]
+    fn a_torn_last_line_and_unportable_paths_are_not_trusted() {
+        let text = format!(
+            "{}\n{}\n{}\n{{\"path\":\"c.gl",
+            r#"{"source":"s"}"#,
+            serde_json::to_string(&entry("a.glb")).unwrap(),
+            serde_json::to_string(&entry("../x.glb")).unwrap(),
+        );
+        let read = Journal::read(text.as_bytes(), "s");
+        assert_eq!(read.len(), 2, "the torn line is skipped");
+        let (_temp, dir) = temp_dir();
+        dir.write(JOURNAL_FILE, &text).unwrap();
+        let known = previous_entries(&dir, "s");
+        assert_eq!(
+            known.keys().collect::<Vec<_>>(),
+            ["a.glb"],
+            "`../x.glb` dropped"
+        );
+    }
+
+    #[test]
+    fn a_manifest_round_trips_and_lists_what_is_missing_only_when_something_is() {
+        let (_temp, dir) = temp_dir();
+        assert_eq!(Manifest::read_in(&dir).unwrap(), None);
+        let mut manifest = Manifest {
+            version: MANIFEST_VERSION,
+            source: "https://h/c/".into(),
+            complete: true,
+            tileset: "tileset.json".into(),
+            files: vec![entry("a.glb")],
+            missing: Vec::new(),
+        };
+        manifest.write_in(&dir).unwrap();
+        let text = dir.read_to_string(MANIFEST_FILE).unwrap();
+        assert!(!text.contains("missing"), "{text}");
+        assert_eq!(Manifest::read_in(&dir).unwrap().as_ref(), Some(&manifest));
+
+        manifest.complete = false;
+        manifest.missing.push(ManifestGap {
+            what: "b.glb".into(),
+            in_file: None,
+            reason: "HTTP 500".into(),
+        });
+        manifest.write_in(&dir).unwrap();
+        assert_eq!(Manifest::read_in(&dir).unwrap(), Some(manifest));
+    }
+
+    #[test]
+    fn a_manifest_from_another_source_is_not_trusted_and_a_broken_one_is_an_error() {
+        let (_temp, dir) = temp_dir();
+        let manifest = Manifest {
+            version: MANIFEST_VERSION,
+            source: "one".into(),
+            complete: true,
+            tileset: "tileset.json".into(),
+            files: vec![entry("a.glb")],
+            missing: Vec::new(),
+        };
+        manifest.write_in(&dir).unwrap();
+        assert_eq!(previous_entries(&dir, "one").len(), 1);
+        assert!(previous_entries(&dir, "two").is_empty());
+        dir.write(MANIFEST_FILE, "<html>").unwrap();
+        assert!(Manifest::read_in(&dir).is_err());
+        assert!(previous_entries(&dir, "one").is_empty());
+    }
+}

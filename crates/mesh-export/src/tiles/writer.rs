@@ -1,0 +1,416 @@
+//! Writing one file on a blocking thread: streamed into its part file (resumed after a broken
+//! attempt), decoded when the server gzipped it, hashed on the way, checked for the structure
+//! its type promises, recorded in the journal, then renamed into place. Every path goes
+//! through the confined output directory handle.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use cap_std::fs::{Dir, OpenOptions};
+use sha2::{Digest, Sha256};
+
+use super::TilePath;
+use super::errors::FileError;
+use super::manifest::{Journal, ManifestEntry};
+use super::walk::{self, FileKind, WalkError, Walked};
+
+/// What a downloaded file names (`None` for a file that names nothing), as read from disk.
+pub(crate) type References = Option<Result<Walked, WalkError>>;
+
+/// What a response sends its file writer.
+pub(crate) enum Piece {
+    Chunk(bytes::Bytes),
+    /// The body arrived whole and its length checked: check the content and keep the file.
+    Complete,
+}
+
+/// How one attempt's writer ended.
+pub(crate) enum Written {
+    /// The body stopped before `Complete`; the part file holds `len` bytes (of the encoded
+    /// body) that a `Range` request may continue.
+    Partial { len: u64 },
+    /// The file is complete, journaled and under its final name.
+    Done(ManifestEntry, References),
+}
+
+/// One attempt's writer.
+pub(crate) struct FileWriter {
+    pub(crate) dir: Arc<Dir>,
+    /// The part file, relative to the output directory.
+    pub(crate) part: PathBuf,
+    pub(crate) path: TilePath,
+    /// How to check and read the file: by its extension, or the context that named it (an
+    /// implicit subtree, a subtree's buffer).
+    pub(crate) kind: FileKind,
+    /// Bytes already in the part file that this attempt continues; 0 starts afresh.
+    pub(crate) resume_from: u64,
+    /// Whether the body is gzip-encoded and is decoded on the way to disk.
+    pub(crate) gzip: bool,
+    pub(crate) fsync: bool,
+    pub(crate) journal: Arc<Mutex<Journal>>,
+}
+
+/// The bytes of a file's start kept for its structural check.
+const HEAD: usize = 64;
+
+/// The decoded content on its way to disk: written, hashed, counted, its head kept.
+struct Sink {
+    out: std::io::BufWriter<cap_std::fs::File>,
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.account(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Sink {
+    fn account(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        if self.head.len() < HEAD {
+            let take = (HEAD - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..take]);
+        }
+    }
+}
+
+/// Why a writer failed: the disk, or the content.
+pub(crate) enum WriteFailure {
+    Io(std::io::Error),
+    Content(FileError),
+}
+
+impl From<std::io::Error> for WriteFailure {
+    fn from(e: std::io::Error) -> Self {
+        WriteFailure::Io(e)
+    }
+}
+
+impl FileWriter {
+    /// Writes the pieces until `Complete` (or until the sender goes away: `Partial`).
+    pub(crate) fn write(
+        self,
+        mut pieces: tokio::sync::mpsc::Receiver<Piece>,
+    ) -> Result<Written, WriteFailure> {
+        let sink = self.open()?;
+        let finished = if self.gzip {
+            let mut decoder = flate2::write::MultiGzDecoder::new(sink);
+            let complete = Self::pump(&mut pieces, &mut decoder)?;
+            if !complete {
+                // A cut gzip stream cannot be resumed: the next attempt starts afresh.
+                return Ok(Written::Partial { len: 0 });
+            }
+            decoder.try_finish().map_err(|e| {
+                WriteFailure::Content(FileError::Corrupt {
+                    kind: "gzip stream",
+                    reason: e.to_string(),
+                })
+            })?;
+            decoder.finish().map_err(|e| {
+                WriteFailure::Content(FileError::Corrupt {
+                    kind: "gzip stream",
+                    reason: e.to_string(),
+                })
+            })?
+        } else {
+            let mut sink = sink;
+            if !Self::pump(&mut pieces, &mut sink)? {
+                sink.flush()?;
+                return Ok(Written::Partial { len: sink.size });
+            }
+            sink
+        };
+        self.commit(finished)
+    }
+
+    /// Creates the directories and opens the part file, re-hashing what an earlier attempt
+    /// left in it when this one continues it.
+    fn open(&self) -> std::io::Result<Sink> {
+        let parent = self.path.parent_relative();
+        if !parent.as_os_str().is_empty() {
+            self.dir.create_dir_all(&parent)?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true);
+        let mut file = self.dir.open_with(&self.part, &options)?;
+        let mut sink_hasher = Sha256::new();
+        let mut head = Vec::new();
+        if self.resume_from > 0 {
+            file.set_len(self.resume_from)?;
+            let mut buffer = vec![0u8; 256 * 1024];
+            let mut left = self.resume_from;
+            while left > 0 {
+                let want = buffer
+                    .len()
+                    .min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = file.read(&mut buffer[..want])?;
+                if n == 0 {
+                    return Err(std::io::Error::other("the part file shrank"));
+                }
+                sink_hasher.update(&buffer[..n]);
+                if head.len() < HEAD {
+                    let take = (HEAD - head.len()).min(n);
+                    head.extend_from_slice(&buffer[..take]);
+                }
+                left -= n as u64;
+            }
+            file.seek(SeekFrom::Start(self.resume_from))?;
+        } else {
+            file.set_len(0)?;
+        }
+        Ok(Sink {
+            out: std::io::BufWriter::with_capacity(256 * 1024, file),
+            hasher: sink_hasher,
+            size: self.resume_from,
+            head,
+        })
+    }
+
+    /// Writes chunks into `out` until `Complete` (true) or the sender goes away (false).
+    fn pump(
+        pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
+        out: &mut impl Write,
+    ) -> Result<bool, WriteFailure> {
+        loop {
+            match pieces.blocking_recv() {
+                Some(Piece::Chunk(chunk)) => out.write_all(&chunk).map_err(|e| {
+                    // A gzip decoder reports bad input as InvalidInput/InvalidData.
+                    match e.kind() {
+                        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                            WriteFailure::Content(FileError::Corrupt {
+                                kind: "gzip stream",
+                                reason: e.to_string(),
+                            })
+                        }
+                        _ => WriteFailure::Io(e),
+                    }
+                })?,
+                Some(Piece::Complete) => return Ok(true),
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// Checks the content, then journal first and rename second: a file under its final name
+    /// is always in the journal, and a journal entry whose file is missing or different is
+    /// simply fetched again. Content that fails its check is removed and never journaled.
+    fn commit(&self, sink: Sink) -> Result<Written, WriteFailure> {
+        let Sink {
+            out,
+            hasher,
+            size,
+            head,
+        } = sink;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        if self.fsync {
+            file.sync_all()?;
+        }
+        drop(file);
+        let kind = &self.kind;
+        check_structure(kind, &head, size).map_err(WriteFailure::Content)?;
+        if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
+            check_tile_format(magic, &head, size).map_err(WriteFailure::Content)?;
+        }
+        let references = kind.names_files().then(|| self.read_references());
+        // A JSON file that does not parse is a broken transfer or someone else's page; a
+        // `.glb` whose header checked out is what the server has, and only unreadable.
+        if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
+            (&references, kind)
+        {
+            return Err(WriteFailure::Content(FileError::Corrupt {
+                kind: "JSON object",
+                reason: e.to_string(),
+            }));
+        }
+        let entry = ManifestEntry {
+            path: self.path.to_string(),
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        };
+        self.journal
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))?
+            .append(&entry)?;
+        self.dir
+            .rename(&self.part, &self.dir, self.path.relative())?;
+        Ok(Written::Done(entry, references))
+    }
+
+    fn read_references(&self) -> Result<Walked, WalkError> {
+        let file = self.dir.open(&self.part)?;
+        walk::read(
+            &self.kind,
+            &self.path,
+            std::io::BufReader::new(file.into_std()),
+        )
+    }
+}
+
+/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing).
+pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) -> References {
+    kind.names_files().then(|| {
+        let file = dir.open(path.relative())?;
+        walk::read(kind, path, std::io::BufReader::new(file.into_std()))
+    })
+}
+
+/// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
+/// the binary glTF 2.0 header whose length is the file's; a `.json` or `.gltf` is a JSON
+/// object (its parse is checked where it is read). An HTML page from a captive portal, an
+/// error page or a truncated file fails here. A subtree is a binary subtree (`subt` magic) or
+/// a JSON object; the rest of it, and its buffers, are checked where they are read, against
+/// the tiling that names them.
+fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), FileError> {
+    let corrupt = |kind, reason: String| Err(FileError::Corrupt { kind, reason });
+    match kind {
+        FileKind::Subtree(_) if head.starts_with(b"subt") => Ok(()),
+        FileKind::Subtree(_) => match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Ok(()),
+            Some(_) => corrupt(
+                "subtree",
+                "neither the binary `subt` magic nor a JSON object".to_owned(),
+            ),
+            None if (head.len() as u64) < size => Ok(()),
+            None => corrupt("subtree", "it is empty".to_owned()),
+        },
+        FileKind::Glb => {
+            let word =
+                |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+            if head.len() < 12 {
+                return corrupt(
+                    "binary glTF",
+                    format!("{size} bytes, too short for a header"),
+                );
+            }
+            if &head[0..4] != b"glTF" {
+                return corrupt("binary glTF", "no `glTF` magic".to_owned());
+            }
+            if word(4) != 2 {
+                return corrupt("binary glTF", format!("version {}, not 2", word(4)));
+            }
+            if u64::from(word(8)) != size {
+                return corrupt(
+                    "binary glTF",
+                    format!("its header says {} bytes, the file has {size}", word(8)),
+                );
+            }
+            Ok(())
+        }
+        FileKind::Tileset | FileKind::Gltf => {
+            match head.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') => Ok(()),
+                Some(_) => corrupt("JSON object", "it does not start with `{`".to_owned()),
+                None if (head.len() as u64) < size => Ok(()),
+                None => corrupt("JSON object", "it is empty".to_owned()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The magic of the 3D Tiles 1.0 binary tile formats, by extension.
+fn tile_format_magic(extension: &str) -> Option<&'static [u8; 4]> {
+    match extension {
+        "b3dm" => Some(b"b3dm"),
+        "i3dm" => Some(b"i3dm"),
+        "pnts" => Some(b"pnts"),
+        "cmpt" => Some(b"cmpt"),
+        _ => None,
+    }
+}
+
+/// A 3D Tiles 1.0 binary tile starts with its magic, version 1 and its own byte length.
+fn check_tile_format(magic: &[u8; 4], head: &[u8], size: u64) -> Result<(), FileError> {
+    let kind = "3D Tiles binary tile";
+    let corrupt = |reason: String| Err(FileError::Corrupt { kind, reason });
+    if head.len() < 12 {
+        return corrupt(format!("{size} bytes, too short for a header"));
+    }
+    let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    if &head[0..4] != magic {
+        return corrupt(format!("no `{}` magic", String::from_utf8_lossy(magic)));
+    }
+    if word(4) != 1 {
+        return corrupt(format!("version {}, not 1", word(4)));
+    }
+    if u64::from(word(8)) != size {
+        return corrupt(format!(
+            "its header says {} bytes, the file has {size}",
+            word(8)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_tiles_need_their_magic_version_1_and_their_own_length() {
+        let mut b3dm = b"b3dm".to_vec();
+        b3dm.extend_from_slice(&1u32.to_le_bytes());
+        b3dm.extend_from_slice(&28u32.to_le_bytes());
+        let magic = tile_format_magic("b3dm").unwrap();
+        assert_eq!(check_tile_format(magic, &b3dm, 28), Ok(()));
+        assert!(check_tile_format(magic, &b3dm, 29).is_err());
+        assert!(check_tile_format(tile_format_magic("pnts").unwrap(), &b3dm, 28).is_err());
+        assert!(check_tile_format(magic, b"<html><body>portal", 18).is_err());
+        assert_eq!(tile_format_magic("png"), None);
+    }
+
+    fn glb_header(length: u32, version: u32) -> Vec<u8> {
+        let mut h = b"glTF".to_vec();
+        h.extend_from_slice(&version.to_le_bytes());
+        h.extend_from_slice(&length.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn a_glb_needs_magic_version_2_and_its_own_length() {
+        assert_eq!(
+            check_structure(&FileKind::Glb, &glb_header(100, 2), 100),
+            Ok(())
+        );
+        for (head, size) in [
+            (glb_header(100, 2), 99),
+            (glb_header(100, 1), 100),
+            (
+                b"<html><body>Sign in to the Wi-Fi</body></html>".to_vec(),
+                48,
+            ),
+            (b"glTF".to_vec(), 4),
+        ] {
+            assert!(
+                matches!(
+                    check_structure(&FileKind::Glb, &head, size),
+                    Err(FileError::Corrupt { .. })
+                ),
+                "{head:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_files_must_open_an_object() {
+        assert_eq!(
+            check_structure(&FileKind::Tileset, b"  \n{\"a\":1}", 10),
+            Ok(())
+        );
+        assert!(check_structure(&FileKind::Tileset, b"<!DOCTYPE html>", 15).is_err());
+        assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
+        assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
+        assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
+    }
+}
