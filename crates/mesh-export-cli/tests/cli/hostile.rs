@@ -313,17 +313,18 @@ fn a_refused_connection_shows_its_cause() {
 }
 
 /// A blob container at `/c/` holding a two-tile tileset whose second tile answers `b_status`.
+/// The tiles are opaque `.bin` files, which the downloader does not check for a format.
 fn tile_store(b_status: u16) -> Server {
     server(move |_, target, _| {
         let path = target.split('?').next().unwrap_or_default();
         match path {
             "/c/tileset.json" => json_reply(
                 200,
-                r#"{"asset":{"version":"1.0"},"geometricError":1,"root":{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"refine":"ADD","content":{"uri":"a.b3dm"},"children":[{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"content":{"uri":"b.b3dm"}}]}}"#,
+                r#"{"asset":{"version":"1.0"},"geometricError":1,"root":{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"refine":"ADD","content":{"uri":"a.bin"},"children":[{"boundingVolume":{"box":[0,0,0,1,0,0,0,1,0,0,0,1]},"geometricError":0,"content":{"uri":"b.bin"}}]}}"#,
             ),
-            "/c/a.b3dm" => (200, vec![], "tile a".into()),
-            "/c/b.b3dm" if b_status == 200 => (200, vec![], "tile b".into()),
-            "/c/b.b3dm" => (b_status, vec![], "missing".into()),
+            "/c/a.bin" => (200, vec![], "tile a".into()),
+            "/c/b.bin" if b_status == 200 => (200, vec![], "tile b".into()),
+            "/c/b.bin" => (b_status, vec![], "missing".into()),
             _ => (404, vec![], "no such blob".into()),
         }
     })
@@ -354,7 +355,7 @@ fn an_incomplete_download_lists_its_failed_files_in_json() {
     });
     let failed = summary["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 1, "{summary}");
-    assert_eq!(failed[0]["path"], "b.b3dm");
+    assert_eq!(failed[0]["path"], "b.bin");
     assert!(
         failed[0]["reason"].as_str().unwrap().contains("404"),
         "{summary}"
