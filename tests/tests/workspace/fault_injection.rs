@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mesh_export::tiles::{Downloader, TilesetUrl};
+use mesh_export::tiles::Downloader;
 use mesh_export::types::ExportType;
 use mesh_export::{Client, ClientCredentials, Error, RetryOptions, StartExport, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, dump_tileset};
@@ -56,7 +56,6 @@ async fn flow(client: Client, i_model_id: String, dir: PathBuf) -> Result<FlowRe
     let export = client
         .wait_for_export(&i_model_id, &started.id, options)
         .await?;
-    let tileset = TilesetUrl::from_export(&export).expect("a complete export has a mesh link");
     let mesh_href = export
         .links
         .as_ref()
@@ -64,13 +63,16 @@ async fn flow(client: Client, i_model_id: String, dir: PathBuf) -> Result<FlowRe
         .unwrap()
         .href
         .clone();
-    let downloader = Downloader::new(&dir)
-        .with_http_client(client.http().clone())
-        .concurrency(4);
-    let summary = downloader.download(&tileset).await.map_err(|e| {
-        errors_seen.push(format!("{e} {e:?}"));
-        e
-    });
+    // The downloader's own HTTP client (no whole-request timeout), re-signing through the
+    // client when a signature is refused.
+    let downloader = Downloader::new(&dir).concurrency(4);
+    let summary = downloader
+        .download_export(&client, &i_model_id, &export)
+        .await
+        .map_err(|e| {
+            errors_seen.push(format!("{e} {e:?}"));
+            e
+        });
     let summary = summary.expect("the download finished");
     Ok(FlowResult {
         export_id: export.id,

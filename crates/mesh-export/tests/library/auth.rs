@@ -178,7 +178,6 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
             let dir = tempfile::tempdir().unwrap();
             let tileset = TilesetUrl::from_mesh_href(&href).unwrap();
             let summary = Downloader::new(dir.path())
-                .with_http_client(client.http().clone())
                 .download(&tileset)
                 .await
                 .unwrap();
