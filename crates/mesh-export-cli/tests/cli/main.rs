@@ -853,7 +853,7 @@ fn hostile_names_and_failed_files_exit_7_and_are_listed_in_the_json_document() {
 fn a_download_that_outlives_its_signature_is_re_signed_and_exits_0() {
     let service = service_with(
         Emulator::builder()
-            .tiles(1_000)
+            .tiles(2_000)
             .tile_bytes(500)
             .export_duration(Duration::from_millis(100))
             .sas_ttl(Duration::from_secs(1)),
@@ -868,12 +868,13 @@ fn a_download_that_outlives_its_signature_is_re_signed_and_exits_0() {
         "--out",
         out.path().to_str().unwrap(),
         "--concurrency",
-        "2",
+        "1",
     ]);
 
     assert_eq!(doc["complete"], true, "{doc}");
-    assert!(doc["files"].as_u64().unwrap() > 1_000, "{doc}");
-    // Links live at most one second; thousands of files take longer than that.
+    assert!(doc["files"].as_u64().unwrap() > 2_000, "{doc}");
+    // Links live at most one second; two thousand files one after another take longer than
+    // that in a debug build, however fast the machine.
     assert!(doc["resigns"].as_u64().unwrap() >= 1, "{doc}");
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
