@@ -7,5 +7,6 @@
 pub mod error_body;
 pub mod portable;
 pub mod retry_after;
+pub mod subtree;
 pub mod tileset_url;
 pub mod tileset_walk;

@@ -84,3 +84,9 @@ fn tileset_url_inputs_hold() {
     let ran = replay("tileset_url", fuzz_oracles::tileset_url::check);
     assert_replayed("tileset_url", ran, 12);
 }
+
+#[test]
+fn subtree_inputs_hold() {
+    let ran = replay("subtree", fuzz_oracles::subtree::check);
+    assert_replayed("subtree", ran, 0);
+}
