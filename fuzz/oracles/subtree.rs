@@ -16,13 +16,23 @@ const ROOT: &str = "https://tiles.example.com/container/export?sv=2024&sig=SIGNA
 /// The input is `<shape byte><subtree bytes>`: the shape picks quadtree or octree and how
 /// many levels a subtree has.
 pub fn check(data: &[u8]) {
-    let Some((&shape, bytes)) = data.split_first() else { return };
+    let Some((&shape, bytes)) = data.split_first() else {
+        return;
+    };
     let octree = shape & 1 == 1;
     let subtree_levels = 1 + u32::from((shape >> 1) & 3);
     let (scheme, subtrees, content) = if octree {
-        ("OCTREE", "subtrees/{level}/{x}/{y}/{z}.subtree", "content/{level}/{x}/{y}/{z}.glb")
+        (
+            "OCTREE",
+            "subtrees/{level}/{x}/{y}/{z}.subtree",
+            "content/{level}/{x}/{y}/{z}.glb",
+        )
     } else {
-        ("QUADTREE", "subtrees/{level}/{x}/{y}.subtree", "content/{level}/{x}/{y}.glb")
+        (
+            "QUADTREE",
+            "subtrees/{level}/{x}/{y}.subtree",
+            "content/{level}/{x}/{y}.glb",
+        )
     };
     let implicit = json!({
         "subdivisionScheme": scheme,
@@ -31,11 +41,14 @@ pub fn check(data: &[u8]) {
         "subtrees": {"uri": subtrees},
     });
     let tileset = TilePath::parse("tiles/tileset.json").expect("a valid path");
-    let tiling = ImplicitTiling::from_tile(&implicit, Some(&json!({"uri": content})), None, &tileset)
-        .expect("the implicit root is valid");
+    let tiling =
+        ImplicitTiling::from_tile(&implicit, Some(&json!({"uri": content})), None, &tileset)
+            .expect("the implicit root is valid");
     let context = Arc::new(SubtreeContext::new(Arc::new(tiling), TileCoord::ROOT));
     let path = TilePath::parse("tiles/subtrees/0/0/0.subtree").expect("a valid path");
-    let Ok(walked) = read_subtree(&context, &path, bytes) else { return };
+    let Ok(walked) = read_subtree(&context, &path, bytes) else {
+        return;
+    };
 
     let branching: u64 = if octree { 8 } else { 4 };
     let tiles: u64 = (0..subtree_levels).map(|l| branching.pow(l)).sum();
@@ -50,9 +63,20 @@ pub fn check(data: &[u8]) {
     let root = TilesetUrl::from_mesh_href(ROOT).expect("the root href is valid");
     for reference in &walked.references {
         let base = reference.base.as_deref().unwrap_or(&path);
-        let Ok(Some(file)) = root.resolve(&reference.uri, base) else { continue };
-        assert_eq!(file.url().host_str(), Some("tiles.example.com"), "{}", reference.uri);
-        assert!(file.url().path().starts_with("/container/export/"), "{}", reference.uri);
+        let Ok(Some(file)) = root.resolve(&reference.uri, base) else {
+            continue;
+        };
+        assert_eq!(
+            file.url().host_str(),
+            Some("tiles.example.com"),
+            "{}",
+            reference.uri
+        );
+        assert!(
+            file.url().path().starts_with("/container/export/"),
+            "{}",
+            reference.uri
+        );
         assert_portable(file.path().as_str(), &reference.uri);
     }
 }

@@ -147,6 +147,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_path_length_counts_every_separator_and_ends_at_the_limit() {
+        // Five names of 200 bytes and one of 19: 1019 bytes of names and 5 separators.
+        let long = "a".repeat(200);
+        let (fits, over, alone) = ("b".repeat(19), "b".repeat(20), "b".repeat(255));
+        let at_limit = [long.as_str(); 5].into_iter().chain([fits.as_str()]);
+        assert_eq!(check_path(at_limit), Ok(()));
+        let past_limit = [long.as_str(); 5].into_iter().chain([over.as_str()]);
+        assert_eq!(
+            check_path(past_limit),
+            Err(NameError::PathTooLong(MAX_PATH_BYTES + 1))
+        );
+        // One name alone has no separator.
+        assert_eq!(check_path([alone.as_str()]), Ok(()));
+    }
+
+    #[test]
     fn ordinary_tile_names_pass() {
         for name in [
             "tileset.json",
