@@ -163,6 +163,15 @@ mod tests {
     }
 
     #[test]
+    fn a_path_may_be_exactly_as_deep_as_the_limit() {
+        assert_eq!(check_path(["d"; MAX_DEPTH]), Ok(()));
+        assert_eq!(
+            check_path(["d"; MAX_DEPTH + 1]),
+            Err(NameError::TooDeep(MAX_DEPTH + 1))
+        );
+    }
+
+    #[test]
     fn ordinary_tile_names_pass() {
         for name in [
             "tileset.json",
