@@ -326,6 +326,29 @@ const SIGNATURE_PARAMETERS: [&str; 6] = [
     "x-goog-",
 ];
 
+/// Where the value of a signature parameter whose name ends at `at` starts, if a separator
+/// follows the name: `=` (also encoded as `%3D`, `%253D` or `\u003d`), or `:` as in a header or
+/// a JSON key (`"sig": "..."`); spaces and an opening quote before the value are skipped.
+fn value_after(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const SEPARATORS: [&[u8]; 5] = [b"=", b":", b"%3d", b"%253d", b"\\u003d"];
+    let skip_spaces = |mut at: usize| {
+        while bytes.get(at) == Some(&b' ') {
+            at += 1;
+        }
+        at
+    };
+    if matches!(bytes.get(at), Some(b'"' | b'\'')) {
+        at += 1;
+    }
+    at = skip_spaces(at);
+    let separator = SEPARATORS.iter().find(|s| bytes[at..].starts_with(s))?;
+    at = skip_spaces(at + separator.len());
+    if matches!(bytes.get(at), Some(b'"' | b'\'')) {
+        at += 1;
+    }
+    Some(at)
+}
+
 /// Whether `b` ends a parameter value or a URL in running text.
 fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -401,15 +424,7 @@ fn redact_parameters(text: &str) -> String {
             } else {
                 0
             };
-            let after = &after[skip..];
-            let name_end = i + name.len() + skip;
-            if after.starts_with(b"=") {
-                Some(name_end + 1)
-            } else if after.starts_with(b"%3d") {
-                Some(name_end + 3)
-            } else {
-                None
-            }
+            value_after(bytes, i + name.len() + skip)
         });
         let Some(value_start) = value_start else {
             i += 1;
@@ -438,6 +453,24 @@ fn redact_parameters(text: &str) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn signatures_are_redacted_in_quoted_header_json_and_encoded_forms() {
+        for text in [
+            r#"Signature="SECRET5""#,
+            r#"{"sig": "SECRET5"}"#,
+            "x-amz-security-token: SECRET5",
+            "x-amz-security-token:SECRET5",
+            "/c/x%3Fsv%3D1%26sig%253DSECRET5",
+            r"x.glb?sv=1\u0026sig\u003dSECRET5",
+            "sig = SECRET5",
+        ] {
+            let shown = redact(text);
+            assert!(!shown.contains("SECRET5"), "{text} -> {shown}");
+        }
+        // Words that merely contain a parameter's name stay as they are.
+        assert_eq!(redact("a signature mismatch"), "a signature mismatch");
+    }
 
     #[test]
     fn an_error_body_with_null_details_and_target_keeps_its_code() {

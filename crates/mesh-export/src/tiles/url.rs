@@ -158,8 +158,10 @@ impl TilesetUrl {
     /// an absolute path, percent-encoded traversal or separators), that points at another host
     /// or scheme, or that names something that cannot be a file.
     pub fn resolve(&self, uri: &str, against: &TilePath) -> Result<Option<TileFile>, Refused> {
+        // A refused URI is reported (errors, the manifest, the CLI's JSON): never with a
+        // signature it may carry.
         let refuse = |reason| Refused {
-            uri: uri.to_owned(),
+            uri: crate::error::redact(uri),
             in_file: against.clone(),
             reason,
         };
@@ -257,7 +259,7 @@ impl TilesetUrl {
 
 impl fmt::Display for TilesetUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.root.as_str())?;
+        f.write_str(&redacted(&self.root))?;
         if self.query.is_some() {
             write!(f, "?{REDACTED}")?;
         }
@@ -268,7 +270,7 @@ impl fmt::Display for TilesetUrl {
 impl fmt::Debug for TilesetUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TilesetUrl")
-            .field("root", &self.root.as_str())
+            .field("root", &redacted(&self.root))
             .field("query", &self.query.as_ref().map(|_| REDACTED))
             .field("entry", &self.entry.as_str())
             .finish()
@@ -314,15 +316,20 @@ impl fmt::Debug for TileFile {
     }
 }
 
-/// A URL as text with its query replaced by `<redacted>`.
+/// A URL as text for people: its query replaced by `<redacted>`, no credentials in its
+/// authority, and any signature parameter written into its path (`;sig=...`) redacted.
 pub(crate) fn redacted(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_fragment(None);
-    if shown.query().is_some() {
-        shown.set_query(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    let query = shown.query().is_some();
+    shown.set_query(None);
+    let shown = crate::error::redact(shown.as_str());
+    if query {
         format!("{shown}?{REDACTED}")
     } else {
-        shown.to_string()
+        shown
     }
 }
 
@@ -615,6 +622,38 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printing_hides_credentials_in_the_authority_and_signatures_in_the_path() {
+        let url = TilesetUrl::from_mesh_href("https://user:TOKEN123@blobs.example/c/e?sv=1&sig=S")
+            .unwrap();
+        let shown = format!("{url} {url:?}");
+        assert!(!shown.contains("TOKEN123"), "{shown}");
+        let url = TilesetUrl::from_mesh_href("https://blobs.example/c/e;sig=SECRET1?sv=1").unwrap();
+        let shown = format!("{url} {url:?}");
+        assert!(!shown.contains("SECRET1"), "{shown}");
+        let file = url
+            .resolve("t.glb", &TilePath::parse("tileset.json").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{file:?}").contains("SECRET1"));
+    }
+
+    #[test]
+    fn a_refused_uri_is_reported_without_its_signature() {
+        let url = TilesetUrl::from_mesh_href("https://h/c/e?sv=1&sig=OURS").unwrap();
+        let against = TilePath::parse("tileset.json").unwrap();
+        for uri in [
+            "https://h/c/other/x.glb?sv=1&sig=SECRET3",
+            "https://cdn.example/x.glb?sv=1&sig=SECRET3",
+            "NUL.glb?X-Amz-Signature=SECRET3",
+            "ftp://h/x?Signature=SECRET3",
+        ] {
+            let refused = url.resolve(uri, &against).unwrap_err();
+            let shown = format!("{refused} {refused:?}");
+            assert!(!shown.contains("SECRET3"), "{shown}");
+        }
+    }
 
     const HREF: &str = "https://blobs.example/container/export-1?sv=2024&sig=SECRET";
 
