@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assert_cmd::Command;
+
+use super::bare;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -96,23 +98,6 @@ fn json_reply(status: u16, body: impl Into<String>) -> Reply {
 
 fn empty_page(root: &str) -> String {
     format!(r#"{{"exports":[],"_links":{{"self":{{"href":"{root}/mesh-export/"}}}}}}"#)
-}
-
-/// The binary with no credentials from the environment of whoever runs the tests.
-fn bare() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
-    for var in [
-        "ITWIN_ACCESS_TOKEN",
-        "ITWIN_CLIENT_ID",
-        "ITWIN_CLIENT_SECRET",
-        "ITWIN_TOKEN_URL",
-        "MESH_EXPORT_BASE_URL",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.timeout(Duration::from_secs(60));
-    cmd
 }
 
 impl Server {
