@@ -316,12 +316,17 @@ async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes(
     store.clear_seen();
     let fresh = TilesetUrl::from_mesh_href(&store.href_with(FRESH)).unwrap();
     downloader(out.path()).download(&fresh).await.unwrap();
-    let seen = store.seen();
-    assert!(!seen.is_empty());
+    // The store refuses the revoked signature, so the resumed run completing proves it used
+    // the fresh one. (Requests of the refused runs may still arrive after `clear_seen`: a
+    // download that stops drops its in-flight requests, which the server may already hold.)
+    let fresh_requests = store
+        .seen()
+        .iter()
+        .filter(|s| s.query.as_deref().is_some_and(|q| q.contains(FRESH)))
+        .count();
     assert!(
-        seen.iter()
-            .all(|s| s.query.as_deref().is_some_and(|q| q.contains(FRESH))),
-        "every request of the resumed run carries the fresh signature"
+        fresh_requests > 0,
+        "the resumed run used the fresh signature"
     );
     assert_eq!(
         store.count("tileset.json"),
