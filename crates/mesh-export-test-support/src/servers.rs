@@ -33,6 +33,14 @@ pub fn empty_page(base_url: &str) -> serde_json::Value {
 /// Reads one request, head and body (by `content-length`), from a raw socket; returns its head
 /// in lower case, or `None` when the peer closed first.
 pub async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
+    read_request_head(socket)
+        .await
+        .map(|head| head.to_ascii_lowercase())
+}
+
+/// Reads one request, head and body (by `content-length`), from a raw socket; returns its head
+/// as sent (the request target keeps its case), or `None` when the peer closed first.
+pub async fn read_request_head(socket: &mut tokio::net::TcpStream) -> Option<String> {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -44,11 +52,14 @@ pub async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> 
         let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
             continue;
         };
-        let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+        let head = String::from_utf8_lossy(&data[..end]).into_owned();
         let length = head
             .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse::<usize>().ok())
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            })
             .unwrap_or(0);
         if data.len() >= end + 4 + length {
             return Some(head);

@@ -12,7 +12,7 @@ use mesh_export::{
     WaitOptions, types::ExportType,
 };
 use mesh_export_client::BoxFuture;
-use mesh_export_test_support::servers::client_for;
+use mesh_export_test_support::servers::{client_for, read_request_head};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One request a [`raw_server`] received.
@@ -115,42 +115,15 @@ async fn raw_server(
     (root, log)
 }
 
-/// Reads one request (head and `content-length` body).
+/// Reads one request (head and `content-length` body) and notes its method and target.
 async fn read_head(socket: &mut tokio::net::TcpStream) -> Option<Seen> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).into_owned();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_owned())
-                })
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            while data.len() < end + 4 + length {
-                let n = socket.read(&mut buf).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                data.extend_from_slice(&buf[..n]);
-            }
-            let mut first = head.lines().next()?.split(' ');
-            return Some(Seen {
-                method: first.next()?.to_owned(),
-                target: first.next()?.to_owned(),
-                at: Instant::now(),
-            });
-        }
-        let n = socket.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-    }
+    let head = read_request_head(socket).await?;
+    let mut first = head.lines().next()?.split(' ');
+    Some(Seen {
+        method: first.next()?.to_owned(),
+        target: first.next()?.to_owned(),
+        at: Instant::now(),
+    })
 }
 
 fn page(root: &str, self_href: &str, next: Option<&str>, exports: &str) -> String {
