@@ -441,7 +441,7 @@ async fn newest_complete(client: &Client, imodel: &str, kind: &str) -> Result<Ex
                 && e.request
                     .as_ref()
                     .and_then(|r| r.export_type.as_ref())
-                    .is_none_or(|t| mesh_export::same_export_type(t, &wanted));
+                    .is_none_or(|t| t.eq_ignore_ascii_case(&wanted));
             futures::future::ready(ok)
         })
         .try_collect()

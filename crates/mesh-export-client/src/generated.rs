@@ -308,6 +308,11 @@ pub mod types {
         pub fn is_unknown(&self) -> bool {
             matches!(self, Self::Unknown(_))
         }
+        /// Whether two values are the same ignoring ASCII case: the service echoes some
+        /// values in another case than it was sent.
+        pub fn eq_ignore_ascii_case(&self, other: &Self) -> bool {
+            self.as_str().eq_ignore_ascii_case(other.as_str())
+        }
     }
     impl ::std::convert::From<&str> for ExportStatus {
         fn from(value: &str) -> Self {
@@ -434,6 +439,11 @@ pub mod types {
         /// Whether the value is one this client does not list.
         pub fn is_unknown(&self) -> bool {
             matches!(self, Self::Unknown(_))
+        }
+        /// Whether two values are the same ignoring ASCII case: the service echoes some
+        /// values in another case than it was sent.
+        pub fn eq_ignore_ascii_case(&self, other: &Self) -> bool {
+            self.as_str().eq_ignore_ascii_case(other.as_str())
         }
     }
     impl ::std::convert::From<&str> for ExportType {

@@ -7,7 +7,7 @@ use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::paging::{ExportFilter, same_export_type};
+use crate::paging::ExportFilter;
 use crate::timestamp::LastModified;
 
 /// Identifies "the same export" for the per-process start lock.
@@ -165,13 +165,11 @@ fn same_request(export: &Export, export_type: &ExportType, changeset: &str) -> b
         return false;
     };
     // The service's default type is 3D Tiles, and an echoed request may leave it out.
-    let type_matches = same_export_type(
-        request
-            .export_type
-            .as_ref()
-            .unwrap_or(&ExportType::X3dTiles),
-        export_type,
-    );
+    let type_matches = request
+        .export_type
+        .as_ref()
+        .unwrap_or(&ExportType::X3dTiles)
+        .eq_ignore_ascii_case(export_type);
     let changeset_matches = request.changeset_id.as_deref().unwrap_or_default() == changeset;
     type_matches && changeset_matches
 }

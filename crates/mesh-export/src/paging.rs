@@ -111,14 +111,9 @@ impl ExportFilter {
                 .request
                 .as_ref()
                 .and_then(|r| r.export_type.as_ref())
-                .is_some_and(|t| same_export_type(t, wanted)),
+                .is_some_and(|t| t.eq_ignore_ascii_case(wanted)),
         }
     }
-}
-
-/// Whether two export types are the same, ignoring case (`3DTILES` is `3DTiles`).
-pub fn same_export_type(a: &ExportType, b: &ExportType) -> bool {
-    a.as_str().eq_ignore_ascii_case(b.as_str())
 }
 
 impl Client {
@@ -325,17 +320,8 @@ mod tests {
 
     #[test]
     fn export_types_match_ignoring_case() {
-        assert!(same_export_type(
-            &ExportType::X3dTiles,
-            &ExportType::X3dtiles
-        ));
-        assert!(same_export_type(
-            &ExportType::X3dTiles,
-            &ExportType::Unknown("3dtiles".into())
-        ));
-        assert!(!same_export_type(
-            &ExportType::X3dTiles,
-            &ExportType::Cesium
-        ));
+        assert!(ExportType::X3dTiles.eq_ignore_ascii_case(&ExportType::X3dtiles));
+        assert!(ExportType::X3dTiles.eq_ignore_ascii_case(&ExportType::Unknown("3dtiles".into())));
+        assert!(!ExportType::X3dTiles.eq_ignore_ascii_case(&ExportType::Cesium));
     }
 }

@@ -2,8 +2,8 @@
 //! be repeated and why, the strategy ([`RetryOptions`]) says when, and one loop (`run`, used
 //! inside the crate) applies both.
 //!
-//! API calls ([`send_with_retry`] too) and token fetches go through that loop, and blob
-//! downloads have their classifier ready for it; they differ only in their classifier:
+//! API calls ([`send_with_retry`] too), token fetches and the downloader's blob fetches go
+//! through that loop; they differ only in their classifier:
 //!
 //! | outcome | [`Classifier::ApiCall`] | [`Classifier::TokenFetch`] | [`Classifier::BlobFetch`] |
 //! |---|---|---|---|

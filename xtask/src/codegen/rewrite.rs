@@ -204,6 +204,12 @@ fn open_enum_tokens(closed: &ItemEnum) -> Result<TokenStream, String> {
             pub fn is_unknown(&self) -> bool {
                 matches!(self, Self::#unknown(_))
             }
+
+            /// Whether two values are the same ignoring ASCII case: the service echoes some
+            /// values in another case than it was sent.
+            pub fn eq_ignore_ascii_case(&self, other: &Self) -> bool {
+                self.as_str().eq_ignore_ascii_case(other.as_str())
+            }
         }
 
         impl ::std::convert::From<&str> for #name {

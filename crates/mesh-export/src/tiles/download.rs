@@ -157,13 +157,13 @@ impl Downloader {
     /// [`DownloadOptions::idle_timeout`] already catches a stalled transfer. In particular,
     /// do not pass [`Client::http`](crate::Client::http): it has the API's 60 s
     /// whole-request timeout.
-    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = client;
         self
     }
 
     /// Replaces all options.
-    pub fn options(mut self, options: DownloadOptions) -> Self {
+    pub fn with_options(mut self, options: DownloadOptions) -> Self {
         self.options = options;
         self
     }

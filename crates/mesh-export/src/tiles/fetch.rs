@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use cap_std::fs::Dir;
-use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, StatusCode};
 use tokio::sync::watch;
 
 use super::TileFile;
@@ -17,7 +17,7 @@ use super::manifest::{Journal, ManifestEntry};
 use super::output::part_path;
 use super::walk::FileKind;
 use super::writer::{FileWriter, Piece, References, WriteFailure, Written};
-use crate::retry::retry_after;
+use crate::retry::{self, Classifier, Ended, Verdict};
 
 /// Chunks in flight between a response and its file writer, per file: with 8 files at a time
 /// and chunks of up to tens of KiB, a few MiB at most.
@@ -34,8 +34,34 @@ pub(crate) struct Fetcher {
 
 /// Why one attempt failed, and whether another may follow.
 enum AttemptError {
-    Retry(FileError, Option<Duration>),
+    /// Another attempt may fix it: `reason` says why, for the log; `hint` is the server's
+    /// `Retry-After`.
+    Retry {
+        error: FileError,
+        reason: &'static str,
+        hint: Option<Duration>,
+    },
+    /// No attempt would.
     Fatal(FileError),
+}
+
+impl AttemptError {
+    /// A retryable failure the client found itself (no server hint).
+    fn retry(error: FileError, reason: &'static str) -> Self {
+        AttemptError::Retry {
+            error,
+            reason,
+            hint: None,
+        }
+    }
+}
+
+/// The part-file state, out of its slot for one attempt.
+fn take(slot: &Mutex<Option<Part>>) -> Part {
+    slot.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .expect("attempts run one at a time and put the part state back")
 }
 
 /// The part file of one file across its attempts: kept when a transfer breaks, so the next
@@ -55,47 +81,56 @@ struct Part {
 
 impl Fetcher {
     /// Fetches `file` with retries; on failure nothing is left under its name or beside it.
+    ///
+    /// The retries are the crate's one loop ([`retry::run`]) with the blob classifier: what
+    /// an attempt found retryable (a transient status, a broken or stalled transfer, content
+    /// that failed its check) comes back as a verdict, and the strategy decides when.
     pub(crate) async fn fetch_with_retries(
         &self,
         file: &TileFile,
         kind: &FileKind,
     ) -> Result<(ManifestEntry, References), FileError> {
-        let retry = &self.options.retry;
-        let started = Instant::now();
-        let mut attempt = 1;
-        let mut part = Part {
+        // The part file's state passes from one attempt to the next: each attempt takes it out
+        // and puts it back, so no lock is held across an await.
+        let part = Mutex::new(Some(Part {
             path: part_path(&file.path().relative()),
             len: 0,
             validator: None,
             resumable: false,
             total: None,
-        };
-        let result = loop {
-            let (error, hint) = match self.fetch_once(file, kind, &mut part).await {
-                Ok(done) => break Ok(done),
-                Err(AttemptError::Fatal(error)) => break Err(error),
-                Err(AttemptError::Retry(error, hint)) => (error, hint),
-            };
-            if attempt >= retry.max_attempts {
-                break Err(error);
-            }
-            let wait = match hint {
-                Some(hint) if hint > retry.max_retry_after => {
-                    break Err(FileError::RateLimited { wait: hint });
+        }));
+        let slot = &part;
+        let ended = retry::run(
+            &self.options.retry,
+            |outcome: &Result<_, AttemptError>| match outcome {
+                Err(AttemptError::Retry { reason, hint, .. }) => Verdict::Retry {
+                    reason,
+                    hint: *hint,
+                },
+                _ => Verdict::Final,
+            },
+            |attempt| async move {
+                let mut state = take(slot);
+                if attempt > 1 {
+                    tracing::debug!(path = %file.path(), attempt, resume_from = state.len, "retrying a file");
+                    self.progress.send_modify(|p| p.retries += 1);
                 }
-                Some(hint) => hint,
-                None => retry.backoff(attempt),
-            };
-            if started.elapsed() + wait > retry.max_elapsed {
-                break Err(error);
+                let outcome = self.fetch_once(file, kind, &mut state).await;
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
+                outcome
+            },
+        )
+        .await;
+        let result = match ended {
+            Ended::Outcome(Ok(done)) => Ok(done),
+            Ended::Outcome(Err(AttemptError::Fatal(error) | AttemptError::Retry { error, .. })) => {
+                Err(error)
             }
-            tracing::debug!(path = %file.path(), attempt, ?wait, %error, resume_from = part.len, "retrying a file");
-            self.progress.send_modify(|p| p.retries += 1);
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+            Ended::HintTooLong { wait, .. } => Err(FileError::RateLimited { wait }),
         };
         if result.is_err() {
-            let (dir, path) = (self.dir.clone(), part.path.clone());
+            let path = take(&part).path;
+            let dir = self.dir.clone();
             let _ = tokio::task::spawn_blocking(move || dir.remove_file(path)).await;
         }
         result
@@ -126,7 +161,7 @@ impl Fetcher {
         };
         let mut response = match tokio::time::timeout(idle, request.send()).await {
             Err(_) => return Err(idle_error(idle)),
-            Ok(sent) => sent.map_err(|e| AttemptError::Retry(transport(e), None))?,
+            Ok(sent) => sent.map_err(transport_failure)?,
         };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -137,23 +172,29 @@ impl Fetcher {
         if status == StatusCode::RANGE_NOT_SATISFIABLE && resume_from > 0 {
             // The blob is not what the part file continues: fetch it whole.
             part.resumable = false;
-            return Err(AttemptError::Retry(
+            return Err(AttemptError::retry(
                 FileError::Status { status: 416 },
-                Some(Duration::ZERO),
+                "the stored part does not fit the blob",
             ));
         }
         if !status.is_success() {
             let error = FileError::Status {
                 status: status.as_u16(),
             };
-            let transient = status.is_server_error()
-                || status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT;
-            return Err(if transient {
-                AttemptError::Retry(error, retry_after(response.headers(), SystemTime::now()))
-            } else {
-                AttemptError::Fatal(error)
-            });
+            return Err(
+                match Classifier::BlobFetch.classify_status(
+                    &Method::GET,
+                    status,
+                    response.headers(),
+                ) {
+                    Verdict::Retry { reason, hint } => AttemptError::Retry {
+                        error,
+                        reason,
+                        hint,
+                    },
+                    Verdict::Final => AttemptError::Fatal(error),
+                },
+            );
         }
         let gzip = match encoding(response.headers()) {
             Encoding::Identity => false,
@@ -170,9 +211,9 @@ impl Fetcher {
                 _ => {
                     // A range we did not ask for, or not where the part file ends.
                     part.resumable = false;
-                    return Err(AttemptError::Retry(
+                    return Err(AttemptError::retry(
                         FileError::Transport("the server sent an unexpected range".to_owned()),
-                        Some(Duration::ZERO),
+                        "unexpected range",
                     ));
                 }
             }
@@ -184,9 +225,9 @@ impl Fetcher {
             part.total = total;
         } else if part.total.is_some_and(|t| Some(t) != total) {
             part.resumable = false;
-            return Err(AttemptError::Retry(
+            return Err(AttemptError::retry(
                 FileError::Transport("the file changed size between attempts".to_owned()),
-                Some(Duration::ZERO),
+                "changed size",
             ));
         }
         // Only an identity body with a known size can be continued by a later range.
@@ -223,7 +264,7 @@ impl Fetcher {
                     self.progress.send_modify(|p| p.bytes_done += length);
                 }
                 Ok(Ok(None)) => break Ok(()),
-                Ok(Err(e)) => break Err(AttemptError::Retry(transport(e), None)),
+                Ok(Err(e)) => break Err(transport_failure(e)),
             }
         };
         let checked = match (received, total) {
@@ -231,12 +272,12 @@ impl Fetcher {
                 if size > expected {
                     part.resumable = false;
                 }
-                Err(AttemptError::Retry(
+                Err(AttemptError::retry(
                     FileError::LengthMismatch {
                         expected,
                         received: size,
                     },
-                    None,
+                    "length mismatch",
                 ))
             }
             (result, _) => result,
@@ -267,15 +308,15 @@ impl Fetcher {
                 self.progress.send_modify(uncount);
                 // Content that fails its check is fetched again from the start.
                 part.resumable = false;
-                Err(AttemptError::Retry(error, None))
+                Err(AttemptError::retry(error, "content failed its check"))
             }
             (checked, Ok(Written::Partial { len })) => {
                 self.progress.send_modify(uncount);
                 part.len = len;
                 checked?;
-                Err(AttemptError::Retry(
+                Err(AttemptError::retry(
                     FileError::Transport("the file writer stopped early".to_owned()),
-                    None,
+                    "writer stopped early",
                 ))
             }
             (Err(error), Ok(Written::Done(..))) => Err(error),
@@ -284,10 +325,22 @@ impl Fetcher {
 }
 
 fn idle_error(idle: Duration) -> AttemptError {
-    AttemptError::Retry(
+    AttemptError::retry(
         FileError::Transport(format!("no data for {idle:?}")),
-        Some(Duration::ZERO),
+        "idle timeout",
     )
+}
+
+/// A transport failure, judged by the blob classifier.
+fn transport_failure(error: reqwest::Error) -> AttemptError {
+    match Classifier::BlobFetch.classify_transport(&Method::GET, &error) {
+        Verdict::Retry { reason, hint } => AttemptError::Retry {
+            error: transport(error),
+            reason,
+            hint,
+        },
+        Verdict::Final => AttemptError::Fatal(transport(error)),
+    }
 }
 
 enum Encoding {

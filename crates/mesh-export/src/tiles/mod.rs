@@ -56,6 +56,9 @@ pub mod name;
 mod output;
 mod signer;
 mod url;
+// Not public API: reachable only so the fuzz targets and their replay test can drive the
+// walker directly; it may change in any release.
+#[doc(hidden)]
 pub mod walk;
 mod writer;
 

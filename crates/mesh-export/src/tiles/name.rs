@@ -13,6 +13,9 @@
 //!
 //! [`TilePath`](super::TilePath) is built only from names that pass, so holding one is proof.
 
+use icu_casemap::CaseMapper;
+use icu_normalizer::DecomposingNormalizerBorrowed;
+
 /// The longest name accepted, in UTF-8 bytes (the common limit of ext4, APFS and NTFS).
 pub const MAX_NAME_BYTES: usize = 255;
 
@@ -130,10 +133,23 @@ pub fn check_path<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), Na
     Ok(())
 }
 
-/// The key under which two names are the same file on a case-insensitive file system (macOS
-/// and Windows by default): `Manifest.json` and `manifest.json` share one.
+/// The key under which two names may be the same file on the file systems of macOS (APFS,
+/// HFS+: case- and normalization-insensitive) and Windows (NTFS: case-insensitive):
+/// `Manifest.json` and `manifest.json` share one, as do `manifeſt.json` (a long s, which
+/// folds to `s`) and `manifest.json`, or `é` written precomposed and as `e` plus an accent.
+///
+/// It is Unicode's canonical caseless match, NFD(fold(NFD(name))) with full case folding,
+/// which errs on the side of a collision: a name pair it reports may still be distinct on
+/// one file system, but no pair it keeps apart is merged by any of them.
 pub fn case_key(name: &str) -> String {
-    name.to_lowercase()
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    let nfd = DecomposingNormalizerBorrowed::new_nfd();
+    let folded = CaseMapper::new()
+        .fold_string(&nfd.normalize(name))
+        .into_owned();
+    nfd.normalize(&folded).into_owned()
 }
 
 fn has_percent_escape(name: &str) -> bool {
@@ -280,5 +296,18 @@ mod tests {
         assert_eq!(case_key("Manifest.json"), case_key("manifest.json"));
         assert_eq!(case_key("A.glb"), case_key("a.glb"));
         assert_ne!(case_key("a.glb"), case_key("b.glb"));
+    }
+
+    #[test]
+    fn case_keys_fold_fully_and_ignore_normalization() {
+        // A long s folds to s; NTFS upper-cases it to S as well.
+        assert_eq!(case_key("manife\u{17F}t.json"), case_key("MANIFEST.json"));
+        // Precomposed and decomposed forms are one name on APFS and HFS+.
+        assert_eq!(case_key("caf\u{E9}.glb"), case_key("cafe\u{301}.glb"));
+        assert_eq!(case_key("CAF\u{C9}.glb"), case_key("cafe\u{301}.glb"));
+        // Kelvin sign and Greek final sigma, folded like their letters.
+        assert_eq!(case_key("\u{212A}.glb"), case_key("k.glb"));
+        assert_eq!(case_key("\u{3C2}.glb"), case_key("\u{3A3}.glb"));
+        assert_ne!(case_key("caf\u{E9}.glb"), case_key("cafe.glb"));
     }
 }

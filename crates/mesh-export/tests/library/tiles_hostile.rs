@@ -283,11 +283,15 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
         "x%20",
         "a%3Cb%3E.glb",
         "Manifest.json",
+        // `manifeſt.json`: a long s folds to s (and NTFS upper-cases it to S).
+        "manife%C5%BFt.json",
         ".mesh-export-journal.jsonl",
         "A.glb",
         "Sub/b.glb",
+        // `café.glb` decomposed: APFS and HFS+ store it as the precomposed one below.
+        "cafe%CC%81.glb",
     ];
-    let mut uris: Vec<&str> = vec!["a.glb", "sub/a.glb"];
+    let mut uris: Vec<&str> = vec!["a.glb", "sub/a.glb", "caf%C3%A9.glb"];
     uris.extend(hostile_uris);
     let tileset = tileset_naming(&uris);
     let server = Hostile::start(move |request, _| {
@@ -332,6 +336,11 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
         RefusalReason::NotPortable(NameError::ReservedDevice(_))
     ));
     assert_eq!(reason_of("Manifest.json"), RefusalReason::ReservedName);
+    assert_eq!(reason_of("manife%C5%BFt.json"), RefusalReason::ReservedName);
+    assert_eq!(
+        reason_of("cafe%CC%81.glb"),
+        RefusalReason::CaseCollision("caf\u{e9}.glb".into())
+    );
     assert_eq!(
         reason_of("A.glb"),
         RefusalReason::CaseCollision("a.glb".into())
@@ -348,6 +357,7 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
             "a/b/",
             "a/b/out/",
             "a/b/out/a.glb",
+            "a/b/out/caf\u{e9}.glb",
             "a/b/out/manifest.json",
             "a/b/out/sub/",
             "a/b/out/sub/a.glb",
@@ -363,7 +373,8 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
             [
                 "/c/export/tileset.json",
                 "/c/export/a.glb",
-                "/c/export/sub/a.glb"
+                "/c/export/sub/a.glb",
+                "/c/export/caf%C3%A9.glb"
             ]
             .contains(&request.path.as_str()),
             "requested {}",
@@ -616,8 +627,8 @@ async fn a_stalled_transfer_hits_the_idle_timeout_and_resumes() {
     // A client with no timeouts of its own: the downloader's idle timeout is what ends the
     // stalled transfer. The outer bound only turns a hang into a failure.
     let downloader = Downloader::new(out.path())
-        .with_http_client(reqwest::Client::new())
-        .options(options);
+        .http_client(reqwest::Client::new())
+        .with_options(options);
     let download = downloader.download(&url);
     tokio::time::timeout(Duration::from_secs(30), download)
         .await
@@ -862,7 +873,7 @@ async fn a_source_that_keeps_handing_out_refused_signatures_stops_after_the_budg
     };
 
     let err = Downloader::new(out.path())
-        .options(options)
+        .with_options(options)
         .download_from(&source)
         .await
         .unwrap_err();
