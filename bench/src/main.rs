@@ -35,6 +35,7 @@ use api::{Api, Side};
 use emulator::{EmulatorProcess, EmulatorSettings};
 use report::{
     ApiComparison, BreakdownRow, DownloadResults, DownloadRuns, EmulatorThroughput, Results,
+    ScaleResults,
 };
 
 /// Benchmarks of the Mesh Export client against bare reqwest and curl, on the local emulator.
@@ -121,6 +122,9 @@ struct Plan {
     tile_bytes: u64,
     /// Runs of each download tool.
     download_rounds: usize,
+    /// Tiles in the many-files tileset, and runs of the downloader on it.
+    scale_tiles: u32,
+    scale_rounds: usize,
 }
 
 impl Plan {
@@ -134,6 +138,8 @@ impl Plan {
                 tiles: 400,
                 tile_bytes: 100_000,
                 download_rounds: 3,
+                scale_tiles: 10_000,
+                scale_rounds: 1,
             }
         } else {
             Plan {
@@ -144,10 +150,15 @@ impl Plan {
                 tiles: 2000,
                 tile_bytes: 105_000,
                 download_rounds: 5,
+                scale_tiles: 100_000,
+                scale_rounds: 3,
             }
         }
     }
 }
+
+/// Bytes of each tile of the many-files tileset: the emulator's smallest (one box).
+const SCALE_TILE_BYTES: u64 = 2_000;
 
 /// Concurrency of the concurrent API comparison.
 const CONCURRENT: usize = 32;
@@ -232,6 +243,20 @@ fn run(args: &Args) -> Result<(), String> {
         eprintln!("download comparison not run: {why}");
     }
     drop(emulator);
+    let scale = if args.only == Some(Part::Api) {
+        Err("skipped (--only api)".to_owned())
+    } else {
+        many_files(
+            &runtime,
+            &emulator_exe,
+            &exe,
+            &plan,
+            args.download_concurrency,
+        )
+    };
+    if let Err(why) = &scale {
+        eprintln!("many-files download not run: {why}");
+    }
 
     let results = Results {
         quick: args.quick,
@@ -241,6 +266,7 @@ fn run(args: &Args) -> Result<(), String> {
         api: comparisons,
         emulator: throughput,
         download,
+        scale,
         codegen_ms: args.codegen_check_ms,
         codegen_subprocess_ms: args.codegen_subprocess_ms,
         load: (load_before, load_average()),
@@ -440,13 +466,8 @@ async fn emulator_throughput(
 
 /// Downloads one export's tileset with the downloader and with curl, alternating which goes
 /// first, and checks every output against the downloader's manifest.
-fn download_comparison(
-    runtime: &tokio::runtime::Runtime,
-    api: &Arc<Api>,
-    exe: &Path,
-    plan: &Plan,
-    concurrency: usize,
-) -> Result<DownloadResults, String> {
+/// Starts an export on the emulator behind `api`, waits for it and returns its signed mesh href.
+fn exported_mesh_href(runtime: &tokio::runtime::Runtime, api: &Api) -> Result<String, String> {
     const IMODEL: &str = "5c1a7d0e-bench-tile-0000-000000000002";
     let client = api.client();
     let export = runtime.block_on(async {
@@ -463,12 +484,89 @@ fn download_comparison(
             .await
             .map_err(|e| format!("waiting for the export: {e}"))
     })?;
-    let href = export
+    export
         .links
         .as_ref()
         .and_then(|l| l.mesh.as_ref())
         .map(|m| m.href.clone())
-        .ok_or("the complete export has no mesh link")?;
+        .ok_or_else(|| "the complete export has no mesh link".to_owned())
+}
+
+/// The downloader on a tileset of `plan.scale_tiles` small files, served by an emulator of its
+/// own: files per second and peak memory, each run's output checked against its manifest.
+fn many_files(
+    runtime: &tokio::runtime::Runtime,
+    emulator_exe: &Path,
+    exe: &Path,
+    plan: &Plan,
+    concurrency: usize,
+) -> Result<ScaleResults, String> {
+    let emulator = EmulatorProcess::start(
+        emulator_exe,
+        &EmulatorSettings {
+            tiles: plan.scale_tiles,
+            tile_bytes: SCALE_TILE_BYTES,
+        },
+    )?;
+    let (api, _) = runtime.block_on(Api::setup(&emulator))?;
+    let href = exported_mesh_href(runtime, &api)?;
+    let work = tempfile::Builder::new()
+        .prefix("mesh-export-bench-scale-")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let mut results = ScaleResults {
+        files: 0,
+        bytes: 0,
+        concurrency,
+        files_per_s: Vec::new(),
+        peak_bytes: Vec::new(),
+        cpu_s: Vec::new(),
+    };
+    for round in 1..=plan.scale_rounds {
+        eprintln!(
+            "many-files download {round}/{}: {} tiles",
+            plan.scale_rounds, plan.scale_tiles
+        );
+        let dir = work.path().join(format!("run-{round}"));
+        download::fresh_dir(&dir)?;
+        let (wall, report) = download::run_downloader(exe, &href, &dir, concurrency)?;
+        let manifest = Manifest::read(&dir)
+            .map_err(|e| format!("reading the manifest: {e}"))?
+            .ok_or("the downloader wrote no manifest")?;
+        let from_manifest = download::manifest_digest(&manifest);
+        download::compare(
+            "the downloader",
+            &from_manifest,
+            &download::tree_digest(&dir)?,
+        )?;
+        let files = from_manifest.len() as u64;
+        if files < u64::from(plan.scale_tiles) || report.files != files {
+            return Err(format!(
+                "the downloader reported {} files and its manifest lists {files}, for {} tiles",
+                report.files, plan.scale_tiles
+            ));
+        }
+        results.files = files;
+        results.bytes = report.bytes;
+        results.files_per_s.push(files as f64 / wall.as_secs_f64());
+        if let Some(kib) = report.peak_kib {
+            results.peak_bytes.push(kib * 1024);
+        }
+        if let Some(cpu) = report.cpu_s {
+            results.cpu_s.push(cpu);
+        }
+    }
+    Ok(results)
+}
+
+fn download_comparison(
+    runtime: &tokio::runtime::Runtime,
+    api: &Arc<Api>,
+    exe: &Path,
+    plan: &Plan,
+    concurrency: usize,
+) -> Result<DownloadResults, String> {
+    let href = exported_mesh_href(runtime, api)?;
     let tileset = TilesetUrl::from_mesh_href(&href).map_err(|e| e.to_string())?;
     let curl = download::find_curl();
 
@@ -658,6 +756,10 @@ fn benchmarks_md(results: &Results, table: &str) -> String {
          downloader in a child process of the bench, curl as `curl --parallel --parallel-max N`), \
          both fetching the same files with the same number in flight; a speed ratio above 1.00× \
          means the downloader was faster. The peak memory is the downloader process's `VmHWM`.\n\
+         - **Many small files** is the downloader alone on a tileset of the emulator's smallest \
+         tiles (one box each, about 2 KB), served by a second emulator: files per second over the \
+         wall time of the process, and its peak memory (`VmHWM`), which must stay bounded however \
+         many files a tileset names. Each run's output is hashed and compared with its manifest.\n\
          - **Emulator throughput** is measured with the cheapest possible client (no JSON decoding, \
          32 and 64 connections, the better kept). Headroom above 1× means the emulator answered \
          faster than any client above asked; the second figure scales its requests per CPU core \

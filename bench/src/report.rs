@@ -73,7 +73,7 @@ impl ApiComparison {
              ({stack:.1} vs {bare:.1} µs). Step by step: the generated client with a token-only \
              policy {:+.1} µs; taking the token from `TokenCache` on each call {:+.1} µs more; the \
              rest of the stack's policy and wrapper (User-Agent, correlation id, tracing span, retry \
-             loop, task-local call state, error mapping) {:+.1} µs more. Turning single parts off \
+             loop, error mapping) {:+.1} µs more. Turning single parts off \
              in the stack: without retries {:+.1} µs, with tracing filtered out {:+.1} µs; bare \
              reqwest with the stack's two extra headers {:+.1} µs. Differences of a few µs are \
              within this machine's noise. CPU in use: the client {:.2} cores with the stack and \
@@ -132,6 +132,22 @@ pub struct DownloadResults {
     pub verified: String,
 }
 
+/// The downloader on a tileset of many small files: its rate and its memory at scale.
+pub struct ScaleResults {
+    /// Files in the tileset (tiles, plus the tileset files).
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Files fetched at the same time.
+    pub concurrency: usize,
+    /// Files per second of each run, wall clock of the whole process.
+    pub files_per_s: Vec<f64>,
+    /// Peak resident memory of each run, in bytes, when known.
+    pub peak_bytes: Vec<u64>,
+    /// CPU seconds (user + system) of each run, when known.
+    pub cpu_s: Vec<f64>,
+}
+
 /// The emulator's throughput at one concurrency, measured with the lightest client.
 pub struct EmulatorThroughput {
     /// Requests in flight.
@@ -158,6 +174,8 @@ pub struct Results {
     pub emulator: Vec<EmulatorThroughput>,
     /// The download comparison, or why it did not run.
     pub download: Result<DownloadResults, String>,
+    /// The many-files download, or why it did not run.
+    pub scale: Result<ScaleResults, String>,
     /// `codegen --check` in-process wall time (median of several runs), in ms.
     pub codegen_ms: Option<f64>,
     /// One `cargo xtask codegen --check` subprocess, in ms.
@@ -261,6 +279,30 @@ impl Results {
                 let _ = writeln!(
                     t,
                     "| tileset download | not run: {why} | – | – | ≥ 1.00× curl | not measured |"
+                );
+            }
+        }
+        match &self.scale {
+            Ok(scale) => {
+                let peak = scale.peak_bytes.iter().max();
+                let _ = writeln!(
+                    t,
+                    "| tileset of {} small files / {}, {} at a time (files/s, median of {}; peak memory VmHWM, worst run) | downloader {} files/s, peak {} | – | – | < {} | {} |",
+                    thousands(scale.files as f64),
+                    mb(scale.bytes),
+                    scale.concurrency,
+                    scale.files_per_s.len(),
+                    thousands(median(&scale.files_per_s)),
+                    peak.map_or_else(|| "unknown (no /proc)".to_owned(), |p| mib(*p)),
+                    mib(PEAK_MEMORY_TARGET),
+                    peak.map_or("not measured", |p| verdict(*p < PEAK_MEMORY_TARGET)),
+                );
+            }
+            Err(why) => {
+                let _ = writeln!(
+                    t,
+                    "| tileset of many small files | not run: {why} | – | – | < {} | not measured |",
+                    mib(PEAK_MEMORY_TARGET)
                 );
             }
         }
@@ -454,6 +496,26 @@ impl Results {
             }
             let _ = writeln!(d, "\n{}", dl.verified);
         }
+        if let Ok(scale) = &self.scale {
+            let _ = writeln!(
+                d,
+                "\nMany-files runs ({} files, each run into a fresh directory, its output hashed in full and compared with its manifest): {} files/s, CPU s {}, peak memory {}.",
+                thousands(scale.files as f64),
+                scale
+                    .files_per_s
+                    .iter()
+                    .map(|x| thousands(*x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                list2(&scale.cpu_s),
+                scale
+                    .peak_bytes
+                    .iter()
+                    .map(|b| mib(*b))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         d
     }
 
@@ -521,6 +583,17 @@ impl Results {
                     mib(PEAK_MEMORY_TARGET)
                 ));
             }
+        }
+        if let Ok(scale) = &self.scale
+            && let Some(&peak) = scale.peak_bytes.iter().max()
+            && peak >= PEAK_MEMORY_TARGET
+        {
+            out.push(format!(
+                "On {} files the downloader's peak memory was {} (target under {}).",
+                thousands(scale.files as f64),
+                mib(peak),
+                mib(PEAK_MEMORY_TARGET)
+            ));
         }
         out
     }

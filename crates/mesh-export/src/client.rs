@@ -184,7 +184,7 @@ impl Client {
     pub(crate) fn send<'a>(
         &'a self,
         request: reqwest::Request,
-        operation: &str,
+        operation: &'a str,
     ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
         self.inner.policy.send(&self.inner.http, request, operation)
     }

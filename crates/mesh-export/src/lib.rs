@@ -41,9 +41,11 @@
 //!
 //! # Tracing
 //!
-//! Each call is a `mesh_export.call` span (operation, method, path, correlation id); each retry
-//! is an `info` event with the attempt number, the wait and the status. Tokens, secrets and
-//! signed query strings are never logged, and `Debug` output redacts them.
+//! Each call is a `debug` span, `mesh_export.call` (operation, method, path, correlation id), so
+//! a subscriber at `info` pays nothing for it; each retry is an `info` event naming what is
+//! retried (the operation id, a token request, a tile file) with the attempt number, the reason
+//! and the wait. Tokens, secrets and signed query strings are never logged, and `Debug` output
+//! redacts them.
 //!
 //! [`Stream`]: futures::Stream
 

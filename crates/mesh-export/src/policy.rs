@@ -84,7 +84,7 @@ impl MeshExportPolicy {
         &'a self,
         http: &'a reqwest::Client,
         mut request: reqwest::Request,
-        operation: &str,
+        operation: &'a str,
     ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
         self.deprecation.notice(operation);
         let headers = request.headers_mut();
@@ -101,8 +101,10 @@ impl MeshExportPolicy {
                 id
             }
         };
-        // The path only: query strings are not logged.
-        let span = tracing::info_span!(
+        // The path only: query strings are not logged. At DEBUG, as the AWS SDK's operation
+        // span: an INFO subscriber then pays nothing per call, and the retry events (INFO and
+        // above) name the operation themselves.
+        let span = tracing::debug_span!(
             "mesh_export.call",
             operation,
             method = %request.method(),
@@ -117,6 +119,7 @@ impl MeshExportPolicy {
         async move {
             let ended = retry::run(
                 &self.retry,
+                operation,
                 |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
                     Ok((status, headers, _)) => {
                         Classifier::ApiCall.classify_status(&method, *status, headers)

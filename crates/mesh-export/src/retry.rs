@@ -314,9 +314,11 @@ pub(crate) enum Ended<T> {
 }
 
 /// The one retry loop: runs `attempt(n)` (1-based) until `classify` calls its outcome final or
-/// `options` end the call. Each retry is logged with its reason and wait.
+/// `options` end the call. Each retry is logged with `subject` (what is being sent: an
+/// operation id, a token request, a tile file), its reason and its wait.
 pub(crate) async fn run<T, F>(
     options: &RetryOptions,
+    subject: &str,
     classify: impl Fn(&T) -> Verdict,
     mut attempt: impl FnMut(u32) -> F,
 ) -> Ended<T>
@@ -333,6 +335,7 @@ where
         match options.decide(number, started.elapsed(), hint) {
             Decision::RetryAfter(wait) => {
                 tracing::info!(
+                    subject,
                     attempt = number + 1,
                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                     reason,
@@ -345,6 +348,7 @@ where
             }
             Decision::HintTooLong(wait) => {
                 tracing::warn!(
+                    subject,
                     attempt = number,
                     wait_s = wait.as_secs(),
                     reason,
@@ -354,6 +358,7 @@ where
             }
             Decision::GiveUp => {
                 tracing::warn!(
+                    subject,
                     attempt = number,
                     elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                     reason,
@@ -404,6 +409,7 @@ pub async fn send_with_retry(
     let template = &template;
     let ended = run(
         options,
+        "request",
         |outcome: &reqwest::Result<reqwest::Response>| match outcome {
             Ok(response) => {
                 Classifier::ApiCall.classify_status(&method, response.status(), response.headers())

@@ -100,8 +100,10 @@ impl Fetcher {
             total: None,
         }));
         let slot = &part;
+        let subject = file.path().to_string();
         let ended = retry::run(
             &self.options.retry,
+            &subject,
             |outcome: &Result<_, AttemptError>| match outcome {
                 Err(AttemptError::Retry { reason, hint, .. }) => Verdict::Retry {
                     reason,
