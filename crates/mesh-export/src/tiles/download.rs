@@ -248,6 +248,7 @@ impl Downloader {
                 options: self.options.clone(),
                 journal: Arc::new(Mutex::new(journal)),
                 progress: self.progress.clone(),
+                created_dirs: Arc::default(),
             },
             known,
             entry: tileset.entry().clone(),

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use cap_std::fs::Dir;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::TileFile;
 use super::download::{DownloadOptions, Progress};
@@ -16,12 +17,16 @@ use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
 use super::output::part_path;
 use super::walk::FileKind;
-use super::writer::{FileWriter, Piece, References, WriteFailure, Written};
+use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
 use crate::retry::{self, Classifier, Ended, Verdict};
 
 /// Chunks in flight between a response and its file writer, per file: with 8 files at a time
 /// and chunks of up to tens of KiB, a few MiB at most.
 const WRITER_QUEUE: usize = 16;
+
+/// Bytes of a body held in memory before its writer starts: a file up to this size is handed
+/// to its blocking writer whole. With 8 files at a time, at most 8 MiB.
+const BUFFERED_BODY: usize = 1024 * 1024;
 
 /// What every file fetch needs.
 pub(crate) struct Fetcher {
@@ -30,6 +35,8 @@ pub(crate) struct Fetcher {
     pub(crate) options: DownloadOptions,
     pub(crate) journal: Arc<Mutex<Journal>>,
     pub(crate) progress: Arc<watch::Sender<Progress>>,
+    /// Directories this run has created, shared by its writers.
+    pub(crate) created_dirs: Arc<CreatedDirs>,
 }
 
 /// Why one attempt failed, and whether another may follow.
@@ -237,8 +244,9 @@ impl Fetcher {
         part.len = offset;
 
         // All file work happens on one blocking thread per attempt: one hand-off instead of
-        // one per file-system call, and none on the async workers.
-        let (pieces, received_pieces) = tokio::sync::mpsc::channel(WRITER_QUEUE);
+        // one per file-system call, and none on the async workers. The thread starts when the
+        // body is complete or passes BUFFERED_BODY, so a small file (most tiles) reaches it in
+        // one piece, without a wake-up per chunk.
         let writer = FileWriter {
             dir: self.dir.clone(),
             part: part.path.clone(),
@@ -248,8 +256,19 @@ impl Fetcher {
             gzip,
             fsync: self.options.fsync,
             journal: self.journal.clone(),
+            created_dirs: self.created_dirs.clone(),
         };
-        let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
+        let start = |writer: FileWriter| {
+            let (pieces, received_pieces) = mpsc::channel(WRITER_QUEUE);
+            let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
+            (pieces, writing)
+        };
+        let expected_now = response.content_length().unwrap_or(0);
+        let mut pending = BytesMut::with_capacity(
+            usize::try_from(expected_now.min(BUFFERED_BODY as u64)).unwrap_or(0),
+        );
+        let mut writer = Some(writer);
+        let mut started: Option<(mpsc::Sender<Piece>, _)> = None;
         let mut size = offset;
         let mut counted = 0u64;
         let received = loop {
@@ -257,7 +276,25 @@ impl Fetcher {
                 Err(_) => break Err(idle_error(idle)),
                 Ok(Ok(Some(chunk))) => {
                     let length = chunk.len() as u64;
-                    if pieces.send(Piece::Chunk(chunk)).await.is_err() {
+                    let handed_over = match &started {
+                        Some((pieces, _)) => pieces.send(Piece::Chunk(chunk)).await.is_ok(),
+                        None => {
+                            pending.extend_from_slice(&chunk);
+                            if pending.len() >= BUFFERED_BODY {
+                                let (pieces, writing) =
+                                    start(writer.take().expect("the writer starts once"));
+                                let sent = pieces
+                                    .send(Piece::Chunk(pending.split().freeze()))
+                                    .await
+                                    .is_ok();
+                                started = Some((pieces, writing));
+                                sent
+                            } else {
+                                true
+                            }
+                        }
+                    };
+                    if !handed_over {
                         // The writer stopped on an error, which `writing` returns.
                         break Err(AttemptError::Fatal(FileError::Write(String::new())));
                     }
@@ -267,6 +304,19 @@ impl Fetcher {
                 }
                 Ok(Ok(None)) => break Ok(()),
                 Ok(Err(e)) => break Err(transport_failure(e)),
+            }
+        };
+        // Whatever arrived is written, complete or not: a broken transfer leaves its part for
+        // the next attempt's `Range` request.
+        let (pieces, writing) = match started {
+            Some(started) => started,
+            None => {
+                let (pieces, writing) = start(writer.take().expect("the writer starts once"));
+                if !pending.is_empty() {
+                    // The first piece of a new channel: never waits.
+                    let _ = pieces.send(Piece::Chunk(pending.freeze())).await;
+                }
+                (pieces, writing)
             }
         };
         let checked = match (received, total) {

@@ -3,8 +3,9 @@
 //! its type promises, recorded in the journal, then renamed into place. Every path goes
 //! through the confined output directory handle.
 
+use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, OpenOptions};
@@ -49,17 +50,96 @@ pub(crate) struct FileWriter {
     pub(crate) gzip: bool,
     pub(crate) fsync: bool,
     pub(crate) journal: Arc<Mutex<Journal>>,
+    pub(crate) created_dirs: Arc<CreatedDirs>,
+}
+
+/// The directories a download has created: each is created once, not once per file (creating
+/// an existing directory still locks its parent, which parallel writers then contend for).
+#[derive(Debug, Default)]
+pub(crate) struct CreatedDirs(Mutex<HashSet<PathBuf>>);
+
+impl CreatedDirs {
+    /// Creates `relative` and its parents under `dir` unless this run already did.
+    fn ensure(&self, dir: &Dir, relative: &Path) -> std::io::Result<()> {
+        let known = |set: &HashSet<PathBuf>| set.contains(relative);
+        if known(&self.0.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(());
+        }
+        dir.create_dir_all(relative)?;
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(relative.to_owned());
+        Ok(())
+    }
 }
 
 /// The bytes of a file's start kept for its structural check.
 const HEAD: usize = 64;
+
+/// The most of a `.glb`'s start kept so that its JSON chunk is read from memory, not from
+/// disk again; a larger JSON chunk is read back from the file.
+const GLB_HEAD: usize = 1024 * 1024;
 
 /// The decoded content on its way to disk: written, hashed, counted, its head kept.
 struct Sink {
     out: std::io::BufWriter<cap_std::fs::File>,
     hasher: Sha256,
     size: u64,
-    head: Vec<u8>,
+    head: Head,
+}
+
+/// A file's first bytes: [`HEAD`] of them, or for a `.glb` up to the end of its JSON chunk.
+#[derive(Default)]
+struct Head {
+    bytes: Vec<u8>,
+    glb: bool,
+}
+
+impl Head {
+    fn new(kind: &FileKind) -> Self {
+        Head {
+            bytes: Vec::new(),
+            glb: matches!(kind, FileKind::Glb),
+        }
+    }
+
+    /// How many bytes to keep, as far as the bytes so far tell.
+    fn limit(&self) -> usize {
+        match glb_json_end(&self.bytes) {
+            Some(end) if self.glb => end.clamp(HEAD, GLB_HEAD),
+            _ => HEAD,
+        }
+    }
+
+    fn keep(&mut self, mut bytes: &[u8]) {
+        // The limit can grow once the glb header is in, hence the loop.
+        loop {
+            let limit = self.limit();
+            if self.bytes.len() >= limit || bytes.is_empty() {
+                return;
+            }
+            let take = (limit - self.bytes.len()).min(bytes.len());
+            self.bytes.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+    }
+
+    /// The whole JSON chunk of a `.glb` with its header, when it is all in memory.
+    fn glb_json(&self) -> Option<&[u8]> {
+        if !self.glb {
+            return None;
+        }
+        let end = glb_json_end(&self.bytes)?;
+        self.bytes.get(..end)
+    }
+}
+
+/// Where a `.glb`'s JSON chunk ends, from the 20 bytes of its header and first chunk header.
+fn glb_json_end(bytes: &[u8]) -> Option<usize> {
+    let length = bytes.get(12..16)?;
+    let length = u32::from_le_bytes(length.try_into().ok()?);
+    usize::try_from(length).ok()?.checked_add(20)
 }
 
 impl Write for Sink {
@@ -78,10 +158,7 @@ impl Sink {
     fn account(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
-        if self.head.len() < HEAD {
-            let take = (HEAD - self.head.len()).min(bytes.len());
-            self.head.extend_from_slice(&bytes[..take]);
-        }
+        self.head.keep(bytes);
     }
 }
 
@@ -139,13 +216,17 @@ impl FileWriter {
     fn open(&self) -> std::io::Result<Sink> {
         let parent = self.path.parent_relative();
         if !parent.as_os_str().is_empty() {
-            self.dir.create_dir_all(&parent)?;
+            self.created_dirs.ensure(&self.dir, &parent)?;
         }
         let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true);
+        options
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(self.resume_from == 0);
         let mut file = self.dir.open_with(&self.part, &options)?;
         let mut sink_hasher = Sha256::new();
-        let mut head = Vec::new();
+        let mut head = Head::new(&self.kind);
         if self.resume_from > 0 {
             file.set_len(self.resume_from)?;
             let mut buffer = vec![0u8; 256 * 1024];
@@ -159,15 +240,10 @@ impl FileWriter {
                     return Err(std::io::Error::other("the part file shrank"));
                 }
                 sink_hasher.update(&buffer[..n]);
-                if head.len() < HEAD {
-                    let take = (HEAD - head.len()).min(n);
-                    head.extend_from_slice(&buffer[..take]);
-                }
+                head.keep(&buffer[..n]);
                 left -= n as u64;
             }
             file.seek(SeekFrom::Start(self.resume_from))?;
-        } else {
-            file.set_len(0)?;
         }
         Ok(Sink {
             out: std::io::BufWriter::with_capacity(256 * 1024, file),
@@ -218,11 +294,14 @@ impl FileWriter {
         }
         drop(file);
         let kind = &self.kind;
-        check_structure(kind, &head, size).map_err(WriteFailure::Content)?;
+        check_structure(kind, &head.bytes, size).map_err(WriteFailure::Content)?;
         if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
-            check_tile_format(magic, &head, size).map_err(WriteFailure::Content)?;
+            check_tile_format(magic, &head.bytes, size).map_err(WriteFailure::Content)?;
         }
-        let references = kind.names_files().then(|| self.read_references());
+        let references = kind.names_files().then(|| match head.glb_json() {
+            Some(json) => walk::read(kind, &self.path, json),
+            None => self.read_references(),
+        });
         // A JSON file that does not parse is a broken transfer or someone else's page; a
         // `.glb` whose header checked out is what the server has, and only unreadable.
         if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
@@ -356,6 +435,48 @@ fn check_tile_format(magic: &[u8; 4], head: &[u8], size: u64) -> Result<(), File
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `.glb` header and JSON chunk header announcing `json` bytes, then `json` spaces and
+    /// a tail of binary bytes.
+    fn glb_with_json(json: usize, tail: usize) -> Vec<u8> {
+        let mut bytes = b"glTF".to_vec();
+        bytes.extend_from_slice(&2u32.to_le_bytes());
+        bytes.extend_from_slice(&((20 + json + tail) as u32).to_le_bytes());
+        bytes.extend_from_slice(&(json as u32).to_le_bytes());
+        bytes.extend_from_slice(b"JSON");
+        bytes.extend(std::iter::repeat_n(b' ', json));
+        bytes.extend(std::iter::repeat_n(0u8, tail));
+        bytes
+    }
+
+    #[test]
+    fn a_glb_head_keeps_its_json_chunk_whatever_the_pieces() {
+        let glb = glb_with_json(5000, 7000);
+        for piece in [1, 7, 19, 20, 21, 4096, glb.len()] {
+            let mut head = Head::new(&FileKind::Glb);
+            glb.chunks(piece).for_each(|c| head.keep(c));
+            assert_eq!(head.glb_json(), Some(&glb[..5020]), "pieces of {piece}");
+        }
+        // Other kinds keep only what the structural check needs.
+        let mut other = Head::new(&FileKind::Leaf);
+        other.keep(&glb);
+        assert_eq!((other.bytes.len(), other.glb_json()), (HEAD, None));
+    }
+
+    #[test]
+    fn a_glb_json_chunk_past_the_memory_bound_is_left_on_disk() {
+        let glb = glb_with_json(GLB_HEAD, 10);
+        let mut head = Head::new(&FileKind::Glb);
+        glb.chunks(64 * 1024).for_each(|c| head.keep(c));
+        assert_eq!(head.bytes.len(), GLB_HEAD);
+        assert_eq!(head.glb_json(), None, "the JSON is read back from the file");
+        // An absurd announced length neither overflows nor allocates it.
+        let mut absurd = glb_with_json(0, 0);
+        absurd[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut head = Head::new(&FileKind::Glb);
+        head.keep(&absurd);
+        assert_eq!((head.bytes.len(), head.glb_json()), (20, None));
+    }
 
     #[test]
     fn binary_tiles_need_their_magic_version_1_and_their_own_length() {
