@@ -66,6 +66,10 @@ struct Args {
     /// Write no report file, even on a full run.
     #[arg(long)]
     no_report: bool,
+    /// Tiles of the many-files tileset, for profiling (default: 100,000, or 10,000 with
+    /// `--quick`).
+    #[arg(long, value_name = "N", hide = true)]
+    scale_tiles: Option<u32>,
     /// Run one part only, for profiling (`api` or `download`); implies --no-report.
     #[arg(long, value_name = "PART", hide = true)]
     only: Option<Part>,
@@ -190,7 +194,10 @@ fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let load_before = load_average();
     eprintln!("load average before the run: {load_before}");
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if let Some(tiles) = args.scale_tiles {
+        plan.scale_tiles = tiles;
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
     let emulator_exe = match &args.emulator {
         Some(path) => path.clone(),

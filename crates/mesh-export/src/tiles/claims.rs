@@ -7,10 +7,13 @@ use super::{RefusalReason, Refused, TileFile, TilePath};
 
 /// The paths a download has claimed, by exact path and by case key: two names that differ
 /// only in case are one file on macOS and Windows, so the second is refused, never merged.
+///
+/// One entry a file, kept small: a download may claim hundreds of thousands.
 #[derive(Default)]
 pub(crate) struct Claims {
-    /// Case key of each claimed file, to its path.
-    pub(crate) files: HashMap<String, TilePath>,
+    /// Case key of each claimed file, to its spelling when that differs from the key (for
+    /// most names it does not: lower-case ASCII).
+    files: HashMap<Box<str>, Option<Box<str>>>,
     /// Case key of each directory a claimed file lies in, to its spelling.
     dirs: HashMap<String, String>,
 }
@@ -23,7 +26,7 @@ impl Claims {
         file: &TileFile,
         uri: &str,
         in_file: &TilePath,
-    ) -> Result<TileFile, Refused> {
+    ) -> Result<(), Refused> {
         let path = file.path();
         let refuse = |other: &str| Refused {
             uri: uri.to_owned(),
@@ -31,8 +34,8 @@ impl Claims {
             reason: RefusalReason::CaseCollision(other.to_owned()),
         };
         let key = path.case_key();
-        if let Some(other) = self.files.get(&key).filter(|other| *other != path) {
-            return Err(refuse(other.as_str()));
+        if let Some(other) = self.spelling(&key).filter(|other| *other != path.as_str()) {
+            return Err(refuse(other));
         }
         if let Some(other) = self.dirs.get(&key) {
             return Err(refuse(other));
@@ -43,19 +46,31 @@ impl Claims {
                 spelled.push('/');
             }
             spelled.push_str(segment);
-            if let Some(other) = self.files.get(&dir_key) {
-                return Err(refuse(other.as_str()));
+            if let Some(other) = self.spelling(&dir_key) {
+                return Err(refuse(other));
             }
             if let Some(other) = self.dirs.get(&dir_key).filter(|other| **other != spelled) {
                 return Err(refuse(other));
             }
         }
-        Ok(file.clone())
+        Ok(())
+    }
+
+    /// How the file claimed under case key `key` is spelled, if one is.
+    fn spelling<'a>(&'a self, key: &'a str) -> Option<&'a str> {
+        let (key, spelled) = self.files.get_key_value(key)?;
+        Some(spelled.as_deref().unwrap_or(key))
+    }
+
+    /// Files claimed so far.
+    pub(crate) fn len(&self) -> usize {
+        self.files.len()
     }
 
     /// Claims a checked path; false when it was claimed already.
     pub(crate) fn claim(&mut self, path: &TilePath) -> bool {
-        if self.files.contains_key(&path.case_key()) {
+        let key = path.case_key();
+        if self.files.contains_key(key.as_str()) {
             return false;
         }
         let mut spelled = String::new();
@@ -66,7 +81,8 @@ impl Claims {
             spelled.push_str(segment);
             self.dirs.entry(dir_key).or_insert_with(|| spelled.clone());
         }
-        self.files.insert(path.case_key(), path.clone());
+        let spelled = (path.as_str() != key).then(|| path.as_str().into());
+        self.files.insert(key.into_boxed_str(), spelled);
         true
     }
 }
@@ -84,7 +100,7 @@ mod tests {
     fn add(claims: &mut Claims, uri: &str) -> Result<bool, RefusalReason> {
         let root = TilePath::parse("tileset.json").unwrap();
         let file = tileset().resolve(uri, &root).unwrap().unwrap();
-        let file = claims.check(&file, uri, &root).map_err(|r| r.reason)?;
+        claims.check(&file, uri, &root).map_err(|r| r.reason)?;
         Ok(claims.claim(file.path()))
     }
 

@@ -16,8 +16,8 @@ use super::claims::Claims;
 use super::errors::{DownloadError, FileError, FileFailure};
 use super::fetch::Fetcher;
 use super::manifest::{
-    Journal, MANIFEST_FILE, MANIFEST_VERSION, Manifest, ManifestEntry, ManifestGap,
-    previous_entries,
+    Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestEntry, ManifestGap, ManifestOut, Recorded,
+    RecordedFiles, previous_entries,
 };
 use super::output::{OutputDir, remove_stale_parts, sha256_of};
 use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
@@ -228,12 +228,11 @@ impl Downloader {
             let output = OutputDir::open_locked(&dir_path)?;
             let known = previous_entries(&output.dir, &origin);
             let journal =
-                Journal::start(&output.dir, &origin, known.values()).map_err(|source| {
-                    DownloadError::Output {
+                Journal::start(&output.dir, &origin, known.iter().map(|(p, r)| r.entry(p)))
+                    .map_err(|source| DownloadError::Output {
                         path: dir_path.join(JOURNAL_FILE),
                         source,
-                    }
-                })?;
+                    })?;
             Ok((output, known, journal))
         })
         .await?;
@@ -255,17 +254,21 @@ impl Downloader {
         });
         let mut claims = Claims::default();
         let mut queue = VecDeque::new();
-        let entry = TileFile::entry_of(&tileset);
-        claims.claim(entry.path());
-        let kind = FileKind::of(entry.path());
-        queue.push_back((entry, kind));
+        let entry = tileset.entry().clone();
+        claims.claim(&entry);
+        queue.push_back(Queued {
+            kind: FileKind::of(&entry),
+            path: entry,
+            own_query: None,
+        });
         self.progress.send_modify(|p| p.files_total_known = 1);
 
         let mut generation = 0u32;
         // Fresh signatures asked for since a file last arrived with the current one.
         let mut resigns_in_a_row = 0u32;
         let mut tasks = JoinSet::new();
-        let mut done: Vec<(ManifestEntry, bool)> = Vec::new();
+        // Each finished file: its path and record, and whether it was already on disk.
+        let mut done: Vec<(Box<str>, Recorded, bool)> = Vec::new();
         let mut failures = Vec::new();
         let mut refused = Vec::new();
         // After a write error (disk full, a file in the way) no new file is started: each would
@@ -273,14 +276,15 @@ impl Downloader {
         let mut write_failed = false;
         loop {
             while !write_failed && tasks.len() < self.options.concurrency.max(1) {
-                let Some((file, kind)) = queue.pop_front() else {
+                let Some(Queued {
+                    path,
+                    own_query,
+                    kind,
+                }) = queue.pop_front()
+                else {
                     break;
                 };
-                let file = if generation > 0 {
-                    tileset.resign(&file)
-                } else {
-                    file
-                };
+                let file = tileset.file_at(path, own_query.map(String::from));
                 tasks.spawn(shared.clone().fetch(file, kind, generation));
             }
             let Some(joined) = tasks.join_next().await else {
@@ -302,18 +306,19 @@ impl Downloader {
                         // their subtree: not always to the file that names them.
                         let against = base.as_deref().unwrap_or(&path);
                         let resolved = tileset.resolve(&uri, against).and_then(|file| match file {
-                            Some(file) => claims.check(&file, &uri, &path).map(Some),
+                            Some(file) => claims.check(&file, &uri, &path).map(|()| Some(file)),
                             None => Ok(None),
                         });
                         match resolved {
                             Ok(Some(file)) => {
                                 let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                                 if claims.claim(file.path()) {
+                                    let queued = Queued::new(file, kind);
                                     // Tilesets and subtrees first: they reveal more work.
-                                    if kind.reveals_more() {
-                                        queue.push_front((file, kind));
+                                    if queued.kind.reveals_more() {
+                                        queue.push_front(queued);
                                     } else {
-                                        queue.push_back((file, kind));
+                                        queue.push_back(queued);
                                     }
                                 } else if kind.has_context() {
                                     // Its first reading served another purpose; this one
@@ -343,7 +348,7 @@ impl Downloader {
                         }
                     }
                     self.progress.send_modify(|p| {
-                        p.files_total_known = claims.files.len() as u64;
+                        p.files_total_known = claims.len() as u64;
                         p.refused = refused.len() as u64;
                     });
                     for error in fetched.problems {
@@ -354,12 +359,26 @@ impl Downloader {
                         });
                         self.progress.send_modify(|p| p.failed += 1);
                     }
-                    done.push((fetched.entry, fetched.skipped));
+                    match Recorded::of(&fetched.entry) {
+                        Some(recorded) => done.push((
+                            fetched.entry.path.into_boxed_str(),
+                            recorded,
+                            fetched.skipped,
+                        )),
+                        // Not reached: digests are made here, and read ones are checked.
+                        None => failures.push(FileFailure {
+                            path: path.clone(),
+                            error: FileError::Corrupt {
+                                kind: "manifest entry",
+                                reason: "its digest is not SHA-256 in hex".to_owned(),
+                            },
+                        }),
+                    }
                 }
                 Err(FileError::SignatureRejected { status }) => {
                     if outcome.generation < generation {
                         // Sent before the fresh signature arrived: try again with it.
-                        queue.push_front((outcome.file, outcome.kind));
+                        queue.push_front(Queued::new(outcome.file, outcome.kind));
                         continue;
                     }
                     let fresh = if resigns_in_a_row < self.options.max_resigns {
@@ -388,7 +407,7 @@ impl Downloader {
                     generation += 1;
                     resigns_in_a_row += 1;
                     self.progress.send_modify(|p| p.resigns += 1);
-                    queue.push_front((outcome.file, outcome.kind));
+                    queue.push_front(Queued::new(outcome.file, outcome.kind));
                 }
                 Err(error) => {
                     tracing::warn!(%path, %error, "file failed");
@@ -398,16 +417,29 @@ impl Downloader {
                 }
             }
         }
-        for (file, _) in queue.drain(..) {
+        for queued in queue.drain(..) {
             failures.push(FileFailure {
-                path: file.path().clone(),
+                path: queued.path,
                 error: FileError::NotAttempted("an earlier write to disk failed".to_owned()),
             });
         }
 
         let progress = self.progress.borrow().clone();
-        let mut entries: Vec<ManifestEntry> = done.iter().map(|(e, _)| e.clone()).collect();
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let files = done.len() as u64;
+        let bytes = done.iter().map(|(_, r, _)| r.size).sum();
+        let (downloaded_files, downloaded_bytes) = done
+            .iter()
+            .filter(|(_, _, skipped)| !skipped)
+            .fold((0, 0), |(n, b), (_, r, _)| (n + 1, b + r.size));
+        let dirs: HashSet<PathBuf> = done
+            .iter()
+            .filter_map(|(path, _, _)| TilePath::parse(path))
+            .map(|p| p.parent_relative())
+            .collect();
+        // Moved, not copied: at 100,000 files the records are most of what a download holds.
+        let mut entries: Vec<(Box<str>, Recorded)> =
+            done.into_iter().map(|(path, r, _)| (path, r)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         failures.sort_by(|a, b| a.path.cmp(&b.path));
         let missing = failures
             .iter()
@@ -422,28 +454,28 @@ impl Downloader {
                 reason: r.reason.to_string(),
             }))
             .collect();
-        let manifest = Manifest {
-            version: MANIFEST_VERSION,
-            source: tileset.root_unsigned().to_string(),
-            complete: failures.is_empty() && refused.is_empty(),
-            tileset: tileset.entry().to_string(),
-            files: entries,
-            missing,
-        };
+        let (source, complete, entry_file) = (
+            tileset.root_unsigned().to_string(),
+            failures.is_empty() && refused.is_empty(),
+            tileset.entry().to_string(),
+        );
         let manifest_path = self.dir.join(MANIFEST_FILE);
-        let dirs: HashSet<PathBuf> = done
-            .iter()
-            .filter_map(|(e, _)| TilePath::parse(&e.path))
-            .map(|p| p.parent_relative())
-            .collect();
         let finish_dir = dir.clone();
         blocking(move || {
-            manifest
-                .write_in(&finish_dir)
-                .map_err(|source| DownloadError::Output {
-                    path: manifest_path,
-                    source,
-                })?;
+            let missing: Vec<ManifestGap> = missing;
+            ManifestOut {
+                version: MANIFEST_VERSION,
+                source: &source,
+                complete,
+                tileset: &entry_file,
+                files: RecordedFiles(&entries),
+                missing: &missing,
+            }
+            .write_in(&finish_dir)
+            .map_err(|source| DownloadError::Output {
+                path: manifest_path,
+                source,
+            })?;
             // The manifest now holds everything the journal did.
             let _ = finish_dir.remove_file(JOURNAL_FILE);
             remove_stale_parts(&finish_dir, dirs.iter().map(PathBuf::as_path));
@@ -452,17 +484,15 @@ impl Downloader {
         })
         .await?;
 
-        let downloaded: Vec<&ManifestEntry> =
-            done.iter().filter(|(_, s)| !s).map(|(e, _)| e).collect();
         let summary = DownloadSummary {
             dir: self.dir.clone(),
             tileset: tileset.entry().to_path_under(&self.dir),
             manifest: self.dir.join(MANIFEST_FILE),
-            files: done.len() as u64,
-            bytes: done.iter().map(|(e, _)| e.size).sum(),
-            downloaded_files: downloaded.len() as u64,
-            downloaded_bytes: downloaded.iter().map(|e| e.size).sum(),
-            skipped: done.iter().filter(|(_, s)| *s).count() as u64,
+            files,
+            bytes,
+            downloaded_files,
+            downloaded_bytes,
+            skipped: files - downloaded_files,
             retries: progress.retries,
             resigns: progress.resigns,
             refused,
@@ -509,10 +539,30 @@ fn default_http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A file waiting for its turn: what its URL is built from when it starts, not the URL
+/// itself. A signed URL for each of 100,000 queued files would cost hundreds of bytes each,
+/// and the signature may be renewed before the file starts.
+struct Queued {
+    path: TilePath,
+    own_query: Option<Box<str>>,
+    kind: FileKind,
+}
+
+impl Queued {
+    fn new(file: TileFile, kind: FileKind) -> Self {
+        let (path, own_query) = file.into_parts();
+        Queued {
+            path,
+            own_query: own_query.map(String::into_boxed_str),
+            kind,
+        }
+    }
+}
+
 /// What every file task needs.
 struct Shared {
     fetcher: Fetcher,
-    known: HashMap<String, ManifestEntry>,
+    known: HashMap<Box<str>, Recorded>,
     entry: TilePath,
 }
 
@@ -579,7 +629,7 @@ impl Shared {
         path: &TilePath,
         kind: &FileKind,
     ) -> Option<(ManifestEntry, References)> {
-        let known = self.known.get(path.as_str())?.clone();
+        let known = self.known.get(path.as_str())?.entry(path.as_str());
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
         let (path, kind) = (path.clone(), kind.clone());

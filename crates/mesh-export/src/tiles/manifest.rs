@@ -28,6 +28,36 @@ pub struct ManifestEntry {
     pub sha256: String,
 }
 
+/// A file's size and digest as a download holds them for each of its files until the
+/// manifest is written: 40 bytes, where a [`ManifestEntry`]'s hex digest alone takes 64 on
+/// the heap. A download may hold hundreds of thousands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    pub(crate) size: u64,
+    pub(crate) sha256: [u8; 32],
+}
+
+impl Recorded {
+    /// The record of `entry`; `None` when its digest is not 64 hex digits.
+    pub(crate) fn of(entry: &ManifestEntry) -> Option<Recorded> {
+        let mut sha256 = [0u8; 32];
+        hex::decode_to_slice(&entry.sha256, &mut sha256).ok()?;
+        Some(Recorded {
+            size: entry.size,
+            sha256,
+        })
+    }
+
+    /// The manifest entry of the file at `path`.
+    pub(crate) fn entry(&self, path: &str) -> ManifestEntry {
+        ManifestEntry {
+            path: path.to_owned(),
+            size: self.size,
+            sha256: hex::encode(self.sha256),
+        }
+    }
+}
+
 /// Something of the tileset that is not on disk, and why: a file that failed, a URI that was
 /// refused, content the walker could not interpret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,32 +111,86 @@ impl Manifest {
     }
 
     /// Writes it as `manifest.json`, atomically.
+    #[cfg(test)]
     pub(crate) fn write_in(&self, dir: &Dir) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomically(dir, Path::new(MANIFEST_FILE), &json)
+        let files: Vec<(Box<str>, Recorded)> = self
+            .files
+            .iter()
+            .map(|e| {
+                (
+                    e.path.as_str().into(),
+                    Recorded::of(e).expect("a hex digest"),
+                )
+            })
+            .collect();
+        ManifestOut {
+            version: self.version,
+            source: &self.source,
+            complete: self.complete,
+            tileset: &self.tileset,
+            files: RecordedFiles(&files),
+            missing: &self.missing,
+        }
+        .write_in(dir)
+    }
+}
+
+/// A manifest written straight from a download's records: the same document as [`Manifest`],
+/// streamed, so the files are never held twice nor the text at all.
+#[derive(Serialize)]
+pub(crate) struct ManifestOut<'a> {
+    pub(crate) version: u32,
+    pub(crate) source: &'a str,
+    pub(crate) complete: bool,
+    pub(crate) tileset: &'a str,
+    pub(crate) files: RecordedFiles<'a>,
+    #[serde(skip_serializing_if = "<[ManifestGap]>::is_empty")]
+    pub(crate) missing: &'a [ManifestGap],
+}
+
+/// Files sorted by path, serialized as [`ManifestEntry`]s.
+pub(crate) struct RecordedFiles<'a>(pub(crate) &'a [(Box<str>, Recorded)]);
+
+impl Serialize for RecordedFiles<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(path, recorded)| recorded.entry(path)))
+    }
+}
+
+impl ManifestOut<'_> {
+    /// Writes it as `manifest.json`, atomically.
+    pub(crate) fn write_in(&self, dir: &Dir) -> std::io::Result<()> {
+        write_atomically(dir, Path::new(MANIFEST_FILE), |out| {
+            serde_json::to_writer_pretty(out, self).map_err(std::io::Error::other)
+        })
     }
 }
 
 /// Files recorded complete by earlier runs into `dir` from the same `source`: the manifest,
 /// then the journal of an interrupted run. Unreadable records are ignored (the files are then
-/// fetched again), never trusted; paths that are not portable are dropped.
-pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<String, ManifestEntry> {
+/// fetched again), never trusted; paths that are not portable and digests that are not
+/// SHA-256 in hex are dropped.
+pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<Box<str>, Recorded> {
     let mut known = HashMap::new();
+    let mut record = |entry: ManifestEntry| {
+        if let Some(recorded) = Recorded::of(&entry)
+            && TilePath::parse(&entry.path).is_some()
+        {
+            known.insert(entry.path.into_boxed_str(), recorded);
+        }
+    };
     match Manifest::read_in(dir) {
         Ok(Some(manifest)) if manifest.source == source => {
-            for entry in manifest.files {
-                known.insert(entry.path.clone(), entry);
-            }
+            manifest.files.into_iter().for_each(&mut record);
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "ignoring an unreadable manifest"),
     }
     if let Ok(file) = dir.open(JOURNAL_FILE) {
-        for entry in Journal::read(std::io::BufReader::new(file), source) {
-            known.insert(entry.path.clone(), entry);
-        }
+        Journal::read(std::io::BufReader::new(file), source)
+            .into_iter()
+            .for_each(&mut record);
     }
-    known.retain(|path, _| TilePath::parse(path).is_some());
     known
 }
 
@@ -123,13 +207,13 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// Starts a journal at the root of `dir` that carries the entries already known.
-    pub(crate) fn start<'a>(
+    pub(crate) fn start(
         dir: &Dir,
         source: &str,
-        known: impl Iterator<Item = &'a ManifestEntry>,
+        known: impl Iterator<Item = ManifestEntry>,
     ) -> std::io::Result<Journal> {
         let text = Self::text(source, known)?;
-        write_atomically(dir, Path::new(JOURNAL_FILE), &text)?;
+        write_atomically(dir, Path::new(JOURNAL_FILE), |out| out.write_all(&text))?;
         let file = dir.open_with(JOURNAL_FILE, cap_std::fs::OpenOptions::new().append(true))?;
         Ok(Journal {
             file: Box::new(file.into_std()),
@@ -137,16 +221,13 @@ impl Journal {
     }
 
     /// The header and `known` as journal text.
-    fn text<'a>(
-        source: &str,
-        known: impl Iterator<Item = &'a ManifestEntry>,
-    ) -> std::io::Result<Vec<u8>> {
+    fn text(source: &str, known: impl Iterator<Item = ManifestEntry>) -> std::io::Result<Vec<u8>> {
         let mut text = serde_json::to_string(&JournalHeader {
             source: source.to_owned(),
         })?;
         text.push('\n');
         for entry in known {
-            text.push_str(&serde_json::to_string(entry)?);
+            text.push_str(&serde_json::to_string(&entry)?);
             text.push('\n');
         }
         Ok(text.into_bytes())
@@ -198,11 +279,11 @@ mod tests {
     #[test]
     fn a_journal_reads_back_what_was_appended_after_the_known_entries() {
         let (_temp, dir) = temp_dir();
-        let mut journal = Journal::start(&dir, "src", [entry("a.glb")].iter()).unwrap();
+        let mut journal = Journal::start(&dir, "src", [entry("a.glb")].into_iter()).unwrap();
         journal.append(&entry("b/c.glb")).unwrap();
         drop(journal);
         let known = previous_entries(&dir, "src");
-        let mut paths: Vec<&str> = known.keys().map(String::as_str).collect();
+        let mut paths: Vec<&str> = known.keys().map(|k| &**k).collect();
         paths.sort();
         assert_eq!(paths, ["a.glb", "b/c.glb"]);
     }
@@ -210,7 +291,7 @@ mod tests {
     #[test]
     fn a_journal_of_another_source_is_ignored() {
         let (_temp, dir) = temp_dir();
-        Journal::start(&dir, "one", [entry("a.glb")].iter()).unwrap();
+        Journal::start(&dir, "one", [entry("a.glb")].into_iter()).unwrap();
         assert!(previous_entries(&dir, "two").is_empty());
     }
 
@@ -224,13 +305,21 @@ mod tests {
         );
         let read = Journal::read(text.as_bytes(), "s");
         assert_eq!(read.len(), 2, "the torn line is skipped");
+        let not_a_digest = ManifestEntry {
+            sha256: "not hex".into(),
+            ..entry("b.glb")
+        };
+        let text = text.replace(
+            "{\"path\":\"c.gl",
+            &format!("{}\n", serde_json::to_string(&not_a_digest).unwrap()),
+        );
         let (_temp, dir) = temp_dir();
         dir.write(JOURNAL_FILE, &text).unwrap();
         let known = previous_entries(&dir, "s");
         assert_eq!(
-            known.keys().collect::<Vec<_>>(),
+            known.keys().map(|k| &**k).collect::<Vec<_>>(),
             ["a.glb"],
-            "`../x.glb` dropped"
+            "`../x.glb` and the entry without a digest dropped"
         );
     }
 

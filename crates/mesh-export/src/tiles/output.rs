@@ -6,7 +6,7 @@
 //! slipped past the name check still could not escape: confinement by construction, not by
 //! checking. Every function here blocks; callers run them on blocking threads.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -80,11 +80,17 @@ pub(crate) fn part_path(target: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `path` under `dir` through a temporary file and a rename.
-pub(crate) fn write_atomically(dir: &Dir, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(
+    dir: &Dir,
+    path: &Path,
+    contents: impl FnOnce(&mut std::io::BufWriter<cap_std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let temp = part_path(path);
-    let mut file = dir.open_with(&temp, OpenOptions::new().write(true).create_new(true))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
+    let file = dir.open_with(&temp, OpenOptions::new().write(true).create_new(true))?;
+    let mut out = std::io::BufWriter::new(file);
+    let written = contents(&mut out)
+        .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+        .and_then(|file| file.sync_all());
     written
         .and_then(|()| dir.rename(&temp, dir, path))
         .inspect_err(|_| {
@@ -130,6 +136,7 @@ pub(crate) fn sha256_of(dir: &Dir, path: &Path) -> std::io::Result<(String, u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn a_second_run_on_the_same_directory_is_refused_until_the_first_ends() {
@@ -152,14 +159,19 @@ mod tests {
         let output = OutputDir::open_locked(&out).unwrap();
         for escape in ["../x.json", "/tmp/x.json", "a/../../x.json"] {
             assert!(
-                write_atomically(&output.dir, Path::new(escape), b"{}").is_err(),
+                write_atomically(&output.dir, Path::new(escape), |out| out.write_all(b"{}"))
+                    .is_err(),
                 "{escape}"
             );
         }
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(parent.path(), out.join("link")).unwrap();
-            assert!(write_atomically(&output.dir, Path::new("link/x.json"), b"{}").is_err());
+            assert!(
+                write_atomically(&output.dir, Path::new("link/x.json"), |out| out
+                    .write_all(b"{}"))
+                .is_err()
+            );
         }
         let names: Vec<_> = std::fs::read_dir(parent.path())
             .unwrap()

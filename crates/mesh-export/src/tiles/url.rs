@@ -221,10 +221,15 @@ impl TilesetUrl {
     /// `file` signed with this URL's query instead of the one it was resolved with: after a
     /// fresh signature, the files already found are fetched with it.
     pub fn resign(&self, file: &TileFile) -> TileFile {
+        self.file_at(file.path.clone(), file.own_query.clone())
+    }
+
+    /// The file at `path` under the root, with its own query after the signature.
+    pub(crate) fn file_at(&self, path: TilePath, own_query: Option<String>) -> TileFile {
         TileFile {
-            path: file.path.clone(),
-            url: self.signed(&file.path, file.own_query.as_deref()),
-            own_query: file.own_query.clone(),
+            url: self.signed(&path, own_query.as_deref()),
+            path,
+            own_query,
         }
     }
 
@@ -287,13 +292,9 @@ pub struct TileFile {
 }
 
 impl TileFile {
-    /// The entry file of `tileset`.
-    pub(crate) fn entry_of(tileset: &TilesetUrl) -> Self {
-        TileFile {
-            path: tileset.entry.clone(),
-            url: tileset.tileset_json(),
-            own_query: None,
-        }
+    /// Takes the file apart into what its URL is built from: its path and its own query.
+    pub(crate) fn into_parts(self) -> (TilePath, Option<String>) {
+        (self.path, self.own_query)
     }
 
     /// The file's path relative to the tileset root.
@@ -339,10 +340,9 @@ pub(crate) fn redacted(url: &Url) -> String {
 /// directory on every platform. There is no other way to build one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TilePath {
-    /// The segments joined with `/`.
-    joined: String,
-    /// Where each segment ends in `joined`.
-    ends: Vec<usize>,
+    /// The segments joined with `/` (no segment holds one). One allocation a path: a
+    /// download keeps one for each of up to hundreds of thousands of files.
+    joined: Box<str>,
 }
 
 impl TilePath {
@@ -350,15 +350,15 @@ impl TilePath {
     pub(crate) fn new(segments: Vec<String>) -> Result<Self, NameError> {
         name::check_path(segments.iter().map(String::as_str))?;
         let mut joined = String::new();
-        let mut ends = Vec::with_capacity(segments.len());
         for (i, segment) in segments.iter().enumerate() {
             if i > 0 {
                 joined.push('/');
             }
             joined.push_str(segment);
-            ends.push(joined.len());
         }
-        Ok(Self { joined, ends })
+        Ok(Self {
+            joined: joined.into_boxed_str(),
+        })
     }
 
     /// Parses a `/`-separated relative path, as a manifest records it; `None` when it is not a
@@ -417,9 +417,9 @@ impl TilePath {
 
     /// The case keys of the directories above the file, outermost first.
     pub(crate) fn parent_case_keys(&self) -> impl Iterator<Item = String> + '_ {
-        self.ends[..self.ends.len() - 1]
-            .iter()
-            .map(|&end| name::case_key(&self.joined[..end]))
+        self.joined
+            .match_indices('/')
+            .map(|(end, _)| name::case_key(&self.joined[..end]))
     }
 
     fn parent_segments(&self) -> Vec<String> {
@@ -432,7 +432,7 @@ impl TilePath {
     /// are one file on a case-insensitive file system), and its temporary files anywhere.
     pub(crate) fn is_reserved(&self) -> bool {
         let key = self.case_key();
-        self.ends.len() == 1 && super::RESERVED_NAMES.contains(&key.as_str())
+        !self.joined.contains('/') && super::RESERVED_NAMES.contains(&key.as_str())
             || key.ends_with(super::PART_SUFFIX)
     }
 }

@@ -174,9 +174,11 @@ pub fn tileset_references(path: &TilePath, reader: impl Read) -> Result<Walked, 
             "not a 3D Tiles tileset: no `root` tile".to_owned(),
         ));
     }
-    let mut references = Vec::with_capacity(found.tiles.len() + 1);
-    references.extend(found.schema.map(Reference::plain));
-    references.extend(found.tiles);
+    // The tiles' list is reused, not copied: a tileset may name 100,000 files.
+    let mut references = found.tiles;
+    if let Some(schema) = found.schema {
+        references.insert(0, Reference::plain(schema));
+    }
     Ok(Walked {
         references: dedup_references(references),
         problems: found.problems,
@@ -512,7 +514,7 @@ fn dedup(uris: Vec<String>) -> Vec<String> {
 }
 
 /// Keeps the first of each plain URI; references with a context of their own all stay.
-fn dedup_references(references: Vec<Reference>) -> Vec<Reference> {
+fn dedup_references(mut references: Vec<Reference>) -> Vec<Reference> {
     let keep: Vec<bool> = {
         let mut seen = HashSet::new();
         references
@@ -520,11 +522,10 @@ fn dedup_references(references: Vec<Reference>) -> Vec<Reference> {
             .map(|r| r.kind.is_some() || seen.insert(r.uri.as_str()))
             .collect()
     };
+    let mut keep = keep.into_iter();
+    references.retain(|_| keep.next().unwrap_or(true));
+    references.shrink_to_fit();
     references
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(r, keep)| keep.then_some(r))
-        .collect()
 }
 
 #[cfg(test)]
