@@ -237,7 +237,6 @@ impl Classifier {
             (Classifier::ApiCall, 408 | 502 | 503 | 504) if is_idempotent(method) => {
                 retry("gateway or service unavailable")
             }
-            (Classifier::ApiCall, _) => Verdict::Final,
             (Classifier::TokenFetch | Classifier::BlobFetch, 408 | 500..=599) => {
                 retry("server error")
             }
@@ -467,6 +466,7 @@ mod tests {
             Some(Duration::from_secs(12))
         );
         assert_eq!(parse_retry_after("0", clock()), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("0.0", clock()), Some(Duration::ZERO));
         assert_eq!(
             parse_retry_after("1.5", clock()),
             Some(Duration::from_millis(1500))
@@ -504,8 +504,9 @@ mod tests {
                 assert!(o.backoff(retry) <= o.backoff_ceiling(retry));
             }
         }
-        // Full jitter: over many draws some land in the lower half.
+        // Full jitter: over many draws some land in the lower half, and some are not zero.
         assert!((0..200).any(|_| o.backoff(3) < o.backoff_ceiling(3) / 2));
+        assert!((0..200).any(|_| o.backoff(1) > Duration::ZERO));
     }
 
     #[test]
@@ -517,10 +518,17 @@ mod tests {
         };
         let d = o.decide(1, Duration::ZERO, Some(Duration::from_secs(7)));
         assert_eq!(d, Decision::RetryAfter(Duration::from_secs(7)));
-        match o.decide(1, Duration::ZERO, Some(Duration::ZERO)) {
-            Decision::RetryAfter(wait) => assert!(wait <= Duration::from_millis(10)),
-            other => panic!("{other:?}"),
-        }
+        // `Retry-After: 0` is no hint: the jittered backoff applies, so not every wait is zero.
+        let waits: Vec<Duration> = (0..200)
+            .map(
+                |_| match o.decide(1, Duration::ZERO, Some(Duration::ZERO)) {
+                    Decision::RetryAfter(wait) => wait,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(10)));
+        assert!(waits.iter().any(|w| *w > Duration::ZERO), "{waits:?}");
     }
 
     #[test]
@@ -584,5 +592,109 @@ mod tests {
         assert!(retried(Classifier::TokenFetch, &Method::POST, 503));
         assert!(!retried(Classifier::TokenFetch, &Method::POST, 401));
         assert!(!retried(Classifier::BlobFetch, &Method::GET, 404));
+    }
+
+    /// A loopback server that answers each connection's one request with `answers[n]` (raw
+    /// HTTP), the last one for every later request; returns its address and a request counter.
+    async fn answering(
+        answers: Vec<&'static str>,
+    ) -> (
+        std::net::SocketAddr,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let answer = answers[n.min(answers.len() - 1)];
+                // The whole request, so the answer never races the body.
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = socket.read(&mut buffer).await {
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                    let end = if text.contains("transfer-encoding: chunked") {
+                        "0\r\n\r\n"
+                    } else {
+                        "\r\n\r\n"
+                    };
+                    if read == 0 || text.ends_with(end) {
+                        break;
+                    }
+                }
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (addr, count)
+    }
+
+    const UNAVAILABLE: &str =
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+
+    fn quick(attempts: u32) -> RetryOptions {
+        RetryOptions {
+            max_attempts: attempts,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            ..RetryOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn send_with_retry_repeats_a_copy_until_the_last_attempt_sends_the_original() {
+        let (addr, count) = answering(vec![UNAVAILABLE, UNAVAILABLE, OK]).await;
+        let http = reqwest::Client::new();
+        let request = http.get(format!("http://{addr}/x")).build().unwrap();
+        let response = send_with_retry(&http, request, &quick(3)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn send_with_retry_sends_a_streaming_body_once() {
+        let (addr, count) = answering(vec![UNAVAILABLE, OK]).await;
+        let http = reqwest::Client::new();
+        let body = reqwest::Body::wrap_stream(futures::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{}"))
+        }));
+        let request = http
+            .put(format!("http://{addr}/x"))
+            .body(body)
+            .build()
+            .unwrap();
+        let response = send_with_retry(&http, request, &quick(3)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn transport_failures_are_named_by_their_kind() {
+        // A port nobody listens on: the connection is refused.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let error = reqwest::get(format!("http://{addr}/")).await.unwrap_err();
+        assert_eq!(
+            Classifier::ApiCall.classify_transport(&Method::POST, &error),
+            Verdict::Retry {
+                reason: "connect",
+                hint: None
+            }
+        );
+        // A body cut short of its announced length.
+        let (addr, _) = answering(vec![
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort",
+        ])
+        .await;
+        let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
+        let error = response.bytes().await.unwrap_err();
+        assert_eq!(transport_kind(&error), "body");
     }
 }
