@@ -294,3 +294,93 @@ async fn get_or_start_returns_the_export_an_interrupted_start_created() {
     assert_eq!(export.id, "created-by-the-lost-post");
     assert_eq!(posts.load(Ordering::SeqCst), 1, "the POST was sent again");
 }
+
+/// Hands out `token-1`, `token-2`, ...: a new token each time the cache asks.
+#[derive(Debug, Default)]
+struct CountingTokens(AtomicU32);
+
+impl mesh_export::TokenSource for CountingTokens {
+    fn token(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<mesh_export::auth::AccessToken, mesh_export::auth::AuthError>,
+    > {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        Box::pin(async move {
+            Ok(mesh_export::auth::AccessToken::new(
+                format!("token-{n}"),
+                Some(Duration::from_secs(3600)),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_token_then_a_503_is_retried_with_the_fresh_token() {
+    // 401 to the first token; the resend with a fresh one meets a 503; the retry succeeds.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let mut seen = record.lock().unwrap();
+                let auth = headers[header::AUTHORIZATION].to_str().unwrap().to_owned();
+                seen.push(auth);
+                match seen.len() {
+                    1 => (StatusCode::UNAUTHORIZED, "").into_response(),
+                    2 => (StatusCode::SERVICE_UNAVAILABLE, "").into_response(),
+                    _ => axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response(),
+                }
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let client = mesh_export::Client::builder()
+        .base_url(&base)
+        .token_source(CountingTokens::default())
+        .retry(fast_fallback())
+        .build()
+        .unwrap();
+
+    client.list_page(&ExportFilter::new()).await.unwrap();
+
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
+    );
+}
+
+#[tokio::test]
+async fn an_error_carries_the_correlation_id_its_request_was_sent_with() {
+    let sent = Arc::new(std::sync::Mutex::new(None::<String>));
+    let record = sent.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                *record.lock().unwrap() = headers
+                    .get("x-correlation-id")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = r#"{"error":{"code":"InternalServerError","message":"boom"}}"#;
+                (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let error = client_for(&base, RetryOptions::none())
+        .list_page(&ExportFilter::new())
+        .await
+        .unwrap_err();
+
+    let sent = sent
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a correlation id was sent");
+    assert!(!sent.is_empty());
+    assert_eq!(error.correlation_id(), Some(sent.as_str()), "{error:?}");
+}
