@@ -346,7 +346,7 @@ impl ClientCredentials {
         let method = reqwest::Method::POST;
         let ended = retry::run(
             &self.retry,
-            "token request",
+            &"token request",
             |outcome: &reqwest::Result<(
                 reqwest::StatusCode,
                 reqwest::header::HeaderMap,

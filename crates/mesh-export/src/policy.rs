@@ -67,6 +67,20 @@ fn text_of(correlation_id: &HeaderValue) -> Option<String> {
     correlation_id.to_str().ok().map(str::to_owned)
 }
 
+/// What a retry event names for an API call: the operation and the correlation id the
+/// service's logs know it by (the call's span, which carries both, is DEBUG).
+struct CallSubject<'a> {
+    operation: &'a str,
+    correlation_id: &'a HeaderValue,
+}
+
+impl std::fmt::Display for CallSubject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = self.correlation_id.to_str().unwrap_or("?");
+        write!(f, "{} (correlation id {id})", self.operation)
+    }
+}
+
 /// Why an attempt got no response.
 enum AttemptError {
     Transport(reqwest::Error),
@@ -117,9 +131,13 @@ impl MeshExportPolicy {
         let max_attempts = if copyable { self.retry.max_attempts } else { 1 };
         let template = Mutex::new(Some(request));
         async move {
+            let subject = CallSubject {
+                operation,
+                correlation_id: &correlation_id,
+            };
             let ended = retry::run(
                 &self.retry,
-                operation,
+                &subject,
                 |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
                     Ok((status, headers, _)) => {
                         Classifier::ApiCall.classify_status(&method, *status, headers)

@@ -314,10 +314,11 @@ pub(crate) enum Ended<T> {
 
 /// The one retry loop: runs `attempt(n)` (1-based) until `classify` calls its outcome final or
 /// `options` end the call. Each retry is logged with `subject` (what is being sent: an
-/// operation id, a token request, a tile file), its reason and its wait.
+/// operation and its correlation id, a token request, a tile file; formatted only when the
+/// event is logged), its reason and its wait.
 pub(crate) async fn run<T, F>(
     options: &RetryOptions,
-    subject: &str,
+    subject: &(dyn std::fmt::Display + Sync),
     classify: impl Fn(&T) -> Verdict,
     mut attempt: impl FnMut(u32) -> F,
 ) -> Ended<T>
@@ -334,7 +335,7 @@ where
         match options.decide(number, started.elapsed(), hint) {
             Decision::RetryAfter(wait) => {
                 tracing::info!(
-                    subject,
+                    %subject,
                     attempt = number + 1,
                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                     reason,
@@ -347,7 +348,7 @@ where
             }
             Decision::HintTooLong(wait) => {
                 tracing::warn!(
-                    subject,
+                    %subject,
                     attempt = number,
                     wait_s = wait.as_secs(),
                     reason,
@@ -357,7 +358,7 @@ where
             }
             Decision::GiveUp => {
                 tracing::warn!(
-                    subject,
+                    %subject,
                     attempt = number,
                     elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                     reason,
@@ -408,7 +409,7 @@ pub async fn send_with_retry(
     let template = &template;
     let ended = run(
         options,
-        "request",
+        &"request",
         |outcome: &reqwest::Result<reqwest::Response>| match outcome {
             Ok(response) => {
                 Classifier::ApiCall.classify_status(&method, response.status(), response.headers())

@@ -24,8 +24,9 @@ use crate::retry::{self, Classifier, Ended, Verdict};
 /// and chunks of up to tens of KiB, a few MiB at most.
 const WRITER_QUEUE: usize = 16;
 
-/// Bytes of a body held in memory before its writer starts: a file up to this size is handed
-/// to its blocking writer whole. With 8 files at a time, at most 8 MiB.
+/// Bytes of a body held in memory before its writer starts: a file below this size is handed
+/// to its blocking writer whole. The buffer never grows past it, so with 8 files at a time at
+/// most 8 MiB (plus a `.glb` head of up to 1 MiB each in the writers).
 const BUFFERED_BODY: usize = 1024 * 1024;
 
 /// What every file fetch needs.
@@ -107,10 +108,9 @@ impl Fetcher {
             total: None,
         }));
         let slot = &part;
-        let subject = file.path().to_string();
         let ended = retry::run(
             &self.options.retry,
-            &subject,
+            file.path(),
             |outcome: &Result<_, AttemptError>| match outcome {
                 Err(AttemptError::Retry { reason, hint, .. }) => Verdict::Retry {
                     reason,
@@ -278,20 +278,24 @@ impl Fetcher {
                     let length = chunk.len() as u64;
                     let handed_over = match &started {
                         Some((pieces, _)) => pieces.send(Piece::Chunk(chunk)).await.is_ok(),
-                        None => {
+                        None if pending.len() + chunk.len() < BUFFERED_BODY => {
                             pending.extend_from_slice(&chunk);
-                            if pending.len() >= BUFFERED_BODY {
-                                let (pieces, writing) =
-                                    start(writer.take().expect("the writer starts once"));
-                                let sent = pieces
+                            true
+                        }
+                        None => {
+                            // The body outgrows the buffer: stream it from here on.
+                            let (pieces, writing) =
+                                start(writer.take().expect("the writer starts once"));
+                            let mut sent = true;
+                            if !pending.is_empty() {
+                                sent = pieces
                                     .send(Piece::Chunk(pending.split().freeze()))
                                     .await
                                     .is_ok();
-                                started = Some((pieces, writing));
-                                sent
-                            } else {
-                                true
                             }
+                            sent = sent && pieces.send(Piece::Chunk(chunk)).await.is_ok();
+                            started = Some((pieces, writing));
+                            sent
                         }
                     };
                     if !handed_over {

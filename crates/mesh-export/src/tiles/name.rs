@@ -7,9 +7,12 @@
 //! `..`, no `:` (a drive prefix such as `C:x` replaces a whole Windows path; `a:b` opens an NTFS
 //! alternate stream), no reserved device names (`CON`, `NUL.glb`, `COM¹`, in any case), no
 //! trailing dot or space (Windows strips them, so `x.glb.` would become `x.glb`), no control
-//! characters or `<>"|?*`, no percent-escape left after decoding (double encoding such as
-//! `%252F` only hides a separator from one decoder), at most [`MAX_NAME_BYTES`] bytes a name,
-//! [`MAX_DEPTH`] names a path and [`MAX_PATH_BYTES`] bytes in all.
+//! characters or `<>"|?*`, no code point HFS+ ignores when it compares names (zero-width
+//! joiners, bidirectional controls, the byte-order mark: `a\u{200C}.glb` is `a.glb` there), no
+//! name shaped like a Windows 8.3 short name (`LONGNA~1.GLB` can stand for `longname.glb`), no
+//! percent-escape left after decoding (double encoding such as `%252F` only hides a separator
+//! from one decoder), at most [`MAX_NAME_BYTES`] bytes a name, [`MAX_DEPTH`] names a path and
+//! [`MAX_PATH_BYTES`] bytes in all.
 //!
 //! [`TilePath`](super::TilePath) is built only from names that pass, so holding one is proof.
 
@@ -58,6 +61,10 @@ pub enum NameError {
     /// A control character or one of `<>"|?*`.
     #[error("the character {0:?}, which is not allowed in file names")]
     ForbiddenCharacter(char),
+    /// A name shaped like a Windows 8.3 short name (`LONGNA~1.GLB`), which NTFS may resolve to
+    /// another file.
+    #[error("a name shaped like a Windows short name (`{0}`), which can stand for another file")]
+    ShortName(String),
     /// A percent-escape left after decoding: the name was encoded twice.
     #[error("a percent-escape left after decoding (double encoding)")]
     DoubleEncoded,
@@ -91,7 +98,9 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
             '/' | '\\' => return Err(NameError::Separator),
             ':' => return Err(NameError::Colon),
             '<' | '>' | '"' | '|' | '?' | '*' => return Err(NameError::ForbiddenCharacter(c)),
-            c if c.is_control() => return Err(NameError::ForbiddenCharacter(c)),
+            c if c.is_control() || ignored_by_hfs_plus(c) => {
+                return Err(NameError::ForbiddenCharacter(c));
+            }
             _ => {}
         }
     }
@@ -100,6 +109,9 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
     }
     if has_percent_escape(name) {
         return Err(NameError::DoubleEncoded);
+    }
+    if looks_like_short_name(name) {
+        return Err(NameError::ShortName(name.to_owned()));
     }
     // Windows ignores what follows the first dot, and trailing spaces before it.
     let stem = name.split('.').next().unwrap_or_default().trim_end();
@@ -150,6 +162,26 @@ pub fn case_key(name: &str) -> String {
         .fold_string(&nfd.normalize(name))
         .into_owned();
     nfd.normalize(&folded).into_owned()
+}
+
+/// Code points HFS+ leaves out when it compares names (Apple TN1150), so that a name with
+/// them and one without are the same file there.
+fn ignored_by_hfs_plus(c: char) -> bool {
+    matches!(c, '\u{200C}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{206A}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// Whether `name` has the shape of an 8.3 short name Windows generates: a stem of at most
+/// eight characters ending in `~` and digits, and an extension of at most three.
+fn looks_like_short_name(name: &str) -> bool {
+    let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+    let Some((head, digits)) = stem.rsplit_once('~') else {
+        return false;
+    };
+    stem.chars().count() <= 8
+        && extension.chars().count() <= 3
+        && !head.is_empty()
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn has_percent_escape(name: &str) -> bool {
@@ -296,6 +328,28 @@ mod tests {
         assert_eq!(case_key("Manifest.json"), case_key("manifest.json"));
         assert_eq!(case_key("A.glb"), case_key("a.glb"));
         assert_ne!(case_key("a.glb"), case_key("b.glb"));
+    }
+
+    #[test]
+    fn short_name_shapes_and_hfs_ignorables_are_refused() {
+        for alias in ["LONGNA~1.GLB", "MANIFE~1.JSO", "a~12", "TILESE~3.JSO"] {
+            assert_eq!(
+                check_name(alias),
+                Err(NameError::ShortName(alias.into())),
+                "{alias}"
+            );
+        }
+        for fine in ["a~b.glb", "~1.glb", "longname~1.glb", "a~1.json5", "x~.glb"] {
+            assert_eq!(check_name(fine), Ok(()), "{fine}");
+        }
+        for hidden in ['\u{200C}', '\u{200F}', '\u{202E}', '\u{206A}', '\u{FEFF}'] {
+            let name = format!("a{hidden}.glb");
+            assert_eq!(
+                check_name(&name),
+                Err(NameError::ForbiddenCharacter(hidden)),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]

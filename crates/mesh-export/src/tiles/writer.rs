@@ -213,7 +213,7 @@ impl FileWriter {
 
     /// Creates the directories and opens the part file, re-hashing what an earlier attempt
     /// left in it when this one continues it.
-    fn open(&self) -> std::io::Result<Sink> {
+    fn open(&self) -> Result<Sink, WriteFailure> {
         let parent = self.path.parent_relative();
         if !parent.as_os_str().is_empty() {
             self.created_dirs.ensure(&self.dir, &parent)?;
@@ -228,6 +228,19 @@ impl FileWriter {
         let mut sink_hasher = Sha256::new();
         let mut head = Head::new(&self.kind);
         if self.resume_from > 0 {
+            // A part file shorter than what the attempt continues (deleted or cut meanwhile)
+            // would be padded with zeros by `set_len`: its content is refused, and the next
+            // attempt fetches the file whole.
+            let on_disk = file.metadata()?.len();
+            if on_disk < self.resume_from {
+                return Err(WriteFailure::Content(FileError::Corrupt {
+                    kind: "part file",
+                    reason: format!(
+                        "it holds {on_disk} bytes, not the {} this attempt continues",
+                        self.resume_from
+                    ),
+                }));
+            }
             file.set_len(self.resume_from)?;
             let mut buffer = vec![0u8; 256 * 1024];
             let mut left = self.resume_from;
@@ -237,7 +250,7 @@ impl FileWriter {
                     .min(usize::try_from(left).unwrap_or(usize::MAX));
                 let n = file.read(&mut buffer[..want])?;
                 if n == 0 {
-                    return Err(std::io::Error::other("the part file shrank"));
+                    return Err(std::io::Error::other("the part file shrank").into());
                 }
                 sink_hasher.update(&buffer[..n]);
                 head.keep(&buffer[..n]);
@@ -447,6 +460,51 @@ mod tests {
         bytes.extend(std::iter::repeat_n(b' ', json));
         bytes.extend(std::iter::repeat_n(0u8, tail));
         bytes
+    }
+
+    #[test]
+    fn a_part_file_shorter_than_the_resume_point_is_refused_not_padded() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir =
+            Arc::new(Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap());
+        let path = TilePath::parse("tile.bin").unwrap();
+        let part = super::super::output::part_path(&path.relative());
+        dir.write(&part, b"abcd").unwrap();
+        let journal =
+            super::super::manifest::Journal::start(&dir, "s", std::iter::empty()).unwrap();
+        let writer = FileWriter {
+            dir: dir.clone(),
+            part: part.clone(),
+            path: path.clone(),
+            kind: FileKind::Leaf,
+            resume_from: 10,
+            gzip: false,
+            fsync: false,
+            journal: Arc::new(Mutex::new(journal)),
+            created_dirs: Arc::default(),
+        };
+        let (pieces, received) = tokio::sync::mpsc::channel(4);
+        pieces
+            .try_send(Piece::Chunk(bytes::Bytes::from_static(b"rest")))
+            .unwrap();
+        pieces.try_send(Piece::Complete).unwrap();
+        drop(pieces);
+
+        let result = writer.write(received);
+
+        assert!(
+            matches!(
+                result,
+                Err(WriteFailure::Content(FileError::Corrupt { .. }))
+            ),
+            "the gap is not filled with zeros, and the next attempt starts afresh"
+        );
+        assert!(!dir.exists(path.relative()), "nothing under the final name");
+        assert_eq!(
+            dir.read(&part).unwrap(),
+            b"abcd",
+            "the part is left as it was"
+        );
     }
 
     #[test]

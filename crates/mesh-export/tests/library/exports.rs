@@ -261,3 +261,107 @@ async fn the_itwinjs_filter_sends_a_version_and_a_tile_format() {
         .unwrap_err();
     assert_eq!(error.status(), Some(422), "{error}");
 }
+
+#[tokio::test]
+async fn next_page_reads_the_page_its_link_names_and_ends_on_the_last() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = builder(&emulator).build().unwrap();
+    for i in 0..3 {
+        client
+            .start_export(request(&format!("imodel-{i}"), ExportType::X3dTiles))
+            .await
+            .unwrap();
+    }
+    let first = client
+        .list_page(&ExportFilter::new().page_size(2))
+        .await
+        .unwrap();
+    let second = client
+        .next_page(&first)
+        .await
+        .unwrap()
+        .expect("a second page");
+    assert_eq!((first.exports.len(), second.exports.len()), (2, 1));
+    assert!(
+        first
+            .exports
+            .iter()
+            .all(|a| second.exports.iter().all(|b| a.id != b.id))
+    );
+    assert!(client.next_page(&second).await.unwrap().is_none());
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_type_filter_keeps_only_exports_of_that_type() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let tiles = client
+        .start_export(request("imodel-1", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    let cesium = client
+        .start_export(request("imodel-1", ExportType::Cesium))
+        .await
+        .unwrap();
+
+    let filter = ExportFilter::new().export_type(ExportType::Cesium);
+    let page = client.list_page(&filter).await.unwrap();
+
+    let ids: Vec<&str> = page.exports.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [cesium.id.as_str()], "not {}", tiles.id);
+    assert!(!filter.matches(&tiles) && filter.matches(&cesium));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_filter_sends_each_of_its_query_parameters() {
+    let query = Arc::new(Mutex::new(String::new()));
+    let record = query.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        axum::routing::get(
+            move |axum::extract::RawQuery(raw): axum::extract::RawQuery| {
+                let record = record.clone();
+                async move {
+                    *record.lock().unwrap() = raw.unwrap_or_default();
+                    axum::Json(mesh_export_test_support::servers::empty_page(
+                        "http://127.0.0.1/mesh-export",
+                    ))
+                }
+            },
+        ),
+    );
+    let base = mesh_export_test_support::servers::serve(router).await;
+    let client =
+        mesh_export_test_support::servers::client_for(&base, mesh_export::RetryOptions::none());
+    let filter = ExportFilter::new()
+        .i_model_id("model-1")
+        .changeset_id("change-2")
+        .order_by(mesh_export::types::ExportOrderBy::DateAsc)
+        .page_size(7)
+        .cdn(true)
+        .tile_version(36)
+        .itwinjs("4.10.2");
+
+    client.list_page(&filter).await.unwrap();
+
+    let query = query.lock().unwrap().clone();
+    let pairs: HashSet<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for (name, value) in [
+        ("iModelId", "model-1"),
+        ("changesetId", "change-2"),
+        ("$orderBy", "date:asc"),
+        ("$top", "7"),
+        ("cdn", "1"),
+        ("tileVersion", "36"),
+        ("iTwinJS", "4.10.2"),
+    ] {
+        assert!(
+            pairs.contains(&(name.to_owned(), value.to_owned())),
+            "{name}={value} missing from {query}"
+        );
+    }
+}

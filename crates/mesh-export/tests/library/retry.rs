@@ -384,3 +384,77 @@ async fn an_error_carries_the_correlation_id_its_request_was_sent_with() {
     assert!(!sent.is_empty());
     assert_eq!(error.correlation_id(), Some(sent.as_str()), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_rejected_token_on_the_only_attempt_is_sent_once_more_with_a_fresh_one() {
+    // With retries off, the one attempt still recovers from a 401 by a fresh token: the
+    // resend needs the request the attempt kept.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let mut seen = record.lock().unwrap();
+                seen.push(headers[header::AUTHORIZATION].to_str().unwrap().to_owned());
+                if seen.len() == 1 {
+                    (StatusCode::UNAUTHORIZED, "").into_response()
+                } else {
+                    axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response()
+                }
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let client = mesh_export::Client::builder()
+        .base_url(&base)
+        .token_source(CountingTokens::default())
+        .retry(RetryOptions::none())
+        .build()
+        .unwrap();
+
+    client.list_page(&ExportFilter::new()).await.unwrap();
+
+    assert_eq!(*seen.lock().unwrap(), ["Bearer token-1", "Bearer token-2"]);
+}
+
+#[tokio::test]
+async fn a_retry_event_names_the_operation_and_its_correlation_id() {
+    let sent = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = sent.clone();
+    let router = axum::Router::new().route(
+        "/mesh-export/",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let mut sent = record.lock().unwrap();
+                sent.push(headers["x-correlation-id"].to_str().unwrap().to_owned());
+                if sent.len() == 1 {
+                    (StatusCode::SERVICE_UNAVAILABLE, "").into_response()
+                } else {
+                    axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response()
+                }
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let logs = mesh_export_test_support::logs::LogCapture::start();
+
+    logs.scope(client_for(&base, fast_fallback()).list_page(&ExportFilter::new()))
+        .await
+        .unwrap();
+
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1], "both attempts carry the call's one id");
+    let text = logs.text();
+    let retrying = text
+        .lines()
+        .find(|l| l.contains("retrying"))
+        .unwrap_or_else(|| panic!("no retry event: {text}"));
+    assert!(
+        retrying.contains(&format!("get_exports (correlation id {})", sent[0])),
+        "{retrying}"
+    );
+}

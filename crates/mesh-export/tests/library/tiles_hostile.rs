@@ -290,6 +290,12 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
         "Sub/b.glb",
         // `café.glb` decomposed: APFS and HFS+ store it as the precomposed one below.
         "cafe%CC%81.glb",
+        // Windows 8.3 short-name shapes, which NTFS may resolve to `manifest.json` or to
+        // another tile.
+        "MANIFE~1.JSO",
+        "LONGNA~1.GLB",
+        // A zero-width non-joiner, which HFS+ ignores: `a.glb` there.
+        "a%E2%80%8C.glb",
     ];
     let mut uris: Vec<&str> = vec!["a.glb", "sub/a.glb", "caf%C3%A9.glb"];
     uris.extend(hostile_uris);
@@ -337,6 +343,14 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
     ));
     assert_eq!(reason_of("Manifest.json"), RefusalReason::ReservedName);
     assert_eq!(reason_of("manife%C5%BFt.json"), RefusalReason::ReservedName);
+    assert_eq!(
+        reason_of("MANIFE~1.JSO"),
+        RefusalReason::NotPortable(NameError::ShortName("MANIFE~1.JSO".into()))
+    );
+    assert_eq!(
+        reason_of("a%E2%80%8C.glb"),
+        RefusalReason::NotPortable(NameError::ForbiddenCharacter('\u{200C}'))
+    );
     assert_eq!(
         reason_of("cafe%CC%81.glb"),
         RefusalReason::CaseCollision("caf\u{e9}.glb".into())
