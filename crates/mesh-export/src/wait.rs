@@ -240,3 +240,22 @@ impl Client {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_the_limits_and_hides_the_callback() {
+        let options = WaitOptions::default()
+            .interval(Duration::from_millis(250))
+            .timeout(Duration::from_secs(9))
+            .on_status(|_| {});
+        let text = format!("{options:?}");
+        assert!(
+            text.contains("interval: 250ms") && text.contains("timeout: 9s"),
+            "{text}"
+        );
+        assert!(text.contains("on_status: Some(\"..\")"), "{text}");
+    }
+}

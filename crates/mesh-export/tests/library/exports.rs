@@ -365,3 +365,54 @@ async fn a_filter_sends_each_of_its_query_parameters() {
         );
     }
 }
+
+#[tokio::test]
+async fn waiting_for_an_export_that_does_not_exist_fails_at_once_with_not_found() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let options = WaitOptions::default()
+        .interval(Duration::from_millis(50))
+        .timeout(Duration::from_secs(30));
+
+    let error = client
+        .wait_for_export("imodel-1", "no-such-export", options)
+        .await
+        .unwrap_err();
+
+    // Not retried until the timeout: a 404 is an answer, not a hiccup.
+    assert!(matches!(error, Error::ExportNotFound { .. }), "{error:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wait_that_would_end_past_the_timeout_is_not_started() {
+    let emulator = Emulator::builder()
+        .export_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let export = client
+        .start_export(request("imodel-slow", ExportType::X3dTiles))
+        .await
+        .unwrap();
+    // The next poll would come after the timeout: the wait ends after the first poll instead
+    // of sleeping until the deadline.
+    let options = WaitOptions::default()
+        .interval(Duration::from_secs(600))
+        .timeout(Duration::from_secs(300));
+    let started = std::time::Instant::now();
+
+    let error = client
+        .wait_for_export("imodel-slow", &export.id, options)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, Error::WaitTimeout { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "it slept towards the deadline: {:?}",
+        started.elapsed()
+    );
+    emulator.shutdown().await;
+}
