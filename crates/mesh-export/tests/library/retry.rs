@@ -316,9 +316,12 @@ impl mesh_export::TokenSource for CountingTokens {
     }
 }
 
-#[tokio::test]
-async fn a_rejected_token_then_a_503_is_retried_with_the_fresh_token() {
-    // 401 to the first token; the resend with a fresh one meets a 503; the retry succeeds.
+/// A `get-exports` route that answers its n-th request with `failures[n]` (in the service's
+/// error format) and an empty page once they run out; records each request's `header`.
+async fn scripted(
+    header: &'static str,
+    failures: &'static [StatusCode],
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let record = seen.clone();
     let router = axum::Router::new().route(
@@ -327,25 +330,45 @@ async fn a_rejected_token_then_a_503_is_retried_with_the_fresh_token() {
             let record = record.clone();
             async move {
                 let mut seen = record.lock().unwrap();
-                let auth = headers[header::AUTHORIZATION].to_str().unwrap().to_owned();
-                seen.push(auth);
-                match seen.len() {
-                    1 => (StatusCode::UNAUTHORIZED, "").into_response(),
-                    2 => (StatusCode::SERVICE_UNAVAILABLE, "").into_response(),
-                    _ => axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response(),
+                let value = headers.get(header).map(|v| v.to_str().unwrap().to_owned());
+                seen.push(value.unwrap_or_default());
+                match failures.get(seen.len() - 1) {
+                    Some(&status) => {
+                        let body =
+                            r#"{"error":{"code":"Scripted","message":"a scripted failure"}}"#;
+                        (status, body).into_response()
+                    }
+                    None => axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response(),
                 }
             }
         }),
     );
-    let base = serve(router).await;
-    let client = mesh_export::Client::builder()
-        .base_url(&base)
-        .token_source(CountingTokens::default())
-        .retry(fast_fallback())
-        .build()
-        .unwrap();
+    (serve(router).await, seen)
+}
 
-    client.list_page(&ExportFilter::new()).await.unwrap();
+/// A client of `base` whose tokens come from [`CountingTokens`].
+fn counting_client(base: &str, retry: RetryOptions) -> mesh_export::Client {
+    mesh_export::Client::builder()
+        .base_url(base)
+        .token_source(CountingTokens::default())
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rejected_token_then_a_503_is_retried_with_the_fresh_token() {
+    // 401 to the first token; the resend with a fresh one meets a 503; the retry succeeds.
+    let (base, seen) = scripted(
+        "authorization",
+        &[StatusCode::UNAUTHORIZED, StatusCode::SERVICE_UNAVAILABLE],
+    )
+    .await;
+
+    counting_client(&base, fast_fallback())
+        .list_page(&ExportFilter::new())
+        .await
+        .unwrap();
 
     assert_eq!(
         *seen.lock().unwrap(),
@@ -355,90 +378,35 @@ async fn a_rejected_token_then_a_503_is_retried_with_the_fresh_token() {
 
 #[tokio::test]
 async fn an_error_carries_the_correlation_id_its_request_was_sent_with() {
-    let sent = Arc::new(std::sync::Mutex::new(None::<String>));
-    let record = sent.clone();
-    let router = axum::Router::new().route(
-        "/mesh-export/",
-        get(move |headers: HeaderMap| {
-            let record = record.clone();
-            async move {
-                *record.lock().unwrap() = headers
-                    .get("x-correlation-id")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                let body = r#"{"error":{"code":"InternalServerError","message":"boom"}}"#;
-                (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
-            }
-        }),
-    );
-    let base = serve(router).await;
+    let (base, sent) = scripted("x-correlation-id", &[StatusCode::INTERNAL_SERVER_ERROR]).await;
     let error = client_for(&base, RetryOptions::none())
         .list_page(&ExportFilter::new())
         .await
         .unwrap_err();
 
-    let sent = sent
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a correlation id was sent");
-    assert!(!sent.is_empty());
-    assert_eq!(error.correlation_id(), Some(sent.as_str()), "{error:?}");
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].is_empty(), "a correlation id was sent");
+    assert_eq!(error.correlation_id(), Some(sent[0].as_str()), "{error:?}");
 }
 
 #[tokio::test]
 async fn a_rejected_token_on_the_only_attempt_is_sent_once_more_with_a_fresh_one() {
     // With retries off, the one attempt still recovers from a 401 by a fresh token: the
     // resend needs the request the attempt kept.
-    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = seen.clone();
-    let router = axum::Router::new().route(
-        "/mesh-export/",
-        get(move |headers: HeaderMap| {
-            let record = record.clone();
-            async move {
-                let mut seen = record.lock().unwrap();
-                seen.push(headers[header::AUTHORIZATION].to_str().unwrap().to_owned());
-                if seen.len() == 1 {
-                    (StatusCode::UNAUTHORIZED, "").into_response()
-                } else {
-                    axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response()
-                }
-            }
-        }),
-    );
-    let base = serve(router).await;
-    let client = mesh_export::Client::builder()
-        .base_url(&base)
-        .token_source(CountingTokens::default())
-        .retry(RetryOptions::none())
-        .build()
-        .unwrap();
+    let (base, seen) = scripted("authorization", &[StatusCode::UNAUTHORIZED]).await;
 
-    client.list_page(&ExportFilter::new()).await.unwrap();
+    counting_client(&base, RetryOptions::none())
+        .list_page(&ExportFilter::new())
+        .await
+        .unwrap();
 
     assert_eq!(*seen.lock().unwrap(), ["Bearer token-1", "Bearer token-2"]);
 }
 
 #[tokio::test]
 async fn a_retry_event_names_the_operation_and_its_correlation_id() {
-    let sent = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let record = sent.clone();
-    let router = axum::Router::new().route(
-        "/mesh-export/",
-        get(move |headers: HeaderMap| {
-            let record = record.clone();
-            async move {
-                let mut sent = record.lock().unwrap();
-                sent.push(headers["x-correlation-id"].to_str().unwrap().to_owned());
-                if sent.len() == 1 {
-                    (StatusCode::SERVICE_UNAVAILABLE, "").into_response()
-                } else {
-                    axum::Json(empty_page("http://127.0.0.1/mesh-export")).into_response()
-                }
-            }
-        }),
-    );
-    let base = serve(router).await;
+    let (base, sent) = scripted("x-correlation-id", &[StatusCode::SERVICE_UNAVAILABLE]).await;
     let logs = mesh_export_test_support::logs::LogCapture::start();
 
     logs.scope(client_for(&base, fast_fallback()).list_page(&ExportFilter::new()))
@@ -447,6 +415,7 @@ async fn a_retry_event_names_the_operation_and_its_correlation_id() {
 
     let sent = sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 2);
+    assert!(!sent[0].is_empty(), "a correlation id was sent");
     assert_eq!(sent[0], sent[1], "both attempts carry the call's one id");
     let text = logs.text();
     let retrying = text
