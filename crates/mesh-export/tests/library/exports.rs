@@ -119,8 +119,8 @@ async fn waiting_ends_with_the_export_error_when_it_turns_invalid() {
     emulator.shutdown().await;
 }
 
-#[tokio::test]
-async fn waiting_times_out_with_the_last_status() {
+/// An emulator whose exports take a minute, and one export of `imodel-slow` just started.
+async fn slow_export() -> (Emulator, mesh_export::Client, mesh_export::Export) {
     let emulator = Emulator::builder()
         .export_duration(Duration::from_secs(60))
         .start()
@@ -131,6 +131,12 @@ async fn waiting_times_out_with_the_last_status() {
         .start_export(request("imodel-slow", ExportType::X3dTiles))
         .await
         .unwrap();
+    (emulator, client, export)
+}
+
+#[tokio::test]
+async fn waiting_times_out_with_the_last_status() {
+    let (emulator, client, export) = slow_export().await;
     let options = WaitOptions::default()
         .interval(Duration::from_millis(100))
         .timeout(Duration::from_millis(500));
@@ -386,16 +392,7 @@ async fn waiting_for_an_export_that_does_not_exist_fails_at_once_with_not_found(
 
 #[tokio::test]
 async fn a_wait_that_would_end_past_the_timeout_is_not_started() {
-    let emulator = Emulator::builder()
-        .export_duration(Duration::from_secs(60))
-        .start()
-        .await
-        .unwrap();
-    let client = builder(&emulator).build().unwrap();
-    let export = client
-        .start_export(request("imodel-slow", ExportType::X3dTiles))
-        .await
-        .unwrap();
+    let (emulator, client, export) = slow_export().await;
     // The next poll would come after the timeout: the wait ends after the first poll instead
     // of sleeping until the deadline.
     let options = WaitOptions::default()
