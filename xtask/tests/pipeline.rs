@@ -67,6 +67,7 @@ paths:
         generated.log,
         [
             "GET /things (list-things) response 200: application/vnd.bentley.itwin-platform.v1+json -> application/json",
+            "builder::{ListThings}: into_request() (the request send() would send, built without sending it); no api-version header",
             "DEPRECATED_OPERATIONS: []",
         ]
     );

@@ -9,12 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
-use reqwest::header::{ACCEPT, HeaderValue};
-
 use crate::Client;
-// Generated from the spec's `info.x-itwin-accept`, so the value is written down once.
-use crate::ITWIN_ACCEPT;
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 
 /// A boxed, sendable future, as [`RequestPolicy`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -83,11 +79,6 @@ impl ClientHooks<PolicyHandle> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        let headers = request.headers_mut();
-        // progenitor sends `api-version: <info.version>`, which the service does not know, and
-        // `Accept: application/json`, where the service wants its versioned media type.
-        headers.remove("api-version");
-        headers.insert(ACCEPT, HeaderValue::from_static(ITWIN_ACCEPT));
         if let Some(policy) = self.inner().policy() {
             policy
                 .prepare(request, info)

@@ -56,3 +56,17 @@ async fn every_request_sends_the_accept_the_spec_names() {
     assert_eq!(accepts, [spec_accept().to_ascii_lowercase()], "{head}");
     assert!(!head.contains("api-version"), "{head}");
 }
+
+#[test]
+fn a_request_built_without_sending_carries_the_same_headers() {
+    let client = Client::new("http://127.0.0.1:1", PolicyHandle::none());
+    let request = client.get_exports().i_model_id("m").into_request().unwrap();
+    let accepts: Vec<_> = request.headers().get_all("accept").iter().collect();
+    assert_eq!(accepts, [spec_accept().as_str()]);
+    assert!(request.headers().get("api-version").is_none());
+    assert_eq!(request.url().query(), Some("iModelId=m"));
+    assert_eq!(
+        mesh_export_client::builder::GetExports::OPERATION_ID,
+        "get_exports"
+    );
+}

@@ -3,16 +3,15 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use mesh_export_client::PolicyHandle;
 use mesh_export_client::types::{Export, ExportResponse, StartExport};
+use mesh_export_client::{PolicyHandle, builder};
 use reqwest::StatusCode;
 
 use crate::config::ClientBuilder;
 use crate::error::Error;
-use crate::policy::{self, Capture, MeshExportPolicy, Reply};
+use crate::policy::{self, MeshExportPolicy, Reply, Resend};
 use crate::retry::RetryOptions;
 
 /// A Mesh Export client: authenticated, retrying, traced. Cheap to clone (clones share the
@@ -25,10 +24,10 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
+    /// The generated client with this crate's policy: its builders build the typed methods'
+    /// requests (which those send down the request path themselves), and its `send` serves
+    /// callers of [`Client::generated`].
     pub(crate) generated: mesh_export_client::Client,
-    /// The same generated client with the [`Capture`] policy: it builds requests for the typed
-    /// methods, which send them down the request path themselves.
-    pub(crate) builder: mesh_export_client::Client,
     pub(crate) policy: Arc<MeshExportPolicy>,
     pub(crate) base_url: String,
     pub(crate) parsed_base: url::Url,
@@ -74,15 +73,9 @@ impl Client {
             http.clone(),
             PolicyHandle::new(policy.clone()),
         );
-        let builder = mesh_export_client::Client::new_with_client(
-            &base_url,
-            http.clone(),
-            PolicyHandle::new(Arc::new(Capture)),
-        );
         Client {
             inner: Arc::new(Inner {
                 generated,
-                builder,
                 policy,
                 base_url,
                 parsed_base,
@@ -132,10 +125,17 @@ impl Client {
     /// iModel), [`Error::RateLimited`], [`Error::Auth`], or [`Error::Transport`] (the export may
     /// then have started).
     pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
-        let built = self.inner.builder.start_export().body(request).send().await;
-        let (request, operation) = policy::captured(built)?;
+        let build = || {
+            policy::built(
+                self.inner
+                    .generated
+                    .start_export()
+                    .body(request.clone())
+                    .into_request(),
+            )
+        };
         let response: ExportResponse = self
-            .send(request, operation)
+            .send(&build, builder::StartExport::OPERATION_ID)
             .await?
             .decode(StatusCode::ACCEPTED)?;
         Ok(response.export)
@@ -151,10 +151,17 @@ impl Client {
     )]
     pub async fn get_export(&self, export_id: &str) -> Result<Export, Error> {
         #[allow(deprecated)]
-        let built = self.inner.builder.get_export().id(export_id).send().await;
-        let (request, operation) = policy::captured(built)?;
+        let build = || {
+            policy::built(
+                self.inner
+                    .generated
+                    .get_export()
+                    .id(export_id)
+                    .into_request(),
+            )
+        };
         let response: ExportResponse = self
-            .send(request, operation)
+            .send(&build, builder::GetExport::OPERATION_ID)
             .await?
             .decode(StatusCode::OK)?;
         Ok(response.export)
@@ -167,25 +174,31 @@ impl Client {
     /// [`Error::Service`] (404 for an unknown export, 422 for one still running) and the
     /// errors of every call.
     pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
-        let built = self
-            .inner
-            .builder
-            .delete_export()
-            .id(export_id)
-            .send()
-            .await;
-        let (request, operation) = policy::captured(built)?;
-        self.send(request, operation)
+        let build = || {
+            policy::built(
+                self.inner
+                    .generated
+                    .delete_export()
+                    .id(export_id)
+                    .into_request(),
+            )
+        };
+        self.send(&build, builder::DeleteExport::OPERATION_ID)
             .await?
             .expect(StatusCode::NO_CONTENT)
     }
 
-    /// Sends `request` down the request path (auth, retries, one correlation id).
-    pub(crate) fn send<'a>(
-        &'a self,
-        request: reqwest::Request,
-        operation: &'a str,
-    ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
-        self.inner.policy.send(&self.inner.http, request, operation)
+    /// Sends the request `build` builds down the request path (auth, retries, one correlation
+    /// id); `build` runs again only for a send after the first.
+    pub(crate) async fn send(
+        &self,
+        build: &(dyn Fn() -> Result<reqwest::Request, Error> + Sync),
+        operation: &str,
+    ) -> Result<Reply, Error> {
+        let request = build()?;
+        self.inner
+            .policy
+            .send(&self.inner.http, request, Resend::Rebuild(build), operation)
+            .await
     }
 }

@@ -12,9 +12,7 @@ use reqwest::header::{ACCEPT, HeaderValue};
 use crate::client::Client;
 use crate::error::{self, Error};
 use crate::policy;
-
-/// The operation a next-page link belongs to, for the span and the deprecation check.
-const GET_EXPORTS: &str = "get_exports";
+use mesh_export_client::builder;
 
 /// Which exports to list. Every field is optional; the default lists all exports the
 /// credentials can see.
@@ -53,6 +51,35 @@ impl ExportFilter {
     /// A filter that matches every export.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// `builder` asking for the first page of what this filter matches, in full
+    /// (`Prefer: return=representation`, so items carry `request` and `_links.mesh`).
+    fn request<'a>(&self, builder: builder::GetExports<'a>) -> builder::GetExports<'a> {
+        let mut builder = builder.prefer(PreferReturn::ReturnRepresentation);
+        if let Some(id) = &self.i_model_id {
+            builder = builder.i_model_id(id.as_str());
+        }
+        if let Some(id) = &self.changeset_id {
+            builder = builder.changeset_id(id.as_str());
+        }
+        if let Some(order) = self.order_by {
+            builder = builder.order_by(order);
+        }
+        if let Some(size) = self.page_size {
+            builder = builder.top(size);
+        }
+        if self.cdn {
+            builder = builder.cdn(1);
+        }
+        if let Some(major) = self.tile_version {
+            // The spec's int32; a version above i32::MAX fails the call with a clear message.
+            builder = builder.tile_version(major);
+        }
+        if let Some(version) = &self.itwinjs {
+            builder = builder.i_twin_js(version.as_str());
+        }
+        builder
     }
 
     /// Only exports of this iModel.
@@ -125,36 +152,15 @@ impl Client {
     /// [`Error::Service`], [`Error::RateLimited`], [`Error::Auth`], [`Error::Transport`], or
     /// [`Error::Decode`] for a page that is not the documented JSON.
     pub async fn list_page(&self, filter: &ExportFilter) -> Result<ExportsPage, Error> {
-        let mut builder = self
-            .inner
-            .builder
-            .get_exports()
-            .prefer(PreferReturn::ReturnRepresentation);
-        if let Some(id) = &filter.i_model_id {
-            builder = builder.i_model_id(id.clone());
-        }
-        if let Some(id) = &filter.changeset_id {
-            builder = builder.changeset_id(id.clone());
-        }
-        if let Some(order) = filter.order_by {
-            builder = builder.order_by(order);
-        }
-        if let Some(size) = filter.page_size {
-            builder = builder.top(size);
-        }
-        if filter.cdn {
-            builder = builder.cdn(1);
-        }
-        if let Some(major) = filter.tile_version {
-            // The spec's int32; a version above i32::MAX fails the call with a clear message.
-            builder = builder.tile_version(major);
-        }
-        if let Some(version) = &filter.itwinjs {
-            builder = builder.i_twin_js(version.clone());
-        }
-        let (request, operation) = policy::captured(builder.send().await)?;
+        let build = || {
+            policy::built(
+                filter
+                    .request(self.inner.generated.get_exports())
+                    .into_request(),
+            )
+        };
         let mut page: ExportsPage = self
-            .send(request, operation)
+            .send(&build, builder::GetExports::OPERATION_ID)
             .await?
             .decode(StatusCode::OK)?;
         page.exports.retain(|e| filter.matches(e));
@@ -241,14 +247,15 @@ impl Client {
     /// Fetches a page by its link, down the same request path (auth, retries) as other calls.
     async fn page_at(&self, href: &str) -> Result<ExportsPage, Error> {
         let url = self.service_link(href)?;
-        let request = self
-            .http()
-            .get(url)
-            .header(ACCEPT, HeaderValue::from_static(ITWIN_ACCEPT))
-            .header("prefer", PreferReturn::ReturnRepresentation.to_string())
-            .build()
-            .map_err(|e| Error::InvalidRequest(e.without_url().to_string()))?;
-        self.send(request, GET_EXPORTS)
+        let build = || {
+            self.http()
+                .get(url.clone())
+                .header(ACCEPT, HeaderValue::from_static(ITWIN_ACCEPT))
+                .header("prefer", PreferReturn::ReturnRepresentation.to_string())
+                .build()
+                .map_err(|e| Error::InvalidRequest(e.without_url().to_string()))
+        };
+        self.send(&build, builder::GetExports::OPERATION_ID)
             .await?
             .decode(StatusCode::OK)
     }

@@ -1,12 +1,13 @@
 //! The request path of every API call, in one place and in this order (retry outside, auth
 //! inside, so every attempt re-checks the token):
 //!
-//! 1. once per call: the deprecation notice, `User-Agent`, one `X-Correlation-ID` reused by
-//!    every attempt (so the service's logs tie them together), and a `mesh_export.call` span;
+//! 1. once per call: the deprecation notice, one `X-Correlation-ID` reused by every attempt
+//!    (so the service's logs tie them together), and a `mesh_export.call` span;
 //! 2. the retry loop, [`retry::run`] with [`Classifier::ApiCall`];
-//! 3. in each attempt, the auth step: the bearer token is checked again (a token refreshed
-//!    meanwhile is picked up), and a 401 to the token still cached invalidates it and sends
-//!    once more with a new one;
+//! 3. in each attempt, the request (the first as built, later ones built again or copied, as
+//!    [`Resend`] says), its `User-Agent` and correlation id, and the auth step: the bearer
+//!    token is checked again (a token refreshed meanwhile is picked up), and a 401 to the token
+//!    still cached invalidates it and sends once more with a new one;
 //! 4. the response is read in full inside the attempt, so a connection reset in the middle of
 //!    a body is a failure of that attempt (retried for idempotent requests), not of decoding;
 //! 5. [`Reply::decode`] maps the final response to a value or an [`Error`], the one mapping.
@@ -14,9 +15,9 @@
 //! Everything the call learns (its correlation id, the last status, a typed error) stays in the
 //! call's own future.
 //!
-//! The typed methods of [`Client`](crate::Client) let the generated client build each request
-//! (paths, queries and bodies come from the spec) and take it back with [`captured`], then send
-//! it here.
+//! The typed methods of [`Client`](crate::Client) have the generated builders build each
+//! request (`into_request`: paths, queries, headers and bodies come from the spec), send it
+//! here, and build it again only for a retry.
 //! [`MeshExportPolicy`] also plugs this path into the generated client for callers who use it
 //! directly ([`Client::generated`](crate::Client::generated)).
 
@@ -24,7 +25,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use mesh_export_client::{BoxFuture, OperationInfo, RequestPolicy, ResponseValue, types};
+use mesh_export_client::{BoxFuture, OperationInfo, RequestPolicy, types};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use serde::de::DeserializeOwned;
@@ -85,34 +86,77 @@ impl std::fmt::Display for CallSubject<'_> {
 enum AttemptError {
     Transport(reqwest::Error),
     Auth(AuthError),
+    /// The request could not be built again for this attempt.
+    Build(Error),
+}
+
+/// Where a call's sends after its first get their request.
+#[derive(Clone, Copy)]
+pub(crate) enum Resend<'a> {
+    /// Built again (a typed call keeps its builder): nothing is copied unless a send follows.
+    Rebuild(&'a (dyn Fn() -> Result<reqwest::Request, Error> + Sync)),
+    /// Copied from the first request before each send that another may follow (a request
+    /// handed over whole, by the generated client's hook). A streaming body cannot be copied,
+    /// so such a request is sent once.
+    Copy,
+}
+
+/// The requests of one call: the first as built, the rest as [`Resend`] says.
+struct Outgoing<'a> {
+    first: Mutex<Option<reqwest::Request>>,
+    resend: Resend<'a>,
+}
+
+impl Outgoing<'_> {
+    /// The request for the next send (`again`: another send may follow it), or `None` when
+    /// the request cannot be sent again.
+    fn next(&self, again: bool) -> Option<Result<reqwest::Request, Error>> {
+        match self.resend {
+            Resend::Copy => retry::take_or_copy(&self.first, again).map(Ok),
+            Resend::Rebuild(build) => {
+                let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+                Some(first.map_or_else(build, Ok))
+            }
+        }
+    }
+
+    /// Whether a send may follow the last one.
+    fn can_send_again(&self) -> bool {
+        match self.resend {
+            Resend::Copy => self
+                .first
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some(),
+            Resend::Rebuild(_) => true,
+        }
+    }
 }
 
 impl MeshExportPolicy {
     /// Sends `request` (of the operation `operation`) down the request path and returns the
     /// final response, read in full, whatever its status; typed errors for what ended the call
-    /// without one (transport, auth, a `Retry-After` above the cap).
+    /// without one (transport, auth, a `Retry-After` above the cap). Sends after the first get
+    /// their request as `resend` says.
     ///
     /// The once-per-call work runs before the returned future is first polled, and the request
-    /// lives in that future once (in the retry template), which keeps the call future small.
+    /// lives in that future once, which keeps the call future small.
     pub(crate) fn send<'a>(
         &'a self,
         http: &'a reqwest::Client,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
+        resend: Resend<'a>,
         operation: &'a str,
     ) -> impl Future<Output = Result<Reply, Error>> + Send + use<'a> {
         self.deprecation.notice(operation);
-        let headers = request.headers_mut();
-        headers.insert(USER_AGENT, self.user_agent.clone());
         // A caller-set id is kept. The id stays a header value (cheap to clone) and becomes a
         // `String` only in an error.
-        let correlation_id = match headers.get(CORRELATION_ID) {
+        let correlation_id = match request.headers().get(CORRELATION_ID) {
             Some(id) => id.clone(),
             None => {
                 let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-                let id = HeaderValue::from_str(id).expect("a uuid is a valid header value");
-                headers.insert(CORRELATION_ID, id.clone());
-                id
+                HeaderValue::from_str(id).expect("a uuid is a valid header value")
             }
         };
         // The path only: query strings are not logged. At DEBUG, as the AWS SDK's operation
@@ -126,10 +170,15 @@ impl MeshExportPolicy {
             correlation_id = correlation_id.to_str().unwrap_or_default(),
         );
         let method = request.method().clone();
-        // A streaming body cannot be copied, so such a request is sent once.
         let copyable = request.body().is_none_or(|b| b.as_bytes().is_some());
-        let max_attempts = if copyable { self.retry.max_attempts } else { 1 };
-        let template = Mutex::new(Some(request));
+        let max_attempts = match resend {
+            Resend::Copy if !copyable => 1,
+            _ => self.retry.max_attempts,
+        };
+        let outgoing = Outgoing {
+            first: Mutex::new(Some(request)),
+            resend,
+        };
         async move {
             let subject = CallSubject {
                 operation,
@@ -146,9 +195,9 @@ impl MeshExportPolicy {
                         Classifier::ApiCall.classify_transport(&method, e)
                     }
                     // A token fetch runs its own retries (Classifier::TokenFetch).
-                    Err(AttemptError::Auth(_)) => Verdict::Final,
+                    Err(AttemptError::Auth(_) | AttemptError::Build(_)) => Verdict::Final,
                 },
-                |number| self.attempt(http, &template, number >= max_attempts),
+                |number| self.attempt(http, &outgoing, &correlation_id, number >= max_attempts),
             )
             .instrument(span)
             .await;
@@ -163,6 +212,7 @@ impl MeshExportPolicy {
                     Err(Error::transport(e, text_of(&correlation_id)))
                 }
                 Ended::Outcome(Err(AttemptError::Auth(e))) => Err(Error::Auth(e)),
+                Ended::Outcome(Err(AttemptError::Build(e))) => Err(e),
                 Ended::HintTooLong { outcome, wait } => Err(Error::RateLimited {
                     status: outcome.map_or(429, |(status, ..)| status.as_u16()),
                     retry_after: wait,
@@ -176,30 +226,31 @@ impl MeshExportPolicy {
     async fn attempt(
         &self,
         http: &reqwest::Client,
-        template: &Mutex<Option<reqwest::Request>>,
+        outgoing: &Outgoing<'_>,
+        correlation_id: &HeaderValue,
         last: bool,
     ) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
         let mut reauthorized = false;
         loop {
-            // A copy while another send may follow (a retry, or the resend after a 401); the
-            // original otherwise, which saves the copy on the last send.
-            let Some(mut request) = retry::take_or_copy(template, !last || !reauthorized) else {
+            // Another send may follow this one while a retry may, or the resend after a 401.
+            let Some(request) = outgoing.next(!last || !reauthorized) else {
                 return Err(AttemptError::Auth(AuthError::Other(
                     "a request with a streaming body cannot be sent twice".into(),
                 )));
             };
+            let mut request = request.map_err(AttemptError::Build)?;
             let bearer = self.tokens.bearer().await.map_err(AttemptError::Auth)?;
-            request.headers_mut().insert(AUTHORIZATION, bearer.clone());
+            let headers = request.headers_mut();
+            headers.insert(USER_AGENT, self.user_agent.clone());
+            headers.insert(CORRELATION_ID, correlation_id.clone());
+            headers.insert(AUTHORIZATION, bearer.clone());
             let mut response = http
                 .execute(request)
                 .await
                 .map_err(AttemptError::Transport)?;
             let status = response.status();
             tracing::debug!(status = status.as_u16(), "response received");
-            if status == StatusCode::UNAUTHORIZED
-                && !reauthorized
-                && template.lock().unwrap_or_else(|p| p.into_inner()).is_some()
-            {
+            if status == StatusCode::UNAUTHORIZED && !reauthorized && outgoing.can_send_again() {
                 reauthorized = true;
                 // Forget the refused token (unless a newer one replaced it meanwhile) and send
                 // once more with a new one. A source that hands back the same token (a static
@@ -273,7 +324,10 @@ impl RequestPolicy for MeshExportPolicy {
         operation: &'a OperationInfo,
     ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
         Box::pin(async move {
-            match self.send(client, request, operation.operation_id).await {
+            match self
+                .send(client, request, Resend::Copy, operation.operation_id)
+                .await
+            {
                 Ok(reply) => Ok(response_from_parts(reply.status, reply.headers, reply.body)),
                 Err(Error::Transport { source, .. }) => Err(source),
                 Err(error) => {
@@ -310,59 +364,17 @@ fn response_from_parts(status: StatusCode, headers: HeaderMap, body: Bytes) -> r
     reqwest::Response::from(response)
 }
 
-/// A policy that sends nothing: the generated client builds a request (path, query, headers,
-/// body, all from the spec) and this hands it back to [`captured`] instead of sending it.
-///
-/// progenitor has no "build without sending" call, so the request travels back as an extension
-/// of a placeholder response with a status no operation documents ([`CAPTURED`]), which
-/// progenitor returns untouched as `UnexpectedResponse`. It never leaves this module.
-#[derive(Debug)]
-pub(crate) struct Capture;
-
-/// The placeholder's status: not a status any operation of the spec lists.
-const CAPTURED: u16 = 599;
-
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Option<(reqwest::Request, &'static str)>>>);
-
-impl RequestPolicy for Capture {
-    fn execute<'a>(
-        &'a self,
-        _client: &'a reqwest::Client,
-        request: reqwest::Request,
-        operation: &'a OperationInfo,
-    ) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
-        let mut response = http::Response::new(Bytes::new());
-        *response.status_mut() = StatusCode::from_u16(CAPTURED).expect("a valid status");
-        response
-            .extensions_mut()
-            .insert(Captured(Arc::new(Mutex::new(Some((
-                request,
-                operation.operation_id,
-            ))))));
-        Box::pin(std::future::ready(Ok(reqwest::Response::from(response))))
-    }
-}
-
-/// The request (and its operation id) that a call of a generated client whose policy is
-/// [`Capture`] built, from that call's result. Arguments the spec rejects are
-/// [`Error::InvalidRequest`]. Not async: the caller awaits the generated call itself, so its
-/// future is not nested (and counted again) inside another.
-pub(crate) fn captured<T>(
-    result: Result<ResponseValue<T>, GeneratedError>,
-) -> Result<(reqwest::Request, &'static str), Error> {
-    match result {
-        Err(GeneratedError::UnexpectedResponse(response)) => response
-            .extensions()
-            .get::<Captured>()
-            .and_then(|c| c.0.lock().unwrap_or_else(|p| p.into_inner()).take())
-            .ok_or_else(|| Error::InvalidRequest("the request could not be built".into())),
-        Err(GeneratedError::InvalidRequest(message)) | Err(GeneratedError::Custom(message)) => {
-            Err(Error::InvalidRequest(message))
+/// The request a generated builder built (`into_request`); arguments the spec rejects are
+/// [`Error::InvalidRequest`].
+pub(crate) fn built(
+    result: Result<reqwest::Request, GeneratedError>,
+) -> Result<reqwest::Request, Error> {
+    result.map_err(|error| match error {
+        GeneratedError::InvalidRequest(message) | GeneratedError::Custom(message) => {
+            Error::InvalidRequest(message)
         }
-        Err(other) => Err(Error::InvalidRequest(other.to_string())),
-        Ok(_) => Err(Error::InvalidRequest(
-            "the request was answered instead of built".into(),
-        )),
-    }
+        // A URL or header reqwest refused; the URL may hold caller input, so it is left out.
+        GeneratedError::CommunicationError(e) => Error::InvalidRequest(e.without_url().to_string()),
+        other => Error::InvalidRequest(other.to_string()),
+    })
 }

@@ -427,3 +427,122 @@ async fn a_retry_event_names_the_operation_and_its_correlation_id() {
         "{retrying}"
     );
 }
+
+/// A request as a server saw it, without its `Authorization` (which a resend changes).
+#[derive(Debug, Clone, PartialEq)]
+struct SeenRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    authorization: String,
+}
+
+/// A service root that answers every request's first send with `first` and every later one
+/// with `then` (status and body), recording each request in full.
+async fn answers_twice(
+    first: StatusCode,
+    then: (StatusCode, &'static str),
+) -> (String, Arc<std::sync::Mutex<Vec<SeenRequest>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<SeenRequest>::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
+            let mut headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .filter(|(name, _)| *name != header::AUTHORIZATION)
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            let authorization = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let mut seen = record.lock().unwrap();
+            seen.push(SeenRequest {
+                method: parts.method.to_string(),
+                target: parts.uri.to_string(),
+                headers,
+                body,
+                authorization,
+            });
+            let (status, body) = if seen.len() == 1 {
+                (
+                    first,
+                    r#"{"error":{"code":"Scripted","message":"a scripted failure"}}"#,
+                )
+            } else {
+                then
+            };
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+    });
+    (serve(router).await, seen)
+}
+
+#[tokio::test]
+async fn a_post_sent_again_after_a_rejected_token_is_the_same_request_with_a_fresh_token() {
+    let export = r#"{"export":{"id":"e1","displayName":"m","status":"NotStarted","lastModified":"2024-08-22T03:18:43Z","request":{"iModelId":"imodel-1","changesetId":"","exportType":"3DTiles"}}}"#;
+    let (base, seen) =
+        answers_twice(StatusCode::UNAUTHORIZED, (StatusCode::ACCEPTED, export)).await;
+
+    let started = counting_client(&base, RetryOptions::none())
+        .start_export(start_request("imodel-1"))
+        .await
+        .unwrap();
+
+    assert_eq!(started.id, "e1");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[0].method, "POST");
+    let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(body["iModelId"], "imodel-1", "{body}");
+    assert_eq!(
+        (
+            seen[0].authorization.as_str(),
+            seen[1].authorization.as_str()
+        ),
+        ("Bearer token-1", "Bearer token-2")
+    );
+    let without_token = |r: &SeenRequest| SeenRequest {
+        authorization: String::new(),
+        ..r.clone()
+    };
+    assert_eq!(without_token(&seen[0]), without_token(&seen[1]));
+}
+
+#[tokio::test]
+async fn a_retried_listing_sends_the_same_query_and_headers() {
+    let page = r#"{"exports":[],"_links":{"self":{"href":"http://127.0.0.1/mesh-export/"}}}"#;
+    let (base, seen) = answers_twice(StatusCode::SERVICE_UNAVAILABLE, (StatusCode::OK, page)).await;
+    let filter = ExportFilter::new()
+        .i_model_id("imodel-1")
+        .changeset_id("cs-9")
+        .page_size(7);
+
+    client_for(&base, fast_fallback())
+        .list_page(&filter)
+        .await
+        .unwrap();
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert!(
+        seen[0].target.contains("iModelId=imodel-1") && seen[0].target.contains("changesetId=cs-9"),
+        "{}",
+        seen[0].target
+    );
+    for name in ["user-agent", "x-correlation-id", "accept", "prefer"] {
+        assert!(
+            seen[0].headers.iter().any(|(n, _)| n == name),
+            "{name} missing: {:?}",
+            seen[0].headers
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+}
