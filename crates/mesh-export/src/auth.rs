@@ -467,16 +467,21 @@ fn token_http_client() -> reqwest::Client {
 
 /// Credentials from the environment: `ITWIN_ACCESS_TOKEN` (a static token), else
 /// `ITWIN_SHARE_KEY` (a [`ShareKey`]), else `ITWIN_CLIENT_ID` with `ITWIN_CLIENT_SECRET` (client
-/// credentials, against `ITWIN_TOKEN_URL` when set), in that order.
+/// credentials, against `ITWIN_TOKEN_URL` when set), in that order. A variable set to the empty
+/// string counts as unset.
 ///
 /// # Errors
 ///
 /// [`AuthError::MissingCredentials`] when none is set, or only half of a pair.
 pub fn from_env() -> Result<Arc<dyn TokenSource>, AuthError> {
-    from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    from_vars(|name| std::env::var(name).ok())
 }
 
+/// [`from_env`] over any lookup of variables. A variable set to the empty string counts as
+/// unset: a blank `ITWIN_ACCESS_TOKEN=` (an env file, a CI secret that is not configured)
+/// must not become an empty token that takes precedence over the credentials that are set.
 fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource>, AuthError> {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
     if let Some(token) = var("ITWIN_ACCESS_TOKEN") {
         return Ok(Arc::new(StaticToken::new(token)));
     }
@@ -506,7 +511,7 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Arc<dyn TokenSource
 
 /// Caches the token of a [`TokenSource`] for all calls of a client.
 ///
-/// A cached token is replaced when less than `min(refresh_ahead, lifetime / 2)` of it is left.
+/// A cached token is replaced once `min(refresh_ahead, lifetime / 2)` or less of it is left.
 /// `refresh_ahead` defaults to 5 minutes: IMS tokens live an hour, and a few minutes leave room
 /// for a slow token endpoint and clock skew; the `lifetime / 2` bound keeps short-lived tokens from
 /// being refreshed on every call.
@@ -858,18 +863,35 @@ mod tests {
         ));
     }
 
-    #[derive(Debug, Default)]
-    struct Counting(AtomicU32);
+    /// Hands out `t0`, `t1`, ... that live `lifetime`, each after a short delay.
+    #[derive(Debug)]
+    struct Counting {
+        issued: AtomicU32,
+        lifetime: Duration,
+    }
+
+    impl Counting {
+        fn living(lifetime: Duration) -> Self {
+            Counting {
+                issued: AtomicU32::new(0),
+                lifetime,
+            }
+        }
+    }
+
+    impl Default for Counting {
+        fn default() -> Self {
+            Counting::living(Duration::from_secs(3600))
+        }
+    }
 
     impl TokenSource for Counting {
         fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            let n = self.issued.fetch_add(1, Ordering::SeqCst);
+            let lifetime = self.lifetime;
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                Ok(AccessToken::new(
-                    format!("t{n}"),
-                    Some(Duration::from_secs(3600)),
-                ))
+                Ok(AccessToken::new(format!("t{n}"), Some(lifetime)))
             })
         }
     }
@@ -883,7 +905,7 @@ mod tests {
             async move { cache.get().await.unwrap() }
         }))
         .await;
-        assert_eq!(source.0.load(Ordering::SeqCst), 1);
+        assert_eq!(source.issued.load(Ordering::SeqCst), 1);
         assert!(tokens.iter().all(|t| t.token.expose() == "t0"));
         cache.invalidate(&Secret::new("not-the-cached-one")).await;
         assert_eq!(cache.get().await.unwrap().token.expose(), "t0");
@@ -914,5 +936,219 @@ mod tests {
         );
         assert!(hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3200)));
         assert!(!hour.fresh(DEFAULT_REFRESH_AHEAD, now + Duration::from_secs(3400)));
+    }
+
+    /// A cached token obtained at `obtained_at` that expires `lifetime` later.
+    fn cached(obtained_at: Instant, lifetime: Duration) -> Cached {
+        Cached::new(
+            AccessToken {
+                token: Secret::new("x"),
+                expires_at: Some(obtained_at + lifetime),
+                scheme: AuthScheme::Bearer,
+            },
+            obtained_at,
+        )
+    }
+
+    #[test]
+    fn a_token_stops_being_fresh_the_instant_its_refresh_window_opens() {
+        let now = Instant::now();
+        // Ten seconds of life: the window is the last five (half the lifetime).
+        let token = cached(now, Duration::from_secs(10));
+        let opens = now + Duration::from_secs(5);
+        assert!(token.fresh(DEFAULT_REFRESH_AHEAD, opens - Duration::from_nanos(1)));
+        assert!(!token.fresh(DEFAULT_REFRESH_AHEAD, opens));
+    }
+
+    #[test]
+    fn a_token_is_valid_until_the_instant_it_expires() {
+        let now = Instant::now();
+        let token = cached(now, Duration::from_secs(10));
+        let expires_at = now + Duration::from_secs(10);
+        assert!(token.valid(now));
+        assert!(token.valid(expires_at - Duration::from_nanos(1)));
+        assert!(!token.valid(expires_at), "expired at its expiry");
+        assert!(!token.valid(expires_at + Duration::from_secs(1)));
+        let forever = Cached::new(AccessToken::new("x", None), now);
+        assert!(forever.valid(now + Duration::from_secs(86_400 * 365)));
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_not_handed_out_while_its_replacement_is_fetched() {
+        let source = Arc::new(Counting::living(Duration::from_millis(50)));
+        let cache = TokenCache::new(source.clone());
+        assert_eq!(cache.get().await.unwrap().token.expose(), "t0");
+        // A sleep only makes t0 older: it has expired, not merely entered its refresh window.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(cache.get().await.unwrap().token.expose(), "t1");
+        assert_eq!(source.issued.load(Ordering::SeqCst), 2);
+    }
+
+    /// A source that always fails, and counts how often it was asked.
+    #[derive(Debug, Default)]
+    struct Refusing(AtomicU32);
+
+    impl TokenSource for Refusing {
+        fn token(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err(AuthError::Other("refused".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_backs_off_for_1_s_doubling_to_1_min() {
+        let source = Arc::new(Refusing::default());
+        let cache = TokenCache::new(source.clone());
+        for (failures, seconds) in (1u32..).zip([1, 2, 4, 8, 16, 32, 60, 60]) {
+            // The backoff of the previous failure is over.
+            if let Some(failure) = cache.shared.write().failure.as_mut() {
+                failure.retry_at = Instant::now();
+            }
+            let before = Instant::now();
+            cache.get().await.unwrap_err();
+            let after = Instant::now();
+            let state = cache.shared.read();
+            let failure = state.failure.as_ref().expect("the failure is remembered");
+            assert_eq!(failure.failures, failures);
+            // The fetch ended between `before` and `after`; its backoff runs from there.
+            let backoff = Duration::from_secs(seconds);
+            assert!(
+                before + backoff <= failure.retry_at && failure.retry_at <= after + backoff,
+                "failure {failures}: expected a backoff of {backoff:?}, got {:?}",
+                failure.retry_at.saturating_duration_since(before)
+            );
+        }
+        assert_eq!(source.0.load(Ordering::SeqCst), 8);
+        // While the backoff lasts, the remembered error comes back without asking the source.
+        cache.shared.write().failure.as_mut().unwrap().retry_at =
+            Instant::now() + Duration::from_secs(3600);
+        let error = cache.get().await.unwrap_err();
+        assert!(
+            matches!(error, AuthError::Other(ref m) if m == "refused"),
+            "{error:?}"
+        );
+        assert_eq!(source.0.load(Ordering::SeqCst), 8);
+    }
+
+    #[test]
+    fn a_secret_shows_only_a_placeholder_in_debug_output() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        let token = AccessToken::new("eyJ-token-value", None);
+        let text = format!("{token:?}");
+        assert!(text.contains("token: Secret(***)"), "{text}");
+    }
+
+    #[test]
+    fn a_token_cache_shows_its_source_and_refresh_window_in_debug_output() {
+        let cache = TokenCache::with_refresh_ahead(
+            Arc::new(StaticToken::new("tok-3x4mpl3")),
+            Duration::from_secs(42),
+        );
+        let text = format!("{cache:?}");
+        assert!(text.starts_with("TokenCache"), "{text}");
+        assert!(text.contains("source: StaticToken(Secret(***))"), "{text}");
+        assert!(text.contains("refresh_ahead: 42s"), "{text}");
+        assert!(!text.contains("tok-3x4mpl3"), "{text}");
+    }
+
+    #[test]
+    fn remaining_is_the_time_left_before_expiry_or_none_without_one() {
+        let day = Duration::from_secs(86_400);
+        let remaining = AccessToken::new("t", Some(day)).remaining().unwrap();
+        assert!(
+            remaining > Duration::ZERO && remaining <= day,
+            "{remaining:?}"
+        );
+        assert_eq!(AccessToken::new("t", None).remaining(), None);
+        // It expires as it is made: by the time it is asked, nothing is left.
+        let expired = AccessToken::new("t", Some(Duration::ZERO));
+        assert_eq!(expired.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn client_id_is_the_one_configured() {
+        let credentials = ClientCredentials::new("my-service-app", "s");
+        assert_eq!(credentials.client_id(), "my-service-app");
+    }
+
+    #[test]
+    fn environment_variables_set_to_nothing_count_as_unset() {
+        let s = from_vars(vars(&[
+            ("ITWIN_ACCESS_TOKEN", ""),
+            ("ITWIN_SHARE_KEY", "sk-from-env"),
+        ]))
+        .unwrap();
+        assert_eq!(format!("{s:?}"), "ShareKey(***)");
+        let s = from_vars(vars(&[
+            ("ITWIN_ACCESS_TOKEN", ""),
+            ("ITWIN_SHARE_KEY", ""),
+            ("ITWIN_CLIENT_ID", "i"),
+            ("ITWIN_CLIENT_SECRET", "s"),
+            ("ITWIN_TOKEN_URL", ""),
+        ]))
+        .unwrap();
+        let text = format!("{s:?}");
+        assert!(text.contains(DEFAULT_TOKEN_URL), "{text}");
+        assert!(matches!(
+            from_vars(vars(&[
+                ("ITWIN_CLIENT_ID", "i"),
+                ("ITWIN_CLIENT_SECRET", "")
+            ])),
+            Err(AuthError::MissingCredentials(_))
+        ));
+    }
+
+    #[test]
+    fn expires_in_is_seconds_as_a_number_or_a_numeric_string() {
+        let lifetime = |v: serde_json::Value| token_lifetime(&v);
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(lifetime(serde_json::json!(3600)), hour);
+        assert_eq!(lifetime(serde_json::json!("3600")), hour);
+        assert_eq!(lifetime(serde_json::json!(" 3600 ")), hour);
+        assert_eq!(
+            lifetime(serde_json::json!(1.5)),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(lifetime(serde_json::json!(1e300)), Some(MAX_TOKEN_LIFETIME));
+        assert_eq!(
+            lifetime(serde_json::json!("1e300")),
+            Some(MAX_TOKEN_LIFETIME)
+        );
+    }
+
+    #[test]
+    fn an_expires_in_that_is_not_a_positive_number_is_no_known_expiry() {
+        for value in [
+            serde_json::json!(0),
+            serde_json::json!(-5),
+            serde_json::json!("0"),
+            serde_json::json!("-5"),
+            serde_json::json!("NaN"),
+            serde_json::json!("soon"),
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!([3600]),
+        ] {
+            assert_eq!(token_lifetime(&value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn only_an_overloaded_or_unreachable_token_endpoint_is_worth_asking_again() {
+        let endpoint = |status| AuthError::TokenEndpoint {
+            status,
+            error: None,
+            description: None,
+        };
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(endpoint(status).is_retryable(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 307] {
+            assert!(!endpoint(status).is_retryable(), "{status}");
+        }
+        assert!(!AuthError::MissingCredentials("none".into()).is_retryable());
+        assert!(!AuthError::Decode("not a token".into()).is_retryable());
+        assert!(!AuthError::Other("custom source".into()).is_retryable());
     }
 }

@@ -739,6 +739,97 @@ async fn a_token_endpoint_that_stays_down_is_a_retryable_auth_error() {
     assert!(error.is_retryable(), "{error:?}");
 }
 
+/// Client credentials against the token endpoint of a [`raw_server`] at `root`, with the
+/// default token retries.
+fn credentials_at(root: &str) -> ClientCredentials {
+    ClientCredentials::new("id", "secret").token_url(format!("{root}/connect/token"))
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_keeps_failing_is_asked_three_times() {
+    let (root, log) = raw_server(|_, _, _| text(503, "down")).await;
+    let error = credentials_at(&root).token().await.unwrap_err();
+    assert!(
+        matches!(error, AuthError::TokenEndpoint { status: 503, .. }),
+        "{error:?}"
+    );
+    assert_eq!(log.lock().unwrap().len(), 3);
+}
+
+/// Token fetches have a budget of their own, 30 s, below the API's 90 s: a call waiting for
+/// its first token is not held through a long `Retry-After` of the token endpoint.
+#[tokio::test]
+async fn a_token_endpoint_asking_for_a_wait_past_30_s_is_not_asked_again() {
+    let (root, log) = raw_server(|_, index, _| match index {
+        0 => Action::Respond(503, vec![("retry-after", "31".into())], "later".into()),
+        _ => json(200, r#"{"access_token":"tok","expires_in":3600}"#),
+    })
+    .await;
+    let error = credentials_at(&root).token().await.unwrap_err();
+    assert!(
+        matches!(error, AuthError::TokenEndpoint { status: 503, .. }),
+        "{error:?}"
+    );
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+/// The client secret is posted to the configured token URL and nowhere else: a redirect is
+/// an answer, not an instruction to send the credentials on.
+#[tokio::test]
+async fn a_token_endpoint_redirect_is_not_followed_with_the_secret() {
+    let (elsewhere, posted_elsewhere) =
+        raw_server(|_, _, _| json(200, r#"{"access_token":"tok","expires_in":3600}"#)).await;
+    let (root, log) = raw_server(move |_, _, _| {
+        Action::Respond(
+            307,
+            vec![("location", format!("{elsewhere}/connect/token"))],
+            String::new(),
+        )
+    })
+    .await;
+    let error = credentials_at(&root).token().await.unwrap_err();
+    assert!(
+        matches!(error, AuthError::TokenEndpoint { status: 307, .. }),
+        "{error:?}"
+    );
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert!(
+        posted_elsewhere.lock().unwrap().is_empty(),
+        "the credentials were posted to the redirect's target"
+    );
+}
+
+#[tokio::test]
+async fn a_token_endpoint_may_give_expires_in_as_a_numeric_string() {
+    let (root, _) =
+        raw_server(|_, _, _| json(200, r#"{"access_token":"tok","expires_in":"3600"}"#)).await;
+    let token = credentials_at(&root).token().await.unwrap();
+    let left = token.remaining().expect("the token's expiry is known");
+    assert!(
+        left > Duration::ZERO && left <= Duration::from_secs(3600),
+        "{left:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_a_retryable_auth_error() {
+    // A port nobody listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let root = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = mesh_export::Client::builder()
+        .base_url(format!("{root}/mesh-export"))
+        .client_credentials(credentials_at(&root).retry(RetryOptions::none()))
+        .build()
+        .unwrap();
+    let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Auth(AuthError::Transport(_))),
+        "{error:?}"
+    );
+    assert!(error.is_retryable(), "{error:?}");
+}
+
 // ---- deprecation ----
 
 #[tokio::test]
