@@ -310,19 +310,6 @@ impl Fetcher {
                 Ok(Err(e)) => break Err(transport_failure(e)),
             }
         };
-        // Whatever arrived is written, complete or not: a broken transfer leaves its part for
-        // the next attempt's `Range` request.
-        let (pieces, writing) = match started {
-            Some(started) => started,
-            None => {
-                let (pieces, writing) = start(writer.take().expect("the writer starts once"));
-                if !pending.is_empty() {
-                    // The first piece of a new channel: never waits.
-                    let _ = pieces.send(Piece::Chunk(pending.freeze())).await;
-                }
-                (pieces, writing)
-            }
-        };
         let checked = match (received, total) {
             (Ok(()), Some(expected)) if expected != size => {
                 if size > expected {
@@ -338,11 +325,30 @@ impl Fetcher {
             }
             (result, _) => result,
         };
-        if checked.is_ok() {
-            // Fails only when the writer already stopped; its error is read below.
-            let _ = pieces.send(Piece::Complete).await;
-        }
-        drop(pieces);
+        // Whatever arrived is written, complete or not: a broken transfer leaves its part for
+        // the next attempt's `Range` request.
+        let writing = match started {
+            Some((pieces, writing)) => {
+                if checked.is_ok() {
+                    // Fails only when the writer already stopped; its error is read below.
+                    let _ = pieces.send(Piece::Complete).await;
+                }
+                writing
+            }
+            None if checked.is_ok() => {
+                let writer = writer.take().expect("the writer starts once");
+                let body = pending.freeze();
+                tokio::task::spawn_blocking(move || writer.write_whole(body))
+            }
+            None => {
+                let (pieces, writing) = start(writer.take().expect("the writer starts once"));
+                if !pending.is_empty() {
+                    // The first piece of a new channel: never waits.
+                    let _ = pieces.send(Piece::Chunk(pending.freeze())).await;
+                }
+                writing
+            }
+        };
         let written = writing
             .await
             .unwrap_or_else(|e| Err(WriteFailure::Io(std::io::Error::other(e.to_string()))));

@@ -55,6 +55,8 @@ mod manifest;
 pub mod name;
 mod output;
 mod signer;
+#[cfg(target_os = "linux")]
+mod unnamed;
 mod url;
 // Not public API: reachable only so the fuzz targets and their replay test can drive the
 // walker directly; it may change in any release.

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, OpenOptions};
@@ -54,19 +55,25 @@ pub(crate) struct FileWriter {
 }
 
 /// The directories a download has created: each is created once, not once per file (creating
-/// an existing directory still locks its parent, which parallel writers then contend for).
+/// an existing directory still locks its parent, which parallel writers then contend for);
+/// and whether they take unnamed files.
 #[derive(Debug, Default)]
-pub(crate) struct CreatedDirs(Mutex<HashSet<PathBuf>>);
+pub(crate) struct CreatedDirs {
+    created: Mutex<HashSet<PathBuf>>,
+    /// Set once creating an unnamed file failed: the rest of the download uses part files.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    no_unnamed_files: AtomicBool,
+}
 
 impl CreatedDirs {
     /// Creates `relative` and its parents under `dir` unless this run already did.
     fn ensure(&self, dir: &Dir, relative: &Path) -> std::io::Result<()> {
         let known = |set: &HashSet<PathBuf>| set.contains(relative);
-        if known(&self.0.lock().unwrap_or_else(|p| p.into_inner())) {
+        if known(&self.created.lock().unwrap_or_else(|p| p.into_inner())) {
             return Ok(());
         }
         dir.create_dir_all(relative)?;
-        self.0
+        self.created
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(relative.to_owned());
@@ -83,7 +90,7 @@ const GLB_HEAD: usize = 1024 * 1024;
 
 /// The decoded content on its way to disk: written, hashed, counted, its head kept.
 struct Sink {
-    out: std::io::BufWriter<cap_std::fs::File>,
+    out: std::io::BufWriter<std::fs::File>,
     hasher: Sha256,
     size: u64,
     head: Head,
@@ -155,11 +162,30 @@ impl Write for Sink {
 }
 
 impl Sink {
+    /// A sink into `file` that already holds `size` bytes hashed into `hasher`.
+    fn new(file: std::fs::File, kind: &FileKind, size: u64, hasher: Sha256) -> Self {
+        Sink {
+            out: std::io::BufWriter::with_capacity(256 * 1024, file),
+            hasher,
+            size,
+            head: Head::new(kind),
+        }
+    }
+
     fn account(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         self.head.keep(bytes);
     }
+}
+
+/// Where a file's content waits for its final name.
+enum Staging {
+    /// The part file (`FileWriter::part`), renamed into place.
+    Part,
+    /// An unnamed file in the final directory, linked into place.
+    #[cfg(target_os = "linux")]
+    Unnamed(super::unnamed::Unnamed),
 }
 
 /// Why a writer failed: the disk, or the content.
@@ -208,16 +234,69 @@ impl FileWriter {
             }
             sink
         };
-        self.commit(finished)
+        self.commit(finished, Staging::Part)
+    }
+
+    /// Writes a body that arrived whole (its length checked). On Linux a file fetched from its
+    /// start goes into an unnamed file linked into place once complete (see `unnamed`);
+    /// elsewhere, where the file system cannot, and for the rest of a part file, it goes
+    /// through the part file.
+    pub(crate) fn write_whole(self, body: bytes::Bytes) -> Result<Written, WriteFailure> {
+        self.ensure_parent()?;
+        #[cfg(target_os = "linux")]
+        if self.resume_from == 0 && !self.created_dirs.no_unnamed_files.load(Ordering::Relaxed) {
+            match super::unnamed::create(&self.dir, &self.path.parent_relative()) {
+                Ok((unnamed, file)) => {
+                    let sink = self.fill(Sink::new(file, &self.kind, 0, Sha256::new()), &body)?;
+                    return self.commit(sink, Staging::Unnamed(unnamed));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "unnamed files unavailable; writing part files");
+                    self.created_dirs
+                        .no_unnamed_files
+                        .store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let sink = self.open()?;
+        let sink = self.fill(sink, &body)?;
+        self.commit(sink, Staging::Part)
+    }
+
+    /// Writes all of `body` into `sink`, decoding it when it is gzipped.
+    fn fill(&self, mut sink: Sink, body: &[u8]) -> Result<Sink, WriteFailure> {
+        let corrupt = |e: std::io::Error| {
+            WriteFailure::Content(FileError::Corrupt {
+                kind: "gzip stream",
+                reason: e.to_string(),
+            })
+        };
+        if !self.gzip {
+            sink.write_all(body)?;
+            return Ok(sink);
+        }
+        let mut decoder = flate2::write::MultiGzDecoder::new(sink);
+        decoder.write_all(body).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => corrupt(e),
+            _ => WriteFailure::Io(e),
+        })?;
+        decoder.try_finish().map_err(corrupt)?;
+        decoder.finish().map_err(corrupt)
+    }
+
+    /// Creates the file's directory and its parents unless this run already did.
+    fn ensure_parent(&self) -> std::io::Result<()> {
+        let parent = self.path.parent_relative();
+        if !parent.as_os_str().is_empty() {
+            self.created_dirs.ensure(&self.dir, &parent)?;
+        }
+        Ok(())
     }
 
     /// Creates the directories and opens the part file, re-hashing what an earlier attempt
     /// left in it when this one continues it.
     fn open(&self) -> Result<Sink, WriteFailure> {
-        let parent = self.path.parent_relative();
-        if !parent.as_os_str().is_empty() {
-            self.created_dirs.ensure(&self.dir, &parent)?;
-        }
+        self.ensure_parent()?;
         let mut options = OpenOptions::new();
         options
             .read(true)
@@ -258,12 +337,9 @@ impl FileWriter {
             }
             file.seek(SeekFrom::Start(self.resume_from))?;
         }
-        Ok(Sink {
-            out: std::io::BufWriter::with_capacity(256 * 1024, file),
-            hasher: sink_hasher,
-            size: self.resume_from,
-            head,
-        })
+        let mut sink = Sink::new(file.into_std(), &self.kind, self.resume_from, sink_hasher);
+        sink.head = head;
+        Ok(sink)
     }
 
     /// Writes chunks into `out` until `Complete` (true) or the sender goes away (false).
@@ -291,21 +367,21 @@ impl FileWriter {
         }
     }
 
-    /// Checks the content, then journal first and rename second: a file under its final name
+    /// Checks the content, then journal first and name second: a file under its final name
     /// is always in the journal, and a journal entry whose file is missing or different is
-    /// simply fetched again. Content that fails its check is removed and never journaled.
-    fn commit(&self, sink: Sink) -> Result<Written, WriteFailure> {
+    /// simply fetched again. Content that fails its check never gets its final name and is
+    /// never journaled.
+    fn commit(&self, sink: Sink, staging: Staging) -> Result<Written, WriteFailure> {
         let Sink {
             out,
             hasher,
             size,
             head,
         } = sink;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
         if self.fsync {
             file.sync_all()?;
         }
-        drop(file);
         let kind = &self.kind;
         check_structure(kind, &head.bytes, size).map_err(WriteFailure::Content)?;
         if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
@@ -313,7 +389,10 @@ impl FileWriter {
         }
         let references = kind.names_files().then(|| match head.glb_json() {
             Some(json) => walk::read(kind, &self.path, json),
-            None => self.read_references(),
+            None => {
+                file.seek(SeekFrom::Start(0))?;
+                walk::read(kind, &self.path, std::io::BufReader::new(&file))
+            }
         });
         // A JSON file that does not parse is a broken transfer or someone else's page; a
         // `.glb` whose header checked out is what the server has, and only unreadable.
@@ -334,18 +413,21 @@ impl FileWriter {
             .lock()
             .map_err(|_| std::io::Error::other("journal lock poisoned"))?
             .append(&entry)?;
-        self.dir
-            .rename(&self.part, &self.dir, self.path.relative())?;
+        match staging {
+            Staging::Part => {
+                drop(file);
+                self.dir
+                    .rename(&self.part, &self.dir, self.path.relative())?;
+            }
+            #[cfg(target_os = "linux")]
+            Staging::Unnamed(unnamed) => {
+                let name = self.path.file_name();
+                let spare = self.part.file_name().and_then(|n| n.to_str());
+                let spare = spare.ok_or_else(|| std::io::Error::other("part name not UTF-8"))?;
+                unnamed.link(&file, &self.dir, name, spare)?;
+            }
+        }
         Ok(Written::Done(entry, references))
-    }
-
-    fn read_references(&self) -> Result<Walked, WalkError> {
-        let file = self.dir.open(&self.part)?;
-        walk::read(
-            &self.kind,
-            &self.path,
-            std::io::BufReader::new(file.into_std()),
-        )
     }
 }
 
@@ -505,6 +587,126 @@ mod tests {
             b"abcd",
             "the part is left as it was"
         );
+    }
+
+    /// A writer of `path` (as `kind`) fetched from its start, in a fresh output directory.
+    fn writer_of(path: &str, kind: FileKind) -> (tempfile::TempDir, FileWriter) {
+        let temp = tempfile::tempdir().unwrap();
+        let dir =
+            Arc::new(Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap());
+        let path = TilePath::parse(path).unwrap();
+        let journal =
+            super::super::manifest::Journal::start(&dir, "s", std::iter::empty()).unwrap();
+        let writer = FileWriter {
+            dir,
+            part: super::super::output::part_path(&path.relative()),
+            path,
+            kind,
+            resume_from: 0,
+            gzip: false,
+            fsync: false,
+            journal: Arc::new(Mutex::new(journal)),
+            created_dirs: Arc::default(),
+        };
+        (temp, writer)
+    }
+
+    /// The names in `dir` (relative to `root`), apart from the journal.
+    fn names_in(root: &Path, dir: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != super::super::JOURNAL_FILE)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_whole_body_lands_under_its_name_journaled_with_no_other_file_left() {
+        for unnamed in [true, false] {
+            let (temp, writer) = writer_of("a/b/t.json", FileKind::Tileset);
+            writer
+                .created_dirs
+                .no_unnamed_files
+                .store(!unnamed, Ordering::Relaxed);
+            let body = br#"{"root":{"content":{"uri":"c.glb"}}}"#;
+
+            let written = writer.write_whole(bytes::Bytes::from_static(body));
+
+            let Ok(Written::Done(entry, references)) = written else {
+                panic!("not written (unnamed files: {unnamed})")
+            };
+            assert_eq!(std::fs::read(temp.path().join("a/b/t.json")).unwrap(), body);
+            assert_eq!(
+                names_in(temp.path(), "a/b"),
+                ["t.json"],
+                "unnamed: {unnamed}"
+            );
+            assert_eq!(entry.size, body.len() as u64);
+            assert_eq!(entry.sha256, hex::encode(Sha256::digest(body)));
+            let journal =
+                std::fs::read_to_string(temp.path().join(super::super::JOURNAL_FILE)).unwrap();
+            assert!(journal.contains(&entry.sha256), "{journal}");
+            let references = references.unwrap().unwrap();
+            assert_eq!(references.references.len(), 1, "read back from the file");
+        }
+    }
+
+    #[test]
+    fn a_whole_gzipped_body_is_saved_decoded() {
+        use std::io::Write as _;
+        let (temp, mut writer) = writer_of("t.bin", FileKind::Leaf);
+        writer.gzip = true;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(b"plain bytes").unwrap();
+        let body = encoder.finish().unwrap();
+
+        assert!(matches!(
+            writer.write_whole(body.into()),
+            Ok(Written::Done(..))
+        ));
+        assert_eq!(
+            std::fs::read(temp.path().join("t.bin")).unwrap(),
+            b"plain bytes"
+        );
+    }
+
+    #[test]
+    fn a_whole_body_that_fails_its_check_leaves_nothing_behind() {
+        for unnamed in [true, false] {
+            let (temp, writer) = writer_of("t.glb", FileKind::Glb);
+            writer
+                .created_dirs
+                .no_unnamed_files
+                .store(!unnamed, Ordering::Relaxed);
+            let page = bytes::Bytes::from_static(b"<html>sign in to the wifi</html>");
+
+            let written = writer.write_whole(page);
+
+            assert!(
+                matches!(written, Err(WriteFailure::Content(_))),
+                "unnamed: {unnamed}"
+            );
+            let left = names_in(temp.path(), "");
+            let expected: &[&str] = if unnamed { &[] } else { &["part file"] };
+            // The part file stays for the fetch to remove; no file has the final name.
+            assert_eq!(left.len(), expected.len(), "{left:?}");
+            assert!(!left.iter().any(|n| n == "t.glb"), "{left:?}");
+        }
+    }
+
+    #[test]
+    fn a_whole_body_replaces_a_file_already_under_its_name() {
+        let (temp, writer) = writer_of("t.bin", FileKind::Leaf);
+        std::fs::write(temp.path().join("t.bin"), b"stale").unwrap();
+
+        assert!(matches!(
+            writer.write_whole(bytes::Bytes::from_static(b"fresh")),
+            Ok(Written::Done(..))
+        ));
+        assert_eq!(std::fs::read(temp.path().join("t.bin")).unwrap(), b"fresh");
+        assert_eq!(names_in(temp.path(), ""), ["t.bin"]);
     }
 
     #[test]

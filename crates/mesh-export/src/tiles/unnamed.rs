@@ -1,0 +1,134 @@
+//! Files created without a name and named once complete (Linux `O_TMPFILE` and `linkat`).
+//!
+//! A file that arrived whole is written into an unnamed inode in its final directory and
+//! linked under its final name once it is checked and journaled. Compared with a part file
+//! renamed into place, that is one directory entry written instead of three (create, rename
+//! and the removal the rename implies), and the inode is allocated without the directory's
+//! lock, which parallel writers otherwise queue (and spin) on. A reader never sees a partial
+//! file, and a crash leaves nothing behind.
+//!
+//! Everything goes through a directory handle opened under the confined output directory, and
+//! the names given here are single checked path components.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use cap_std::fs::Dir;
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+/// Where an unnamed file will be named: a directory under the output directory.
+pub(crate) struct Unnamed {
+    /// `None`: the output directory itself.
+    parent: Option<Dir>,
+}
+
+/// Creates an unnamed file (open for reading and writing) in `parent`, relative to `dir` and
+/// already created. An error means this file system or kernel cannot (or `parent` is not under
+/// `dir`); the caller falls back to a part file.
+pub(crate) fn create(dir: &Dir, parent: &Path) -> io::Result<(Unnamed, std::fs::File)> {
+    let parent = if parent.as_os_str().is_empty() {
+        None
+    } else {
+        Some(dir.open_dir(parent)?)
+    };
+    let at = parent.as_ref().unwrap_or(dir);
+    let fd = rustix::fs::openat(
+        at,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    Ok((Unnamed { parent }, std::fs::File::from(fd)))
+}
+
+impl Unnamed {
+    /// Gives `file` (created by [`create`]) the name `name` in its directory, replacing a
+    /// file of that name (through the free name `spare` and a rename, as a link cannot
+    /// replace). `dir` is the output directory the file was created under.
+    pub(crate) fn link(
+        &self,
+        file: &std::fs::File,
+        dir: &Dir,
+        name: &str,
+        spare: &str,
+    ) -> io::Result<()> {
+        let at = self.parent.as_ref().unwrap_or(dir);
+        // Linking by descriptor (`AT_EMPTY_PATH`) needs a privilege; the descriptor's entry
+        // in /proc needs none.
+        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let link = |to: &str| {
+            rustix::fs::linkat(rustix::fs::CWD, &source, at, to, AtFlags::SYMLINK_FOLLOW)
+        };
+        match link(name) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::EXIST) => {
+                link(spare)?;
+                rustix::fs::renameat(at, spare, at, name).map_err(|e| {
+                    let _ = rustix::fs::unlinkat(at, spare, AtFlags::empty());
+                    io::Error::from(e)
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output() -> (tempfile::TempDir, Dir) {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority()).unwrap();
+        (temp, dir)
+    }
+
+    fn write(file: &std::fs::File, bytes: &[u8]) {
+        use std::io::Write;
+        (&*file).write_all(bytes).unwrap();
+    }
+
+    #[test]
+    fn an_unnamed_file_appears_only_when_linked_and_with_its_whole_content() {
+        let (temp, dir) = output();
+        dir.create_dir_all("a/b").unwrap();
+        let (unnamed, file) = create(&dir, Path::new("a/b")).unwrap();
+        write(&file, b"whole");
+        let names = || {
+            std::fs::read_dir(temp.path().join("a/b"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert!(names().is_empty(), "{:?}", names());
+
+        unnamed.link(&file, &dir, "t.glb", ".spare").unwrap();
+
+        assert_eq!(names(), ["t.glb"]);
+        assert_eq!(
+            std::fs::read(temp.path().join("a/b/t.glb")).unwrap(),
+            b"whole"
+        );
+    }
+
+    #[test]
+    fn linking_over_an_existing_file_replaces_it_and_leaves_no_spare() {
+        let (temp, dir) = output();
+        std::fs::write(temp.path().join("t.json"), b"old").unwrap();
+        let (unnamed, file) = create(&dir, Path::new("")).unwrap();
+        write(&file, b"new");
+
+        unnamed.link(&file, &dir, "t.json", ".spare-1").unwrap();
+
+        assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
+        assert!(!temp.path().join(".spare-1").exists());
+    }
+
+    #[test]
+    fn a_parent_outside_the_output_directory_is_refused() {
+        let (_temp, dir) = output();
+        assert!(create(&dir, Path::new("../")).is_err());
+        assert!(create(&dir, Path::new("/tmp")).is_err());
+    }
+}
