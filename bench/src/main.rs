@@ -809,33 +809,35 @@ before acting on a note.\n\n";
 
 /// Profiling notes on the stack's cost per call.
 const PROFILE_NOTES_API: &str = "- **`get-exports` overhead.** There is no single hot spot \
-left. A `perf record --call-graph dwarf` of `--profile stack` against `--profile bare`, \
-attributed per call under the benchmark's call future, put the stack about 14 µs of client \
-CPU above bare reqwest: building the request through the generated builder (URL formatted \
-and parsed, query, headers, progenitor's hook that hands the request back) about 5.5 µs \
-more than building it by hand; the copy of the request kept for a retry and its drop about \
-2.5 µs; taking the token from the cache and setting the header about 1 µs; the correlation \
-id, `User-Agent` and the rest of the policy about 1.5 µs; decoding the same page about the \
-same. Sending, reading and decoding are the same code on both sides. What is gone since the \
-first profile: the task-local call state (the call's state lives in its own future), the \
-async mutex on every token read, and the INFO span per call with its formatted fields (the \
-span is DEBUG now, about 10 µs per call with an INFO subscriber). What would remove more: \
-requests built without progenitor's builder for the hot operations, or a retry copy made \
-only when a retry happens (rebuilding the request from its parts). On loopback a call costs \
-tens of microseconds, which magnifies all of this; at 32 in flight the client and the \
-emulator saturate both cores, so every microsecond of client CPU becomes throughput.\n";
+left. A `perf record --call-graph dwarf` of `--profile stack` against `--profile bare` (32 in \
+flight), attributed per call under the benchmark's call future, put the stack about 6.5 µs of \
+client CPU above bare reqwest: the generated builder's `into_request` about 3.5 µs more than \
+building the same request by hand (progenitor appends each of the nine optional query \
+parameters with its own `query` call, and collects headers in a map it then merges); the \
+policy (token, `User-Agent`, correlation id, span, retry loop) about 2 µs; decoding the same \
+page about the same. Sending, reading and decoding are the same code on both sides. What is \
+gone since the first profile: the task-local call state, the async mutex on every token \
+read, the INFO span per call, the round trip of each request through a capturing hook and a \
+placeholder response (the typed calls use the generated `into_request`), and the copy of the \
+request before its first send (a retry builds it again). What would remove more: the query \
+string written in one pass by the generated code. On loopback a call costs tens of \
+microseconds, which magnifies all of this; at 32 in flight the client and the emulator \
+saturate both cores, so every microsecond of client CPU becomes throughput.\n";
 
 /// Profiling notes on the downloader against curl.
 const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** On this machine's ext4 both tools \
-spend about half their CPU creating inodes (`__ext4_new_inode`, most of it \
-`recently_deleted` scanning inodes the earlier runs freed), so the file system sets the pace \
-for both. What the downloader does on top, per file, in a `perf record` of `--only \
-download`: SHA-256 of every byte for the manifest (about 8% of its CPU, with SHA-NI), the \
-rename of the part file into place (about 8%), the journal append, and the hand-off to its \
-blocking writer thread. Its writers run on several threads, which contend for the \
-directory's lock (`rwsem_spin_on_owner`, about 6%), where curl creates files from one thread; \
-process start (loading the platform's root certificates for TLS) costs it some 20-30 ms per \
-run, which weighs on short runs. Already done: a small file reaches its writer in one piece \
-(no wake-up per chunk), a `.glb`'s JSON chunk is read from memory instead of from disk, \
-directories are created once per run. What could remove more: `O_TMPFILE` plus `linkat` on \
-Linux (one directory operation per file instead of two), and fewer writer threads.\n";
+spend about half their CPU allocating inodes (`__ext4_new_inode`, most of it \
+`find_inode_bit` skipping inodes freed in the last minutes, `recently_deleted`), so the file \
+system sets the pace for both, and how fast depends on what the disk did before: the same \
+binaries measured 217, 134, 102 and 74 MB/s in four runs back to back, each run deleting its \
+outputs (curl 244, 132, 96 and 70). What the downloader does on top, per file, in a \
+`perf record` of `--only download`: its inode allocation costs about 1.5 times \
+curl's for the same files (several writer threads scan the same bitmaps, where curl creates \
+files from one thread), SHA-256 of every byte for the manifest (about 6% of its CPU, with \
+SHA-NI), reading the references of each `.glb` (about 4%), HTTP and the runtime (about 20%). \
+Already done: a file that arrives whole is written to an unnamed file (`O_TMPFILE`) and \
+linked into place, so no part-file entry is created and renamed and the inode is allocated \
+outside the directory's lock (the writers' spinning on it, `rwsem_spin_on_owner`, was about \
+a fifth of the downloader's CPU, and the rename another sixth); a small file reaches its \
+writer in one piece; a `.glb`'s JSON chunk is read from memory; directories are created once \
+per run. What could remove more: fewer writer threads creating files at once.\n";

@@ -143,7 +143,8 @@ impl Error {
             Error::Service { status, .. }
             | Error::RateLimited { status, .. }
             | Error::Decode { status, .. } => Some(*status),
-            Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            // A transport error never has a response: this crate does not turn statuses into
+            // reqwest errors (`error_for_status`).
             _ => None,
         }
     }
@@ -598,6 +599,106 @@ mod tests {
             redact("HTTP 500: the signing service is down"),
             "HTTP 500: the signing service is down"
         );
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_is_retryable_and_a_request_that_cannot_be_built_or_redirects_is_not()
+     {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let refused_url = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let refused = reqwest::get(&refused_url).await.unwrap_err();
+        assert!(Error::transport(refused, None).is_retryable());
+
+        let unbuildable = reqwest::get("http://[::1/").await.unwrap_err();
+        assert!(unbuildable.is_builder());
+        assert!(!Error::transport(unbuildable, None).is_retryable());
+
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = server.accept().await.unwrap();
+            let mut head = [0u8; 1024];
+            let _ = socket.read(&mut head).await;
+            let answer = "HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n";
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let no_redirects = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(0))
+            .build()
+            .unwrap();
+        let redirected = no_redirects.get(&url).send().await.unwrap_err();
+        assert!(redirected.is_redirect());
+        assert!(!Error::transport(redirected, None).is_retryable());
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_chain_names_every_cause_once_and_redacted() {
+        let inner = Layer("tcp connect error: https://h/p?sig=SECRET refused", None);
+        // The innermost cause, already quoted by the one above it, is not repeated.
+        let repeating = Layer(
+            "client error (Connect): tcp connect error: https://h/p?sig=SECRET refused",
+            Some(Box::new(inner)),
+        );
+        let mid = Layer("client error (Connect)", Some(Box::new(repeating)));
+        let outer = Layer("error sending request", Some(Box::new(mid)));
+
+        assert_eq!(
+            cause_chain(&outer),
+            "error sending request: client error (Connect): client error (Connect): \
+             tcp connect error: https://h/p?REDACTED refused"
+        );
+    }
+
+    #[test]
+    fn links_and_urls_in_messages_lose_their_query() {
+        assert_eq!(
+            redact_link("https://elsewhere.example/page?sig=SECRET&x=1"),
+            "https://elsewhere.example/page"
+        );
+        assert_eq!(redact_link("not a url at all"), "not a url at all");
+        let url = url::Url::parse("https://h.example/a/b?sig=SECRET").unwrap();
+        assert_eq!(redacted_url(&url), "https://h.example/a/b?REDACTED");
+        let plain = url::Url::parse("https://h.example/a/b").unwrap();
+        assert_eq!(redacted_url(&plain), "https://h.example/a/b");
+    }
+
+    #[test]
+    fn a_response_without_a_given_correlation_id_keeps_the_one_it_carries() {
+        let body = br#"{"error":{"code":"ExportNotFound","message":"gone"}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-correlation-id",
+            HeaderValue::from_static("from-the-response"),
+        );
+
+        let carried = Error::from_response_parts(StatusCode::NOT_FOUND, &headers, body, None);
+        let given =
+            Error::from_response_parts(StatusCode::NOT_FOUND, &headers, body, Some("sent".into()));
+
+        assert_eq!(carried.correlation_id(), Some("from-the-response"));
+        assert_eq!(given.correlation_id(), Some("sent"));
+    }
+
+    #[test]
+    fn an_empty_signature_value_is_left_as_it_is() {
+        assert_eq!(redact_parameters("a?sig=&b=1"), "a?sig=&b=1");
     }
 
     #[test]
