@@ -41,8 +41,8 @@ pub struct DownloadOptions {
     /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
     /// local read is much cheaper than a fetch, and it catches files changed since.
     pub verify_existing: bool,
-    /// Whether each file is flushed to stable storage before its rename. Default false: the
-    /// rename is already atomic for readers; fsync only adds crash durability, at a cost.
+    /// Whether each file is flushed to stable storage before it gets its name. Default false:
+    /// naming is already atomic for readers; fsync only adds crash durability, at a cost.
     pub fsync: bool,
     /// The longest wait for the response headers or for the next piece of a body. Default
     /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may

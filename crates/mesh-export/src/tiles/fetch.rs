@@ -145,7 +145,8 @@ impl Fetcher {
         result
     }
 
-    /// One GET of a file, streamed into its part file and renamed when complete and checked.
+    /// One GET of a file, written (whole, or streamed into its part file) and named once
+    /// complete and checked.
     async fn fetch_once(
         &self,
         file: &TileFile,

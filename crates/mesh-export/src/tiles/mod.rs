@@ -14,8 +14,9 @@
 //! glTF buffers and images, and the subtrees, contents and buffers of [implicit] tilesets),
 //! and queues them, each file once, several at a time. Every write goes through a handle
 //! confined to the output directory (`cap_std::fs::Dir`), locked for the run. Each file is
-//! streamed to a temporary name beside its final one, checked (length, and the structure its
-//! type promises) and renamed; a broken transfer continues with `Range`. A `manifest.json`
+//! written without its final name (on Linux a file that arrived whole goes to an unnamed file,
+//! otherwise to a temporary name beside its final one), checked (length, and the structure its
+//! type promises), then named; a broken transfer continues with `Range`. A `manifest.json`
 //! records the path, size and SHA-256 of every file, and what is missing, so an interrupted
 //! run resumes without fetching complete files again. What the walk cannot interpret (an
 //! unknown template variable, a malformed subtree) is a failure with its reason: the download
