@@ -692,6 +692,42 @@ mod tests {
         let unsigned = TilesetUrl::from_mesh_href("http://h/c").unwrap();
         assert_eq!(unsigned.tileset_json().as_str(), "http://h/c/tileset.json");
         assert!(!unsigned.is_signed());
+        assert!(url().is_signed());
+    }
+
+    #[test]
+    fn urls_shown_to_people_keep_where_they_point_and_lose_secrets() {
+        assert_eq!(
+            url().to_string(),
+            "https://blobs.example/container/export-1/?<redacted>"
+        );
+        let file = url().file_at(TilePath::parse("a/b.glb").unwrap(), None);
+        assert_eq!(
+            format!("{file:?}"),
+            "TileFile { path: \"a/b.glb\", url: \"https://blobs.example/container/export-1/a/b.glb?<redacted>\" }"
+        );
+        let tricky =
+            Url::parse("https://user:pw@h.example/c;sig=SECRET1/t.json?sig=SECRET2#frag").unwrap();
+        // A signature may hold `/` (base64), so its value runs to the end of the path.
+        assert_eq!(
+            redacted(&tricky),
+            "https://h.example/c;sig=REDACTED?<redacted>"
+        );
+        let plain = Url::parse("https://h.example/c/t.json").unwrap();
+        assert_eq!(redacted(&plain), "https://h.example/c/t.json");
+        assert_eq!(
+            format!("{:?}", TilePath::parse("a/b.glb").unwrap()),
+            "TilePath(\"a/b.glb\")"
+        );
+    }
+
+    #[test]
+    fn an_extension_is_what_follows_the_last_dot_of_a_name_not_a_leading_one() {
+        let extension = |p: &str| TilePath::parse(p).unwrap().extension();
+        assert_eq!(extension("a/t.B3DM").as_deref(), Some("b3dm"));
+        assert_eq!(extension("a/t.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(extension(".glb"), None);
+        assert_eq!(extension("noext"), None);
     }
 
     #[test]
