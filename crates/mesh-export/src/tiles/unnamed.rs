@@ -44,8 +44,10 @@ pub(crate) fn create(dir: &Dir, parent: &Path) -> io::Result<(Unnamed, std::fs::
 
 impl Unnamed {
     /// Gives `file` (created by [`create`]) the name `name` in its directory, replacing a
-    /// file of that name (through the free name `spare` and a rename, as a link cannot
-    /// replace). `dir` is the output directory the file was created under.
+    /// file of that name (through the name `spare` and a rename, as a link cannot replace).
+    /// `spare` is the caller's own (its part file's name): a file left under it by an earlier
+    /// attempt, or by an interrupted run of a process with the same id, is removed. `dir` is
+    /// the output directory the file was created under.
     pub(crate) fn link(
         &self,
         file: &std::fs::File,
@@ -63,7 +65,13 @@ impl Unnamed {
         match link(name) {
             Ok(()) => Ok(()),
             Err(rustix::io::Errno::EXIST) => {
-                link(spare)?;
+                match link(spare) {
+                    Err(rustix::io::Errno::EXIST) => {
+                        rustix::fs::unlinkat(at, spare, AtFlags::empty())?;
+                        link(spare)?;
+                    }
+                    linked => linked?,
+                }
                 rustix::fs::renameat(at, spare, at, name).map_err(|e| {
                     let _ = rustix::fs::unlinkat(at, spare, AtFlags::empty());
                     io::Error::from(e)
@@ -116,6 +124,21 @@ mod tests {
     fn linking_over_an_existing_file_replaces_it_and_leaves_no_spare() {
         let (temp, dir) = output();
         std::fs::write(temp.path().join("t.json"), b"old").unwrap();
+        let (unnamed, file) = create(&dir, Path::new("")).unwrap();
+        write(&file, b"new");
+
+        unnamed.link(&file, &dir, "t.json", ".spare-1").unwrap();
+
+        assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
+        assert!(!temp.path().join(".spare-1").exists());
+    }
+
+    #[test]
+    fn linking_over_an_existing_file_replaces_it_when_a_stale_file_holds_the_spare_name() {
+        let (temp, dir) = output();
+        std::fs::write(temp.path().join("t.json"), b"old").unwrap();
+        // Left by an earlier attempt, or by an interrupted run whose process had this id.
+        std::fs::write(temp.path().join(".spare-1"), b"stale part").unwrap();
         let (unnamed, file) = create(&dir, Path::new("")).unwrap();
         write(&file, b"new");
 

@@ -710,6 +710,21 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_body_replaces_its_file_when_an_earlier_attempt_left_its_part() {
+        let (temp, writer) = writer_of("t.bin", FileKind::Leaf);
+        std::fs::write(temp.path().join("t.bin"), b"stale").unwrap();
+        // A broken attempt whose bytes cannot be continued (gzip, no length): this one
+        // starts afresh.
+        std::fs::write(temp.path().join(&writer.part), b"fre").unwrap();
+
+        let written = writer.write_whole(bytes::Bytes::from_static(b"fresh"));
+
+        assert!(matches!(written, Ok(Written::Done(..))));
+        assert_eq!(std::fs::read(temp.path().join("t.bin")).unwrap(), b"fresh");
+        assert_eq!(names_in(temp.path(), ""), ["t.bin"]);
+    }
+
+    #[test]
     fn a_glb_head_keeps_its_json_chunk_whatever_the_pieces() {
         let glb = glb_with_json(5000, 7000);
         for piece in [1, 7, 19, 20, 21, 4096, glb.len()] {
