@@ -21,12 +21,26 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 pub(crate) struct Unnamed {
     /// `None`: the output directory itself.
     parent: Option<Dir>,
+    /// Where the file's descriptor has the entry the link is made from.
+    proc_fd: &'static str,
 }
+
+/// The descriptors of this process, as entries a file can be linked from.
+const PROC_FD: &str = "/proc/self/fd";
 
 /// Creates an unnamed file (open for reading and writing) in `parent`, relative to `dir` and
 /// already created. An error means this file system or kernel cannot (or `parent` is not under
 /// `dir`); the caller falls back to a part file.
 pub(crate) fn create(dir: &Dir, parent: &Path) -> io::Result<(Unnamed, std::fs::File)> {
+    create_linked_through(dir, parent, PROC_FD)
+}
+
+/// [`create`], for a file to be linked from its descriptor's entry in `proc_fd`.
+fn create_linked_through(
+    dir: &Dir,
+    parent: &Path,
+    proc_fd: &'static str,
+) -> io::Result<(Unnamed, std::fs::File)> {
     let parent = if parent.as_os_str().is_empty() {
         None
     } else {
@@ -39,7 +53,17 @@ pub(crate) fn create(dir: &Dir, parent: &Path) -> io::Result<(Unnamed, std::fs::
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o644),
     )?;
-    Ok((Unnamed { parent }, std::fs::File::from(fd)))
+    // Without the descriptor's entry (/proc not mounted, or another pid namespace's) the file
+    // could be written, checked and journaled but never named: refused here instead, so the
+    // caller writes a part file.
+    let source = format!("{proc_fd}/{}", fd.as_raw_fd());
+    if let Err(error) = rustix::fs::statat(rustix::fs::CWD, &source, AtFlags::SYMLINK_NOFOLLOW) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{proc_fd} ({error}): an unnamed file could not be linked"),
+        ));
+    }
+    Ok((Unnamed { parent, proc_fd }, std::fs::File::from(fd)))
 }
 
 impl Unnamed {
@@ -58,7 +82,7 @@ impl Unnamed {
         let at = self.parent.as_ref().unwrap_or(dir);
         // Linking by descriptor (`AT_EMPTY_PATH`) needs a privilege; the descriptor's entry
         // in /proc needs none.
-        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let source = format!("{}/{}", self.proc_fd, file.as_raw_fd());
         let link = |to: &str| {
             rustix::fs::linkat(rustix::fs::CWD, &source, at, to, AtFlags::SYMLINK_FOLLOW)
         };
@@ -146,6 +170,17 @@ mod tests {
 
         assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
         assert!(!temp.path().join(".spare-1").exists());
+    }
+
+    #[test]
+    fn without_proc_no_unnamed_file_is_handed_out_that_could_not_be_linked() {
+        let (temp, dir) = output();
+
+        let created = create_linked_through(&dir, Path::new(""), "/no-proc-here/self/fd");
+
+        let error = created.err().expect("a file that no link could name");
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported, "{error}");
+        assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
     }
 
     #[test]
