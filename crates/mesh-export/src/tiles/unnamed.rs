@@ -16,6 +16,7 @@ use std::path::Path;
 
 use cap_std::fs::Dir;
 use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 /// Where an unnamed file will be named: a directory under the output directory.
 pub(crate) struct Unnamed {
@@ -29,8 +30,9 @@ pub(crate) struct Unnamed {
 const PROC_FD: &str = "/proc/self/fd";
 
 /// Creates an unnamed file (open for reading and writing) in `parent`, relative to `dir` and
-/// already created. An error means this file system or kernel cannot (or `parent` is not under
-/// `dir`); the caller falls back to a part file.
+/// already created. An error of kind `Unsupported` means this file system or kernel cannot;
+/// another, that this file could not be (`parent` is not under `dir`, no descriptor or space
+/// left). The caller falls back to a part file.
 pub(crate) fn create(dir: &Dir, parent: &Path) -> io::Result<(Unnamed, std::fs::File)> {
     create_linked_through(dir, parent, PROC_FD)
 }
@@ -52,7 +54,15 @@ fn create_linked_through(
         ".",
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o644),
-    )?;
+    )
+    .map_err(|e| match e {
+        // A file system without `O_TMPFILE`; a kernel older than it (which takes the flag for
+        // `O_DIRECTORY`); a filter that refuses the call.
+        Errno::OPNOTSUPP | Errno::ISDIR | Errno::NOSYS => {
+            io::Error::new(io::ErrorKind::Unsupported, io::Error::from(e))
+        }
+        e => e.into(),
+    })?;
     // Without the descriptor's entry (/proc not mounted, or another pid namespace's) the file
     // could be written, checked and journaled but never named: refused here instead, so the
     // caller writes a part file.
@@ -170,6 +180,14 @@ mod tests {
 
         assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
         assert!(!temp.path().join(".spare-1").exists());
+    }
+
+    #[test]
+    fn a_file_system_without_unnamed_files_is_reported_unsupported() {
+        // procfs refuses `O_TMPFILE` (EOPNOTSUPP), as some file systems do.
+        let proc = Dir::open_ambient_dir("/proc", cap_std::ambient_authority()).unwrap();
+        let error = create(&proc, Path::new("")).err().unwrap();
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported, "{error}");
     }
 
     #[test]

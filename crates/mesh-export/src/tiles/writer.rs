@@ -60,7 +60,8 @@ pub(crate) struct FileWriter {
 #[derive(Debug, Default)]
 pub(crate) struct CreatedDirs {
     created: Mutex<HashSet<PathBuf>>,
-    /// Set once creating an unnamed file failed: the rest of the download uses part files.
+    /// Set once creating an unnamed file found them unsupported: the rest of the download uses
+    /// part files.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     no_unnamed_files: AtomicBool,
 }
@@ -250,11 +251,17 @@ impl FileWriter {
                     let sink = self.fill(Sink::new(file, &self.kind, 0, Sha256::new()), &body)?;
                     return self.commit(sink, Staging::Unnamed(unnamed));
                 }
-                Err(error) => {
+                // Only a file system or kernel without them turns unnamed files off; another
+                // error (a refused path, no descriptor or space left) is this file's, and the
+                // part file meets it again or not.
+                Err(error) if error.kind() == std::io::ErrorKind::Unsupported => {
                     tracing::debug!(%error, "unnamed files unavailable; writing part files");
                     self.created_dirs
                         .no_unnamed_files
                         .store(true, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "no unnamed file; writing a part file");
                 }
             }
         }
@@ -722,6 +729,31 @@ mod tests {
         assert!(matches!(written, Ok(Written::Done(..))));
         assert_eq!(std::fs::read(temp.path().join("t.bin")).unwrap(), b"fresh");
         assert_eq!(names_in(temp.path(), ""), ["t.bin"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_parent_turned_into_a_link_out_of_the_output_directory_fails_only_its_file() {
+        let outside = tempfile::tempdir().unwrap();
+        let (temp, writer) = writer_of("a/t.bin", FileKind::Leaf);
+        // The run created `a`; then something put a link out of the output directory there.
+        writer
+            .created_dirs
+            .created
+            .lock()
+            .unwrap()
+            .insert(PathBuf::from("a"));
+        std::os::unix::fs::symlink(outside.path(), temp.path().join("a")).unwrap();
+        let created_dirs = writer.created_dirs.clone();
+
+        let written = writer.write_whole(bytes::Bytes::from_static(b"x"));
+
+        assert!(matches!(written, Err(WriteFailure::Io(_))));
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        assert!(
+            !created_dirs.no_unnamed_files.load(Ordering::Relaxed),
+            "a refused path does not make the rest of the download use part files"
+        );
     }
 
     #[test]
