@@ -53,7 +53,8 @@ fn create_linked_through(
         at,
         ".",
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
+        // As a part file is created: what the umask allows.
+        Mode::from_raw_mode(0o666),
     )
     .map_err(|e| match e {
         // A file system without `O_TMPFILE`; a kernel older than it (which takes the flag for

@@ -756,6 +756,51 @@ mod tests {
         );
     }
 
+    /// Runs the test `name` again in a child process whose umask is `umask` (the umask is the
+    /// process's, so it is not changed under the other tests); true in that child.
+    #[cfg(target_os = "linux")]
+    fn in_child_with_umask(name: &str, umask: &str) -> bool {
+        const CHILD: &str = "MESH_EXPORT_TEST_UMASK_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            return true;
+        }
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                r#"umask "$1" && exec "$0" --exact "$2" --test-threads 1"#,
+            ])
+            .arg(std::env::current_exe().unwrap())
+            .args([umask, name])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name} with umask {umask}: {status}");
+        false
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unnamed_file_gets_the_permissions_a_part_file_would() {
+        use std::os::unix::fs::PermissionsExt;
+        let name = "tiles::writer::tests::an_unnamed_file_gets_the_permissions_a_part_file_would";
+        if !in_child_with_umask(name, "002") {
+            return;
+        }
+        let mode = |unnamed: bool| {
+            let (temp, writer) = writer_of("t.bin", FileKind::Leaf);
+            writer
+                .created_dirs
+                .no_unnamed_files
+                .store(!unnamed, Ordering::Relaxed);
+            let written = writer.write_whole(bytes::Bytes::from_static(b"x"));
+            assert!(matches!(written, Ok(Written::Done(..))));
+            let metadata = std::fs::metadata(temp.path().join("t.bin")).unwrap();
+            metadata.permissions().mode() & 0o777
+        };
+        assert_eq!(mode(false), 0o664, "a part file, under umask 002");
+        assert_eq!(mode(true), mode(false));
+    }
+
     #[test]
     fn a_glb_head_keeps_its_json_chunk_whatever_the_pieces() {
         let glb = glb_with_json(5000, 7000);
