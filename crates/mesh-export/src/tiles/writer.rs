@@ -6,7 +6,9 @@
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+#[cfg(any(target_os = "linux", test))]
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, OpenOptions};
@@ -764,7 +766,7 @@ mod tests {
         if std::env::var_os(CHILD).is_some() {
             return true;
         }
-        let status = std::process::Command::new("sh")
+        let child = std::process::Command::new("sh")
             .args([
                 "-c",
                 r#"umask "$1" && exec "$0" --exact "$2" --test-threads 1"#,
@@ -772,9 +774,14 @@ mod tests {
             .arg(std::env::current_exe().unwrap())
             .args([umask, name])
             .env(CHILD, "1")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "{name} with umask {umask}: {status}");
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && stdout.contains("test result: ok. 1 passed"),
+            "{name} with umask {umask}: {}\n{stdout}",
+            child.status
+        );
         false
     }
 
