@@ -722,6 +722,24 @@ mod tests {
     }
 
     #[test]
+    fn a_tile_path_maps_to_the_same_relative_path_and_parent_on_disk() {
+        let path = TilePath::parse("a/b/c.glb").unwrap();
+        assert_eq!(path.relative(), Path::new("a").join("b").join("c.glb"));
+        assert_eq!(path.parent_relative(), Path::new("a").join("b"));
+        let top = TilePath::parse("c.glb").unwrap();
+        assert_eq!(top.relative(), Path::new("c.glb"));
+        assert_eq!(top.parent_relative(), Path::new(""));
+    }
+
+    #[test]
+    fn a_segment_with_a_control_character_or_a_separator_is_not_valid() {
+        for bad in ["", ".", "..", "a\u{1}b", "a\u{7f}", "a/b", "a\\b"] {
+            assert!(!valid_segment(bad), "{bad:?}");
+        }
+        assert!(valid_segment("a b.glb"));
+    }
+
+    #[test]
     fn an_extension_is_what_follows_the_last_dot_of_a_name_not_a_leading_one() {
         let extension = |p: &str| TilePath::parse(p).unwrap().extension();
         assert_eq!(extension("a/t.B3DM").as_deref(), Some("b3dm"));
