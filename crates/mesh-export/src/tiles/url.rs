@@ -740,6 +740,24 @@ mod tests {
     }
 
     #[test]
+    fn escapes_are_decoded_and_a_truncated_or_invalid_one_is_kept() {
+        assert_eq!(percent_decode("a%2E%2e"), "a..");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        for kept in ["a%2", "a%", "%", "%zz", "100%"] {
+            assert_eq!(percent_decode(kept), kept);
+        }
+        // Bytes that are not UTF-8 leave the text as it was.
+        assert_eq!(percent_decode("a%FF"), "a%FF");
+    }
+
+    #[test]
+    fn an_empty_query_is_no_signature() {
+        let url = TilesetUrl::from_mesh_href("https://h/c/e?").unwrap();
+        assert!(!url.is_signed());
+        assert_eq!(url.tileset_json().as_str(), "https://h/c/e/tileset.json");
+    }
+
+    #[test]
     fn an_extension_is_what_follows_the_last_dot_of_a_name_not_a_leading_one() {
         let extension = |p: &str| TilePath::parse(p).unwrap().extension();
         assert_eq!(extension("a/t.B3DM").as_deref(), Some("b3dm"));
