@@ -157,30 +157,23 @@ mod tests {
 
     #[test]
     fn linking_over_an_existing_file_replaces_it_and_leaves_no_spare() {
-        let (temp, dir) = output();
-        std::fs::write(temp.path().join("t.json"), b"old").unwrap();
-        let (unnamed, file) = create(&dir, Path::new("")).unwrap();
-        write(&file, b"new");
+        // The second time, a stale file holds the spare name: left by an earlier attempt, or
+        // by an interrupted run whose process had this id.
+        for stale_spare in [false, true] {
+            let (temp, dir) = output();
+            std::fs::write(temp.path().join("t.json"), b"old").unwrap();
+            if stale_spare {
+                std::fs::write(temp.path().join(".spare-1"), b"stale part").unwrap();
+            }
+            let (unnamed, file) = create(&dir, Path::new("")).unwrap();
+            write(&file, b"new");
 
-        unnamed.link(&file, &dir, "t.json", ".spare-1").unwrap();
+            unnamed.link(&file, &dir, "t.json", ".spare-1").unwrap();
 
-        assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
-        assert!(!temp.path().join(".spare-1").exists());
-    }
-
-    #[test]
-    fn linking_over_an_existing_file_replaces_it_when_a_stale_file_holds_the_spare_name() {
-        let (temp, dir) = output();
-        std::fs::write(temp.path().join("t.json"), b"old").unwrap();
-        // Left by an earlier attempt, or by an interrupted run whose process had this id.
-        std::fs::write(temp.path().join(".spare-1"), b"stale part").unwrap();
-        let (unnamed, file) = create(&dir, Path::new("")).unwrap();
-        write(&file, b"new");
-
-        unnamed.link(&file, &dir, "t.json", ".spare-1").unwrap();
-
-        assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), b"new");
-        assert!(!temp.path().join(".spare-1").exists());
+            let json = std::fs::read(temp.path().join("t.json")).unwrap();
+            assert_eq!(json, b"new", "stale spare: {stale_spare}");
+            assert!(!temp.path().join(".spare-1").exists());
+        }
     }
 
     #[test]
