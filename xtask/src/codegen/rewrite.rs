@@ -93,14 +93,7 @@ fn mark_deprecated(file: &mut syn::File, method: &str, note: &str) -> Result<(),
 /// which the service does not know) is dropped, and with `accept` its `Accept:
 /// application/json` becomes `ITWIN_ACCEPT`. Returns the builders' names.
 fn request_builders(file: &mut syn::File, accept: bool) -> Result<Vec<String>, String> {
-    let builders = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            Item::Mod(m) if m.ident == "builder" => m.content.as_mut().map(|(_, items)| items),
-            _ => None,
-        })
-        .ok_or("generated code has no `mod builder`")?;
+    let builders = module_items(file, "builder")?;
     let mut names = Vec::new();
     for item in builders.iter_mut() {
         let Item::Impl(imp) = item else { continue };
@@ -285,6 +278,17 @@ fn deprecation_table(ops: &[DeprecatedOperation]) -> Item {
     }
 }
 
+/// The items of the generated top-level `mod name`.
+fn module_items<'a>(file: &'a mut syn::File, name: &str) -> Result<&'a mut Vec<Item>, String> {
+    file.items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Mod(m) if m.ident == name => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or_else(|| format!("generated code has no `mod {name}`"))
+}
+
 fn is_type(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
@@ -292,14 +296,7 @@ fn is_type(ty: &Type, name: &str) -> bool {
 /// Replaces typify's closed enum `name` (and every impl on it) in `mod types` with one that keeps
 /// unlisted values in `Unknown(String)`, reusing typify's variant names and wire values.
 fn open_enum(file: &mut syn::File, name: &str) -> Result<(), String> {
-    let types = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
-            _ => None,
-        })
-        .ok_or("generated code has no `mod types`")?;
+    let types = module_items(file, "types")?;
     let position = types
         .iter()
         .position(|item| matches!(item, Item::Enum(e) if e.ident == name))

@@ -165,13 +165,14 @@ impl Write for Sink {
 }
 
 impl Sink {
-    /// A sink into `file` that already holds `size` bytes hashed into `hasher`.
-    fn new(file: std::fs::File, kind: &FileKind, size: u64, hasher: Sha256) -> Self {
+    /// A sink into `file` that already holds `size` bytes, hashed into `hasher`, whose first
+    /// bytes are in `head`.
+    fn new(file: std::fs::File, head: Head, size: u64, hasher: Sha256) -> Self {
         Sink {
             out: std::io::BufWriter::with_capacity(256 * 1024, file),
             hasher,
             size,
-            head: Head::new(kind),
+            head,
         }
     }
 
@@ -209,6 +210,7 @@ impl FileWriter {
         self,
         mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     ) -> Result<Written, WriteFailure> {
+        self.ensure_parent()?;
         let sink = self.open()?;
         let finished = if self.gzip {
             let mut decoder = flate2::write::MultiGzDecoder::new(sink);
@@ -217,18 +219,7 @@ impl FileWriter {
                 // A cut gzip stream cannot be resumed: the next attempt starts afresh.
                 return Ok(Written::Partial { len: 0 });
             }
-            decoder.try_finish().map_err(|e| {
-                WriteFailure::Content(FileError::Corrupt {
-                    kind: "gzip stream",
-                    reason: e.to_string(),
-                })
-            })?;
-            decoder.finish().map_err(|e| {
-                WriteFailure::Content(FileError::Corrupt {
-                    kind: "gzip stream",
-                    reason: e.to_string(),
-                })
-            })?
+            finish_gzip(decoder)?
         } else {
             let mut sink = sink;
             if !Self::pump(&mut pieces, &mut sink)? {
@@ -250,7 +241,8 @@ impl FileWriter {
         if self.resume_from == 0 && !self.created_dirs.no_unnamed_files.load(Ordering::Relaxed) {
             match super::unnamed::create(&self.dir, &self.path.parent_relative()) {
                 Ok((unnamed, file)) => {
-                    let sink = self.fill(Sink::new(file, &self.kind, 0, Sha256::new()), &body)?;
+                    let sink = Sink::new(file, Head::new(&self.kind), 0, Sha256::new());
+                    let sink = self.fill(sink, &body)?;
                     return self.commit(sink, Staging::Unnamed(unnamed));
                 }
                 // Only a file system or kernel without them turns unnamed files off; another
@@ -274,23 +266,13 @@ impl FileWriter {
 
     /// Writes all of `body` into `sink`, decoding it when it is gzipped.
     fn fill(&self, mut sink: Sink, body: &[u8]) -> Result<Sink, WriteFailure> {
-        let corrupt = |e: std::io::Error| {
-            WriteFailure::Content(FileError::Corrupt {
-                kind: "gzip stream",
-                reason: e.to_string(),
-            })
-        };
         if !self.gzip {
             sink.write_all(body)?;
             return Ok(sink);
         }
         let mut decoder = flate2::write::MultiGzDecoder::new(sink);
-        decoder.write_all(body).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => corrupt(e),
-            _ => WriteFailure::Io(e),
-        })?;
-        decoder.try_finish().map_err(corrupt)?;
-        decoder.finish().map_err(corrupt)
+        decoder.write_all(body).map_err(decoding_failure)?;
+        finish_gzip(decoder)
     }
 
     /// Creates the file's directory and its parents unless this run already did.
@@ -302,10 +284,9 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Creates the directories and opens the part file, re-hashing what an earlier attempt
-    /// left in it when this one continues it.
+    /// Opens the part file (its directory already created), re-hashing what an earlier
+    /// attempt left in it when this one continues it.
     fn open(&self) -> Result<Sink, WriteFailure> {
-        self.ensure_parent()?;
         let mut options = OpenOptions::new();
         options
             .read(true)
@@ -346,9 +327,12 @@ impl FileWriter {
             }
             file.seek(SeekFrom::Start(self.resume_from))?;
         }
-        let mut sink = Sink::new(file.into_std(), &self.kind, self.resume_from, sink_hasher);
-        sink.head = head;
-        Ok(sink)
+        Ok(Sink::new(
+            file.into_std(),
+            head,
+            self.resume_from,
+            sink_hasher,
+        ))
     }
 
     /// Writes chunks into `out` until `Complete` (true) or the sender goes away (false).
@@ -358,18 +342,7 @@ impl FileWriter {
     ) -> Result<bool, WriteFailure> {
         loop {
             match pieces.blocking_recv() {
-                Some(Piece::Chunk(chunk)) => out.write_all(&chunk).map_err(|e| {
-                    // A gzip decoder reports bad input as InvalidInput/InvalidData.
-                    match e.kind() {
-                        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-                            WriteFailure::Content(FileError::Corrupt {
-                                kind: "gzip stream",
-                                reason: e.to_string(),
-                            })
-                        }
-                        _ => WriteFailure::Io(e),
-                    }
-                })?,
+                Some(Piece::Chunk(chunk)) => out.write_all(&chunk).map_err(decoding_failure)?,
                 Some(Piece::Complete) => return Ok(true),
                 None => return Ok(false),
             }
@@ -438,6 +411,29 @@ impl FileWriter {
         }
         Ok(Written::Done(entry, references))
     }
+}
+
+/// A gzip stream that is not one.
+fn corrupt_gzip(error: std::io::Error) -> WriteFailure {
+    WriteFailure::Content(FileError::Corrupt {
+        kind: "gzip stream",
+        reason: error.to_string(),
+    })
+}
+
+/// A failed write through a gzip decoder (or the plain file behind it): the decoder reports
+/// bad input as `InvalidInput`/`InvalidData`, the disk anything else.
+fn decoding_failure(error: std::io::Error) -> WriteFailure {
+    match error.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => corrupt_gzip(error),
+        _ => WriteFailure::Io(error),
+    }
+}
+
+/// Ends a gzip stream whose input is all written: a stream cut short is corrupt.
+fn finish_gzip(mut decoder: flate2::write::MultiGzDecoder<Sink>) -> Result<Sink, WriteFailure> {
+    decoder.try_finish().map_err(corrupt_gzip)?;
+    decoder.finish().map_err(corrupt_gzip)
 }
 
 /// What a file complete on disk names, read as `kind` (`None` for a file that names nothing).
