@@ -67,7 +67,8 @@ paths:
         generated.log,
         [
             "GET /things (list-things) response 200: application/vnd.bentley.itwin-platform.v1+json -> application/json",
-            "builder::{ListThings}: into_request() (the request send() would send, built without sending it); no api-version header",
+            "Client: base URL parsed once (crate::base_url::BaseUrl); each request's path is appended to it",
+            "builder::{ListThings}: into_request() (the request send() would send, built without sending it); query parameters written in one pass; no api-version header",
             "DEPRECATED_OPERATIONS: []",
         ]
     );
@@ -170,4 +171,67 @@ fn a_malformed_accept_extension_is_a_clear_error() {
             "{value}: {error}"
         );
     }
+}
+
+#[test]
+fn query_parameters_are_written_in_one_pass_in_their_order() {
+    let generated = codegen::generate(spec(
+        r#"
+openapi: 3.0.3
+info: { title: t, version: v1 }
+paths:
+  /things:
+    get:
+      operationId: list-things
+      parameters:
+        - { name: zeta, in: query, required: true, schema: { type: string } }
+        - { name: tags, in: query, schema: { type: array, items: { type: string } } }
+        - { name: alpha, in: query, schema: { type: integer } }
+      responses:
+        '204': { description: nothing }
+"#,
+    ))
+    .unwrap();
+    let source = generated.source.replace(char::is_whitespace, "");
+    assert!(!source.contains(".query("), "{}", generated.source);
+    let pushes = [
+        r#"query.push("alpha",&alpha)?;"#,
+        r#"query.push("tags",&tags)?;"#,
+        r#"query.push("zeta",&zeta)?;"#,
+    ];
+    let at: Vec<usize> = pushes
+        .iter()
+        .map(|push| source.find(push).unwrap_or_else(|| panic!("no {push}")))
+        .collect();
+    let mut sorted = at.clone();
+    sorted.sort();
+    assert_eq!(at, sorted, "pushed out of progenitor's order");
+    assert!(source.contains("crate::query::write_query(request.url_mut(),|query|{"));
+}
+
+#[test]
+fn operation_paths_are_appended_to_the_base_parsed_once() {
+    let generated = codegen::generate(spec(
+        r#"
+openapi: 3.0.3
+info: { title: t, version: v1 }
+paths:
+  /things/{id}/parts:
+    get:
+      operationId: list-parts
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: string } }
+      responses:
+        '204': { description: nothing }
+"#,
+    ))
+    .unwrap();
+    let source = generated.source.replace(char::is_whitespace, "");
+    assert!(!source.contains("client.baseurl,"), "{}", generated.source);
+    assert!(
+        source.contains(r#"leturl=client.base.join(&format!("/things/{}/parts",encode_path(&id.to_string())))?;"#),
+        "{}",
+        generated.source
+    );
+    assert!(source.contains("base:crate::base_url::BaseUrl::new(baseurl)"));
 }

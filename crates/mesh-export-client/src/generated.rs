@@ -1783,6 +1783,7 @@ pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::PolicyHandle,
+    pub(crate) base: crate::base_url::BaseUrl,
 }
 impl Client {
     /// Create a new client.
@@ -1815,6 +1816,7 @@ impl Client {
             baseurl: baseurl.to_string(),
             client,
             inner,
+            base: crate::base_url::BaseUrl::new(baseurl),
         }
     }
 }
@@ -2139,7 +2141,7 @@ pub mod builder {
             let i_twin_js = i_twin_js.map_err(Error::InvalidRequest)?;
             let tile_version = tile_version.map_err(Error::InvalidRequest)?;
             let prefer = prefer.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/", client.baseurl,);
+            let url = client.base.join("/")?;
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             if let Some(value) = prefer {
                 header_map.append("Prefer", value.to_string().try_into()?);
@@ -2152,17 +2154,23 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static(super::ITWIN_ACCEPT),
                 )
-                .query(&progenitor_client::QueryParam::new("$orderBy", &order_by))
-                .query(&progenitor_client::QueryParam::new("$skip", &skip))
-                .query(&progenitor_client::QueryParam::new("$top", &top))
-                .query(&progenitor_client::QueryParam::new("cdn", &cdn))
-                .query(&progenitor_client::QueryParam::new("changesetId", &changeset_id))
-                .query(&progenitor_client::QueryParam::new("exportType", &export_type))
-                .query(&progenitor_client::QueryParam::new("iModelId", &i_model_id))
-                .query(&progenitor_client::QueryParam::new("iTwinJS", &i_twin_js))
-                .query(&progenitor_client::QueryParam::new("tileVersion", &tile_version))
                 .headers(header_map)
                 .build()?;
+            crate::query::write_query(
+                request.url_mut(),
+                |query| {
+                    query.push("$orderBy", &order_by)?;
+                    query.push("$skip", &skip)?;
+                    query.push("$top", &top)?;
+                    query.push("cdn", &cdn)?;
+                    query.push("changesetId", &changeset_id)?;
+                    query.push("exportType", &export_type)?;
+                    query.push("iModelId", &i_model_id)?;
+                    query.push("iTwinJS", &i_twin_js)?;
+                    query.push("tileVersion", &tile_version)?;
+                    Ok(())
+                },
+            )?;
             Ok(request)
         }
         ///Sends a `GET` request to `/`
@@ -2261,7 +2269,7 @@ pub mod builder {
             let body = body
                 .and_then(|v| types::StartExport::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/", client.baseurl,);
+            let url = client.base.join("/")?;
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             #[allow(unused_mut)]
             let mut request = client
@@ -2373,7 +2381,7 @@ pub mod builder {
             let Self { client, id, cdn } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let cdn = cdn.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/{}", client.baseurl, encode_path(& id.to_string()),);
+            let url = client.base.join(&format!("/{}", encode_path(& id.to_string())))?;
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             #[allow(unused_mut)]
             let mut request = client
@@ -2383,9 +2391,15 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static(super::ITWIN_ACCEPT),
                 )
-                .query(&progenitor_client::QueryParam::new("cdn", &cdn))
                 .headers(header_map)
                 .build()?;
+            crate::query::write_query(
+                request.url_mut(),
+                |query| {
+                    query.push("cdn", &cdn)?;
+                    Ok(())
+                },
+            )?;
             Ok(request)
         }
         ///Sends a `GET` request to `/{id}`
@@ -2472,7 +2486,7 @@ pub mod builder {
         ) -> Result<::reqwest::Request, Error<types::ErrorResponse>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/{}", client.baseurl, encode_path(& id.to_string()),);
+            let url = client.base.join(&format!("/{}", encode_path(& id.to_string())))?;
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             #[allow(unused_mut)]
             let mut request = client

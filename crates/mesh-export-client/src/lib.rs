@@ -11,8 +11,10 @@
 
 #[rustfmt::skip]
 mod generated;
+mod base_url;
 mod deprecation;
 mod hooks;
+mod query;
 
 pub use deprecation::{DeprecatedOperation, deprecated_operation};
 pub use generated::{

@@ -35,10 +35,15 @@ pub fn rewrite(file: &mut syn::File, findings: &Findings) -> Result<Vec<String>,
             super::normalize::ACCEPT_EXTENSION
         ));
     }
+    base_url_parsed_once(file)?;
+    log.push(
+        "Client: base URL parsed once (crate::base_url::BaseUrl); each request's path is appended to it"
+            .to_owned(),
+    );
     let builders = request_builders(file, findings.accept.is_some())?;
     log.push(format!(
         "builder::{{{}}}: into_request() (the request send() would send, built without sending it); \
-         no api-version header{}",
+         query parameters written in one pass; no api-version header{}",
         builders.join(", "),
         if findings.accept.is_some() {
             "; Accept: ITWIN_ACCEPT"
@@ -169,6 +174,8 @@ fn split_send(send: &mut syn::ImplItemFn, accept: bool) -> Result<(LitStr, ImplI
             ));
         }
     }
+    url_from_parsed_base(&mut build)?;
+    query_in_one_pass(&mut build)?;
     *stmts = syn::parse_quote! {
         let client = self.client;
         #[allow(unused_mut)]
@@ -184,6 +191,204 @@ fn split_send(send: &mut syn::ImplItemFn, accept: bool) -> Result<(LitStr, ImplI
         }
     };
     Ok((operation_id, into_request))
+}
+
+/// Gives the generated `Client` a `base: BaseUrl`, its base URL parsed once when it is made.
+fn base_url_parsed_once(file: &mut syn::File) -> Result<(), String> {
+    let client = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            Item::Struct(s) if s.ident == "Client" => Some(s),
+            _ => None,
+        })
+        .ok_or("generated code has no `struct Client`")?;
+    let Fields::Named(fields) = &mut client.fields else {
+        return Err("`struct Client` has no named fields".into());
+    };
+    fields
+        .named
+        .push(syn::parse_quote!(pub(crate) base: crate::base_url::BaseUrl));
+    let constructor = file
+        .items
+        .iter_mut()
+        .filter_map(|item| match item {
+            Item::Impl(imp) if imp.trait_.is_none() && is_type(&imp.self_ty, "Client") => Some(imp),
+            _ => None,
+        })
+        .flat_map(|imp| imp.items.iter_mut())
+        .find_map(|item| match item {
+            ImplItem::Fn(f) if f.sig.ident == "new_with_client" => Some(f),
+            _ => None,
+        })
+        .ok_or("generated code has no `Client::new_with_client`")?;
+    let Some(Stmt::Expr(syn::Expr::Struct(init), None)) = constructor.block.stmts.last_mut() else {
+        return Err("`Client::new_with_client` does not end with `Self { .. }`".into());
+    };
+    if !init
+        .fields
+        .iter()
+        .any(|f| quote!(#f).to_string().starts_with("baseurl :"))
+    {
+        return Err("`Client::new_with_client` does not set `baseurl`".into());
+    }
+    init.fields
+        .push(syn::parse_quote!(base: crate::base_url::BaseUrl::new(baseurl)));
+    Ok(())
+}
+
+/// Replaces `let url = format!("{}<path>", client.baseurl, <path args>..)` with
+/// `client.base.join(..)` of the same path, so the base is not parsed again for each request.
+fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
+    let mut found = 0;
+    for stmt in build.iter_mut() {
+        let Stmt::Local(local) = stmt else { continue };
+        if !matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "url") {
+            continue;
+        }
+        let Some(init) = local.init.as_mut() else {
+            continue;
+        };
+        let syn::Expr::Macro(format) = &*init.expr else {
+            return Err("`let url` is not a `format!`".into());
+        };
+        if !format.mac.path.is_ident("format") {
+            return Err("`let url` is not a `format!`".into());
+        }
+        let args = format
+            .mac
+            .parse_body_with(
+                syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+            )
+            .map_err(|e| format!("`let url = format!(..)`: {e}"))?;
+        let mut args = args.into_iter();
+        let template = match args.next() {
+            Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(template),
+                ..
+            })) => template,
+            _ => return Err("`let url = format!(..)` has no template".into()),
+        };
+        let path_template = template
+            .value()
+            .strip_prefix("{}")
+            .ok_or("the url template does not start with the base URL")?
+            .to_owned();
+        let base = args.next().ok_or("the url template names no base URL")?;
+        if quote!(#base).to_string() != "client . baseurl" {
+            return Err(format!(
+                "the url template starts with `{}`, not `client.baseurl`",
+                quote!(#base)
+            ));
+        }
+        let path_args: Vec<syn::Expr> = args.collect();
+        let path = if path_args.is_empty() {
+            quote!(#path_template)
+        } else {
+            quote!(&format!(#path_template, #(#path_args),*))
+        };
+        *init.expr = syn::parse_quote!(client.base.join(#path)?);
+        found += 1;
+    }
+    if found != 1 {
+        return Err(format!(
+            "expected one `let url = format!(..)`, found {found}"
+        ));
+    }
+    Ok(())
+}
+
+/// Takes progenitor's `.query(&QueryParam::new(name, &value))` calls, one per query parameter,
+/// out of the chain that builds `request`, and writes the same parameters in the same order
+/// with one `write_query` after it: each `query` call moves the whole builder and opens the
+/// URL's query again, which was a measurable part of a call's cost.
+fn query_in_one_pass(build: &mut Vec<Stmt>) -> Result<(), String> {
+    let position = build
+        .iter()
+        .position(|s| matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == "request")))
+        .ok_or("no `let request` statement")?;
+    let Stmt::Local(local) = &mut build[position] else {
+        unreachable!("position matched a let")
+    };
+    let init = local.init.as_mut().ok_or("`let request` has no value")?;
+    let mut take = TakeQueryParams::default();
+    take.visit_expr_mut(&mut init.expr);
+    if let Some(unexpected) = take.unexpected {
+        return Err(format!(
+            "a query call that is not `&progenitor_client::QueryParam::new(name, &value)`: {unexpected}"
+        ));
+    }
+    if take.params.is_empty() {
+        return Ok(());
+    }
+    // The chain is visited from its last call inwards.
+    take.params.reverse();
+    let pushes = take
+        .params
+        .iter()
+        .map(|(name, value)| quote!(query.push(#name, #value)?;));
+    build.insert(
+        position + 1,
+        syn::parse_quote! {
+            crate::query::write_query(request.url_mut(), |query| {
+                #(#pushes)*
+                Ok(())
+            })?;
+        },
+    );
+    Ok(())
+}
+
+/// Removes `.query(&progenitor_client::QueryParam::new(name, value))` calls from a method
+/// chain, keeping each `(name, value)`; any other `query` call is reported.
+#[derive(Default)]
+struct TakeQueryParams {
+    params: Vec<(syn::Expr, syn::Expr)>,
+    unexpected: Option<String>,
+}
+
+impl VisitMut for TakeQueryParams {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        while let syn::Expr::MethodCall(call) = expr
+            && call.method == "query"
+        {
+            match query_param(call) {
+                Some(param) => {
+                    self.params.push(param);
+                    *expr = (*call.receiver).clone();
+                }
+                None => {
+                    self.unexpected
+                        .get_or_insert_with(|| quote!(#call).to_string());
+                    break;
+                }
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+}
+
+/// `(name, value)` of `.query(&progenitor_client::QueryParam::new(name, value))`.
+fn query_param(call: &syn::ExprMethodCall) -> Option<(syn::Expr, syn::Expr)> {
+    let [syn::Expr::Reference(arg)] = call.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let syn::Expr::Call(new) = &*arg.expr else {
+        return None;
+    };
+    let syn::Expr::Path(function) = &*new.func else {
+        return None;
+    };
+    let names: Vec<String> = function
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if names != ["progenitor_client", "QueryParam", "new"] || new.args.len() != 2 {
+        return None;
+    }
+    Some((new.args[0].clone(), new.args[1].clone()))
 }
 
 /// The string in `let info = OperationInfo { operation_id: "..." };`.
