@@ -311,6 +311,17 @@ pub struct Measured {
     pub cpu_us: f64,
 }
 
+impl Measured {
+    /// Two measurements of the same side and duration taken as one.
+    pub fn combined(self, other: Measured) -> Measured {
+        let calls = self.rps + other.rps;
+        Measured {
+            rps: calls / 2.0,
+            cpu_us: (self.cpu_us * self.rps + other.cpu_us * other.rps) / calls,
+        }
+    }
+}
+
 /// CPU time of all threads of this process so far, in nanoseconds, from
 /// `/proc/self/task/*/schedstat`.
 fn process_cpu_ns() -> Option<u64> {

@@ -373,7 +373,7 @@ impl Results {
         let mut d = String::new();
         let _ = writeln!(
             d,
-            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s; rounds rotate the order of the sides. The future of one stack call is {} bytes, that of one bare call {} bytes.\n",
+            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s (the stack and bare reqwest as two halves, A B B A); the breakdown variants rotate their order. The future of one stack call is {} bytes, that of one bare call {} bytes.\n",
             self.page_exports,
             self.seconds_per_measurement,
             self.future_sizes.0,
