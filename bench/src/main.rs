@@ -827,21 +827,21 @@ code, when this benchmark was written. The tables above are this run's evidence;
 before acting on a note.\n\n";
 
 /// Profiling notes on the stack's cost per call.
-const PROFILE_NOTES_API: &str = "- **`get-exports` overhead.** There is no single hot spot \
-left. A `perf record --call-graph dwarf` of `--profile stack` against `--profile bare` (32 in \
-flight), attributed per call under the benchmark's call future, put the stack about 6.5 µs of \
-client CPU above bare reqwest: the generated builder's `into_request` about 3.5 µs more than \
-building the same request by hand (progenitor appends each of the nine optional query \
-parameters with its own `query` call, and collects headers in a map it then merges); the \
-policy (token, `User-Agent`, correlation id, span, retry loop) about 2 µs; decoding the same \
-page about the same. Sending, reading and decoding are the same code on both sides. What is \
-gone since the first profile: the task-local call state, the async mutex on every token \
-read, the INFO span per call, the round trip of each request through a capturing hook and a \
-placeholder response (the typed calls use the generated `into_request`), and the copy of the \
-request before its first send (a retry builds it again). What would remove more: the query \
-string written in one pass by the generated code. On loopback a call costs tens of \
-microseconds, which magnifies all of this; at 32 in flight the client and the emulator \
-saturate both cores, so every microsecond of client CPU becomes throughput.\n";
+const PROFILE_NOTES_API: &str = "- **`get-exports` overhead.** No hot spot is left in the \
+client's own code. Counted with `valgrind --tool=callgrind` (instructions, not seconds, so \
+free of this machine's noise) over `--profile stack` and `--profile bare`, one call executes \
+about 152,600 instructions of client code under the stack against 151,500 under bare reqwest \
+(+0.7%; +6% before the generated builders stopped parsing the whole base URL for every request \
+and appending each of the nine optional query parameters with its own `query` call: building \
+a `get-exports` request went from about 15,800 instructions to 7,600, where bare reqwest's \
+hand-built request takes about 10,200). Decoding the page is the same code on both sides and \
+about half of either. The measured ratio is larger than the instruction count, and its \
+per-round values spread by ±15% on this shared 2-core machine even with the sides measured \
+A B B A. What the count does not see: the kernel's share and the cost of moving work between \
+cores, which the *client CPU µs per call* columns include. The stack's call future is 2080 \
+bytes against bare reqwest's 736 (more memory to touch when a task changes core), and each \
+request carries two more headers (User-Agent, X-Correlation-ID) for the client to write and \
+the emulator to read. What would remove more: a smaller call future.\n";
 
 /// Profiling notes on the downloader against curl.
 const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** On this machine's ext4 both tools \
@@ -859,4 +859,7 @@ linked into place, so no part-file entry is created and renamed and the inode is
 outside the directory's lock (the writers' spinning on it, `rwsem_spin_on_owner`, was about \
 a fifth of the downloader's CPU, and the rename another sixth); a small file reaches its \
 writer in one piece; a `.glb`'s JSON chunk is read from memory; directories are created once \
-per run. What could remove more: fewer writer threads creating files at once.\n";
+per run. Letting only one writer at a time create and fill a file made no measurable \
+difference (two `--quick` runs at 0.78× and 0.87×, against 0.80× and 0.91× without), so it \
+was not kept. What could remove more: less CPU per file (hashing, reading references and the \
+runtime's share), since curl finishes the same files with two thirds of the CPU.\n";
