@@ -9,7 +9,7 @@ use progenitor_client::Error;
 use reqwest::Url;
 
 /// The base URL of a generated `Client`, and the form that operation paths are appended to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct BaseUrl {
     text: String,
     /// The parsed base and the path that operation paths follow, when appending them to it is
@@ -54,16 +54,33 @@ impl BaseUrl {
     #[allow(clippy::result_large_err)]
     pub(crate) fn join<E>(&self, path: &str) -> Result<Url, Error<E>> {
         match &self.parsed {
-            // progenitor percent-encodes `?` and `#` in path parameters; a path that still holds
-            // one would start a query or a fragment, which only a whole parse reproduces.
-            Some((base, base_path)) if !path.contains(['?', '#']) => {
+            // progenitor's paths start with `/` and percent-encode `?`, `#`, spaces and controls
+            // in path parameters. Any other text could end the host (no leading `/`), start a
+            // query or a fragment, or lose a trailing space or control character to a whole
+            // parse's trimming: only a whole parse reproduces those.
+            Some((base, base_path))
+                if (path.is_empty() || path.starts_with('/'))
+                    && !path.contains(['?', '#'])
+                    && !path.ends_with(|c: char| c <= ' ') =>
+            {
                 let mut url = base.clone();
                 url.set_path(&format!("{base_path}{path}"));
                 Ok(url)
             }
             _ => Url::parse(&format!("{}{path}", self.text))
-                .map_err(|e| Error::InvalidRequest(format!("base URL {:?}: {e}", self.text))),
+                // Not the base itself: it may carry a password.
+                .map_err(|e| Error::InvalidRequest(format!("the base URL does not parse: {e}"))),
         }
+    }
+}
+
+/// Shows whether the base was parsed once, nothing of the URL: the client's `baseurl` field
+/// already shows it, and a parsed `Url` would print a password as a field of its own.
+impl std::fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaseUrl")
+            .field("parsed_once", &self.parsed.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,6 +141,14 @@ mod tests {
         "/a\\b",
         "/x?not-a-query",
         "/x#not-a-fragment",
+        "/x ",
+        "/x\u{0}",
+        "/x\u{1f}",
+        "/a\tb",
+        "/a\nb\r",
+        " /x",
+        "x",
+        "\\x",
     ];
 
     #[test]
@@ -164,11 +189,24 @@ mod tests {
     }
 
     #[test]
-    fn a_base_that_does_not_parse_is_a_clear_error() {
-        let error = BaseUrl::new("not a url").join::<()>("/").unwrap_err();
-        assert!(
-            error.to_string().contains("base URL \"not a url\""),
-            "{error}"
-        );
+    fn a_base_that_does_not_parse_is_a_clear_error_without_the_base() {
+        let error = BaseUrl::new("https://user:s3cr3t@exa mple/x")
+            .join::<()>("/")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the base URL does not parse"), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_shows_nothing_of_the_url() {
+        for base in [
+            "https://user:s3cr3t@api.example/x",
+            "https://user:s3cr3t@exa mple/x",
+        ] {
+            let debug = format!("{:?}", BaseUrl::new(base));
+            assert!(!debug.contains("s3cr3t"), "{debug}");
+            assert!(!debug.contains("example"), "{debug}");
+        }
     }
 }

@@ -87,3 +87,14 @@ fn an_operation_with_a_path_parameter_writes_its_query_after_the_path() {
         .unwrap();
     assert_eq!(request.url().as_str(), format!("{BASE}/a%20b?cdn=1"));
 }
+
+#[test]
+fn the_client_debug_output_shows_a_base_url_password_no_more_than_before() {
+    let client = Client::new(
+        "https://user:s3cr3t@api.example/mesh-export",
+        PolicyHandle::none(),
+    );
+    let debug = format!("{client:?}");
+    // Once, in progenitor's own `baseurl` field; the parsed copy shows nothing of the URL.
+    assert_eq!(debug.matches("s3cr3t").count(), 1, "{debug}");
+}

@@ -225,12 +225,15 @@ fn base_url_parsed_once(file: &mut syn::File) -> Result<(), String> {
     let Some(Stmt::Expr(syn::Expr::Struct(init), None)) = constructor.block.stmts.last_mut() else {
         return Err("`Client::new_with_client` does not end with `Self { .. }`".into());
     };
+    // `base` is parsed from the constructor's argument, so the field must be that argument as
+    // it is: a constructor that changed it first would leave the two disagreeing.
+    let expected = quote!(baseurl: baseurl.to_string()).to_string();
     if !init
         .fields
         .iter()
-        .any(|f| quote!(#f).to_string().starts_with("baseurl :"))
+        .any(|f| quote!(#f).to_string() == expected)
     {
-        return Err("`Client::new_with_client` does not set `baseurl`".into());
+        return Err("`Client::new_with_client` does not set `baseurl: baseurl.to_string()`".into());
     }
     init.fields
         .push(syn::parse_quote!(base: crate::base_url::BaseUrl::new(baseurl)));
@@ -282,6 +285,17 @@ fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
             ));
         }
         let path_args: Vec<syn::Expr> = args.collect();
+        // Only `{}` placeholders, one per argument: anything else (an inline `{name}`, an
+        // escaped brace, a format spec) would reach the URL as literal text.
+        let without_placeholders = path_template.replace("{}", "");
+        if without_placeholders.contains(['{', '}'])
+            || path_template.matches("{}").count() != path_args.len()
+        {
+            return Err(format!(
+                "the url template {:?} is not a path with one `{{}}` per argument",
+                template.value()
+            ));
+        }
         let path = if path_args.is_empty() {
             quote!(#path_template)
         } else {
@@ -673,4 +687,60 @@ fn open_enum_tokens(closed: &ItemEnum) -> Result<TokenStream, String> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten_url(statement: syn::Stmt) -> Result<String, String> {
+        let mut build = vec![statement];
+        url_from_parsed_base(&mut build)?;
+        let stmt = &build[0];
+        Ok(quote!(#stmt).to_string())
+    }
+
+    #[test]
+    fn a_url_template_with_positional_arguments_becomes_a_join() {
+        let rewritten = rewritten_url(syn::parse_quote! {
+            let url = format!("{}/things/{}", client.baseurl, encode_path(&id.to_string()),);
+        })
+        .unwrap();
+        assert_eq!(
+            rewritten,
+            quote!(let url = client.base.join(&format!("/things/{}", encode_path(&id.to_string())))?;)
+                .to_string()
+        );
+    }
+
+    #[test]
+    fn a_url_template_the_rewrite_cannot_read_is_an_error() {
+        for statement in [
+            // Inline named arguments: `{id}` would reach the URL as text.
+            syn::parse_quote!(let url = format!("{}/things/{id}", client.baseurl);),
+            // An escaped brace: the literal path would keep both.
+            syn::parse_quote!(let url = format!("{}/things/{{x}}", client.baseurl);),
+            // More placeholders than arguments, or fewer.
+            syn::parse_quote!(let url = format!("{}/a/{}", client.baseurl);),
+            syn::parse_quote!(let url = format!("{}/a", client.baseurl, id);),
+            syn::parse_quote!(let url = format!("{}/a/{:?}", client.baseurl, id);),
+        ] {
+            let shown = quote!(#statement).to_string();
+            assert!(rewritten_url(statement).is_err(), "accepted {shown}");
+        }
+    }
+
+    #[test]
+    fn a_constructor_that_changes_the_base_url_is_an_error() {
+        let mut file: syn::File = syn::parse_quote! {
+            pub struct Client { pub(crate) baseurl: String, pub(crate) client: reqwest::Client }
+            impl Client {
+                pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+                    Self { baseurl: baseurl.trim_end_matches('/').to_string(), client }
+                }
+            }
+        };
+        let error = base_url_parsed_once(&mut file).unwrap_err();
+        assert!(error.contains("baseurl.to_string()"), "{error}");
+    }
 }
