@@ -816,6 +816,11 @@ mod tests {
         let mut other = Head::new(&FileKind::Leaf);
         other.keep(&glb);
         assert_eq!((other.bytes.len(), other.glb_json()), (HEAD, None));
+        // Also when the limit is reached in a later piece.
+        let mut other = Head::new(&FileKind::Leaf);
+        other.keep(&glb[..10]);
+        other.keep(&glb[10..]);
+        assert_eq!(other.bytes.len(), HEAD);
     }
 
     #[test]

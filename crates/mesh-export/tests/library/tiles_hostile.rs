@@ -593,6 +593,57 @@ async fn a_broken_transfer_continues_with_a_range_request() {
     );
 }
 
+/// Bytes with no tile format's magic: a `.bin` that no structural check can refuse.
+fn plain_bytes(len: usize) -> Bytes {
+    (0..len)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+#[tokio::test]
+async fn a_file_larger_than_the_memory_buffer_streams_to_disk_in_one_request() {
+    let blob = plain_bytes(3_000_000);
+    let served = blob.clone();
+    let tileset = tileset_naming(&["big.bin"]);
+    let server = Hostile::start(move |request, _| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        _ => Reply::Full(served.clone()),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    downloader(out.path()).download(&url).await.unwrap();
+
+    assert_eq!(std::fs::read(out.path().join("big.bin")).unwrap(), blob);
+    assert_eq!(server.requests_for("/c/e/big.bin").len(), 1);
+}
+
+#[tokio::test]
+async fn a_large_file_cut_short_every_time_never_gets_its_name() {
+    let served = plain_bytes(3_000_000);
+    let tileset = tileset_naming(&["big.bin"]);
+    let server = Hostile::start(move |request, _| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        // Whether asked for a range or not, the body breaks off early.
+        _ => Reply::Cut(served.clone(), 1_500_000),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    let err = downloader(out.path()).download(&url).await.unwrap_err();
+
+    assert!(matches!(err, DownloadError::Incomplete { .. }), "{err}");
+    assert!(
+        !out.path().join("big.bin").exists(),
+        "a cut transfer was named as the file"
+    );
+    let manifest = Manifest::read(out.path()).unwrap().unwrap();
+    assert!(manifest.files.iter().all(|f| f.path != "big.bin"));
+}
+
 #[tokio::test]
 async fn a_server_that_ignores_the_range_or_answers_another_one_gets_a_whole_fetch() {
     let tile = Bytes::from(glb_of(6, 400_000));
