@@ -46,11 +46,8 @@ fn openapi_3_1_is_rejected_before_generation() {
 
 #[test]
 fn vendor_json_media_types_become_application_json_and_are_logged() {
-    let generated = codegen::generate(spec(
+    let generated = codegen::generate(with_paths(
         r#"
-openapi: 3.0.3
-info: { title: t, version: v1 }
-paths:
   /things:
     get:
       operationId: list-things
@@ -81,11 +78,8 @@ paths:
 
 #[test]
 fn default_next_to_a_success_becomes_error_ranges() {
-    let generated = codegen::generate(spec(
+    let generated = codegen::generate(with_paths(
         r#"
-openapi: 3.0.3
-info: { title: t, version: v1 }
-paths:
   /things:
     get:
       operationId: list-things
@@ -122,6 +116,13 @@ paths:
             application/json:
               schema: { type: object, properties: { a: { type: string } } }
 "#;
+
+/// A spec with a minimal `info` and these `paths` (YAML, indented under `paths:`).
+fn with_paths(paths: &str) -> openapiv3::OpenAPI {
+    spec(&format!(
+        "openapi: 3.0.3\ninfo: {{ title: t, version: v1 }}\npaths:\n{paths}"
+    ))
+}
 
 fn with_info(info: &str) -> openapiv3::OpenAPI {
     spec(&format!("openapi: 3.0.3\ninfo: {info}\n{ONE_OPERATION}"))
@@ -175,11 +176,8 @@ fn a_malformed_accept_extension_is_a_clear_error() {
 
 #[test]
 fn query_parameters_are_written_in_one_pass_in_their_order() {
-    let generated = codegen::generate(spec(
+    let generated = codegen::generate(with_paths(
         r#"
-openapi: 3.0.3
-info: { title: t, version: v1 }
-paths:
   /things:
     get:
       operationId: list-things
@@ -211,11 +209,8 @@ paths:
 
 #[test]
 fn operation_paths_are_appended_to_the_base_parsed_once() {
-    let generated = codegen::generate(spec(
+    let generated = codegen::generate(with_paths(
         r#"
-openapi: 3.0.3
-info: { title: t, version: v1 }
-paths:
   /things/{id}/parts:
     get:
       operationId: list-parts
