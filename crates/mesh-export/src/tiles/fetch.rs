@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use cap_std::fs::Dir;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
@@ -264,10 +264,10 @@ impl Fetcher {
             let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
             (pieces, writing)
         };
-        let expected_now = response.content_length().unwrap_or(0);
-        let mut pending = BytesMut::with_capacity(
-            usize::try_from(expected_now.min(BUFFERED_BODY as u64)).unwrap_or(0),
-        );
+        // The chunks as they arrived, not copied into one buffer: the writer writes them one
+        // after the other.
+        let mut pending: Vec<Bytes> = Vec::new();
+        let mut pending_len = 0;
         let mut writer = Some(writer);
         let mut started: Option<(mpsc::Sender<Piece>, _)> = None;
         let mut size = offset;
@@ -279,8 +279,9 @@ impl Fetcher {
                     let length = chunk.len() as u64;
                     let handed_over = match &started {
                         Some((pieces, _)) => pieces.send(Piece::Chunk(chunk)).await.is_ok(),
-                        None if pending.len() + chunk.len() < BUFFERED_BODY => {
-                            pending.extend_from_slice(&chunk);
+                        None if pending_len + chunk.len() < BUFFERED_BODY => {
+                            pending_len += chunk.len();
+                            pending.push(chunk);
                             true
                         }
                         None => {
@@ -288,13 +289,9 @@ impl Fetcher {
                             let (pieces, writing) =
                                 start(writer.take().expect("the writer starts once"));
                             let mut sent = true;
-                            if !pending.is_empty() {
-                                sent = pieces
-                                    .send(Piece::Chunk(pending.split().freeze()))
-                                    .await
-                                    .is_ok();
+                            for piece in std::mem::take(&mut pending).into_iter().chain([chunk]) {
+                                sent = sent && pieces.send(Piece::Chunk(piece)).await.is_ok();
                             }
-                            sent = sent && pieces.send(Piece::Chunk(chunk)).await.is_ok();
                             started = Some((pieces, writing));
                             sent
                         }
@@ -338,14 +335,16 @@ impl Fetcher {
             }
             None if checked.is_ok() => {
                 let writer = writer.take().expect("the writer starts once");
-                let body = pending.freeze();
+                let body = std::mem::take(&mut pending);
                 tokio::task::spawn_blocking(move || writer.write_whole(body))
             }
             None => {
                 let (pieces, writing) = start(writer.take().expect("the writer starts once"));
-                if !pending.is_empty() {
-                    // The first piece of a new channel: never waits.
-                    let _ = pieces.send(Piece::Chunk(pending.freeze())).await;
+                for piece in std::mem::take(&mut pending) {
+                    // Fails only when the writer already stopped; its error is read below.
+                    if pieces.send(Piece::Chunk(piece)).await.is_err() {
+                        break;
+                    }
                 }
                 writing
             }
