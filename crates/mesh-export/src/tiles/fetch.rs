@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cap_std::fs::Dir;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
@@ -264,10 +264,7 @@ impl Fetcher {
             let writing = tokio::task::spawn_blocking(move || writer.write(received_pieces));
             (pieces, writing)
         };
-        // The chunks as they arrived, not copied into one buffer: the writer writes them one
-        // after the other.
-        let mut pending: Vec<Bytes> = Vec::new();
-        let mut pending_len = 0;
+        let mut pending = HeldBody::default();
         let mut writer = Some(writer);
         let mut started: Option<(mpsc::Sender<Piece>, _)> = None;
         let mut size = offset;
@@ -279,8 +276,7 @@ impl Fetcher {
                     let length = chunk.len() as u64;
                     let handed_over = match &started {
                         Some((pieces, _)) => pieces.send(Piece::Chunk(chunk)).await.is_ok(),
-                        None if pending_len + chunk.len() < BUFFERED_BODY => {
-                            pending_len += chunk.len();
+                        None if pending.len() + chunk.len() < BUFFERED_BODY => {
                             pending.push(chunk);
                             true
                         }
@@ -289,7 +285,7 @@ impl Fetcher {
                             let (pieces, writing) =
                                 start(writer.take().expect("the writer starts once"));
                             let mut sent = true;
-                            for piece in std::mem::take(&mut pending).into_iter().chain([chunk]) {
+                            for piece in pending.take().into_iter().chain([chunk]) {
                                 sent = sent && pieces.send(Piece::Chunk(piece)).await.is_ok();
                             }
                             started = Some((pieces, writing));
@@ -335,12 +331,12 @@ impl Fetcher {
             }
             None if checked.is_ok() => {
                 let writer = writer.take().expect("the writer starts once");
-                let body = std::mem::take(&mut pending);
+                let body = pending.take();
                 tokio::task::spawn_blocking(move || writer.write_whole(body))
             }
             None => {
                 let (pieces, writing) = start(writer.take().expect("the writer starts once"));
-                for piece in std::mem::take(&mut pending) {
+                for piece in pending.take() {
                     // Fails only when the writer already stopped; its error is read below.
                     if pieces.send(Piece::Chunk(piece)).await.is_err() {
                         break;
@@ -464,9 +460,88 @@ fn transport(error: reqwest::Error) -> FileError {
     FileError::Transport(message)
 }
 
+/// Chunks below this size are copied together, so that a body in many tiny chunks is held as
+/// a few buffers, not as a slice of each network read (which keeps that read's buffer alive).
+const SMALL_CHUNK: usize = 8 * 1024;
+
+/// A body held in memory before its writer starts: its chunks as they arrived when they are
+/// large (no copy), small ones copied together. Memory stays near the body's length whatever
+/// the chunk sizes.
+#[derive(Default)]
+struct HeldBody {
+    chunks: Vec<Bytes>,
+    small: BytesMut,
+    len: usize,
+}
+
+impl HeldBody {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        if chunk.len() < SMALL_CHUNK {
+            self.small.extend_from_slice(&chunk);
+            if self.small.len() >= SMALL_CHUNK {
+                self.chunks.push(self.small.split().freeze());
+            }
+        } else {
+            if !self.small.is_empty() {
+                self.chunks.push(self.small.split().freeze());
+            }
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// The chunks in order, leaving nothing held.
+    fn take(&mut self) -> Vec<Bytes> {
+        if !self.small.is_empty() {
+            self.chunks.push(self.small.split().freeze());
+        }
+        self.len = 0;
+        std::mem::take(&mut self.chunks)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_in_tiny_chunks_is_held_in_a_few_buffers_and_keeps_no_read_alive() {
+        let read = Bytes::from((0..100_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let mut held = HeldBody::default();
+        for i in 0..read.len() {
+            held.push(read.slice(i..i + 1));
+            held.push(Bytes::new());
+        }
+        assert_eq!(held.len(), read.len());
+        let chunks = held.take();
+        assert!(
+            chunks.len() <= read.len() / SMALL_CHUNK + 1,
+            "{} buffers for {} bytes",
+            chunks.len(),
+            read.len()
+        );
+        assert!(read.is_unique(), "a held chunk still points into the read");
+        assert_eq!(chunks.concat(), read);
+        assert_eq!(held.len(), 0);
+    }
+
+    #[test]
+    fn large_chunks_are_held_as_they_came_and_small_ones_between_them_in_order() {
+        let large = Bytes::from(vec![7u8; SMALL_CHUNK]);
+        let mut held = HeldBody::default();
+        held.push(Bytes::from_static(b"ab"));
+        held.push(large.clone());
+        held.push(Bytes::from_static(b"c"));
+        let chunks = held.take();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[1].as_ptr(), large.as_ptr(), "copied");
+        let expected = [&b"ab"[..], &large[..], b"c"].concat();
+        assert_eq!(chunks.concat(), expected);
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
