@@ -701,6 +701,29 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_is_not_gzip_as_announced_is_corrupt_content_not_a_disk_error() {
+        let (temp, mut writer) = writer_of("t.bin", FileKind::Leaf);
+        writer.gzip = true;
+        // A valid gzip header, then bytes no deflate stream starts with.
+        let mut body = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        body.extend_from_slice(&[0xff; 64]);
+
+        let written = writer.write_whole(vec![body.into()]);
+
+        assert!(
+            matches!(
+                written,
+                Err(WriteFailure::Content(FileError::Corrupt {
+                    kind: "gzip stream",
+                    ..
+                }))
+            ),
+            "a decoding error must be the content's, so the file is fetched again"
+        );
+        assert!(!temp.path().join("t.bin").exists());
+    }
+
+    #[test]
     fn a_whole_body_that_fails_its_check_leaves_nothing_behind() {
         for unnamed in [true, false] {
             let (temp, writer) = writer_of("t.glb", FileKind::Glb);
@@ -916,5 +939,40 @@ mod tests {
         assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
         assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
         assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
+    }
+
+    #[test]
+    fn subtrees_need_the_binary_magic_or_a_json_object() {
+        use crate::tiles::implicit::{ImplicitTiling, SubtreeContext, TileCoord};
+        let implicit = serde_json::json!({
+            "subdivisionScheme": "QUADTREE",
+            "subtreeLevels": 2,
+            "availableLevels": 2,
+            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"},
+        });
+        let content = serde_json::json!({"uri": "c/{level}/{x}/{y}.glb"});
+        let path = TilePath::parse("tileset.json").unwrap();
+        let tiling = ImplicitTiling::from_tile(&implicit, Some(&content), None, &path).unwrap();
+        let subtree = FileKind::Subtree(Arc::new(SubtreeContext::new(
+            Arc::new(tiling),
+            TileCoord::ROOT,
+        )));
+        let check = |head: &[u8], size: u64| check_structure(&subtree, head, size);
+        assert_eq!(check(b"subt\0\0\0\0", 24), Ok(()), "binary");
+        assert_eq!(
+            check(b" \n\t{\"a\":1}", 10),
+            Ok(()),
+            "JSON after whitespace"
+        );
+        // A head of whitespace only: JSON may follow past it, but not if that was all.
+        let spaces = [b' '; HEAD];
+        assert_eq!(
+            check(&spaces, HEAD as u64 + 2),
+            Ok(()),
+            "JSON past the head"
+        );
+        assert!(check(&spaces, HEAD as u64).is_err(), "whitespace only");
+        assert!(check(b"", 0).is_err(), "empty");
+        assert!(check(b"<html>", 6).is_err(), "a page");
     }
 }
