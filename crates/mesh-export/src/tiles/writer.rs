@@ -939,6 +939,13 @@ mod tests {
         assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
         assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
         assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
+        // A head of whitespace only: the object may start past it, but not if that was all.
+        let spaces = [b' '; HEAD];
+        assert_eq!(
+            check_structure(&FileKind::Gltf, &spaces, HEAD as u64 + 2),
+            Ok(())
+        );
+        assert!(check_structure(&FileKind::Gltf, &spaces, HEAD as u64).is_err());
     }
 
     #[test]
