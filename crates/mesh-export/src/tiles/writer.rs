@@ -895,6 +895,13 @@ mod tests {
         assert!(check_tile_format(tile_format_magic("pnts").unwrap(), &b3dm, 28).is_err());
         assert!(check_tile_format(magic, b"<html><body>portal", 18).is_err());
         assert_eq!(tile_format_magic("png"), None);
+        // Every 3D Tiles 1.0 binary format is checked by its own magic.
+        for format in ["b3dm", "i3dm", "pnts", "cmpt"] {
+            assert_eq!(
+                tile_format_magic(format).map(|m| &m[..]),
+                Some(format.as_bytes())
+            );
+        }
     }
 
     fn glb_header(length: u32, version: u32) -> Vec<u8> {
