@@ -25,8 +25,8 @@ use crate::retry::{self, Classifier, Ended, Verdict};
 const WRITER_QUEUE: usize = 16;
 
 /// Bytes of a body held in memory before its writer starts: a file below this size is handed
-/// to its blocking writer whole. The buffer never grows past it, so with 8 files at a time at
-/// most 8 MiB (plus a `.glb` head of up to 1 MiB each in the writers).
+/// to its blocking writer whole (see [`HeldBody`]). No more is held, so with 8 files at a time
+/// about 8 MiB (plus a `.glb` head of up to 1 MiB each in the writers).
 const BUFFERED_BODY: usize = 1024 * 1024;
 
 /// What every file fetch needs.
