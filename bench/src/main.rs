@@ -403,22 +403,19 @@ async fn compare_api(
             let half = plan.measurement / 2;
             let mut halves = Vec::new();
             for side in [first, second, second, first] {
-                halves.push((
-                    side,
-                    measure_with_cpu(api, emulator, side, concurrency, half).await?,
-                ));
+                halves.push(measure_with_cpu(api, emulator, side, concurrency, half).await?);
             }
-            let [stack, bare] = [Side::Stack, Side::Bare].map(|side| {
-                let [(a, a_cores), (b, b_cores)] = [0, 1].map(|i| {
-                    halves
-                        .iter()
-                        .filter(|(s, _)| *s == side)
-                        .nth(i)
-                        .expect("each side measured twice")
-                        .1
-                });
+            // Each side's two halves, as one measurement with its emulator cores.
+            let both = |(a, a_cores): (api::Measured, f64), (b, b_cores): (api::Measured, f64)| {
                 (a.combined(b), (a_cores + b_cores) / 2.0)
-            });
+            };
+            let outer = both(halves[0], halves[3]);
+            let inner = both(halves[1], halves[2]);
+            let (stack, bare) = if first == Side::Stack {
+                (outer, inner)
+            } else {
+                (inner, outer)
+            };
             cmp.stack.push(stack.0.rps);
             cmp.stack_cpu_us.push(stack.0.cpu_us);
             cmp.emulator_cores.push(stack.1);
