@@ -284,10 +284,8 @@ impl Fetcher {
                             // The body outgrows the buffer: stream it from here on.
                             let (pieces, writing) =
                                 start(writer.take().expect("the writer starts once"));
-                            let mut sent = true;
-                            for piece in pending.take().into_iter().chain([chunk]) {
-                                sent = sent && pieces.send(Piece::Chunk(piece)).await.is_ok();
-                            }
+                            let sent =
+                                hand_over(&pieces, pending.take().into_iter().chain([chunk])).await;
                             started = Some((pieces, writing));
                             sent
                         }
@@ -336,12 +334,8 @@ impl Fetcher {
             }
             None => {
                 let (pieces, writing) = start(writer.take().expect("the writer starts once"));
-                for piece in pending.take() {
-                    // Fails only when the writer already stopped; its error is read below.
-                    if pieces.send(Piece::Chunk(piece)).await.is_err() {
-                        break;
-                    }
-                }
+                // Fails only when the writer already stopped; its error is read below.
+                hand_over(&pieces, pending.take()).await;
                 writing
             }
         };
@@ -458,6 +452,17 @@ fn transport(error: reqwest::Error) -> FileError {
         source = cause.source();
     }
     FileError::Transport(message)
+}
+
+/// Sends `chunks` to a file's writer in order; false when the writer stopped (its error is
+/// what the writer returns), and the rest is not sent.
+async fn hand_over(pieces: &mpsc::Sender<Piece>, chunks: impl IntoIterator<Item = Bytes>) -> bool {
+    for chunk in chunks {
+        if pieces.send(Piece::Chunk(chunk)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Chunks below this size are copied together, so that a body in many tiny chunks is held as
