@@ -149,7 +149,7 @@ fn split_send(send: &mut syn::ImplItemFn, accept: bool) -> Result<(LitStr, ImplI
     let stmts = &mut send.block.stmts;
     let split = stmts
         .iter()
-        .position(|s| matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == "info")))
+        .position(|s| binds(s, "info"))
         .ok_or("no `let info` statement after the request is built")?;
     let rest = stmts.split_off(split);
     let operation_id = operation_id(&rest[0]).ok_or("`let info` names no operation_id")?;
@@ -245,10 +245,12 @@ fn base_url_parsed_once(file: &mut syn::File) -> Result<(), String> {
 fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
     let mut found = 0;
     for stmt in build.iter_mut() {
-        let Stmt::Local(local) = stmt else { continue };
-        if !matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "url") {
+        if !binds(stmt, "url") {
             continue;
         }
+        let Stmt::Local(local) = stmt else {
+            unreachable!("binds matched a let")
+        };
         let Some(init) = local.init.as_mut() else {
             continue;
         };
@@ -319,7 +321,7 @@ fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
 fn query_in_one_pass(build: &mut Vec<Stmt>) -> Result<(), String> {
     let position = build
         .iter()
-        .position(|s| matches!(s, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == "request")))
+        .position(|s| binds(s, "request"))
         .ok_or("no `let request` statement")?;
     let Stmt::Local(local) = &mut build[position] else {
         unreachable!("position matched a let")
@@ -403,6 +405,11 @@ fn query_param(call: &syn::ExprMethodCall) -> Option<(syn::Expr, syn::Expr)> {
         return None;
     }
     Some((new.args[0].clone(), new.args[1].clone()))
+}
+
+/// Whether `stmt` is `let name = ..` (or `let mut name`).
+fn binds(stmt: &Stmt, name: &str) -> bool {
+    matches!(stmt, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == name))
 }
 
 /// The string in `let info = OperationInfo { operation_id: "..." };`.
