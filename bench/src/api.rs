@@ -312,13 +312,20 @@ pub struct Measured {
 }
 
 impl Measured {
-    /// Two measurements of the same side and duration taken as one.
-    pub fn combined(self, other: Measured) -> Measured {
-        let calls = self.rps + other.rps;
-        Measured {
-            rps: calls / 2.0,
-            cpu_us: (self.cpu_us * self.rps + other.cpu_us * other.rps) / calls,
-        }
+    /// Measurements of the same side and duration, each with the emulator's cores during it,
+    /// taken as one.
+    pub fn joined(slices: &[(Measured, f64)]) -> (Measured, f64) {
+        let count = slices.len() as f64;
+        let calls: f64 = slices.iter().map(|(m, _)| m.rps).sum();
+        let cpu: f64 = slices.iter().map(|(m, _)| m.cpu_us * m.rps).sum();
+        let cores: f64 = slices.iter().map(|(_, cores)| cores).sum();
+        (
+            Measured {
+                rps: calls / count,
+                cpu_us: cpu / calls,
+            },
+            cores / count,
+        )
     }
 }
 

@@ -168,6 +168,8 @@ pub struct Results {
     pub rounds: usize,
     /// Seconds each API measurement ran.
     pub seconds_per_measurement: f64,
+    /// Length of one slice of the stack or bare reqwest within a round.
+    pub seconds_per_slice: f64,
     /// Sequential and concurrent comparisons.
     pub api: Vec<ApiComparison>,
     /// The emulator's own throughput, at a few concurrencies.
@@ -373,9 +375,10 @@ impl Results {
         let mut d = String::new();
         let _ = writeln!(
             d,
-            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s (the stack and bare reqwest as two halves, A B B A); the breakdown variants rotate their order. The future of one stack call is {} bytes, that of one bare call {} bytes.\n",
+            "Each `get-exports` answer is a page of {} exports (`Prefer: return=representation`). Each API measurement ran {:.1} s (the stack and bare reqwest in slices of {:.0} ms, A B B A repeated); the breakdown variants rotate their order. The future of one stack call is {} bytes, that of one bare call {} bytes.\n",
             self.page_exports,
             self.seconds_per_measurement,
+            self.seconds_per_slice * 1e3,
             self.future_sizes.0,
             self.future_sizes.1
         );
