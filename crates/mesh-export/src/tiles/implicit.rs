@@ -1205,6 +1205,9 @@ mod tests {
         }
         let err = Template::parse("c/{level}/{x}/{y}.glb", SubdivisionScheme::Octree).unwrap_err();
         assert!(err.contains("{z}"), "{err}");
+        // Errors and logs show a template as written.
+        let t = Template::parse("c/{level}/{x}/{y}.glb", q).unwrap();
+        assert_eq!(format!("{t:?}"), r#"Template("c/{level}/{x}/{y}.glb")"#);
     }
 
     #[test]
@@ -1232,8 +1235,12 @@ mod tests {
             TileCoord::ROOT.descendant(o, 3, 0b1_0110_1101),
             coord(3, 0b111, 0b000, 0b111)
         );
-        // Below a subtree root, local coordinates append to the root's.
+        // Below a subtree root, local coordinates append to the root's, on every axis.
         assert_eq!(coord(2, 3, 2, 0).descendant(q, 1, 0b10), coord(3, 6, 5, 0));
+        assert_eq!(
+            coord(1, 1, 0, 1).descendant(o, 2, 0b10_1101),
+            coord(3, 0b111, 0b000, 0b111)
+        );
         assert_eq!(q.tiles_in(3), 21);
         assert_eq!(o.tiles_in(2), 9);
     }
@@ -1429,6 +1436,17 @@ mod tests {
         assert!(named.contents.is_empty() && named.subtrees.is_empty());
         let first = pending.remove(0);
         assert_eq!(first.base.as_deref(), Some(&subtree));
+        // A subtree waiting for its buffers is one file kind per subtree: itself only.
+        let (_, others) = sort(
+            read_subtree(
+                &context,
+                &subtree,
+                &binary_subtree(&document, &internal)[..],
+            )
+            .unwrap(),
+        );
+        assert_eq!(first.kind, first.kind.clone());
+        assert_ne!(first.kind, others[0].kind);
         let Some(FileKind::SubtreeBuffer(state)) = &first.kind else {
             unreachable!()
         };
@@ -1667,9 +1685,107 @@ mod tests {
                 ImplicitTiling::from_tile(&implicit, Some(&content), None, &path).unwrap_err();
             assert!(err.contains(why), "{key}: {err}");
         }
+        let mut deepest = base.clone();
+        deepest["availableLevels"] = json!(32);
+        assert!(ImplicitTiling::from_tile(&deepest, Some(&content), None, &path).is_ok());
         let both = ImplicitTiling::from_tile(&base, Some(&content), Some(&json!([content])), &path);
         assert!(both.unwrap_err().contains("both"));
         let no_uri = ImplicitTiling::from_tile(&base, Some(&json!({})), None, &path);
         assert!(no_uri.unwrap_err().contains("without a uri"));
+    }
+    /// A binary subtree header declaring a JSON chunk of `json_length` bytes, and nothing else.
+    fn header_declaring(json_length: u64) -> Vec<u8> {
+        let mut header = b"subt".to_vec();
+        header.extend_from_slice(&1u32.to_le_bytes());
+        header.extend_from_slice(&json_length.to_le_bytes());
+        header.extend_from_slice(&0u64.to_le_bytes());
+        header
+    }
+
+    #[test]
+    fn a_subtree_json_of_64_mib_is_read_and_one_byte_more_is_refused() {
+        const LIMIT: u64 = 64 << 20;
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let context = context(&tiling, TileCoord::ROOT);
+        // Binary: the declared length is judged before anything is read.
+        let err = read(&context, &header_declaring(LIMIT + 1)).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+        let err = read(&context, &header_declaring(LIMIT)).unwrap_err();
+        assert!(
+            err.to_string().contains("truncated in its JSON chunk"),
+            "{err}"
+        );
+        // JSON: a document padded with spaces to exactly the limit is read, one byte more is not.
+        let document = json!({
+            "tileAvailability": {"constant": 1},
+            "contentAvailability": [{"constant": 0}],
+            "childSubtreeAvailability": {"constant": 0},
+        })
+        .to_string();
+        let padded = |total: u64| {
+            document
+                .as_bytes()
+                .chain(io::repeat(b' ').take(total - document.len() as u64))
+        };
+        let path = TilePath::parse("set/s/0/0/0.json").unwrap();
+        assert!(read_subtree(&context, &path, padded(LIMIT)).is_ok());
+        let err = read_subtree(&context, &path, padded(LIMIT + 1)).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn every_external_buffer_that_holds_no_availability_is_named_once() {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let (mut json, buffer) = quadtree_root_subtree();
+        json["buffers"] = json!([
+            {"byteLength": buffer.len()},
+            {"uri": "meta-a.bin", "byteLength": 8},
+            {"uri": "meta-b.bin", "byteLength": 8},
+            {"uri": "meta-a.bin", "byteLength": 8},
+        ]);
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            &binary_subtree(&json, &buffer),
+        )
+        .unwrap();
+        assert_eq!(named.buffers, strings(&["meta-a.bin", "meta-b.bin"]));
+        assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
+    }
+
+    #[test]
+    fn overlapping_availability_views_are_read_in_one_pass() {
+        // Child availability (bytes 0-1) overlaps tile (byte 0) and content (byte 1)
+        // availability, which a subtree writer may do to share bytes.
+        let mut buffer = vec![0b0001_0011, 0b0001_0001];
+        buffer.resize(8, 0);
+        let json = json!({
+            "buffers": [{"byteLength": buffer.len()}],
+            "bufferViews": [
+                {"buffer": 0, "byteOffset": 0, "byteLength": 1},
+                {"buffer": 0, "byteOffset": 1, "byteLength": 1},
+                {"buffer": 0, "byteOffset": 0, "byteLength": 2},
+            ],
+            "tileAvailability": {"bitstream": 0},
+            "contentAvailability": [{"bitstream": 1}],
+            "childSubtreeAvailability": {"bitstream": 2},
+        });
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            &binary_subtree(&json, &buffer),
+        )
+        .unwrap();
+        // Tiles 0, 1 and 4 are available: (0,0,0), (1,0,0), (1,1,1); contents at 0 and 4.
+        assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
+        // Child bits 0, 1, 4, 8 and 12: 4 lies below the unavailable (1,1,0) and 8 below
+        // (1,0,1), so they do not count.
+        assert_eq!(
+            named.subtrees,
+            [
+                ("s/2/0/0.subtree".to_owned(), coord(2, 0, 0, 0)),
+                ("s/2/1/0.subtree".to_owned(), coord(2, 1, 0, 0)),
+                ("s/2/2/2.subtree".to_owned(), coord(2, 2, 2, 0)),
+            ]
+        );
     }
 }
