@@ -1595,6 +1595,24 @@ mod tests {
     }
 
     #[test]
+    fn a_subtree_naming_exactly_the_limit_is_read() {
+        // Ten quadtree levels: 4^10 = 2^20 child subtree bits, the most one subtree may claim.
+        let tiling = tiling("QUADTREE", 10, 20, &["c/{level}/{x}/{y}.glb"]);
+        let children_only = json!({
+            "tileAvailability": {"constant": 0},
+            "contentAvailability": [{"constant": 0}],
+            "childSubtreeAvailability": {"constant": 1},
+        });
+        let named = read(
+            &context(&tiling, TileCoord::ROOT),
+            children_only.to_string().as_bytes(),
+        )
+        .unwrap();
+        // No tile is available, so no child subtree is reachable.
+        assert_eq!(named, Named::default());
+    }
+
+    #[test]
     fn without_content_templates_content_availability_is_ignored() {
         let tiling = tiling("QUADTREE", 2, 5, &[]);
         let subtree = json!({
