@@ -1034,8 +1034,10 @@ fn available(pending: &PendingSubtree, walked: &mut Walked) -> Result<(), WalkEr
         }
         parents = here;
     }
+    // Child subtrees start past this subtree's last level; when that is past availableLevels
+    // there are none (and when this subtree is cut short by availableLevels, it is).
     let deeper = root.level + tiling.subtree_levels;
-    if levels < tiling.subtree_levels || deeper >= tiling.available_levels {
+    if deeper >= tiling.available_levels {
         return Ok(());
     }
     for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
