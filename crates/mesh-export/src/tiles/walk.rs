@@ -862,6 +862,23 @@ mod tests {
     }
 
     #[test]
+    fn a_glb_json_chunk_may_declare_64_mib_and_not_one_byte_more() {
+        let declaring = |length: u32| {
+            let mut glb = b"glTF".to_vec();
+            glb.extend_from_slice(&2u32.to_le_bytes());
+            glb.extend_from_slice(&length.saturating_add(20).to_le_bytes());
+            glb.extend_from_slice(&length.to_le_bytes());
+            glb.extend_from_slice(&0x4E4F_534Au32.to_le_bytes());
+            glb
+        };
+        // The declared length is judged before anything is read.
+        let err = glb_uris(&declaring((64 << 20) + 1)[..]).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+        let err = glb_uris(&declaring(64 << 20)[..]).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    #[test]
     fn kinds_follow_extensions() {
         let kind = |p: &str| FileKind::of(&TilePath::parse(p).unwrap());
         assert_eq!(kind("a/tileset.JSON"), FileKind::Tileset);
