@@ -847,6 +847,45 @@ mod tests {
     }
 
     #[test]
+    fn a_gltf_object_without_an_asset_is_not_a_gltf() {
+        let err = gltf_uris(&json!({"buffers": [{"uri": "mesh.bin"}]})).unwrap_err();
+        assert!(err.to_string().contains("no `asset`"), "{err}");
+        assert!(gltf_uris(&json!([{"asset": {}}])).is_err());
+    }
+
+    #[test]
+    fn children_and_tiles_of_the_wrong_shape_are_skipped_whole_and_the_walk_goes_on() {
+        // `children` as an object and a tile as an array name nothing, and what follows them
+        // in the same document is still read.
+        let tileset = json!({
+            "asset": {"version": "1.1"},
+            "root": {
+                "children": [
+                    [{"content": {"uri": "in-array.glb"}}, 7],
+                    {
+                        "children": {"a": {"content": {"uri": "in-object.glb"}}, "b": [1, 2]},
+                        "content": {"uri": "after-object.glb"},
+                    },
+                    {"content": {"uri": "after-array.glb"}},
+                ],
+                "content": {"uri": "root.glb"},
+            },
+            "schemaUri": "schema.json",
+        });
+        let mut uris = tileset_uris(&tileset).unwrap();
+        uris.sort();
+        assert_eq!(
+            uris,
+            [
+                "after-array.glb",
+                "after-object.glb",
+                "root.glb",
+                "schema.json"
+            ]
+        );
+    }
+
+    #[test]
     fn reads_the_json_chunk_of_a_glb() {
         let json = br#"{"asset":{"version":"2.0"},"images":[{"uri":"t.png"}]}  "#;
         let mut glb = Vec::new();
