@@ -491,3 +491,34 @@ async fn progress_reports_every_file_and_byte() {
     assert_eq!(last.bytes_done, summary.bytes);
     assert_eq!(last.bytes_downloaded, summary.bytes);
 }
+
+#[tokio::test]
+async fn tilesets_are_fetched_before_tiles_named_ahead_of_them_and_tiles_in_their_order() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    Downloader::new(out.path())
+        .concurrency(1)
+        .retry(quick_retries())
+        .download(&tileset)
+        .await
+        .unwrap();
+    let order: Vec<String> = store
+        .seen()
+        .into_iter()
+        .map(|s| s.path.trim_start_matches(ROOT).to_owned())
+        .collect();
+    let at = |rel: &str| {
+        order
+            .iter()
+            .position(|p| p == rel)
+            .unwrap_or_else(|| panic!("{rel} was never fetched: {order:?}"))
+    };
+    // The root names three tiles, a glTF and then a child tileset: one file at a time, the
+    // child tileset comes first, as it may reveal more work; the rest keep their order.
+    assert_eq!(order[..2], ["tileset.json", "sub/child.json"], "{order:?}");
+    assert!(
+        at("tiles/root.glb") < at("tiles/0.glb") && at("tiles/0.glb") < at("models/house.gltf"),
+        "{order:?}"
+    );
+}
