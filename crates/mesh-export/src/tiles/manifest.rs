@@ -277,6 +277,17 @@ mod tests {
     }
 
     #[test]
+    fn no_manifest_is_none_and_one_that_cannot_be_read_is_an_error() {
+        let (temp, dir) = temp_dir();
+        assert!(Manifest::read(temp.path()).unwrap().is_none());
+        assert!(Manifest::read_in(&dir).unwrap().is_none());
+        // A manifest that exists but cannot be read must not pass for a fresh directory.
+        std::fs::create_dir(temp.path().join(MANIFEST_FILE)).unwrap();
+        assert!(Manifest::read(temp.path()).is_err());
+        assert!(Manifest::read_in(&dir).is_err());
+    }
+
+    #[test]
     fn a_journal_reads_back_what_was_appended_after_the_known_entries() {
         let (_temp, dir) = temp_dir();
         let mut journal = Journal::start(&dir, "src", [entry("a.glb")].into_iter()).unwrap();

@@ -522,3 +522,25 @@ async fn tilesets_are_fetched_before_tiles_named_ahead_of_them_and_tiles_in_thei
         "{order:?}"
     );
 }
+
+#[tokio::test]
+async fn part_files_an_interrupted_run_left_are_removed_when_a_run_completes() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(out.path().join("tiles")).unwrap();
+    let stale = [
+        out.path().join(".1f-0.mesh-export-part"),
+        out.path().join("tiles/.1f-1.mesh-export-part"),
+    ];
+    for part in &stale {
+        std::fs::write(part, b"half a tile").unwrap();
+    }
+    let own = out.path().join("tiles/notes.txt");
+    std::fs::write(&own, b"the user's").unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    downloader(out.path()).download(&tileset).await.unwrap();
+    for part in &stale {
+        assert!(!part.exists(), "{} was left", part.display());
+    }
+    assert_eq!(std::fs::read(&own).unwrap(), b"the user's");
+}
