@@ -309,22 +309,28 @@ pub struct Measured {
     pub rps: f64,
     /// CPU time this process spent per request, in microseconds (NaN without `/proc`).
     pub cpu_us: f64,
+    /// Requests completed.
+    pub calls: u64,
+    /// Wall time of the measurement, in seconds.
+    pub seconds: f64,
 }
 
 impl Measured {
-    /// Measurements of the same side and duration, each with the emulator's cores during it,
-    /// taken as one.
+    /// Measurements of the same side, each with the emulator's cores during it, taken as one:
+    /// their calls over their time, CPU per call weighted by calls, cores by time.
     pub fn joined(slices: &[(Measured, f64)]) -> (Measured, f64) {
-        let count = slices.len() as f64;
-        let calls: f64 = slices.iter().map(|(m, _)| m.rps).sum();
-        let cpu: f64 = slices.iter().map(|(m, _)| m.cpu_us * m.rps).sum();
-        let cores: f64 = slices.iter().map(|(_, cores)| cores).sum();
+        let calls: u64 = slices.iter().map(|(m, _)| m.calls).sum();
+        let seconds: f64 = slices.iter().map(|(m, _)| m.seconds).sum();
+        let cpu: f64 = slices.iter().map(|(m, _)| m.cpu_us * m.calls as f64).sum();
+        let cores: f64 = slices.iter().map(|(m, cores)| cores * m.seconds).sum();
         (
             Measured {
-                rps: calls / count,
-                cpu_us: cpu / calls,
+                rps: calls as f64 / seconds,
+                cpu_us: cpu / calls as f64,
+                calls,
+                seconds,
             },
-            cores / count,
+            cores / seconds,
         )
     }
 }
@@ -378,5 +384,7 @@ pub async fn measure(
     Ok(Measured {
         rps: total as f64 / elapsed.as_secs_f64(),
         cpu_us,
+        calls: total,
+        seconds: elapsed.as_secs_f64(),
     })
 }

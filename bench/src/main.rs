@@ -355,6 +355,7 @@ async fn compare_api(
     }
     let mut comparisons = Vec::new();
     let extra = [
+        (Variant::Side(Side::Bare), report::LABEL_BARE),
         (
             Variant::Side(Side::BareWithStackHeaders),
             report::LABEL_HEADERS,
@@ -372,6 +373,7 @@ async fn compare_api(
             report::LABEL_NO_RETRIES,
         ),
         (Variant::StackTracingOff, report::LABEL_NO_TRACING),
+        (Variant::Side(Side::Stack), report::LABEL_STACK),
     ];
     for concurrency in [1, CONCURRENT] {
         let mut cmp = ApiComparison {
@@ -842,9 +844,10 @@ about half of either; counted inside the request tasks alone (`--toggle-collect`
 benchmark's request loop), both sides execute about 153,000 to 154,000 instructions per call, \
 with the same number of `malloc` and `memcpy` instructions to within 6%. The measured ratio is \
 larger than the instruction count. Per-round values spread by ±15% on this shared 2-core \
-machine when the sides were measured in halves of 0.75 s, A B B A; slices of a few tens of \
-milliseconds narrowed that, which says the spread came from the machine's state changing \
-within a second, not from the client. What the count does not see: the kernel's share, cache \
+machine when the sides were measured in halves of 0.75 s, A B B A (0.80-1.20 sequential, \
+0.95-1.14 at 32); the first run with slices of a few tens of milliseconds spread 0.92-1.14 and \
+0.99-1.08. One run each, so a hint, not proof, that much of the spread comes from the machine's \
+state changing within a second rather than from the client. What the count does not see: the kernel's share, cache \
 misses and the cost of moving work between cores, which the *client CPU µs per call* columns \
 include. With one side alone at 32 in flight for 10 s, `perf stat` counts about 0.25 context \
 switches per call under the stack against 0.18 under bare reqwest, and `perf record` spreads \

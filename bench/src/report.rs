@@ -9,6 +9,10 @@ pub const API_OVERHEAD_TARGET: f64 = 1.05;
 /// The downloader's peak resident memory must stay under this (bytes).
 pub const PEAK_MEMORY_TARGET: u64 = 64 * 1024 * 1024;
 
+/// Bare reqwest measured as the breakdown variants are (one block per round): their reference.
+pub const LABEL_BARE: &str = "bare reqwest";
+/// The stack measured as the breakdown variants are.
+pub const LABEL_STACK: &str = "mesh-export stack (tracing at INFO to a sink)";
 /// Breakdown variant: bare reqwest with the stack's `User-Agent` and a fresh correlation id.
 pub const LABEL_HEADERS: &str = "bare reqwest + User-Agent + fresh X-Correlation-ID";
 /// Breakdown variant: the generated client with a policy that only sets a fixed token.
@@ -62,10 +66,14 @@ impl ApiComparison {
             .map_or(f64::NAN, |b| median(&b.cpu_us))
     }
 
-    /// Where the stack's extra client CPU per call goes, step by step from bare reqwest.
+    /// Where the stack's extra client CPU per call goes, step by step from bare reqwest. The
+    /// steps compare the breakdown's own measurements of bare reqwest and the stack, taken
+    /// as the variants are.
     pub fn attribution(&self) -> String {
         let bare = median(&self.bare_cpu_us);
         let stack = median(&self.stack_cpu_us);
+        let bare_block = self.cpu_of(LABEL_BARE);
+        let stack_block = self.cpu_of(LABEL_STACK);
         let generated = self.cpu_of(LABEL_GENERATED);
         let cached = self.cpu_of(LABEL_TOKEN_CACHE);
         format!(
@@ -80,12 +88,12 @@ impl ApiComparison {
              {:.2} with bare reqwest, the emulator {:.2} while the stack ran, of {} cores.",
             self.concurrency,
             stack - bare,
-            generated - bare,
+            generated - bare_block,
             cached - generated,
-            stack - cached,
-            self.cpu_of(LABEL_NO_RETRIES) - stack,
-            self.cpu_of(LABEL_NO_TRACING) - stack,
-            self.cpu_of(LABEL_HEADERS) - bare,
+            stack_block - cached,
+            self.cpu_of(LABEL_NO_RETRIES) - stack_block,
+            self.cpu_of(LABEL_NO_TRACING) - stack_block,
+            self.cpu_of(LABEL_HEADERS) - bare_block,
             stack * median(&self.stack) / 1e6,
             bare * median(&self.bare) / 1e6,
             median(&self.emulator_cores),
@@ -421,14 +429,14 @@ impl Results {
             );
         }
         for cmp in &self.api {
-            let bare = median(&cmp.bare);
-            let stack = median(&cmp.stack);
+            let reference = cmp.breakdown.iter().find(|b| b.label == LABEL_BARE);
+            let bare = reference.map_or(f64::NAN, |b| median(&b.rps));
             let _ = write!(
                 d,
-                "\nWhere the per-call time goes at concurrency {} (medians over the same rounds; wall time is the machine's time per call, {} in flight; CPU time is what the client process spent per call, all threads):\n\n| Variant | wall µs per call | vs bare reqwest | client CPU µs per call | vs bare reqwest |\n|---|---|---|---|---|\n",
+                "\nWhere the per-call time goes at concurrency {} (each variant measured as one block per round, bare reqwest and the stack again among them; medians over the same rounds; wall time is the machine's time per call, {} in flight; CPU time is what the client process spent per call, all threads):\n\n| Variant | wall µs per call | vs bare reqwest | client CPU µs per call | vs bare reqwest |\n|---|---|---|---|---|\n",
                 cmp.concurrency, cmp.concurrency
             );
-            let bare_cpu = median(&cmp.bare_cpu_us);
+            let bare_cpu = cmp.cpu_of(LABEL_BARE);
             let mut row = |label: &str, rps: f64, cpu: f64| {
                 let _ = writeln!(
                     d,
@@ -438,15 +446,9 @@ impl Results {
                     cpu - bare_cpu
                 );
             };
-            row("bare reqwest", bare, bare_cpu);
             for b in &cmp.breakdown {
                 row(b.label, median(&b.rps), median(&b.cpu_us));
             }
-            row(
-                "mesh-export stack (tracing at INFO to a sink)",
-                stack,
-                median(&cmp.stack_cpu_us),
-            );
         }
         for e in &self.emulator {
             let _ = writeln!(
