@@ -639,7 +639,7 @@ impl Shared {
                 return None;
             }
             if verify {
-                let (sha, _) = sha256_of(&dir, &path.relative()).ok()?;
+                let sha = sha256_of(&dir, &path.relative()).ok()?;
                 if sha != known.sha256 {
                     return None;
                 }

@@ -116,21 +116,19 @@ pub(crate) fn remove_stale_parts<'a>(dir: &Dir, dirs: impl Iterator<Item = &'a P
     }
 }
 
-/// SHA-256 and size of a file under `dir`.
-pub(crate) fn sha256_of(dir: &Dir, path: &Path) -> std::io::Result<(String, u64)> {
+/// SHA-256 of a file under `dir`, in hex.
+pub(crate) fn sha256_of(dir: &Dir, path: &Path) -> std::io::Result<String> {
     let mut file = dir.open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
     loop {
         let n = file.read(&mut buffer)?;
         if n == 0 {
             break;
         }
-        size += n as u64;
         hasher.update(&buffer[..n]);
     }
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]
