@@ -1173,6 +1173,16 @@ mod tests {
         read_subtree(context, &path, bytes).map(|w| sort(w).0)
     }
 
+    /// Reads a binary subtree at the root of a two-level quadtree with one content template.
+    fn read_quadtree_root(json: &Value, buffer: &[u8]) -> Named {
+        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+        read(
+            &context(&tiling, TileCoord::ROOT),
+            &binary_subtree(json, buffer),
+        )
+        .unwrap()
+    }
+
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
     }
@@ -1268,13 +1278,8 @@ mod tests {
 
     #[test]
     fn a_quadtree_subtree_with_bitstreams_names_exactly_its_available_contents_and_children() {
-        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
         let (json, buffer) = quadtree_root_subtree();
-        let named = read(
-            &context(&tiling, TileCoord::ROOT),
-            &binary_subtree(&json, &buffer),
-        )
-        .unwrap();
+        let named = read_quadtree_root(&json, &buffer);
         assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
         assert_eq!(
             named.subtrees,
@@ -1788,12 +1793,7 @@ mod tests {
             "contentAvailability": [{"bitstream": 1}],
             "childSubtreeAvailability": {"bitstream": 2},
         });
-        let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
-        let named = read(
-            &context(&tiling, TileCoord::ROOT),
-            &binary_subtree(&json, &buffer),
-        )
-        .unwrap();
+        let named = read_quadtree_root(&json, &buffer);
         // Tiles 0, 1 and 4 are available: (0,0,0), (1,0,0), (1,1,1); contents at 0 and 4.
         assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
         // Child bits 0, 1, 4, 8 and 12: 4 lies below the unavailable (1,1,0) and 8 below
