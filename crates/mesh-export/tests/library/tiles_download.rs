@@ -544,3 +544,70 @@ async fn part_files_an_interrupted_run_left_are_removed_when_a_run_completes() {
     }
     assert_eq!(std::fs::read(&own).unwrap(), b"the user's");
 }
+
+/// Hands out a new signature on each refresh (`S1`, `S2`, ...), which the store then accepts.
+struct Resigner {
+    store: BlobStore,
+    refreshes: std::sync::atomic::AtomicU32,
+}
+
+impl std::fmt::Debug for Resigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resigner")
+    }
+}
+
+impl mesh_export::tiles::SignedUrlSource for Resigner {
+    fn current(&self) -> TilesetUrl {
+        TilesetUrl::from_mesh_href(&self.store.href()).unwrap()
+    }
+
+    fn refresh(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<TilesetUrl, mesh_export::tiles::RefreshError>> {
+        let n = 1 + self
+            .refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let sig = format!("S{n}");
+        self.store.accept(&sig);
+        let url = TilesetUrl::from_mesh_href(&self.store.href_with(&sig)).unwrap();
+        Box::pin(async move { Ok(url) })
+    }
+}
+
+#[tokio::test]
+async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
+    let store = BlobStore::start(fixture()).await;
+    // Two expiries with files arriving between them, one file at a time: the first signature
+    // when the child tileset is asked for, the second when a tile is.
+    let expiring = store.clone();
+    store.set_fault(move |rel, _| {
+        match rel {
+            "sub/child.json" => expiring.revoke(SIG),
+            "tiles/0.glb" => expiring.revoke("S1"),
+            _ => {}
+        }
+        Fault::None
+    });
+    let source = Resigner {
+        store: store.clone(),
+        refreshes: Default::default(),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let options = mesh_export::tiles::DownloadOptions {
+        max_resigns: 1,
+        concurrency: 1,
+        retry: quick_retries(),
+        ..Default::default()
+    };
+    Downloader::new(out.path())
+        .with_options(options)
+        .download_from(&source)
+        .await
+        .unwrap();
+    assert_eq!(
+        source.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_byte_identical(&store, out.path());
+}
