@@ -545,10 +545,12 @@ async fn part_files_an_interrupted_run_left_are_removed_when_a_run_completes() {
     assert_eq!(std::fs::read(&own).unwrap(), b"the user's");
 }
 
-/// Hands out a new signature on each refresh (`S1`, `S2`, ...), which the store then accepts.
+/// Hands out a new signature on each refresh (`S1`, `S2`, ...), which the store then accepts;
+/// with `elsewhere`, for another container's tileset.
 struct Resigner {
     store: BlobStore,
     refreshes: std::sync::atomic::AtomicU32,
+    elsewhere: bool,
 }
 
 impl std::fmt::Debug for Resigner {
@@ -570,7 +572,11 @@ impl mesh_export::tiles::SignedUrlSource for Resigner {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let sig = format!("S{n}");
         self.store.accept(&sig);
-        let url = TilesetUrl::from_mesh_href(&self.store.href_with(&sig)).unwrap();
+        let mut href = self.store.href_with(&sig);
+        if self.elsewhere {
+            href = href.replace("/c/export?", "/c/elsewhere?");
+        }
+        let url = TilesetUrl::from_mesh_href(&href).unwrap();
         Box::pin(async move { Ok(url) })
     }
 }
@@ -592,6 +598,7 @@ async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
     let source = Resigner {
         store: store.clone(),
         refreshes: Default::default(),
+        elsewhere: false,
     };
     let out = tempfile::tempdir().unwrap();
     let options = mesh_export::tiles::DownloadOptions {
@@ -610,4 +617,37 @@ async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
         2
     );
     assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_fresh_signature_for_another_tileset_is_not_followed() {
+    let store = BlobStore::start(fixture()).await;
+    let expiring = store.clone();
+    store.set_fault(move |rel, _| {
+        if rel == "sub/child.json" {
+            expiring.revoke(SIG);
+        }
+        Fault::None
+    });
+    let source = Resigner {
+        store: store.clone(),
+        refreshes: Default::default(),
+        elsewhere: true,
+    };
+    let out = tempfile::tempdir().unwrap();
+    let err = downloader(out.path())
+        .download_from(&source)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { .. }),
+        "{err}"
+    );
+    let elsewhere: Vec<String> = store
+        .seen()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p.contains("/elsewhere"))
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
 }
