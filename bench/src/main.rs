@@ -134,6 +134,11 @@ struct Plan {
 }
 
 impl Plan {
+    /// Length of one slice of the stack or bare reqwest within a round.
+    fn slice(&self) -> Duration {
+        self.measurement / (2 * self.slice_groups) as u32
+    }
+
     fn new(quick: bool) -> Plan {
         if quick {
             Plan {
@@ -274,7 +279,7 @@ fn run(args: &Args) -> Result<(), String> {
         page_exports,
         rounds: plan.rounds,
         seconds_per_measurement: plan.measurement.as_secs_f64(),
-        seconds_per_slice: plan.measurement.as_secs_f64() / (2 * plan.slice_groups) as f64,
+        seconds_per_slice: plan.slice().as_secs_f64(),
         api: comparisons,
         emulator: throughput,
         download,
@@ -336,7 +341,8 @@ async fn measure_with_cpu(
 }
 
 /// The stack versus bare reqwest, sequential and concurrent, in rounds that measure the two as
-/// A B B A in short slices, then the breakdown variants that locate the difference, in rotating order.
+/// A B B A in short slices, then the breakdown variants that locate the difference, in
+/// rotating order.
 async fn compare_api(
     api: &Arc<Api>,
     emulator: &EmulatorProcess,
@@ -408,7 +414,7 @@ async fn compare_api(
             } else {
                 (Side::Bare, Side::Stack)
             };
-            let slice = plan.measurement / (2 * plan.slice_groups) as u32;
+            let slice = plan.slice();
             let (mut stack_slices, mut bare_slices) = (Vec::new(), Vec::new());
             for _ in 0..plan.slice_groups {
                 for side in [first, second, second, first] {
@@ -846,9 +852,9 @@ with the same number of `malloc` and `memcpy` instructions to within 6%. The mea
 larger than the instruction count. Per-round values spread by ±15% on this shared 2-core \
 machine when the sides were measured in halves of 0.75 s, A B B A (0.80-1.20 sequential, \
 0.95-1.14 at 32); the first run with slices of a few tens of milliseconds spread 0.92-1.14 and \
-0.99-1.08. One run each, so a hint, not proof, that much of the spread comes from the machine's \
-state changing within a second rather than from the client. What the count does not see: the kernel's share, cache \
-misses and the cost of moving work between cores, which the *client CPU µs per call* columns \
+0.99-1.08. One run each, so a hint, not proof, that much of the spread comes from the \
+machine's state changing within a second rather than from the client. What the count does not \
+see: the kernel's share, cache misses and the cost of moving work between cores, which the *client CPU µs per call* columns \
 include. With one side alone at 32 in flight for 10 s, `perf stat` counts about 0.25 context \
 switches per call under the stack against 0.18 under bare reqwest, and `perf record` spreads \
 the stack's extra time thinly over the client, the kernel and the emulator (which reads two \

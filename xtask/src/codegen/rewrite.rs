@@ -245,12 +245,10 @@ fn base_url_parsed_once(file: &mut syn::File) -> Result<(), String> {
 fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
     let mut found = 0;
     for stmt in build.iter_mut() {
-        if !binds(stmt, "url") {
+        let Stmt::Local(local) = stmt else { continue };
+        if !names(local, "url") {
             continue;
         }
-        let Stmt::Local(local) = stmt else {
-            unreachable!("binds matched a let")
-        };
         let Some(init) = local.init.as_mut() else {
             continue;
         };
@@ -409,7 +407,12 @@ fn query_param(call: &syn::ExprMethodCall) -> Option<(syn::Expr, syn::Expr)> {
 
 /// Whether `stmt` is `let name = ..` (or `let mut name`).
 fn binds(stmt: &Stmt, name: &str) -> bool {
-    matches!(stmt, Stmt::Local(l) if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == name))
+    matches!(stmt, Stmt::Local(local) if names(local, name))
+}
+
+/// Whether the `let` binds `name`.
+fn names(local: &syn::Local, name: &str) -> bool {
+    matches!(&local.pat, syn::Pat::Ident(p) if p.ident == name)
 }
 
 /// The string in `let info = OperationInfo { operation_id: "..." };`.

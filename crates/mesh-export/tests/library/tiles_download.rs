@@ -553,6 +553,16 @@ struct Resigner {
     elsewhere: bool,
 }
 
+impl Resigner {
+    fn new(store: &BlobStore, elsewhere: bool) -> Self {
+        Resigner {
+            store: store.clone(),
+            refreshes: Default::default(),
+            elsewhere,
+        }
+    }
+}
+
 impl std::fmt::Debug for Resigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Resigner")
@@ -595,11 +605,7 @@ async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
         }
         Fault::None
     });
-    let source = Resigner {
-        store: store.clone(),
-        refreshes: Default::default(),
-        elsewhere: false,
-    };
+    let source = Resigner::new(&store, false);
     let out = tempfile::tempdir().unwrap();
     let options = mesh_export::tiles::DownloadOptions {
         max_resigns: 1,
@@ -629,11 +635,7 @@ async fn a_fresh_signature_for_another_tileset_is_not_followed() {
         }
         Fault::None
     });
-    let source = Resigner {
-        store: store.clone(),
-        refreshes: Default::default(),
-        elsewhere: true,
-    };
+    let source = Resigner::new(&store, true);
     let out = tempfile::tempdir().unwrap();
     let err = downloader(out.path())
         .download_from(&source)
