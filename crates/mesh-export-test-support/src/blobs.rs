@@ -20,7 +20,7 @@ pub const ROOT: &str = "/c/export/";
 pub const SIG: &str = "SECRET-SIGNATURE";
 
 /// What the store does with one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Serve the file.
     None,
@@ -30,6 +30,8 @@ pub enum Fault {
     Truncate,
     /// Wait, then serve the file.
     Delay(Duration),
+    /// Answer `302 Found` with this `Location`.
+    Redirect(String),
 }
 
 /// A request the store received.
@@ -187,6 +189,9 @@ async fn serve(
                     .insert(header::RETRY_AFTER, seconds.to_string().parse().unwrap());
             }
             response
+        }
+        Fault::Redirect(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
         }
         Fault::Truncate => {
             let half = body.slice(..body.len() / 2);

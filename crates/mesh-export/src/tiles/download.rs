@@ -290,11 +290,8 @@ impl Downloader {
             let Some(joined) = tasks.join_next().await else {
                 break;
             };
-            let outcome = match joined {
-                Ok(outcome) => outcome,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => continue,
-            };
+            // Tasks are aborted only on the way out, so a join error here is a panic.
+            let outcome = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
             let path = outcome.file.path().clone();
             match outcome.result {
                 Ok(mut fetched) => {

@@ -53,6 +53,7 @@ async fn downloads_every_file_of_the_tileset_byte_identical_each_once() {
         .map(|p| store.file(p).unwrap().len())
         .sum();
     assert_eq!(summary.bytes, total as u64);
+    assert_eq!(summary.downloaded_bytes, total as u64);
     assert_eq!(summary.tileset, out.path().join("tileset.json"));
 }
 
@@ -652,4 +653,129 @@ async fn a_fresh_signature_for_another_tileset_is_not_followed() {
         .filter(|p| p.contains("/elsewhere"))
         .collect();
     assert!(elsewhere.is_empty(), "{elsewhere:?}");
+}
+
+#[tokio::test]
+async fn progress_counts_every_failed_file() {
+    let store = BlobStore::start(fixture()).await;
+    store.set_fault(|rel, _| match rel {
+        "tiles/root.glb" | "sub/a.glb" => Fault::Status(404, None),
+        _ => Fault::None,
+    });
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let downloader = downloader(out.path());
+    let progress = downloader.progress();
+
+    let err = downloader.download(&tileset).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(progress.borrow().failed, 2);
+}
+
+#[tokio::test]
+async fn refusals_of_files_sent_before_a_fresh_signature_do_not_ask_for_another() {
+    let store = BlobStore::start(fixture()).await;
+    // Expired once the root is served: the four files it names go out together with the old
+    // signature, and all four are refused.
+    let expiring = store.clone();
+    store.set_fault(move |rel, _| {
+        if rel == "tileset.json" {
+            expiring.revoke(SIG);
+        }
+        Fault::None
+    });
+    let source = Resigner::new(&store, false);
+    let out = tempfile::tempdir().unwrap();
+    let summary = downloader(out.path()).download_from(&source).await.unwrap();
+    assert_eq!(
+        source.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one fresh signature serves every file refused with the old one"
+    );
+    assert_eq!(summary.resigns, 1);
+    assert_byte_identical(&store, out.path());
+}
+
+/// A tile that answers with `302` to `location`, `hops` times in a row.
+fn redirecting(store: &BlobStore, hops: usize, location: String) {
+    store.set_fault(move |rel, previous| match rel {
+        "tiles/0.glb" if previous < hops => Fault::Redirect(location.clone()),
+        _ => Fault::None,
+    });
+}
+
+#[tokio::test]
+async fn five_redirects_on_the_same_origin_are_followed() {
+    let store = BlobStore::start(fixture()).await;
+    redirecting(&store, 5, format!("{ROOT}tiles/0.glb?sv=2024&sig={SIG}"));
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap();
+
+    assert_eq!(store.count("tiles/0.glb"), 6);
+    assert_byte_identical(&store, out.path());
+}
+
+#[tokio::test]
+async fn a_sixth_redirect_fails_the_file_without_another_request() {
+    let store = BlobStore::start(fixture()).await;
+    redirecting(&store, 6, format!("{ROOT}tiles/0.glb?sv=2024&sig={SIG}"));
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+    assert_eq!(
+        store.count("tiles/0.glb"),
+        6,
+        "a redirect loop is not retried"
+    );
+    assert!(!out.path().join("tiles/0.glb").exists());
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let store = BlobStore::start(fixture()).await;
+    // Another port is another origin, even on the same host.
+    let elsewhere = BlobStore::start(fixture()).await;
+    redirecting(
+        &store,
+        usize::MAX,
+        format!(
+            "http://{}{ROOT}tiles/0.glb?sv=2024&sig={SIG}",
+            elsewhere.addr
+        ),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    let err = Downloader::new(out.path())
+        .download(&tileset)
+        .await
+        .unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+    let seen: Vec<String> = elsewhere.seen().into_iter().map(|s| s.path).collect();
+    assert!(seen.is_empty(), "the other origin was asked for {seen:?}");
+    assert!(!out.path().join("tiles/0.glb").exists());
 }

@@ -392,8 +392,10 @@ async fn a_subtree_template_naming_data_uris_makes_the_download_incomplete() {
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
     let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let downloader = downloader(out.path());
+    let progress = downloader.progress();
 
-    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+    let err = downloader.download(&tileset).await.unwrap_err();
 
     let DownloadError::Incomplete { failures, .. } = &err else {
         panic!("{err}")
@@ -403,6 +405,7 @@ async fn a_subtree_template_naming_data_uris_makes_the_download_incomplete() {
         matches!(&failures[0].error, FileError::Unsupported { reason, .. } if reason.contains("data: URI")),
         "{err}"
     );
+    assert_eq!(progress.borrow().failed, 1, "progress counts the problem");
 }
 
 #[tokio::test]
