@@ -193,18 +193,25 @@ async fn serve(
         Fault::Redirect(location) => {
             (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
         }
-        Fault::Truncate => {
-            let half = body.slice(..body.len() / 2);
-            let stream = futures::stream::iter(vec![
-                Ok::<Bytes, std::io::Error>(half),
-                Err(std::io::Error::other("the store dies halfway")),
-            ]);
-            Response::builder()
-                .header(header::CONTENT_LENGTH, body.len())
-                .body(Body::from_stream(stream))
-                .unwrap()
-        }
+        Fault::Truncate => Response::builder()
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(cut_after(body.slice(..body.len() / 2)))
+            .unwrap(),
     }
+}
+
+/// A body that sends `head` and then breaks the connection.
+///
+/// The break waits for one turn of the runtime, which is when the server flushes what it has:
+/// had the connection closed before the status line left, the client would see no answer and
+/// send the request again by itself, on a new connection, and the caller would never know.
+pub fn cut_after(head: Bytes) -> Body {
+    let head = futures::stream::iter([Ok::<Bytes, std::io::Error>(head)]);
+    let breaks = futures::stream::once(async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("the connection breaks"))
+    });
+    Body::from_stream(futures::StreamExt::chain(head, breaks))
 }
 
 /// Deterministic filler bytes.

@@ -540,12 +540,12 @@ type Fetch = Shared<BoxFuture<'static, Result<AccessToken, AuthError>>>;
 
 #[derive(Default)]
 struct CacheState {
-    cached: Option<Cached>,
+    // Shared, so a call takes the token with a reference count, not a copy of it.
+    cached: Option<Arc<Cached>>,
     inflight: Option<Fetch>,
     failure: Option<Failure>,
 }
 
-#[derive(Clone)]
 struct Cached {
     token: AccessToken,
     /// `Authorization: Bearer <token>`, built once per token and marked sensitive.
@@ -590,7 +590,7 @@ impl Cached {
 
 /// What [`TokenCache::lookup`] found.
 enum Lookup {
-    Token(Cached),
+    Token(Arc<Cached>),
     Failed(AuthError),
     Wait(Fetch),
 }
@@ -620,25 +620,25 @@ impl TokenCache {
     /// The source's [`AuthError`] when there is no valid token, also a remembered one while
     /// its backoff lasts.
     pub async fn get(&self) -> Result<AccessToken, AuthError> {
-        self.cached().await.map(|c| c.token)
+        self.cached().await.map(|c| c.token.clone())
     }
 
     /// The `Authorization` value of the current token.
     pub(crate) async fn bearer(&self) -> Result<HeaderValue, AuthError> {
         let cached = self.cached().await?;
-        cached.bearer.ok_or_else(|| {
+        cached.bearer.clone().ok_or_else(|| {
             AuthError::Decode("the token contains characters not allowed in a header".into())
         })
     }
 
-    async fn cached(&self) -> Result<Cached, AuthError> {
+    async fn cached(&self) -> Result<Arc<Cached>, AuthError> {
         let fetch = match self.lookup() {
             Lookup::Token(cached) => return Ok(cached),
             Lookup::Failed(error) => return Err(error),
             Lookup::Wait(fetch) => fetch,
         };
         let token = fetch.await?;
-        Ok(Cached::new(token, Instant::now()))
+        Ok(Arc::new(Cached::new(token, Instant::now())))
     }
 
     /// Decides from the state alone, holding a lock only for that: the token when it is fresh,
@@ -651,7 +651,7 @@ impl TokenCache {
             if let Some(c) = &state.cached
                 && c.fresh(self.shared.refresh_ahead, now)
             {
-                return Lookup::Token(c.clone());
+                return Lookup::Token(Arc::clone(c));
             }
         }
         let mut state = self.shared.write();
@@ -668,7 +668,7 @@ impl TokenCache {
             }
         }
         match (&state.cached, &state.inflight, &state.failure) {
-            (Some(c), _, _) if c.valid(now) => Lookup::Token(c.clone()),
+            (Some(c), _, _) if c.valid(now) => Lookup::Token(Arc::clone(c)),
             (_, Some(fetch), _) => Lookup::Wait(fetch.clone()),
             (_, None, Some(failure)) => Lookup::Failed(failure.error.clone()),
             (_, None, None) => {
@@ -724,7 +724,7 @@ impl CacheShared {
             state.inflight = None;
             match &result {
                 Ok(token) => {
-                    state.cached = Some(Cached::new(token.clone(), obtained_at));
+                    state.cached = Some(Arc::new(Cached::new(token.clone(), obtained_at)));
                     state.failure = None;
                 }
                 Err(error) => {

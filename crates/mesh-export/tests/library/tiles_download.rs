@@ -779,3 +779,53 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     assert!(seen.is_empty(), "the other origin was asked for {seen:?}");
     assert!(!out.path().join("tiles/0.glb").exists());
 }
+
+#[tokio::test]
+async fn a_second_run_skips_every_file_and_its_progress_counts_them_done() {
+    let store = BlobStore::start(fixture()).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let first = downloader(out.path()).download(&tileset).await.unwrap();
+    store.clear_seen();
+
+    let again = downloader(out.path());
+    let progress = again.progress();
+    let summary = again.download(&tileset).await.unwrap();
+
+    assert!(store.seen().is_empty(), "{:?}", store.seen());
+    assert_eq!(summary.skipped, first.files);
+    assert_eq!(summary.downloaded_bytes, 0);
+    let last = progress.borrow().clone();
+    assert_eq!(last.files_done, first.files);
+    assert_eq!(last.files_skipped, first.files);
+    assert_eq!(last.bytes_done, first.bytes);
+    assert_eq!(last.bytes_downloaded, 0);
+}
+
+#[tokio::test]
+async fn a_metadata_schema_named_by_the_tileset_is_downloaded_and_not_taken_for_a_tileset() {
+    let mut files = fixture();
+    let mut root: serde_json::Value = serde_json::from_slice(&files["tileset.json"]).unwrap();
+    root["schemaUri"] = json!("meta/schema.json");
+    files.insert(
+        "tileset.json".to_owned(),
+        serde_json::to_vec(&root).unwrap(),
+    );
+    files.insert(
+        "meta/schema.json".to_owned(),
+        serde_json::to_vec(&json!({
+            "id": "building",
+            "classes": {"room": {"properties": {"area": {"type": "SCALAR", "componentType": "FLOAT32"}}}}
+        }))
+        .unwrap(),
+    );
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+
+    downloader(out.path()).download(&tileset).await.unwrap();
+
+    assert_eq!(store.count("meta/schema.json"), 1);
+    assert_byte_identical(&store, out.path());
+    assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
+}
