@@ -91,7 +91,8 @@ pub struct Progress {
     pub retries: u64,
     /// URIs refused so far.
     pub refused: u64,
-    /// Files that failed for good so far.
+    /// Failures so far, each as the final error lists it: a file that failed for good or was
+    /// not attempted after a write error, or a reference that could not be followed.
     pub failed: u64,
     /// Fresh signatures fetched so far.
     pub resigns: u64,
@@ -270,6 +271,11 @@ impl Downloader {
         // Each finished file: its path and record, and whether it was already on disk.
         let mut done: Vec<(Box<str>, Recorded, bool)> = Vec::new();
         let mut failures = Vec::new();
+        // Every failure is recorded here, so `Progress::failed` counts what the result lists.
+        let fail = |failures: &mut Vec<FileFailure>, path: TilePath, error: FileError| {
+            self.progress.send_modify(|p| p.failed += 1);
+            failures.push(FileFailure { path, error });
+        };
         let mut refused = Vec::new();
         // After a write error (disk full, a file in the way) no new file is started: each would
         // fail the same way, after a request for nothing.
@@ -350,11 +356,7 @@ impl Downloader {
                     });
                     for error in fetched.problems {
                         tracing::warn!(%path, %error, "not followed");
-                        failures.push(FileFailure {
-                            path: path.clone(),
-                            error,
-                        });
-                        self.progress.send_modify(|p| p.failed += 1);
+                        fail(&mut failures, path.clone(), error);
                     }
                     match Recorded::of(&fetched.entry) {
                         Some(recorded) => done.push((
@@ -363,13 +365,14 @@ impl Downloader {
                             fetched.skipped,
                         )),
                         // Not reached: digests are made here, and read ones are checked.
-                        None => failures.push(FileFailure {
-                            path: path.clone(),
-                            error: FileError::Corrupt {
+                        None => fail(
+                            &mut failures,
+                            path.clone(),
+                            FileError::Corrupt {
                                 kind: "manifest entry",
                                 reason: "its digest is not SHA-256 in hex".to_owned(),
                             },
-                        }),
+                        ),
                     }
                 }
                 Err(FileError::SignatureRejected { status }) => {
@@ -409,16 +412,16 @@ impl Downloader {
                 Err(error) => {
                     tracing::warn!(%path, %error, "file failed");
                     write_failed |= matches!(error, FileError::Write(_));
-                    self.progress.send_modify(|p| p.failed += 1);
-                    failures.push(FileFailure { path, error });
+                    fail(&mut failures, path, error);
                 }
             }
         }
         for queued in queue.drain(..) {
-            failures.push(FileFailure {
-                path: queued.path,
-                error: FileError::NotAttempted("an earlier write to disk failed".to_owned()),
-            });
+            fail(
+                &mut failures,
+                queued.path,
+                FileError::NotAttempted("an earlier write to disk failed".to_owned()),
+            );
         }
 
         let progress = self.progress.borrow().clone();

@@ -656,7 +656,7 @@ async fn a_fresh_signature_for_another_tileset_is_not_followed() {
 }
 
 #[tokio::test]
-async fn progress_counts_every_failed_file() {
+async fn progress_counts_failed_files() {
     let store = BlobStore::start(fixture()).await;
     store.set_fault(|rel, _| match rel {
         "tiles/root.glb" | "sub/a.glb" => Fault::Status(404, None),
@@ -679,8 +679,8 @@ async fn progress_counts_every_failed_file() {
 #[tokio::test]
 async fn refusals_of_files_sent_before_a_fresh_signature_do_not_ask_for_another() {
     let store = BlobStore::start(fixture()).await;
-    // Expired once the root is served: the four files it names go out together with the old
-    // signature, and all four are refused.
+    // Expired once the root is served: of the five files it names, four go out together with
+    // the old signature (four at a time), and all four are refused.
     let expiring = store.clone();
     store.set_fault(move |rel, _| {
         if rel == "tileset.json" {
@@ -690,7 +690,12 @@ async fn refusals_of_files_sent_before_a_fresh_signature_do_not_ask_for_another(
     });
     let source = Resigner::new(&store, false);
     let out = tempfile::tempdir().unwrap();
-    let summary = downloader(out.path()).download_from(&source).await.unwrap();
+    let summary = Downloader::new(out.path())
+        .concurrency(4)
+        .retry(quick_retries())
+        .download_from(&source)
+        .await
+        .unwrap();
     assert_eq!(
         source.refreshes.load(std::sync::atomic::Ordering::SeqCst),
         1,
@@ -751,33 +756,46 @@ async fn a_sixth_redirect_fails_the_file_without_another_request() {
 
 #[tokio::test]
 async fn a_redirect_to_another_origin_is_not_followed() {
-    let store = BlobStore::start(fixture()).await;
-    // Another port is another origin, even on the same host.
+    // Another port, another host name for the same address, another scheme: each is another
+    // origin.
     let elsewhere = BlobStore::start(fixture()).await;
-    redirecting(
-        &store,
-        usize::MAX,
-        format!(
-            "http://{}{ROOT}tiles/0.glb?sv=2024&sig={SIG}",
-            elsewhere.addr
-        ),
-    );
-    let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    for other in ["port", "host", "scheme"] {
+        let store = BlobStore::start(fixture()).await;
+        let port = store.addr.port();
+        let origin = match other {
+            "port" => format!("http://{}", elsewhere.addr),
+            "host" => format!("http://localhost:{port}"),
+            _ => format!("https://127.0.0.1:{port}"),
+        };
+        redirecting(
+            &store,
+            usize::MAX,
+            format!("{origin}{ROOT}tiles/0.glb?sv=2024&sig={SIG}"),
+        );
+        let out = tempfile::tempdir().unwrap();
+        let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
 
-    let err = Downloader::new(out.path())
-        .download(&tileset)
-        .await
-        .unwrap_err();
+        let err = Downloader::new(out.path())
+            .download(&tileset)
+            .await
+            .unwrap_err();
 
-    let DownloadError::Incomplete { failures, .. } = &err else {
-        panic!("{err}")
-    };
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+        let DownloadError::Incomplete { failures, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(failures.len(), 1, "{other}: {failures:?}");
+        assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+        // The redirect itself is the answer: nothing was sent to where it points.
+        assert!(
+            matches!(failures[0].error, FileError::Status { status: 302 }),
+            "{other}: {:?}",
+            failures[0].error
+        );
+        assert_eq!(store.count("tiles/0.glb"), 1, "{other}");
+        assert!(!out.path().join("tiles/0.glb").exists());
+    }
     let seen: Vec<String> = elsewhere.seen().into_iter().map(|s| s.path).collect();
     assert!(seen.is_empty(), "the other origin was asked for {seen:?}");
-    assert!(!out.path().join("tiles/0.glb").exists());
 }
 
 #[tokio::test]

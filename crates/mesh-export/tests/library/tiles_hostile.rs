@@ -551,7 +551,9 @@ async fn after_a_write_error_no_new_file_is_started_and_every_file_is_accounted_
     std::fs::write(out.path().join("tiles"), b"in the way").unwrap();
     let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
 
-    let err = downloader(out.path()).download(&url).await.unwrap_err();
+    let downloader = downloader(out.path());
+    let progress = downloader.progress();
+    let err = downloader.download(&url).await.unwrap_err();
 
     let DownloadError::Incomplete { failures, .. } = &err else {
         panic!("{err}")
@@ -561,6 +563,7 @@ async fn after_a_write_error_no_new_file_is_started_and_every_file_is_accounted_
         "{err}"
     );
     assert_eq!(failures.len(), 40, "every tile is a failure with a reason");
+    assert_eq!(progress.borrow().failed, 40, "progress counts them all");
     let tile_requests = server.seen().len() - 1;
     assert!(
         tile_requests <= 4,
