@@ -214,14 +214,17 @@ impl ClientBuilder {
             )));
         }
         let user_agent = match &self.user_agent {
-            Some(product) => format!("{USER_AGENT_PRODUCT} {product}"),
-            None => USER_AGENT_PRODUCT.to_owned(),
+            Some(product) => {
+                let user_agent = format!("{USER_AGENT_PRODUCT} {product}");
+                HeaderValue::from_str(&user_agent).map_err(|_| {
+                    Error::Config(format!(
+                        "user agent {user_agent:?} is not a valid header value"
+                    ))
+                })?
+            }
+            // Static: copied into each request without touching a shared reference count.
+            None => HeaderValue::from_static(USER_AGENT_PRODUCT),
         };
-        let user_agent = HeaderValue::from_str(&user_agent).map_err(|_| {
-            Error::Config(format!(
-                "user agent {user_agent:?} is not a valid header value"
-            ))
-        })?;
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()

@@ -215,11 +215,11 @@ impl Fetcher {
         };
         let (offset, total) = if status == StatusCode::PARTIAL_CONTENT {
             match content_range(response.headers()) {
-                Some((start, total)) if resume_from > 0 && start == resume_from => {
-                    (start, Some(total))
-                }
+                // From where the part file ends, or from 0 when nothing was asked for: the
+                // length check below holds either to the total.
+                Some((start, total)) if start == resume_from => (start, Some(total)),
                 _ => {
-                    // A range we did not ask for, or not where the part file ends.
+                    // Not where the part file ends.
                     part.resumable = false;
                     return Err(AttemptError::retry(
                         FileError::Transport("the server sent an unexpected range".to_owned()),

@@ -52,6 +52,8 @@ enum Reply {
     Cut(Bytes, usize),
     /// Declares the full length, sends `sent` bytes, then sends nothing more for an hour.
     Stall(Bytes, usize),
+    /// Like `Cut`, without a `Content-Length` (chunked).
+    CutChunked(Bytes, usize),
     /// Serves `Range` requests with 206 and `Content-Range`.
     Ranged(Bytes),
     /// Answers a `Range` with a 206 for another range than the one asked.
@@ -125,6 +127,11 @@ async fn serve(
             response
         }
         Reply::Cut(body, sent) => cut(body, sent),
+        Reply::CutChunked(body, sent) => {
+            let mut response = cut(body, sent);
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+            response
+        }
         Reply::Stall(body, sent) => {
             let head = futures::stream::iter(vec![Ok::<Bytes, std::io::Error>(body.slice(..sent))]);
             let never = futures::stream::once(async {
@@ -632,6 +639,137 @@ async fn a_broken_gzip_transfer_is_fetched_whole_again_not_continued_with_a_rang
         requests[1].headers.get(header::RANGE).is_none(),
         "a decoded body was continued with {:?}",
         requests[1].headers.get(header::RANGE)
+    );
+}
+
+/// The `Range` start of each request for `path`, in order.
+fn ranges_asked(server: &Hostile, path: &str) -> Vec<Option<u64>> {
+    server
+        .requests_for(path)
+        .iter()
+        .map(|r| range_start(&r.headers))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
+    let tile = Bytes::from(glb_of(9, 400_000));
+    let served = tile.clone();
+    let tileset = tileset_naming(&["t.glb"]);
+    let server = Hostile::start(move |request, previous| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        _ if previous == 0 => Reply::Cut(served.clone(), 0),
+        _ => Reply::Ranged(served.clone()),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    downloader(out.path()).download(&url).await.unwrap();
+
+    assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
+    assert_eq!(ranges_asked(&server, "/c/e/t.glb"), [None, None]);
+}
+
+#[tokio::test]
+async fn a_broken_transfer_of_unknown_length_is_fetched_whole_again() {
+    // Without a total, nothing could check that a continued file is the whole file.
+    let tile = Bytes::from(glb_of(10, 400_000));
+    let served = tile.clone();
+    let tileset = tileset_naming(&["t.glb"]);
+    let server = Hostile::start(move |request, previous| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        _ if previous == 0 => Reply::CutChunked(served.clone(), 100_000),
+        _ => Reply::Ranged(served.clone()),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    downloader(out.path()).download(&url).await.unwrap();
+
+    assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
+    assert_eq!(ranges_asked(&server, "/c/e/t.glb"), [None, None]);
+}
+
+#[tokio::test]
+async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
+    let tile = Bytes::from(glb_of(11, 400_000));
+    let served = tile.clone();
+    let tileset = tileset_naming(&["t.glb", "odd.glb"]);
+    let server = Hostile::start(move |request, previous| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        // Answered 416 without having been asked for a range: a plain failure.
+        "/c/e/odd.glb" => Reply::Status(416),
+        _ if previous == 0 => Reply::Cut(served.clone(), 100_000),
+        // The blob shrank since: the rest of the part file is not there.
+        _ if range_start(&request.headers).is_some() => Reply::Status(416),
+        _ => Reply::Full(served.clone()),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+    let err = downloader(out.path()).download(&url).await.unwrap_err();
+
+    let DownloadError::Incomplete { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path.as_str(), "odd.glb");
+    assert!(matches!(
+        failures[0].error,
+        FileError::Status { status: 416 }
+    ));
+    assert_eq!(server.requests_for("/c/e/odd.glb").len(), 1, "not retried");
+    assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
+    assert_eq!(
+        ranges_asked(&server, "/c/e/t.glb"),
+        [None, Some(100_000), None]
+    );
+}
+
+#[tokio::test]
+async fn a_large_body_reaches_the_disk_while_it_arrives() {
+    let tile = Bytes::from(glb_of(12, 3_000_000));
+    let tileset = tileset_naming(&["big.glb"]);
+    let server = Hostile::start(move |request, _| match request.path.as_str() {
+        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+        _ => Reply::Stall(tile.clone(), 2_500_000),
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let dir = out.path().to_owned();
+    let download = tokio::spawn(async move { downloader(&dir).download(&url).await });
+
+    // Held in memory, the body would reach the disk only when the transfer ends, which it
+    // does not (the idle timeout is a minute).
+    let on_disk = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let part = std::fs::read_dir(out.path())
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .ends_with("mesh-export-part")
+                })
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0);
+            if part > 2_000_000 {
+                return part;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    download.abort();
+    assert!(
+        on_disk.is_ok(),
+        "2.5 MB arrived, and none of it was written while the transfer stalled"
     );
 }
 
