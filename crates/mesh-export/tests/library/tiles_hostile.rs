@@ -56,6 +56,9 @@ enum Reply {
     CutChunked(Bytes, usize),
     /// Serves `Range` requests with 206 and `Content-Range`.
     Ranged(Bytes),
+    /// Answers a `Range` with a 206 whose `Content-Range` names the rest of the file, and a
+    /// body that many bytes longer (positive) or shorter (negative) than that rest.
+    LyingRange(Bytes, isize),
     /// Answers a `Range` with a 206 for another range than the one asked.
     WrongRange(Bytes),
     /// Signals `arrived`, then waits for a permit of `gate` before serving the body.
@@ -156,6 +159,26 @@ async fn serve(
                 .unwrap(),
             _ => ([(header::ETAG, "\"v1\"")], body).into_response(),
         },
+        Reply::LyingRange(body, by) => {
+            let start = range_start(&request.headers).expect("asked for a range") as usize;
+            let end = body.len().checked_add_signed(by).unwrap();
+            let sent = if end <= body.len() {
+                body.slice(start..end)
+            } else {
+                let mut longer = body.slice(start..).to_vec();
+                longer.resize(end - start, 0);
+                Bytes::from(longer)
+            };
+            Response::builder()
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
+                )
+                .header(header::ETAG, "\"v1\"")
+                .body(Body::from(sent))
+                .unwrap()
+        }
         Reply::Gated(arrived, gate, body) => {
             arrived.notify_one();
             let _permit = gate.acquire().await;
@@ -727,6 +750,41 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
         ranges_asked(&server, "/c/e/t.glb"),
         [None, Some(100_000), None]
     );
+}
+
+#[tokio::test]
+async fn a_continuation_shorter_or_longer_than_its_content_range_is_never_kept() {
+    // A `.bin` has no structure to check: the length is all that can tell.
+    for by in [-1000, 1000] {
+        let blob = plain_bytes(400_000);
+        let served = blob.clone();
+        let tileset = tileset_naming(&["t.bin"]);
+        let server = Hostile::start(move |request, previous| match request.path.as_str() {
+            "/c/e/tileset.json" => Reply::Full(tileset.clone()),
+            _ if previous == 0 => Reply::Cut(served.clone(), 100_000),
+            _ if previous == 1 => Reply::LyingRange(served.clone(), by),
+            _ => Reply::Ranged(served.clone()),
+        })
+        .await;
+        let out = tempfile::tempdir().unwrap();
+        let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+
+        downloader(out.path()).download(&url).await.unwrap();
+
+        assert_eq!(
+            std::fs::read(out.path().join("t.bin")).unwrap(),
+            blob,
+            "{by} bytes"
+        );
+        // Short, the part file is continued where it ends; long, it holds more than the
+        // file and is fetched whole.
+        let third = if by < 0 { Some(399_000) } else { None };
+        assert_eq!(
+            ranges_asked(&server, "/c/e/t.bin"),
+            [None, Some(100_000), third],
+            "{by} bytes"
+        );
+    }
 }
 
 #[tokio::test]
