@@ -674,15 +674,18 @@ fn ranges_asked(server: &Hostile, path: &str) -> Vec<Option<u64>> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
-    let tile = Bytes::from(glb_of(9, 400_000));
-    let served = tile.clone();
-    let tileset = tileset_naming(&["t.glb"]);
+/// Downloads a tileset naming only `t.bin`, whose requests `reply` answers from `body` and the
+/// number of earlier requests for it; checks that the file arrived byte-identical and returns
+/// the `Range` start each request for it asked.
+async fn fetch_one(
+    body: Bytes,
+    reply: impl Fn(&Request, usize, Bytes) -> Reply + Send + Sync + 'static,
+) -> Vec<Option<u64>> {
+    let tileset = tileset_naming(&["t.bin"]);
+    let served = body.clone();
     let server = Hostile::start(move |request, previous| match request.path.as_str() {
         "/c/e/tileset.json" => Reply::Full(tileset.clone()),
-        _ if previous == 0 => Reply::Cut(served.clone(), 0),
-        _ => Reply::Ranged(served.clone()),
+        _ => reply(request, previous, served.clone()),
     })
     .await;
     let out = tempfile::tempdir().unwrap();
@@ -690,29 +693,29 @@ async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
 
     downloader(out.path()).download(&url).await.unwrap();
 
-    assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
-    assert_eq!(ranges_asked(&server, "/c/e/t.glb"), [None, None]);
+    assert_eq!(std::fs::read(out.path().join("t.bin")).unwrap(), body);
+    ranges_asked(&server, "/c/e/t.bin")
+}
+
+#[tokio::test]
+async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
+    let ranges = fetch_one(plain_bytes(400_000), |_, previous, body| match previous {
+        0 => Reply::Cut(body, 0),
+        _ => Reply::Ranged(body),
+    })
+    .await;
+    assert_eq!(ranges, [None, None]);
 }
 
 #[tokio::test]
 async fn a_broken_transfer_of_unknown_length_is_fetched_whole_again() {
     // Without a total, nothing could check that a continued file is the whole file.
-    let tile = Bytes::from(glb_of(10, 400_000));
-    let served = tile.clone();
-    let tileset = tileset_naming(&["t.glb"]);
-    let server = Hostile::start(move |request, previous| match request.path.as_str() {
-        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
-        _ if previous == 0 => Reply::CutChunked(served.clone(), 100_000),
-        _ => Reply::Ranged(served.clone()),
+    let ranges = fetch_one(plain_bytes(400_000), |_, previous, body| match previous {
+        0 => Reply::CutChunked(body, 100_000),
+        _ => Reply::Ranged(body),
     })
     .await;
-    let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
-
-    downloader(out.path()).download(&url).await.unwrap();
-
-    assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
-    assert_eq!(ranges_asked(&server, "/c/e/t.glb"), [None, None]);
+    assert_eq!(ranges, [None, None]);
 }
 
 #[tokio::test]
@@ -756,34 +759,19 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
 async fn a_continuation_shorter_or_longer_than_its_content_range_is_never_kept() {
     // A `.bin` has no structure to check: the length is all that can tell.
     for by in [-1000, 1000] {
-        let blob = plain_bytes(400_000);
-        let served = blob.clone();
-        let tileset = tileset_naming(&["t.bin"]);
-        let server = Hostile::start(move |request, previous| match request.path.as_str() {
-            "/c/e/tileset.json" => Reply::Full(tileset.clone()),
-            _ if previous == 0 => Reply::Cut(served.clone(), 100_000),
-            _ if previous == 1 => Reply::LyingRange(served.clone(), by),
-            _ => Reply::Ranged(served.clone()),
-        })
+        let ranges = fetch_one(
+            plain_bytes(400_000),
+            move |_, previous, body| match previous {
+                0 => Reply::Cut(body, 100_000),
+                1 => Reply::LyingRange(body, by),
+                _ => Reply::Ranged(body),
+            },
+        )
         .await;
-        let out = tempfile::tempdir().unwrap();
-        let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
-
-        downloader(out.path()).download(&url).await.unwrap();
-
-        assert_eq!(
-            std::fs::read(out.path().join("t.bin")).unwrap(),
-            blob,
-            "{by} bytes"
-        );
         // Short, the part file is continued where it ends; long, it holds more than the
         // file and is fetched whole.
         let third = if by < 0 { Some(399_000) } else { None };
-        assert_eq!(
-            ranges_asked(&server, "/c/e/t.bin"),
-            [None, Some(100_000), third],
-            "{by} bytes"
-        );
+        assert_eq!(ranges, [None, Some(100_000), third], "{by} bytes");
     }
 }
 
@@ -884,32 +872,16 @@ async fn a_large_file_cut_short_every_time_never_gets_its_name() {
 
 #[tokio::test]
 async fn a_server_that_ignores_the_range_or_answers_another_one_gets_a_whole_fetch() {
-    let tile = Bytes::from(glb_of(6, 400_000));
     for wrong in [false, true] {
-        let served = tile.clone();
-        let tileset = tileset_naming(&["big.glb"]);
-        let server = Hostile::start(move |request, previous| match request.path.as_str() {
-            "/c/e/tileset.json" => Reply::Full(tileset.clone()),
-            _ if previous == 0 => Reply::Cut(served.clone(), 100_000),
-            _ if wrong => Reply::WrongRange(served.clone()),
-            _ => Reply::Full(served.clone()),
-        })
+        let ranges = fetch_one(
+            plain_bytes(400_000),
+            move |_, previous, body| match previous {
+                0 => Reply::Cut(body, 100_000),
+                _ if wrong => Reply::WrongRange(body),
+                _ => Reply::Full(body),
+            },
+        )
         .await;
-        let out = tempfile::tempdir().unwrap();
-        let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
-
-        downloader(out.path()).download(&url).await.unwrap();
-
-        assert_eq!(
-            std::fs::read(out.path().join("big.glb")).unwrap(),
-            tile,
-            "wrong range: {wrong}"
-        );
-        let ranges: Vec<Option<u64>> = server
-            .requests_for("/c/e/big.glb")
-            .iter()
-            .map(|r| range_start(&r.headers))
-            .collect();
         // The second request asks for the rest; after a wrong answer to it, the third asks
         // for the whole file, not for the same rest again.
         let expected = if wrong {
