@@ -45,6 +45,8 @@ enum Reply {
     Status(u16),
     Html,
     Gzip(Bytes),
+    /// The body, labelled `Content-Encoding: identity`.
+    Identity(Bytes),
     /// Declares the full length of the body gzipped, sends `sent` bytes of that, then breaks
     /// the connection.
     GzipCut(Bytes, usize),
@@ -122,6 +124,7 @@ async fn serve(
         )
             .into_response(),
         Reply::Gzip(body) => ([(header::CONTENT_ENCODING, "gzip")], gzip(&body)).into_response(),
+        Reply::Identity(body) => ([(header::CONTENT_ENCODING, "identity")], body).into_response(),
         Reply::GzipCut(body, sent) => {
             let mut response = cut(Bytes::from(gzip(&body)), sent);
             response
@@ -503,10 +506,12 @@ async fn a_portal_page_that_never_goes_away_fails_the_file_and_leaves_nothing() 
 async fn gzip_encoded_blobs_are_saved_decoded() {
     let tile = Bytes::from(glb_of(3, 20_000));
     let served = tile.clone();
-    let tileset = tileset_naming(&["t.glb"]);
+    let tileset = tileset_naming(&["t.glb", "plain.glb"]);
     let served_tileset = tileset.clone();
     let server = Hostile::start(move |request, _| match request.path.as_str() {
         "/c/e/tileset.json" => Reply::Gzip(served_tileset.clone()),
+        // `identity` said out loud is no encoding.
+        "/c/e/plain.glb" => Reply::Identity(served.clone()),
         _ => Reply::Gzip(served.clone()),
     })
     .await;
@@ -516,6 +521,7 @@ async fn gzip_encoded_blobs_are_saved_decoded() {
     downloader(out.path()).download(&url).await.unwrap();
 
     assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
+    assert_eq!(std::fs::read(out.path().join("plain.glb")).unwrap(), tile);
     assert_eq!(
         std::fs::read(out.path().join("tileset.json")).unwrap(),
         tileset
