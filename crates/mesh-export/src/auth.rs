@@ -540,7 +540,7 @@ type Fetch = Shared<BoxFuture<'static, Result<AccessToken, AuthError>>>;
 
 #[derive(Default)]
 struct CacheState {
-    // Shared, so a call takes the token with a reference count, not a copy of it.
+    // Shared: a call takes the whole record with one reference count.
     cached: Option<Arc<Cached>>,
     inflight: Option<Fetch>,
     failure: Option<Failure>,

@@ -729,10 +729,10 @@ async fn five_redirects_on_the_same_origin_are_followed() {
     assert_byte_identical(&store, out.path());
 }
 
-#[tokio::test]
-async fn a_sixth_redirect_fails_the_file_without_another_request() {
-    let store = BlobStore::start(fixture()).await;
-    redirecting(&store, 6, format!("{ROOT}tiles/0.glb?sv=2024&sig={SIG}"));
+/// Downloads the fixture while `tiles/0.glb` redirects `hops` times to `location`, expecting
+/// that file alone to fail and nothing under its name; returns why it failed.
+async fn failure_of_redirected_tile(store: &BlobStore, hops: usize, location: String) -> FileError {
+    redirecting(store, hops, location);
     let out = tempfile::tempdir().unwrap();
     let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
 
@@ -741,17 +741,24 @@ async fn a_sixth_redirect_fails_the_file_without_another_request() {
         .await
         .unwrap_err();
 
-    let DownloadError::Incomplete { failures, .. } = &err else {
+    let DownloadError::Incomplete { mut failures, .. } = err else {
         panic!("{err}")
     };
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+    assert!(!out.path().join("tiles/0.glb").exists());
+    failures.remove(0).error
+}
+
+#[tokio::test]
+async fn a_sixth_redirect_fails_the_file_without_another_request() {
+    let store = BlobStore::start(fixture()).await;
+    failure_of_redirected_tile(&store, 6, format!("{ROOT}tiles/0.glb?sv=2024&sig={SIG}")).await;
     assert_eq!(
         store.count("tiles/0.glb"),
         6,
         "a redirect loop is not retried"
     );
-    assert!(!out.path().join("tiles/0.glb").exists());
 }
 
 #[tokio::test]
@@ -767,32 +774,18 @@ async fn a_redirect_to_another_origin_is_not_followed() {
             "host" => format!("http://localhost:{port}"),
             _ => format!("https://127.0.0.1:{port}"),
         };
-        redirecting(
+        let error = failure_of_redirected_tile(
             &store,
             usize::MAX,
             format!("{origin}{ROOT}tiles/0.glb?sv=2024&sig={SIG}"),
-        );
-        let out = tempfile::tempdir().unwrap();
-        let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
-
-        let err = Downloader::new(out.path())
-            .download(&tileset)
-            .await
-            .unwrap_err();
-
-        let DownloadError::Incomplete { failures, .. } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(failures.len(), 1, "{other}: {failures:?}");
-        assert_eq!(failures[0].path.to_string(), "tiles/0.glb");
+        )
+        .await;
         // The redirect itself is the answer: nothing was sent to where it points.
         assert!(
-            matches!(failures[0].error, FileError::Status { status: 302 }),
-            "{other}: {:?}",
-            failures[0].error
+            matches!(error, FileError::Status { status: 302 }),
+            "{other}: {error:?}"
         );
         assert_eq!(store.count("tiles/0.glb"), 1, "{other}");
-        assert!(!out.path().join("tiles/0.glb").exists());
     }
     let seen: Vec<String> = elsewhere.seen().into_iter().map(|s| s.path).collect();
     assert!(seen.is_empty(), "the other origin was asked for {seen:?}");
