@@ -617,25 +617,16 @@ async fn after_a_write_error_no_new_file_is_started_and_every_file_is_accounted_
 
 #[tokio::test]
 async fn a_broken_transfer_continues_with_a_range_request() {
-    let tile = Bytes::from(glb_of(5, 1_000_000));
-    let served = tile.clone();
-    let tileset = tileset_naming(&["big.glb"]);
-    let server = Hostile::start(move |request, previous| match request.path.as_str() {
-        "/c/e/tileset.json" => Reply::Full(tileset.clone()),
-        _ if previous == 0 => Reply::Cut(served.clone(), 600_000),
-        _ => Reply::Ranged(served.clone()),
-    })
+    let requests = fetch_one(
+        "big.glb",
+        Bytes::from(glb_of(5, 1_000_000)),
+        |_, previous, body| match previous {
+            0 => Reply::Cut(body, 600_000),
+            _ => Reply::Ranged(body),
+        },
+    )
     .await;
-    let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
-
-    downloader(out.path()).download(&url).await.unwrap();
-
-    assert_eq!(std::fs::read(out.path().join("big.glb")).unwrap(), tile);
-    let requests = server.requests_for("/c/e/big.glb");
-    assert_eq!(requests.len(), 2);
-    let start = range_start(&requests[1].headers).expect("the retry asks for a range");
-    assert!(start > 0 && start <= 600_000, "resumed from {start}");
+    assert_eq!(ranges_of(&requests), [None, Some(600_000)]);
     assert_eq!(
         requests[1].headers.get(header::IF_RANGE).unwrap(),
         "\"v1\"",
@@ -671,23 +662,15 @@ async fn a_broken_gzip_transfer_is_fetched_whole_again_not_continued_with_a_rang
     );
 }
 
-/// The `Range` start of each request for `path`, in order.
-fn ranges_asked(server: &Hostile, path: &str) -> Vec<Option<u64>> {
-    server
-        .requests_for(path)
-        .iter()
-        .map(|r| range_start(&r.headers))
-        .collect()
-}
-
-/// Downloads a tileset naming only `t.bin`, whose requests `reply` answers from `body` and the
+/// Downloads a tileset naming only `name`, whose requests `reply` answers from `body` and the
 /// number of earlier requests for it; checks that the file arrived byte-identical and returns
-/// the `Range` start each request for it asked.
+/// the requests for it.
 async fn fetch_one(
+    name: &str,
     body: Bytes,
     reply: impl Fn(&Request, usize, Bytes) -> Reply + Send + Sync + 'static,
-) -> Vec<Option<u64>> {
-    let tileset = tileset_naming(&["t.bin"]);
+) -> Vec<Request> {
+    let tileset = tileset_naming(&[name]);
     let served = body.clone();
     let server = Hostile::start(move |request, previous| match request.path.as_str() {
         "/c/e/tileset.json" => Reply::Full(tileset.clone()),
@@ -699,28 +682,43 @@ async fn fetch_one(
 
     downloader(out.path()).download(&url).await.unwrap();
 
-    assert_eq!(std::fs::read(out.path().join("t.bin")).unwrap(), body);
-    ranges_asked(&server, "/c/e/t.bin")
+    assert_eq!(std::fs::read(out.path().join(name)).unwrap(), body);
+    server.requests_for(&format!("/c/e/{name}"))
+}
+
+/// The `Range` start each request asked for, in order.
+fn ranges_of(requests: &[Request]) -> Vec<Option<u64>> {
+    requests.iter().map(|r| range_start(&r.headers)).collect()
 }
 
 #[tokio::test]
 async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
-    let ranges = fetch_one(plain_bytes(400_000), |_, previous, body| match previous {
-        0 => Reply::Cut(body, 0),
-        _ => Reply::Ranged(body),
-    })
+    let requests = fetch_one(
+        "t.bin",
+        plain_bytes(400_000),
+        |_, previous, body| match previous {
+            0 => Reply::Cut(body, 0),
+            _ => Reply::Ranged(body),
+        },
+    )
     .await;
+    let ranges = ranges_of(&requests);
     assert_eq!(ranges, [None, None]);
 }
 
 #[tokio::test]
 async fn a_broken_transfer_of_unknown_length_is_fetched_whole_again() {
     // Without a total, nothing could check that a continued file is the whole file.
-    let ranges = fetch_one(plain_bytes(400_000), |_, previous, body| match previous {
-        0 => Reply::CutChunked(body, 100_000),
-        _ => Reply::Ranged(body),
-    })
+    let requests = fetch_one(
+        "t.bin",
+        plain_bytes(400_000),
+        |_, previous, body| match previous {
+            0 => Reply::CutChunked(body, 100_000),
+            _ => Reply::Ranged(body),
+        },
+    )
     .await;
+    let ranges = ranges_of(&requests);
     assert_eq!(ranges, [None, None]);
 }
 
@@ -756,7 +754,7 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
     assert_eq!(server.requests_for("/c/e/odd.glb").len(), 1, "not retried");
     assert_eq!(std::fs::read(out.path().join("t.glb")).unwrap(), tile);
     assert_eq!(
-        ranges_asked(&server, "/c/e/t.glb"),
+        ranges_of(&server.requests_for("/c/e/t.glb")),
         [None, Some(100_000), None]
     );
 }
@@ -765,15 +763,18 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
 async fn a_continuation_shorter_or_longer_than_its_content_range_is_never_kept() {
     // A `.bin` has no structure to check: the length is all that can tell.
     for by in [-1000, 1000] {
-        let ranges = fetch_one(
-            plain_bytes(400_000),
-            move |_, previous, body| match previous {
-                0 => Reply::Cut(body, 100_000),
-                1 => Reply::LyingRange(body, by),
-                _ => Reply::Ranged(body),
-            },
-        )
-        .await;
+        let requests =
+            fetch_one(
+                "t.bin",
+                plain_bytes(400_000),
+                move |_, previous, body| match previous {
+                    0 => Reply::Cut(body, 100_000),
+                    1 => Reply::LyingRange(body, by),
+                    _ => Reply::Ranged(body),
+                },
+            )
+            .await;
+        let ranges = ranges_of(&requests);
         // Short, the part file is continued where it ends; long, it holds more than the
         // file and is fetched whole.
         let third = if by < 0 { Some(399_000) } else { None };
@@ -879,15 +880,18 @@ async fn a_large_file_cut_short_every_time_never_gets_its_name() {
 #[tokio::test]
 async fn a_server_that_ignores_the_range_or_answers_another_one_gets_a_whole_fetch() {
     for wrong in [false, true] {
-        let ranges = fetch_one(
-            plain_bytes(400_000),
-            move |_, previous, body| match previous {
-                0 => Reply::Cut(body, 100_000),
-                _ if wrong => Reply::WrongRange(body),
-                _ => Reply::Full(body),
-            },
-        )
-        .await;
+        let requests =
+            fetch_one(
+                "t.bin",
+                plain_bytes(400_000),
+                move |_, previous, body| match previous {
+                    0 => Reply::Cut(body, 100_000),
+                    _ if wrong => Reply::WrongRange(body),
+                    _ => Reply::Full(body),
+                },
+            )
+            .await;
+        let ranges = ranges_of(&requests);
         // The second request asks for the rest; after a wrong answer to it, the third asks
         // for the whole file, not for the same rest again.
         let expected = if wrong {
