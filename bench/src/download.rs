@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use mesh_export::tiles::{Downloader, MANIFEST_FILE, Manifest, TilePath, TilesetUrl};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What the downloader child reports on its last stdout line.
 #[derive(Debug, Serialize, Deserialize)]
@@ -254,12 +253,13 @@ pub fn curl_version(curl: &Path) -> String {
         .unwrap_or_else(|| "curl".to_owned())
 }
 
-/// Size and SHA-256 of every file under a directory by `/`-separated relative path, without
-/// the downloader's manifest.
-pub type Digest256 = BTreeMap<String, (u64, String)>;
+/// Size and checksum (XXH3-128, in hex as the manifest writes it) of every file under a
+/// directory by `/`-separated relative path, without the downloader's manifest.
+pub type TreeChecksums = BTreeMap<String, (u64, String)>;
 
-/// Hashes every file under `dir` (see [`Digest256`]).
-pub fn tree_digest(dir: &Path) -> Result<Digest256, String> {
+/// Hashes every file under `dir` (see [`TreeChecksums`]), with the reference XXH3 rather than
+/// the downloader's own code.
+pub fn tree_checksums(dir: &Path) -> Result<TreeChecksums, String> {
     let mut out = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
@@ -284,24 +284,24 @@ pub fn tree_digest(dir: &Path) -> Result<Digest256, String> {
             }
             let bytes =
                 std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let sha = hex::encode(Sha256::digest(&bytes));
-            out.insert(relative, (bytes.len() as u64, sha));
+            let checksum = hex::encode(xxhash_rust::xxh3::xxh3_128(&bytes).to_be_bytes());
+            out.insert(relative, (bytes.len() as u64, checksum));
         }
     }
     Ok(out)
 }
 
-/// The manifest's files as a [`Digest256`].
-pub fn manifest_digest(manifest: &Manifest) -> Digest256 {
+/// The manifest's files as [`TreeChecksums`].
+pub fn manifest_checksums(manifest: &Manifest) -> TreeChecksums {
     manifest
         .files
         .iter()
-        .map(|e| (e.path.clone(), (e.size, e.sha256.clone())))
+        .map(|e| (e.path.clone(), (e.size, e.xxh3_128.clone())))
         .collect()
 }
 
 /// `Ok` when `actual` holds exactly the files of `expected`, byte for byte.
-pub fn compare(tool: &str, expected: &Digest256, actual: &Digest256) -> Result<(), String> {
+pub fn compare(tool: &str, expected: &TreeChecksums, actual: &TreeChecksums) -> Result<(), String> {
     if expected == actual {
         return Ok(());
     }

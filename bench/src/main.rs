@@ -568,11 +568,11 @@ fn many_files(
         let manifest = Manifest::read(&dir)
             .map_err(|e| format!("reading the manifest: {e}"))?
             .ok_or("the downloader wrote no manifest")?;
-        let from_manifest = download::manifest_digest(&manifest);
+        let from_manifest = download::manifest_checksums(&manifest);
         download::compare(
             "the downloader",
             &from_manifest,
-            &download::tree_digest(&dir)?,
+            &download::tree_checksums(&dir)?,
         )?;
         let files = from_manifest.len() as u64;
         if files < u64::from(plan.scale_tiles) || report.files != files {
@@ -655,8 +655,8 @@ fn download_comparison(
                 let manifest = Manifest::read(&ours_dir)
                     .map_err(|e| format!("reading the manifest: {e}"))?
                     .ok_or("the downloader wrote no manifest")?;
-                let from_manifest = download::manifest_digest(&manifest);
-                let on_disk = download::tree_digest(&ours_dir)?;
+                let from_manifest = download::manifest_checksums(&manifest);
+                let on_disk = download::tree_checksums(&ours_dir)?;
                 download::compare("the downloader", &from_manifest, &on_disk)?;
                 match &expected {
                     None => {
@@ -696,7 +696,7 @@ fn download_comparison(
                 std::fs::write(&curl_config, config)
                     .map_err(|e| format!("cannot write curl's config: {e}"))?;
                 let (wall, cpu) = download::run_curl(curl_path, &curl_config, concurrency)?;
-                let on_disk = download::tree_digest(&curl_dir)?;
+                let on_disk = download::tree_checksums(&curl_dir)?;
                 download::compare("curl", expected.as_ref().expect("set"), &on_disk)?;
                 if !counted {
                     continue;
@@ -711,7 +711,7 @@ fn download_comparison(
     }
     let runs = plan.download_rounds;
     let verified = format!(
-        "Outputs went to a temporary directory under {} ({}). Every run's output was hashed in full: {runs} downloader runs and {} curl runs (plus one uncounted warm-up run of each) wrote the same {} files (size and SHA-256) as the downloader's manifest lists.",
+        "Outputs went to a temporary directory under {} ({}). Every run's output was hashed in full: {runs} downloader runs and {} curl runs (plus one uncounted warm-up run of each) wrote the same {} files (size and XXH3-128 checksum) as the downloader's manifest lists.",
         work.path().parent().unwrap_or(work.path()).display(),
         download::filesystem_of(work.path()),
         curl_runs.as_ref().map_or(0, |r| r.mb_per_s.len()),

@@ -61,7 +61,7 @@ pub struct DownloadReport {
     pub dir: String,
     /// Where `tileset.json` is.
     pub tileset: String,
-    /// Where `manifest.json` (path, size, sha256 of every file) is.
+    /// Where `manifest.json` (path, size and checksum of every file) is.
     pub manifest: String,
     /// Files of the tileset, all complete on disk.
     pub files: u64,

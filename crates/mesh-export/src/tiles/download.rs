@@ -19,7 +19,7 @@ use super::manifest::{
     Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestEntry, ManifestGap, ManifestOut, Recorded,
     RecordedFiles, previous_entries,
 };
-use super::output::{OutputDir, remove_stale_parts, sha256_of};
+use super::output::{OutputDir, checksum_of, remove_stale_parts};
 use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
 use super::walk::{FileKind, Reference, WalkError, Walked};
 use super::writer::{References, references_on_disk};
@@ -364,13 +364,13 @@ impl Downloader {
                             recorded,
                             fetched.skipped,
                         )),
-                        // Not reached: digests are made here, and read ones are checked.
+                        // Not reached: checksums are made here, and read ones are checked.
                         None => fail(
                             &mut failures,
                             path.clone(),
                             FileError::Corrupt {
                                 kind: "manifest entry",
-                                reason: "its digest is not SHA-256 in hex".to_owned(),
+                                reason: "its checksum is not XXH3-128 in hex".to_owned(),
                             },
                         ),
                     }
@@ -629,7 +629,7 @@ impl Shared {
         path: &TilePath,
         kind: &FileKind,
     ) -> Option<(ManifestEntry, References)> {
-        let known = self.known.get(path.as_str())?.entry(path.as_str());
+        let known = *self.known.get(path.as_str())?;
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
         let (path, kind) = (path.clone(), kind.clone());
@@ -638,13 +638,13 @@ impl Shared {
             if size != known.size {
                 return None;
             }
-            if verify {
-                let sha = sha256_of(&dir, &path.relative()).ok()?;
-                if sha != known.sha256 {
-                    return None;
-                }
+            if verify && checksum_of(&dir, &path.relative()).ok()? != known.checksum {
+                return None;
             }
-            Some((known, references_on_disk(&dir, &path, &kind)))
+            Some((
+                known.entry(path.as_str()),
+                references_on_disk(&dir, &path, &kind),
+            ))
         })
         .await
         .ok()

@@ -8,6 +8,7 @@ use std::path::Path;
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
 
+use super::checksum;
 use super::output::write_atomically;
 use super::{JOURNAL_FILE, TilePath};
 
@@ -15,7 +16,7 @@ use super::{JOURNAL_FILE, TilePath};
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// The manifest format this module writes.
-pub(crate) const MANIFEST_VERSION: u32 = 1;
+pub(crate) const MANIFEST_VERSION: u32 = 2;
 
 /// One file in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,27 +25,27 @@ pub struct ManifestEntry {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the content, lower-case hex.
-    pub sha256: String,
+    /// XXH3-128 of the content: 32 lower-case hex digits, as `xxhsum -H2` prints it.
+    pub xxh3_128: String,
 }
 
-/// A file's size and digest as a download holds them for each of its files until the
-/// manifest is written: 40 bytes, where a [`ManifestEntry`]'s hex digest alone takes 64 on
+/// A file's size and checksum as a download holds them for each of its files until the
+/// manifest is written: 24 bytes, where a [`ManifestEntry`]'s hex checksum alone takes 32 on
 /// the heap. A download may hold hundreds of thousands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Recorded {
     pub(crate) size: u64,
-    pub(crate) sha256: [u8; 32],
+    pub(crate) checksum: [u8; checksum::LEN],
 }
 
 impl Recorded {
-    /// The record of `entry`; `None` when its digest is not 64 hex digits.
+    /// The record of `entry`; `None` when its checksum is not 32 hex digits.
     pub(crate) fn of(entry: &ManifestEntry) -> Option<Recorded> {
-        let mut sha256 = [0u8; 32];
-        hex::decode_to_slice(&entry.sha256, &mut sha256).ok()?;
+        let mut checksum = [0u8; checksum::LEN];
+        hex::decode_to_slice(&entry.xxh3_128, &mut checksum).ok()?;
         Some(Recorded {
             size: entry.size,
-            sha256,
+            checksum,
         })
     }
 
@@ -53,7 +54,7 @@ impl Recorded {
         ManifestEntry {
             path: path.to_owned(),
             size: self.size,
-            sha256: hex::encode(self.sha256),
+            xxh3_128: hex::encode(self.checksum),
         }
     }
 }
@@ -74,7 +75,7 @@ pub struct ManifestGap {
 /// `manifest.json`: what a download wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The format version, 1.
+    /// The format version: 2 (version 1 recorded SHA-256 digests).
     pub version: u32,
     /// The tileset root the files came from, without its signature.
     pub source: String,
@@ -91,6 +92,11 @@ pub struct Manifest {
 
 impl Manifest {
     /// Reads `DIR/manifest.json`; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, is not a manifest, or is a manifest of another format
+    /// version (an error of kind `InvalidData`).
     pub fn read(dir: &Path) -> std::io::Result<Option<Manifest>> {
         Self::parse(std::fs::read(dir.join(MANIFEST_FILE)))
     }
@@ -101,10 +107,26 @@ impl Manifest {
     }
 
     fn parse(read: std::io::Result<Vec<u8>>) -> std::io::Result<Option<Manifest>> {
+        let invalid = |e| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
         match read {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Ok(bytes) => {
+                // The version first, so a manifest of another format is named as such rather
+                // than as a field it lacks.
+                #[derive(Deserialize)]
+                struct Version {
+                    version: u32,
+                }
+                let Version { version } = serde_json::from_slice(&bytes).map_err(invalid)?;
+                if version != MANIFEST_VERSION {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a manifest of format version {version}; this version of mesh-export reads version {MANIFEST_VERSION}"
+                        ),
+                    ));
+                }
+                serde_json::from_slice(&bytes).map(Some).map_err(invalid)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -168,8 +190,8 @@ impl ManifestOut<'_> {
 
 /// Files recorded complete by earlier runs into `dir` from the same `source`: the manifest,
 /// then the journal of an interrupted run. Unreadable records are ignored (the files are then
-/// fetched again), never trusted; paths that are not portable and digests that are not
-/// SHA-256 in hex are dropped.
+/// fetched again), never trusted; a manifest of another format version, paths that are not
+/// portable and checksums that are not XXH3-128 in hex are dropped.
 pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<Box<str>, Recorded> {
     let mut known = HashMap::new();
     let mut record = |entry: ManifestEntry| {
@@ -180,7 +202,7 @@ pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<Box<str>, Rec
         }
     };
     match Manifest::read_in(dir) {
-        Ok(Some(manifest)) if manifest.source == source => {
+        Ok(Some(manifest)) if manifest.source == source && manifest.version == MANIFEST_VERSION => {
             manifest.files.into_iter().for_each(&mut record);
         }
         Ok(_) => {}
@@ -197,6 +219,13 @@ pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<Box<str>, Rec
 #[derive(Serialize, Deserialize)]
 struct JournalHeader {
     source: String,
+    /// The manifest format of the entries; absent in version 1.
+    #[serde(default = "first_version")]
+    version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// An append-only record of files completed by the running download, so a killed run can
@@ -224,6 +253,7 @@ impl Journal {
     fn text(source: &str, known: impl Iterator<Item = ManifestEntry>) -> std::io::Result<Vec<u8>> {
         let mut text = serde_json::to_string(&JournalHeader {
             source: source.to_owned(),
+            version: MANIFEST_VERSION,
         })?;
         text.push('\n');
         for entry in known {
@@ -233,15 +263,15 @@ impl Journal {
         Ok(text.into_bytes())
     }
 
-    /// The entries of a journal of `source`; nothing for another source's. A torn last line
-    /// (a run killed mid-write) is skipped.
+    /// The entries of a journal of `source`; nothing for another source's or another format
+    /// version's. A torn last line (a run killed mid-write) is skipped.
     fn read(reader: impl BufRead, source: &str) -> Vec<ManifestEntry> {
         let mut lines = reader.lines();
         let header: Option<JournalHeader> = lines
             .next()
             .and_then(Result::ok)
             .and_then(|l| serde_json::from_str(&l).ok());
-        if header.is_none_or(|h| h.source != source) {
+        if header.is_none_or(|h| h.source != source || h.version != MANIFEST_VERSION) {
             return Vec::new();
         }
         lines
@@ -266,7 +296,7 @@ mod tests {
         ManifestEntry {
             path: path.to_owned(),
             size: 3,
-            sha256: "ab".repeat(32),
+            xxh3_128: "ab".repeat(16),
         }
     }
 
@@ -310,14 +340,14 @@ mod tests {
     fn a_torn_last_line_and_unportable_paths_are_not_trusted() {
         let text = format!(
             "{}\n{}\n{}\n{{\"path\":\"c.gl",
-            r#"{"source":"s"}"#,
+            r#"{"source":"s","version":2}"#,
             serde_json::to_string(&entry("a.glb")).unwrap(),
             serde_json::to_string(&entry("../x.glb")).unwrap(),
         );
         let read = Journal::read(text.as_bytes(), "s");
         assert_eq!(read.len(), 2, "the torn line is skipped");
         let not_a_digest = ManifestEntry {
-            sha256: "not hex".into(),
+            xxh3_128: "not hex".into(),
             ..entry("b.glb")
         };
         let text = text.replace(
@@ -378,5 +408,40 @@ mod tests {
         dir.write(MANIFEST_FILE, "<html>").unwrap();
         assert!(Manifest::read_in(&dir).is_err());
         assert!(previous_entries(&dir, "one").is_empty());
+    }
+
+    #[test]
+    fn records_of_the_first_format_are_not_trusted() {
+        // Version 1 recorded SHA-256 digests, which a file on disk cannot be checked against
+        // now: its files are fetched again.
+        let (_temp, dir) = temp_dir();
+        let sha256 = "ab".repeat(32);
+        dir.write(
+            MANIFEST_FILE,
+            format!(
+                r#"{{"version":1,"source":"s","complete":true,"tileset":"tileset.json","files":[{{"path":"a.glb","size":3,"sha256":"{sha256}"}}]}}"#
+            ),
+        )
+        .unwrap();
+        let error = Manifest::read_in(&dir).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("format version 1"), "{error}");
+        assert!(previous_entries(&dir, "s").is_empty());
+
+        // A version-1 journal has no version in its header; an entry with a checksum of the
+        // right shape does not make it trusted.
+        let journal = format!(
+            "{}\n{}\n",
+            r#"{"source":"s"}"#,
+            serde_json::to_string(&entry("b.glb")).unwrap()
+        );
+        dir.write(JOURNAL_FILE, &journal).unwrap();
+        assert!(previous_entries(&dir, "s").is_empty());
+        dir.write(
+            JOURNAL_FILE,
+            journal.replace(r#""s"}"#, r#""s","version":2}"#),
+        )
+        .unwrap();
+        assert_eq!(previous_entries(&dir, "s").len(), 1);
     }
 }

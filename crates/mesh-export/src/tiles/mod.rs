@@ -17,7 +17,7 @@
 //! written without its final name (on Linux a file that arrived whole goes to an unnamed file,
 //! otherwise to a temporary name beside its final one), checked (length, and the structure its
 //! type promises), then named; a broken transfer continues with `Range`. A `manifest.json`
-//! records the path, size and SHA-256 of every file, and what is missing, so an interrupted
+//! records the path, size and checksum (XXH3-128) of every file, and what is missing, so an interrupted
 //! run resumes without fetching complete files again. What the walk cannot interpret (an
 //! unknown template variable, a malformed subtree) is a failure with its reason: the download
 //! is then incomplete, never silently partial. A download from a [`SignedUrlSource`] (an
@@ -47,6 +47,7 @@
 //! Nothing in this module prints a signature: URLs appear with `?<redacted>` in `Debug`,
 //! `Display`, errors and logs.
 
+mod checksum;
 mod claims;
 mod download;
 mod errors;

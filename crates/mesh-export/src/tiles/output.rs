@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::{Dir, OpenOptions};
-use sha2::{Digest, Sha256};
 
 use super::PART_SUFFIX;
+use super::checksum::{self, Checksum};
 use super::errors::DownloadError;
 
 /// The output directory of one run, opened and locked.
@@ -116,10 +116,10 @@ pub(crate) fn remove_stale_parts<'a>(dir: &Dir, dirs: impl Iterator<Item = &'a P
     }
 }
 
-/// SHA-256 of a file under `dir`, in hex.
-pub(crate) fn sha256_of(dir: &Dir, path: &Path) -> std::io::Result<String> {
+/// The checksum of a file under `dir`.
+pub(crate) fn checksum_of(dir: &Dir, path: &Path) -> std::io::Result<[u8; checksum::LEN]> {
     let mut file = dir.open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Checksum::new();
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
         let n = file.read(&mut buffer)?;
@@ -128,7 +128,7 @@ pub(crate) fn sha256_of(dir: &Dir, path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]

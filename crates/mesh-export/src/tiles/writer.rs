@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, OpenOptions};
-use sha2::{Digest, Sha256};
 
 use super::TilePath;
+use super::checksum::Checksum;
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
 use super::walk::{self, FileKind, WalkError, Walked};
@@ -97,7 +97,7 @@ const STREAM_BUFFER: usize = 256 * 1024;
 /// The decoded content on its way to disk: written, hashed, counted, its head kept.
 struct Sink {
     out: std::io::BufWriter<std::fs::File>,
-    hasher: Sha256,
+    hasher: Checksum,
     size: u64,
     head: Head,
 }
@@ -170,7 +170,7 @@ impl Write for Sink {
 impl Sink {
     /// A sink into `file` that already holds `size` bytes, hashed into `hasher`, whose first
     /// bytes are in `head`, writing through a buffer of `buffer` bytes (0: none).
-    fn new(file: std::fs::File, head: Head, size: u64, hasher: Sha256, buffer: usize) -> Self {
+    fn new(file: std::fs::File, head: Head, size: u64, hasher: Checksum, buffer: usize) -> Self {
         Sink {
             out: std::io::BufWriter::with_capacity(buffer, file),
             hasher,
@@ -248,7 +248,7 @@ impl FileWriter {
                         file,
                         Head::new(&self.kind),
                         0,
-                        Sha256::new(),
+                        Checksum::new(),
                         self.whole_body_buffer(),
                     );
                     let sink = self.fill(sink, &body)?;
@@ -314,7 +314,7 @@ impl FileWriter {
             .create(true)
             .truncate(self.resume_from == 0);
         let mut file = self.dir.open_with(&self.part, &options)?;
-        let mut sink_hasher = Sha256::new();
+        let mut sink_hasher = Checksum::new();
         let mut head = Head::new(&self.kind);
         if self.resume_from > 0 {
             // A part file shorter than what the attempt continues (deleted or cut meanwhile)
@@ -410,7 +410,7 @@ impl FileWriter {
         let entry = ManifestEntry {
             path: self.path.to_string(),
             size,
-            sha256: hex::encode(hasher.finalize()),
+            xxh3_128: hex::encode(hasher.finish()),
         };
         self.journal
             .lock()
@@ -672,10 +672,10 @@ mod tests {
                 "unnamed: {unnamed}"
             );
             assert_eq!(entry.size, body.len() as u64);
-            assert_eq!(entry.sha256, hex::encode(Sha256::digest(body)));
+            assert_eq!(entry.xxh3_128, super::super::checksum::hex_of(body));
             let journal =
                 std::fs::read_to_string(temp.path().join(super::super::JOURNAL_FILE)).unwrap();
-            assert!(journal.contains(&entry.sha256), "{journal}");
+            assert!(journal.contains(&entry.xxh3_128), "{journal}");
             let references = references.unwrap().unwrap();
             assert_eq!(references.references.len(), 1, "read back from the file");
         }
