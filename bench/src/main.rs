@@ -863,23 +863,27 @@ stack's call future is 2080 bytes against bare reqwest's 736 (more memory to tou
 task changes core). What would remove more: a smaller call future.\n";
 
 /// Profiling notes on the downloader against curl.
-const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** On this machine's ext4 both tools \
-spend about half their CPU allocating inodes (`__ext4_new_inode`, most of it \
-`find_inode_bit` skipping inodes freed in the last minutes, `recently_deleted`), so the file \
-system sets the pace for both, and how fast depends on what the disk did before: the same \
-binaries measured 217, 134, 102 and 74 MB/s in four runs back to back, each run deleting its \
-outputs (curl 244, 132, 96 and 70). What the downloader does on top, per file, in a \
-`perf record` of `--only download`: its inode allocation costs about 1.5 times \
-curl's for the same files (several writer threads scan the same bitmaps, where curl creates \
-files from one thread), SHA-256 of every byte for the manifest (about 6% of its CPU, with \
-SHA-NI), reading the references of each `.glb` (about 4%), HTTP and the runtime (about 20%). \
-Already done: a file that arrives whole is written to an unnamed file (`O_TMPFILE`) and \
-linked into place, so no part-file entry is created and renamed and the inode is allocated \
-outside the directory's lock (the writers' spinning on it, `rwsem_spin_on_owner`, was about \
-a fifth of the downloader's CPU, and the rename another sixth); a small file reaches its \
-writer in one piece, as the chunks it arrived in, written straight to the file (it was copied \
-into one buffer, then into a write buffer: memmove was about 6% of the downloader's CPU); a `.glb`'s JSON chunk is read from memory; directories are created once \
-per run. Letting only one writer at a time create and fill a file made no measurable \
-difference (two `--quick` runs at 0.78× and 0.87×, against 0.80× and 0.91× without), so it \
-was not kept. What could remove more: less CPU per file (hashing, reading references and the \
-runtime's share), since curl finishes the same files with two thirds of the CPU.\n";
+const PROFILE_NOTES_DOWNLOAD: &str = "- **Download speed.** Both tools spend most of their CPU \
+in the kernel: copying into the page cache, receiving from TCP, creating inodes. How much \
+depends on what the disk did before: on this machine's ext4, inode allocation skips inodes \
+freed in the last minutes (`find_inode_bit`, `recently_deleted`), and the same binaries \
+measured 217, 134, 102 and 74 MB/s in four runs back to back, each run deleting its outputs \
+(curl 244, 132, 96 and 70); the same run's system time varied from 0.5 to 2.7 s. In a calm \
+state (one run of each alone, `perf record` and `strace -c`, 2002 files) the kernel's share \
+was the same for both (0.48 against 0.47 s), and the difference was in user space: 0.45-0.50 \
+s against curl's 0.15-0.20. A third of that was SHA-256 of every byte for the manifest (0.15 s \
+per 200 MB: 1.35 GB/s with SHA-NI, as `openssl speed` measures here); the manifest now records \
+XXH3-128, about 1.5% of the samples. The emulator and the client keep the two cores about 85% \
+busy, so CPU the downloader saves is throughput. What is left on top of curl, per file: the \
+allocator (about 5% of the samples; mimalloc took 0.06 s off but raised the peak memory from \
+12 to 49 MiB, so it was not kept), reading the references of each `.glb` (about 2.5%), URL \
+parsing (reqwest parses each request's URL twice while redirects are followed: about 2%), and \
+the hand-off to the blocking writer (4.6 `futex` calls a file, and a contended lock in the \
+runtime's blocking pool). Already done: a file that arrives whole is written to an unnamed \
+file (`O_TMPFILE`) and linked into place, so no part-file entry is created and renamed and the \
+inode is allocated outside the directory's lock (the writers' spinning on it, \
+`rwsem_spin_on_owner`, was about a fifth of the downloader's CPU, and the rename another \
+sixth); a small file reaches its writer in one piece, written straight to the file (copying it \
+into one buffer and then a write buffer was about 6% of the CPU); a `.glb`'s JSON chunk is \
+read from memory; directories are created once per run. Letting only one writer at a time \
+create and fill a file made no measurable difference, so it was not kept.\n";
