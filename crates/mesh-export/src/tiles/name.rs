@@ -115,9 +115,11 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
     }
     // Windows ignores what follows the first dot, and trailing spaces before it.
     let stem = name.split('.').next().unwrap_or_default().trim_end();
+    // Compared char by char as `str::to_uppercase` would map them, without building the
+    // upper-case name: every segment of every URI is checked.
     if let Some(device) = DEVICE_NAMES
         .iter()
-        .find(|device| stem.to_uppercase() == **device)
+        .find(|device| stem.chars().flat_map(char::to_uppercase).eq(device.chars()))
     {
         return Err(NameError::ReservedDevice((*device).to_owned()));
     }

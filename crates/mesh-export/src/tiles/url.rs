@@ -540,23 +540,24 @@ fn push_relative(stack: &mut Vec<String>, relative: &str) -> Result<(), RefusalR
 /// their order: the signature's parameters win (a URI cannot replace or repeat `sig`), the
 /// URI's others (`v=2`) are kept.
 fn merge_queries(signed: Option<&str>, own: Option<&str>) -> Option<String> {
-    let name_of = |pair: &str| percent_decode(pair.split('=').next().unwrap_or_default());
-    let signed_names: Vec<String> = signed
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter(|pair| !pair.is_empty())
-        .map(name_of)
-        .collect();
-    let own_pairs = own
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter(|pair| !pair.is_empty() && !signed_names.contains(&name_of(pair)));
-    let merged: Vec<&str> = signed
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter(|pair| !pair.is_empty())
-        .chain(own_pairs)
-        .collect();
+    fn pairs(query: Option<&str>) -> impl Iterator<Item = &str> {
+        query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|pair| !pair.is_empty())
+    }
+    let mut own_pairs = pairs(own).peekable();
+    // Names are decoded only when there is something to compare: most URIs have no query.
+    let kept_own: Vec<&str> = if own_pairs.peek().is_none() {
+        Vec::new()
+    } else {
+        let name_of = |pair: &str| percent_decode(pair.split('=').next().unwrap_or_default());
+        let signed_names: Vec<String> = pairs(signed).map(name_of).collect();
+        own_pairs
+            .filter(|pair| !signed_names.contains(&name_of(pair)))
+            .collect()
+    };
+    let merged: Vec<&str> = pairs(signed).chain(kept_own).collect();
     (!merged.is_empty()).then(|| merged.join("&"))
 }
 
