@@ -202,7 +202,8 @@ pub(crate) fn previous_entries(dir: &Dir, source: &str) -> HashMap<Box<str>, Rec
         }
     };
     match Manifest::read_in(dir) {
-        Ok(Some(manifest)) if manifest.source == source && manifest.version == MANIFEST_VERSION => {
+        // Another format version is an error of `Manifest::read_in`.
+        Ok(Some(manifest)) if manifest.source == source => {
             manifest.files.into_iter().for_each(&mut record);
         }
         Ok(_) => {}

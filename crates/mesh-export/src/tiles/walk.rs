@@ -10,7 +10,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::TilePath;
@@ -243,13 +243,44 @@ macro_rules! ignore_other_types {
     };
 }
 
+/// A JSON value read and checked as a parsed document is (UTF-8 and escapes in strings,
+/// numbers in range, nesting depth), then dropped. `IgnoredAny` skips a value without those
+/// checks, so a corrupt part of a file that is not looked into would pass.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    ignore_other_types!(Checked);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Checked, A::Error> {
+        drain_seq(seq).map(|()| Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Checked, A::Error> {
+        drain_map(map).map(|()| Checked)
+    }
+}
+
 fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    while seq.next_element::<Checked>()?.is_some() {}
     Ok(())
 }
 
 fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    while map.next_entry::<Checked, Checked>()?.is_some() {}
     Ok(())
 }
 
@@ -300,7 +331,7 @@ impl<'de> Visitor<'de> for TilesetSeed<'_> {
                     };
                 }
                 TilesetKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                 }
             }
         }
@@ -358,7 +389,7 @@ impl<'de> Visitor<'de> for TileSeed<'_> {
                     })?;
                 }
                 TileKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                 }
             }
         }
@@ -543,13 +574,13 @@ impl<'de> Visitor<'de> for GltfSeed {
         while let Some(key) = map.next_key::<GltfKey>()? {
             match key {
                 GltfKey::Asset => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                     gltf.asset = true;
                 }
                 GltfKey::Buffers => gltf.buffers = map.next_value_seed(UrisSeed)?,
                 GltfKey::Images => gltf.images = map.next_value_seed(UrisSeed)?,
                 GltfKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                 }
             }
         }
@@ -626,7 +657,7 @@ impl<'de> Visitor<'de> for UriOfSeed {
             match key {
                 UriKey::Uri => uri = map.next_value_seed(StringSeed)?,
                 UriKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                 }
             }
         }
@@ -1040,6 +1071,20 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_part_of_a_tileset_the_walk_does_not_look_into_is_still_an_error() {
+        let good = br#"{"asset": {"version": "1.1"}, "root": {"content": {"uri": "a.glb"}}}"#;
+        assert!(references(FileKind::Tileset, &good[..]).is_ok());
+        for corrupt in [
+            br#"{"asset": {"version": 1e400}, "root": {"content": {"uri": "a.glb"}}}"#.to_vec(),
+            br#"{"asset": {"generator": "\ud800"}, "root": {"content": {"uri": "a.glb"}}}"#.to_vec(),
+            b"{\"asset\": {\"generator\": \"\xff\"}, \"root\": {\"content\": {\"uri\": \"a.glb\"}}}".to_vec(),
+        ] {
+            let error = references(FileKind::Tileset, &corrupt[..]).unwrap_err();
+            assert!(matches!(error, WalkError::Json(_)), "{error}");
+        }
+    }
+
+    #[test]
     fn a_document_without_a_root_tile_is_not_a_tileset() {
         let err = tileset_uris(&json!({"asset": {}})).unwrap_err();
         assert!(err.to_string().contains("no `root` tile"), "{err}");
@@ -1051,8 +1096,8 @@ mod tests {
     }
 
     /// What a whole parsed document names: the reading the streamed one must agree with.
-    fn parsed_gltf_uris(text: &str) -> Option<Vec<String>> {
-        let gltf: Value = serde_json::from_str(text).ok()?;
+    fn parsed_gltf_uris(bytes: &[u8]) -> Option<Vec<String>> {
+        let gltf: Value = serde_json::from_slice(bytes).ok()?;
         if !gltf.is_object() || gltf.get("asset").is_none() {
             return None;
         }
@@ -1090,7 +1135,8 @@ mod tests {
 
     #[test]
     fn a_streamed_gltf_names_what_the_parsed_document_names() {
-        let documents = [
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let mut documents: Vec<Vec<u8>> = [
             r#"{"asset": null, "buffers": [{"uri": "a.bin"}]}"#,
             r#"{"asset": {}, "buffers": {"uri": "a.bin"}, "images": "b.png"}"#,
             r#"{"asset": {}, "buffers": [1, "x", null, [{"uri": "in-array.bin"}], {"uri": 3}, {"uri": ["c"]}, {"uri": "ok.bin"}]}"#,
@@ -1103,9 +1149,44 @@ mod tests {
             r#"{"asset": {}, "buffers": [{"uri": "a.bin"}"#,
             r#"{"Asset": {}, "Buffers": [{"uri": "a.bin"}]}"#,
             "{}",
-        ];
-        for text in documents {
-            assert_eq!(gltf_text_uris(text).ok(), parsed_gltf_uris(text), "{text}");
+            // Corrupt parts the reader does not look into are still checked, as a parse would.
+            r#"{"asset": {"v": 1e400}, "buffers": [{"uri": "a.bin"}]}"#,
+            r#"{"asset": {}, "buffers": [{"uri": "a.bin", "byteLength": 1e400}]}"#,
+            r#"{"asset": {"generator": "\ud800"}, "buffers": [{"uri": "a.bin"}]}"#,
+        ]
+        .iter()
+        .map(|text| text.as_bytes().to_vec())
+        .collect();
+        documents.push(
+            b"{\"asset\": {}, \"extras\": \"\xff\xfe\", \"buffers\": [{\"uri\": \"a.bin\"}]}"
+                .to_vec(),
+        );
+        documents
+            .push(b"{\"asset\": {}, \"\xff\": 1, \"buffers\": [{\"uri\": \"a.bin\"}]}".to_vec());
+        for depth in [120, 127, 128, 200] {
+            documents.push(
+                format!(
+                    r#"{{"asset": {{}}, "extras": {}, "buffers": [{{"uri": "a.bin"}}]}}"#,
+                    nested(depth)
+                )
+                .into_bytes(),
+            );
+        }
+        documents.push(
+            format!(
+                r#"{{"asset": {{}}, "buffers": [{{"uri": {}}}]}}"#,
+                nested(300)
+            )
+            .into_bytes(),
+        );
+        for bytes in &documents {
+            let expected = parsed_gltf_uris(bytes);
+            let text = String::from_utf8_lossy(bytes);
+            // As a `.glb`'s JSON chunk is read (from memory) and as a `.gltf` is (a stream).
+            let streamed = gltf_uris(serde_json::Deserializer::from_slice(bytes)).ok();
+            assert_eq!(streamed, expected, "{text}");
+            let read = gltf_uris(serde_json::Deserializer::from_reader(&bytes[..])).ok();
+            assert_eq!(read, expected, "{text}");
         }
     }
 
