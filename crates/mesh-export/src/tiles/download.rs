@@ -22,6 +22,7 @@ use super::manifest::{
 use super::output::{OutputDir, checksum_of, remove_stale_parts};
 use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
 use super::walk::{FileKind, Reference, WalkError, Walked};
+use super::write_threads::WriteThreads;
 use super::writer::{References, references_on_disk};
 use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
 use crate::retry::RetryOptions;
@@ -238,6 +239,18 @@ impl Downloader {
         })
         .await?;
         let OutputDir { dir, lock } = output;
+        // As many writers as files in flight, but no more than the cores that run them.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let write_threads =
+            WriteThreads::start(self.options.concurrency.min(cores)).map_err(|e| {
+                DownloadError::Output {
+                    path: self.dir.clone(),
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!("cannot start the threads that write files: {e}"),
+                    ),
+                }
+            })?;
         let dir = Arc::new(dir);
         self.progress.send_replace(Progress::default());
 
@@ -249,6 +262,7 @@ impl Downloader {
                 journal: Arc::new(Mutex::new(journal)),
                 progress: self.progress.clone(),
                 created_dirs: Arc::default(),
+                write_threads,
             },
             known,
             entry: tileset.entry().clone(),

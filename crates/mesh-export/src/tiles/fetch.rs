@@ -17,6 +17,7 @@ use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
 use super::output::part_path;
 use super::walk::FileKind;
+use super::write_threads::WriteThreads;
 use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
 use crate::retry::{self, Classifier, Ended, Verdict};
 
@@ -38,6 +39,8 @@ pub(crate) struct Fetcher {
     pub(crate) progress: Arc<watch::Sender<Progress>>,
     /// Directories this run has created, shared by its writers.
     pub(crate) created_dirs: Arc<CreatedDirs>,
+    /// Where a body that arrived whole is written.
+    pub(crate) write_threads: WriteThreads,
 }
 
 /// Why one attempt failed, and whether another may follow.
@@ -245,9 +248,10 @@ impl Fetcher {
         part.len = offset;
 
         // All file work happens on one blocking thread per attempt: one hand-off instead of
-        // one per file-system call, and none on the async workers. The thread starts when the
+        // one per file-system call, and none on the async workers. The writer starts when the
         // body is complete or passes BUFFERED_BODY, so a small file (most tiles) reaches it in
-        // one piece, without a wake-up per chunk.
+        // one piece, without a wake-up per chunk, on one of the download's write threads; a
+        // larger one is streamed to a blocking thread of its own, which waits for its chunks.
         let writer = FileWriter {
             dir: self.dir.clone(),
             part: part.path.clone(),
@@ -319,29 +323,37 @@ impl Fetcher {
         };
         // Whatever arrived is written, complete or not: a broken transfer leaves its part for
         // the next attempt's `Range` request.
-        let writing = match started {
+        let written = match started {
             Some((pieces, writing)) => {
                 if checked.is_ok() {
                     // Fails only when the writer already stopped; its error is read below.
                     let _ = pieces.send(Piece::Complete).await;
                 }
-                writing
+                // Without a sender the writer stops at the end of what it has: a broken
+                // transfer leaves its part.
+                drop(pieces);
+                writing.await.ok()
             }
             None if checked.is_ok() => {
                 let writer = writer.take().expect("the writer starts once");
                 let body = pending.take();
-                tokio::task::spawn_blocking(move || writer.write_whole(body))
+                self.write_threads
+                    .run(move || writer.write_whole(body))
+                    .await
             }
             None => {
                 let (pieces, writing) = start(writer.take().expect("the writer starts once"));
                 // Fails only when the writer already stopped; its error is read below.
                 hand_over(&pieces, pending.take()).await;
-                writing
+                drop(pieces);
+                writing.await.ok()
             }
         };
-        let written = writing
-            .await
-            .unwrap_or_else(|e| Err(WriteFailure::Io(std::io::Error::other(e.to_string()))));
+        let written = written.unwrap_or_else(|| {
+            Err(WriteFailure::Io(std::io::Error::other(
+                "the file writer stopped without an answer (it panicked)",
+            )))
+        });
         let uncount = |p: &mut Progress| p.bytes_done = p.bytes_done.saturating_sub(counted);
         match (checked, written) {
             (Ok(()), Ok(Written::Done(entry, references))) => {

@@ -64,6 +64,7 @@ mod url;
 // walker directly; it may change in any release.
 #[doc(hidden)]
 pub mod walk;
+mod write_threads;
 mod writer;
 
 pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
