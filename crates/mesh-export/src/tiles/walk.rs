@@ -218,6 +218,22 @@ enum TileKey {
     Other,
 }
 
+/// A seed that is its own visitor, for any JSON value: `DeserializeSeed` by `deserialize_any`.
+macro_rules! seed_of_visitor {
+    ($seed:ty => $value:ty) => {
+        impl<'de> DeserializeSeed<'de> for $seed {
+            type Value = $value;
+
+            fn deserialize<D: de::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<$value, D::Error> {
+                deserializer.deserialize_any(self)
+            }
+        }
+    };
+}
+
 /// Visitor methods for the JSON types a visitor does not look into: they are consumed and
 /// yield `$value`, as `Value::get` on them would have found nothing.
 macro_rules! ignore_other_types {
@@ -289,13 +305,7 @@ struct TilesetSeed<'a> {
     found: &'a mut Found,
 }
 
-impl<'de> DeserializeSeed<'de> for TilesetSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(TilesetSeed<'_> => ());
 
 impl<'de> Visitor<'de> for TilesetSeed<'_> {
     type Value = ();
@@ -347,13 +357,7 @@ struct TileSeed<'a> {
     problems: &'a mut Vec<WalkError>,
 }
 
-impl<'de> DeserializeSeed<'de> for TileSeed<'_> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(TileSeed<'_> => bool);
 
 impl<'de> Visitor<'de> for TileSeed<'_> {
     type Value = bool;
@@ -456,13 +460,7 @@ struct ChildrenSeed<'a> {
     problems: &'a mut Vec<WalkError>,
 }
 
-impl<'de> DeserializeSeed<'de> for ChildrenSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(ChildrenSeed<'_> => ());
 
 impl<'de> Visitor<'de> for ChildrenSeed<'_> {
     type Value = ();
@@ -541,16 +539,7 @@ struct Gltf {
     images: Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for GltfSeed {
-    type Value = Option<Gltf>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(GltfSeed => Option<Gltf>);
 
 impl<'de> Visitor<'de> for GltfSeed {
     type Value = Option<Gltf>;
@@ -591,16 +580,7 @@ impl<'de> Visitor<'de> for GltfSeed {
 /// The `uri` strings of a list of objects (`buffers`, `images`).
 struct UrisSeed;
 
-impl<'de> DeserializeSeed<'de> for UrisSeed {
-    type Value = Vec<String>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(UrisSeed => Vec<String>);
 
 impl<'de> Visitor<'de> for UrisSeed {
     type Value = Vec<String>;
@@ -627,16 +607,7 @@ impl<'de> Visitor<'de> for UrisSeed {
 /// The `uri` string of an object; `None` for anything else.
 struct UriOfSeed;
 
-impl<'de> DeserializeSeed<'de> for UriOfSeed {
-    type Value = Option<String>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(UriOfSeed => Option<String>);
 
 impl<'de> Visitor<'de> for UriOfSeed {
     type Value = Option<String>;
@@ -668,16 +639,7 @@ impl<'de> Visitor<'de> for UriOfSeed {
 /// A JSON string; `None` for any other value.
 struct StringSeed;
 
-impl<'de> DeserializeSeed<'de> for StringSeed {
-    type Value = Option<String>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_visitor!(StringSeed => Option<String>);
 
 impl<'de> Visitor<'de> for StringSeed {
     type Value = Option<String>;
