@@ -1091,8 +1091,11 @@ mod tests {
     fn a_gltf_object_without_an_asset_is_not_a_gltf() {
         let err = gltf_text_uris(r#"{"buffers": [{"uri": "mesh.bin"}]}"#).unwrap_err();
         assert!(err.to_string().contains("no `asset`"), "{err}");
-        assert!(gltf_text_uris(r#"[{"asset": {}}]"#).is_err());
-        assert!(gltf_text_uris(r#""asset""#).is_err());
+        // A whole document of another shape is not a glTF, rather than a broken one.
+        for other in [r#"[{"asset": {}}]"#, r#""asset""#, "7", "null"] {
+            let error = gltf_text_uris(other).unwrap_err();
+            assert!(matches!(error, WalkError::Shape(_)), "{other}: {error}");
+        }
     }
 
     #[test]
