@@ -1105,6 +1105,7 @@ mod tests {
             r#"{"asset": null, "buffers": [{"uri": "a.bin"}]}"#,
             r#"{"asset": {}, "buffers": {"uri": "a.bin"}, "images": "b.png"}"#,
             r#"{"asset": {}, "buffers": [1, "x", null, [{"uri": "in-array.bin"}], {"uri": 3}, {"uri": ["c"]}, {"uri": "ok.bin"}]}"#,
+            r#"{"asset": {}, "buffers": [{"uri": {"uri": "in-object.bin"}}, {"uri": true}, {"uri": -1.5}, {"uri": "ok.bin"}]}"#,
             r#"{"asset": {}, "buffers": [{"uri": "first.bin"}], "buffers": [{"uri": "last.bin"}]}"#,
             r#"{"asset": {}, "buffers": [{"uri": "first.bin"}], "buffers": 7}"#,
             r#"{"asset": {}, "images": [{"uri": "a.png", "uri": "b.png"}, {"uri": "c.png", "uri": null}]}"#,
