@@ -691,34 +691,36 @@ fn ranges_of(requests: &[Request]) -> Vec<Option<u64>> {
     requests.iter().map(|r| range_start(&r.headers)).collect()
 }
 
+/// The `Range` start each request for a 400,000-byte `t.bin` asked, `reply` answering each
+/// from the number of earlier requests for it and the body.
+async fn ranges_for_plain_file(
+    reply: impl Fn(usize, Bytes) -> Reply + Send + Sync + 'static,
+) -> Vec<Option<u64>> {
+    let requests = fetch_one("t.bin", plain_bytes(400_000), move |_, previous, body| {
+        reply(previous, body)
+    })
+    .await;
+    ranges_of(&requests)
+}
+
 #[tokio::test]
 async fn a_transfer_broken_before_its_first_byte_is_fetched_whole_again() {
-    let requests = fetch_one(
-        "t.bin",
-        plain_bytes(400_000),
-        |_, previous, body| match previous {
-            0 => Reply::Cut(body, 0),
-            _ => Reply::Ranged(body),
-        },
-    )
+    let ranges = ranges_for_plain_file(|previous, body| match previous {
+        0 => Reply::Cut(body, 0),
+        _ => Reply::Ranged(body),
+    })
     .await;
-    let ranges = ranges_of(&requests);
     assert_eq!(ranges, [None, None]);
 }
 
 #[tokio::test]
 async fn a_broken_transfer_of_unknown_length_is_fetched_whole_again() {
     // Without a total, nothing could check that a continued file is the whole file.
-    let requests = fetch_one(
-        "t.bin",
-        plain_bytes(400_000),
-        |_, previous, body| match previous {
-            0 => Reply::CutChunked(body, 100_000),
-            _ => Reply::Ranged(body),
-        },
-    )
+    let ranges = ranges_for_plain_file(|previous, body| match previous {
+        0 => Reply::CutChunked(body, 100_000),
+        _ => Reply::Ranged(body),
+    })
     .await;
-    let ranges = ranges_of(&requests);
     assert_eq!(ranges, [None, None]);
 }
 
@@ -763,18 +765,12 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
 async fn a_continuation_shorter_or_longer_than_its_content_range_is_never_kept() {
     // A `.bin` has no structure to check: the length is all that can tell.
     for by in [-1000, 1000] {
-        let requests =
-            fetch_one(
-                "t.bin",
-                plain_bytes(400_000),
-                move |_, previous, body| match previous {
-                    0 => Reply::Cut(body, 100_000),
-                    1 => Reply::LyingRange(body, by),
-                    _ => Reply::Ranged(body),
-                },
-            )
-            .await;
-        let ranges = ranges_of(&requests);
+        let ranges = ranges_for_plain_file(move |previous, body| match previous {
+            0 => Reply::Cut(body, 100_000),
+            1 => Reply::LyingRange(body, by),
+            _ => Reply::Ranged(body),
+        })
+        .await;
         // Short, the part file is continued where it ends; long, it holds more than the
         // file and is fetched whole.
         let third = if by < 0 { Some(399_000) } else { None };
@@ -880,18 +876,12 @@ async fn a_large_file_cut_short_every_time_never_gets_its_name() {
 #[tokio::test]
 async fn a_server_that_ignores_the_range_or_answers_another_one_gets_a_whole_fetch() {
     for wrong in [false, true] {
-        let requests =
-            fetch_one(
-                "t.bin",
-                plain_bytes(400_000),
-                move |_, previous, body| match previous {
-                    0 => Reply::Cut(body, 100_000),
-                    _ if wrong => Reply::WrongRange(body),
-                    _ => Reply::Full(body),
-                },
-            )
-            .await;
-        let ranges = ranges_of(&requests);
+        let ranges = ranges_for_plain_file(move |previous, body| match previous {
+            0 => Reply::Cut(body, 100_000),
+            _ if wrong => Reply::WrongRange(body),
+            _ => Reply::Full(body),
+        })
+        .await;
         // The second request asks for the rest; after a wrong answer to it, the third asks
         // for the whole file, not for the same rest again.
         let expected = if wrong {
