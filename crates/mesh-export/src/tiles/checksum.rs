@@ -4,7 +4,8 @@
 //! It detects a file cut short, changed or corrupted on disk, which is what the manifest is
 //! for. A cryptographic digest would protect nothing more: the manifest sits beside the files it
 //! describes, so whoever can change a file can change its entry too. SHA-256 of every byte cost
-//! about a third of the downloader's CPU time; XXH3 costs a few percent of that.
+//! about a third of the downloader's own (user-space) CPU time; XXH3 costs a few percent of
+//! that.
 
 use xxhash_rust::xxh3::Xxh3Default;
 
