@@ -22,7 +22,7 @@ use mesh_export_client::BoxFuture;
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
-use crate::retry::{self, Classifier, Ended, RetryOptions};
+use crate::retry::{self, ClassifyRetry, Ended, RetryOptions, TokenFetch};
 
 /// The IMS token endpoint for service applications.
 pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
@@ -172,7 +172,7 @@ impl AuthError {
             error_description: Option<String>,
         }
         let parsed = serde_json::from_slice::<OAuthError>(body).ok();
-        let redact = |s: String| crate::error::redact(&s);
+        let redact = |s: String| http_policy::redact::redact(&s);
         AuthError::TokenEndpoint {
             status,
             error: parsed.as_ref().and_then(|p| p.error.clone()).map(redact),
@@ -354,9 +354,9 @@ impl ClientCredentials {
             )>| {
                 match outcome {
                     Ok((status, headers, _)) => {
-                        Classifier::TokenFetch.classify_status(&method, *status, headers)
+                        TokenFetch.classify_status(&method, *status, headers)
                     }
-                    Err(error) => Classifier::TokenFetch.classify_transport(&method, error),
+                    Err(error) => TokenFetch.classify_transport(&method, error),
                 }
             },
             |_| self.request_token(body.clone()),

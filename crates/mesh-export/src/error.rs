@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 
 use crate::auth::AuthError;
 use crate::retry;
+use http_policy::redact::redact;
 
 /// How many characters of an undecodable body an error keeps.
 const BODY_EXCERPT_CHARS: usize = 512;
@@ -282,21 +283,6 @@ pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
     redact(&text)
 }
 
-/// A link from a response, for a message: without its query string (and redacted, in case it
-/// is not a URL at all).
-pub(crate) fn redact_link(href: &str) -> String {
-    redact(href.split('?').next().unwrap_or_default())
-}
-
-/// A URL with its query string removed, for messages.
-pub(crate) fn redacted_url(url: &url::Url) -> String {
-    let mut url = url.clone();
-    if url.query().is_some() {
-        url.set_query(Some(REDACTED));
-    }
-    url.to_string()
-}
-
 pub(crate) fn correlation_header(headers: &HeaderMap) -> Option<String> {
     headers
         .get(crate::policy::CORRELATION_ID)
@@ -311,167 +297,10 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
     redact(&cut)
 }
 
-/// What replaces a secret.
-const REDACTED: &str = "REDACTED";
-
-/// Query parameters that carry a URL signature or credential, lower case: Azure SAS (`sig`),
-/// CloudFront (`Signature`, `Policy`, `Key-Pair-Id`, also as `CloudFront-*` cookies), S3
-/// presigned URLs (every `X-Amz-*`) and Google Cloud Storage (`X-Goog-*`). Matched anywhere in
-/// the text, case-insensitively, followed by `=` or its encoding `%3D`.
-const SIGNATURE_PARAMETERS: [&str; 6] = [
-    "sig",
-    "signature",
-    "policy",
-    "key-pair-id",
-    "x-amz-",
-    "x-goog-",
-];
-
-/// Where the value of a signature parameter whose name ends at `at` starts, if a separator
-/// follows the name: `=` (also encoded as `%3D`, `%253D` or `\u003d`), or `:` as in a header or
-/// a JSON key (`"sig": "..."`); spaces and an opening quote before the value are skipped.
-fn value_after(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const SEPARATORS: [&[u8]; 5] = [b"=", b":", b"%3d", b"%253d", b"\\u003d"];
-    let skip_spaces = |mut at: usize| {
-        while bytes.get(at) == Some(&b' ') {
-            at += 1;
-        }
-        at
-    };
-    if matches!(bytes.get(at), Some(b'"' | b'\'')) {
-        at += 1;
-    }
-    at = skip_spaces(at);
-    let separator = SEPARATORS.iter().find(|s| bytes[at..].starts_with(s))?;
-    at = skip_spaces(at + separator.len());
-    if matches!(bytes.get(at), Some(b'"' | b'\'')) {
-        at += 1;
-    }
-    Some(at)
-}
-
-/// Whether `b` ends a parameter value or a URL in running text.
-fn ends_value(b: u8) -> bool {
-    b.is_ascii_whitespace()
-        || matches!(
-            b,
-            b'&' | b'"' | b'\'' | b'<' | b'>' | b'\\' | b'`' | b';' | b','
-        )
-}
-
-/// Redacts every URL signature in `text`, wherever it appears: each URL loses its query string
-/// (`https://host/path?REDACTED`), and the value of every known signature parameter
-/// ([`SIGNATURE_PARAMETERS`]) is replaced, also outside URLs (a JSON-escaped or percent-encoded
-/// URL, a bare query string, a cookie).
-///
-/// This is the one redaction of the crate: every message an [`Error`] carries is built through
-/// it, so no constructor can forget it.
-pub(crate) fn redact(text: &str) -> String {
-    redact_parameters(&redact_url_queries(text))
-}
-
-/// Cuts the query string off every `scheme://...` URL in `text`, JSON-escaped ones
-/// (`https:\/\/...`) included.
-fn redact_url_queries(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut search = 0;
-    loop {
-        let plain = text[search..].find("://").map(|n| (search + n, 3, false));
-        let escaped = text[search..]
-            .find(":\\/\\/")
-            .map(|n| (search + n, 5, true));
-        let Some((at, len, escaped)) = [plain, escaped].into_iter().flatten().min() else {
-            break;
-        };
-        let start = at + len;
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| {
-                ends_value(b) && !matches!(b, b'&' | b';' | b',') && !(escaped && b == b'\\')
-            })
-            .map_or(bytes.len(), |n| start + n);
-        if let Some(q) = text[start..end].find('?') {
-            let q = start + q;
-            let query_end = text[q..end].find('#').map_or(end, |h| q + h);
-            out.push_str(&text[copied..=q]);
-            out.push_str(REDACTED);
-            copied = query_end;
-        }
-        search = end;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// Replaces the value of every known signature parameter in `text`. Positions are found in an
-/// ASCII-lowercased copy, which keeps every byte offset of the original.
-fn redact_parameters(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let value_start = SIGNATURE_PARAMETERS.iter().find_map(|name| {
-            let after = bytes[i..].strip_prefix(name.as_bytes())?;
-            // `x-amz-` and `x-goog-` are prefixes: skip the rest of the parameter's name.
-            let skip = if name.ends_with('-') {
-                after
-                    .iter()
-                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
-                    .count()
-            } else {
-                0
-            };
-            value_after(bytes, i + name.len() + skip)
-        });
-        let Some(value_start) = value_start else {
-            i += 1;
-            continue;
-        };
-        let mut value_end = value_start;
-        while value_end < bytes.len()
-            && !ends_value(bytes[value_end])
-            && !bytes[value_end..].starts_with(b"%26")
-        {
-            value_end += 1;
-        }
-        // Both ends sit next to ASCII bytes, so they are character boundaries of `text`.
-        if value_end > value_start {
-            out.push_str(&text[copied..value_start]);
-            out.push_str(REDACTED);
-            copied = value_end;
-        }
-        i = value_end.max(i + 1);
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn signatures_are_redacted_in_quoted_header_json_and_encoded_forms() {
-        for text in [
-            r#"Signature="SECRET5""#,
-            r#"{"sig": "SECRET5"}"#,
-            "x-amz-security-token: SECRET5",
-            "x-amz-security-token:SECRET5",
-            "/c/x%3Fsv%3D1%26sig%253DSECRET5",
-            r"x.glb?sv=1\u0026sig\u003dSECRET5",
-            "sig = SECRET5",
-        ] {
-            let shown = redact(text);
-            assert!(!shown.contains("SECRET5"), "{text} -> {shown}");
-        }
-        // Words that merely contain a parameter's name stay as they are.
-        assert_eq!(redact("a signature mismatch"), "a signature mismatch");
-    }
 
     #[test]
     fn an_error_body_with_null_details_and_target_keeps_its_code() {
@@ -580,27 +409,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn redaction_cuts_queries_and_signature_values_in_any_text() {
-        let text = "é sig=ü€SECRET1 ñ https://h/p?x=SECRET2#frag \
-                    {\"u\":\"https:\\/\\/h\\/p?token=SECRET3\"} \
-                    X-Goog-Signature%3DSECRET4%26next=1";
-        let redacted = redact(text);
-        for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
-            assert!(!redacted.contains(secret), "{secret}: {redacted}");
-        }
-        assert!(
-            redacted.starts_with("é sig=REDACTED ñ https://h/p?REDACTED#frag"),
-            "{redacted}"
-        );
-        assert!(redacted.ends_with("%26next=1"), "{redacted}");
-        // Text without a signature is kept as it is.
-        assert_eq!(
-            redact("HTTP 500: the signing service is down"),
-            "HTTP 500: the signing service is down"
-        );
-    }
-
     #[tokio::test]
     async fn a_transport_failure_is_retryable_and_a_request_that_cannot_be_built_or_redirects_is_not()
      {
@@ -667,19 +475,6 @@ mod tests {
     }
 
     #[test]
-    fn links_and_urls_in_messages_lose_their_query() {
-        assert_eq!(
-            redact_link("https://elsewhere.example/page?sig=SECRET&x=1"),
-            "https://elsewhere.example/page"
-        );
-        assert_eq!(redact_link("not a url at all"), "not a url at all");
-        let url = url::Url::parse("https://h.example/a/b?sig=SECRET").unwrap();
-        assert_eq!(redacted_url(&url), "https://h.example/a/b?REDACTED");
-        let plain = url::Url::parse("https://h.example/a/b").unwrap();
-        assert_eq!(redacted_url(&plain), "https://h.example/a/b");
-    }
-
-    #[test]
     fn a_response_without_a_given_correlation_id_keeps_the_one_it_carries() {
         let body = br#"{"error":{"code":"ExportNotFound","message":"gone"}}"#;
         let mut headers = HeaderMap::new();
@@ -694,11 +489,6 @@ mod tests {
 
         assert_eq!(carried.correlation_id(), Some("from-the-response"));
         assert_eq!(given.correlation_id(), Some("sent"));
-    }
-
-    #[test]
-    fn an_empty_signature_value_is_left_as_it_is() {
-        assert_eq!(redact_parameters("a?sig=&b=1"), "a?sig=&b=1");
     }
 
     #[test]

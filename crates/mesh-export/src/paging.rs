@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue};
 
 use crate::client::Client;
-use crate::error::{self, Error};
+use crate::error::Error;
 use crate::policy;
 use mesh_export_client::builder;
 
@@ -231,7 +231,7 @@ impl Client {
                 if let Some(link) = page.links.next.take() {
                     if !walk.visited.insert(link.href.clone()) {
                         return Err(Error::PageLoop {
-                            href: error::redact_link(&link.href),
+                            href: http_policy::redact::redact_link(&link.href),
                         });
                     }
                     walk.next = Next::At(link.href);
@@ -264,7 +264,7 @@ impl Client {
     /// host, port and path prefix) before the token is sent to it.
     fn service_link(&self, href: &str) -> Result<url::Url, Error> {
         let untrusted = |href: &str| Error::UntrustedLink {
-            href: error::redact_link(href),
+            href: http_policy::redact::redact_link(href),
         };
         let url = url::Url::parse(href).map_err(|_| untrusted(href))?;
         let base = &self.inner.parsed_base;
@@ -280,7 +280,7 @@ impl Client {
         if same_origin && under_base {
             Ok(url)
         } else {
-            tracing::warn!(link = %error::redacted_url(&url), "next-page link points outside the service; not followed");
+            tracing::warn!(link = %http_policy::redact::redact_url(&url), "next-page link points outside the service; not followed");
             Err(untrusted(href))
         }
     }

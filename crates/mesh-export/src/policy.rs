@@ -3,7 +3,7 @@
 //!
 //! 1. once per call: the deprecation notice, one `X-Correlation-ID` reused by every attempt
 //!    (so the service's logs tie them together), and a `mesh_export.call` span;
-//! 2. the retry loop, [`retry::run`] with [`Classifier::ApiCall`];
+//! 2. the retry loop, [`retry::run`] with [`ApiCall`](crate::retry::ApiCall);
 //! 3. in each attempt, the request (the first as built, later ones built again or copied, as
 //!    [`Resend`] says), its `User-Agent` and correlation id, and the auth step: the bearer
 //!    token is checked again (a token refreshed meanwhile is picked up), and a 401 to the token
@@ -34,7 +34,7 @@ use tracing::Instrument;
 use crate::auth::{AuthError, TokenCache};
 use crate::deprecation::Notices;
 use crate::error::{self, Error};
-use crate::retry::{self, Classifier, Ended, RetryOptions, Verdict};
+use crate::retry::{self, ApiCall, ClassifyRetry, Ended, RetryOptions, Verdict};
 
 /// The correlation header, sent on every request and read back from responses.
 pub(crate) const CORRELATION_ID: &str = "x-correlation-id";
@@ -188,12 +188,8 @@ impl MeshExportPolicy {
                 &self.retry,
                 &subject,
                 |outcome: &Result<(StatusCode, HeaderMap, Bytes), AttemptError>| match outcome {
-                    Ok((status, headers, _)) => {
-                        Classifier::ApiCall.classify_status(&method, *status, headers)
-                    }
-                    Err(AttemptError::Transport(e)) => {
-                        Classifier::ApiCall.classify_transport(&method, e)
-                    }
+                    Ok((status, headers, _)) => ApiCall.classify_status(&method, *status, headers),
+                    Err(AttemptError::Transport(e)) => ApiCall.classify_transport(&method, e),
                     // A token fetch runs its own retries (Classifier::TokenFetch).
                     Err(AttemptError::Auth(_) | AttemptError::Build(_)) => Verdict::Final,
                 },

@@ -171,7 +171,7 @@ impl Client {
                                     message: export
                                         .error
                                         .as_deref()
-                                        .map(crate::error::redact)
+                                        .map(http_policy::redact::redact)
                                         .unwrap_or_else(|| "the service gave no reason".into()),
                                 };
                                 return Some((Err(error), s));

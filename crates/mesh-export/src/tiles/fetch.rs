@@ -19,7 +19,7 @@ use super::output::part_path;
 use super::walk::FileKind;
 use super::write_threads::WriteThreads;
 use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
-use crate::retry::{self, Classifier, Ended, Verdict};
+use crate::retry::{self, ClassifyRetry, Ended, Verdict};
 
 /// Chunks in flight between a response and its file writer, per file: with 8 files at a time
 /// and chunks of up to tens of KiB, a few MiB at most.
@@ -195,11 +195,7 @@ impl Fetcher {
                 status: status.as_u16(),
             };
             return Err(
-                match Classifier::BlobFetch.classify_status(
-                    &Method::GET,
-                    status,
-                    response.headers(),
-                ) {
+                match BlobFetch.classify_status(&Method::GET, status, response.headers()) {
                     Verdict::Retry { reason, hint } => AttemptError::Retry {
                         error,
                         reason,
@@ -397,7 +393,7 @@ fn idle_error(idle: Duration) -> AttemptError {
 
 /// A transport failure, judged by the blob classifier.
 fn transport_failure(error: reqwest::Error) -> AttemptError {
-    match Classifier::BlobFetch.classify_transport(&Method::GET, &error) {
+    match BlobFetch.classify_transport(&Method::GET, &error) {
         Verdict::Retry { reason, hint } => AttemptError::Retry {
             error: transport(error),
             reason,
@@ -518,6 +514,27 @@ impl HeldBody {
         }
         self.len = 0;
         std::mem::take(&mut self.chunks)
+    }
+}
+
+/// The classifier of blob `GET`s by signed URL: a 408, 429 or any 5xx and any transport
+/// failure may be repeated. Azure Storage and S3 document `InternalError` and
+/// `OperationTimedOut` as transient and ask clients to retry, and a GET of an immutable blob is
+/// harmless to repeat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BlobFetch;
+
+impl ClassifyRetry for BlobFetch {
+    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
+        match status.as_u16() {
+            429 => Verdict::retry_hinted("rate limited", headers),
+            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
+            _ => Verdict::Final,
+        }
+    }
+
+    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
+        Verdict::after_transport(error, true)
     }
 }
 

@@ -44,7 +44,7 @@
 //! # }
 //! ```
 //!
-//! Nothing in this module prints a signature: URLs appear with `?<redacted>` in `Debug`,
+//! Nothing in this module prints a signature: URLs appear with `?REDACTED` in `Debug`,
 //! `Display`, errors and logs.
 
 mod checksum;

@@ -5,7 +5,7 @@
 //! query. [`TilesetUrl`] holds the two apart, resolves the URIs a tileset names into
 //! [`TileFile`]s, and refuses ([`Refused`]) any URI that would leave the root, so the signature
 //! is only ever sent to the host that issued it. Nothing here prints the query: `Debug` and
-//! `Display` show `?<redacted>` in its place.
+//! `Display` show `?REDACTED` in its place.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use url::Url;
 use super::name::{self, NameError};
 
 /// What replaces a signed query in everything this module prints.
-const REDACTED: &str = "<redacted>";
+use http_policy::redact::{REDACTED, redact_url as redacted};
 
 /// Why a mesh href or tileset URL could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +48,7 @@ pub enum TilesetUrlError {
 ///     "https://blobs.example/c/export-1/tileset.json?sv=1&sig=secret"
 /// );
 /// // Printing never shows the signature.
-/// assert_eq!(url.to_string(), "https://blobs.example/c/export-1/?<redacted>");
+/// assert_eq!(url.to_string(), "https://blobs.example/c/export-1/?REDACTED");
 /// # Ok::<(), mesh_export::tiles::TilesetUrlError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -161,7 +161,7 @@ impl TilesetUrl {
         // A refused URI is reported (errors, the manifest, the CLI's JSON): never with a
         // signature it may carry.
         let refuse = |reason| Refused {
-            uri: crate::error::redact(uri),
+            uri: http_policy::redact::redact(uri),
             in_file: against.clone(),
             reason,
         };
@@ -314,23 +314,6 @@ impl fmt::Debug for TileFile {
             .field("path", &self.path.as_str())
             .field("url", &redacted(&self.url))
             .finish()
-    }
-}
-
-/// A URL as text for people: its query replaced by `<redacted>`, no credentials in its
-/// authority, and any signature parameter written into its path (`;sig=...`) redacted.
-pub(crate) fn redacted(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    let query = shown.query().is_some();
-    shown.set_query(None);
-    let shown = crate::error::redact(shown.as_str());
-    if query {
-        format!("{shown}?{REDACTED}")
-    } else {
-        shown
     }
 }
 
@@ -700,19 +683,19 @@ mod tests {
     fn urls_shown_to_people_keep_where_they_point_and_lose_secrets() {
         assert_eq!(
             url().to_string(),
-            "https://blobs.example/container/export-1/?<redacted>"
+            "https://blobs.example/container/export-1/?REDACTED"
         );
         let file = url().file_at(TilePath::parse("a/b.glb").unwrap(), None);
         assert_eq!(
             format!("{file:?}"),
-            "TileFile { path: \"a/b.glb\", url: \"https://blobs.example/container/export-1/a/b.glb?<redacted>\" }"
+            "TileFile { path: \"a/b.glb\", url: \"https://blobs.example/container/export-1/a/b.glb?REDACTED\" }"
         );
         let tricky =
             Url::parse("https://user:pw@h.example/c;sig=SECRET1/t.json?sig=SECRET2#frag").unwrap();
         // A signature may hold `/` (base64), so its value runs to the end of the path.
         assert_eq!(
             redacted(&tricky),
-            "https://h.example/c;sig=REDACTED?<redacted>"
+            "https://h.example/c;sig=REDACTED?REDACTED"
         );
         let plain = Url::parse("https://h.example/c/t.json").unwrap();
         assert_eq!(redacted(&plain), "https://h.example/c/t.json");

@@ -1,0 +1,58 @@
+use super::*;
+
+#[test]
+fn signatures_are_redacted_in_quoted_header_json_and_encoded_forms() {
+    for text in [
+        r#"Signature="SECRET5""#,
+        r#"{"sig": "SECRET5"}"#,
+        "x-amz-security-token: SECRET5",
+        "x-amz-security-token:SECRET5",
+        "/c/x%3Fsv%3D1%26sig%253DSECRET5",
+        r"x.glb?sv=1\u0026sig\u003dSECRET5",
+        "sig = SECRET5",
+    ] {
+        let shown = redact(text);
+        assert!(!shown.contains("SECRET5"), "{text} -> {shown}");
+    }
+    // Words that merely contain a parameter's name stay as they are.
+    assert_eq!(redact("a signature mismatch"), "a signature mismatch");
+}
+
+#[test]
+fn redaction_cuts_queries_and_signature_values_in_any_text() {
+    let text = "é sig=ü€SECRET1 ñ https://h/p?x=SECRET2#frag \
+                {\"u\":\"https:\\/\\/h\\/p?token=SECRET3\"} \
+                X-Goog-Signature%3DSECRET4%26next=1";
+    let redacted = redact(text);
+    for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
+        assert!(!redacted.contains(secret), "{secret}: {redacted}");
+    }
+    assert!(
+        redacted.starts_with("é sig=REDACTED ñ https://h/p?REDACTED#frag"),
+        "{redacted}"
+    );
+    assert!(redacted.ends_with("%26next=1"), "{redacted}");
+    // Text without a signature is kept as it is.
+    assert_eq!(
+        redact("HTTP 500: the signing service is down"),
+        "HTTP 500: the signing service is down"
+    );
+}
+
+#[test]
+fn an_empty_signature_value_is_left_as_it_is() {
+    assert_eq!(redact_parameters("a?sig=&b=1"), "a?sig=&b=1");
+}
+
+#[test]
+fn links_and_urls_in_messages_lose_their_query() {
+    assert_eq!(
+        redact_link("https://elsewhere.example/page?sig=SECRET&x=1"),
+        "https://elsewhere.example/page"
+    );
+    assert_eq!(redact_link("not a url at all"), "not a url at all");
+    let url = url::Url::parse("https://h.example/a/b?sig=SECRET").unwrap();
+    assert_eq!(redact_url(&url), "https://h.example/a/b?REDACTED");
+    let plain = url::Url::parse("https://h.example/a/b").unwrap();
+    assert_eq!(redact_url(&plain), "https://h.example/a/b");
+}
