@@ -36,7 +36,7 @@ pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
         eprintln!("error: cannot read the tileset URL from stdin: {e}");
         return ExitCode::FAILURE;
     }
-    let tileset = match TilesetUrl::from_mesh_href(href.trim()) {
+    let tileset = match TilesetUrl::from_root_href(href.trim()) {
         Ok(tileset) => tileset,
         Err(e) => {
             eprintln!("error: {e}");

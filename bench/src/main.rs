@@ -602,7 +602,7 @@ fn download_comparison(
     concurrency: usize,
 ) -> Result<DownloadResults, String> {
     let href = exported_mesh_href(runtime, api)?;
-    let tileset = TilesetUrl::from_mesh_href(&href).map_err(|e| e.to_string())?;
+    let tileset = TilesetUrl::from_root_href(&href).map_err(|e| e.to_string())?;
     let curl = download::find_curl();
 
     let work = tempfile::Builder::new()

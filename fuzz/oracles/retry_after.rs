@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mesh_export::retry::parse_retry_after;
+use http_policy::retry::parse_retry_after;
 
 /// The fixed clock the target measures dates against.
 fn now() -> SystemTime {

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use mesh_export::tiles::implicit::{ImplicitTiling, SubtreeContext, TileCoord, read_subtree};
-use mesh_export::tiles::{TilePath, TilesetUrl};
 use serde_json::json;
+use tiles3d::TilePath;
+use tiles3d::implicit::{ImplicitTiling, SubtreeContext, TileCoord, read_subtree};
+use tiles3d_download::TilesetUrl;
 
 use super::portable::assert_portable;
 
@@ -60,7 +61,7 @@ pub fn check(data: &[u8]) {
         "{} references from a subtree of {tiles} tiles and {children} children",
         walked.references.len()
     );
-    let root = TilesetUrl::from_mesh_href(ROOT).expect("the root href is valid");
+    let root = TilesetUrl::from_root_href(ROOT).expect("the root href is valid");
     for reference in &walked.references {
         let base = reference.base.as_deref().unwrap_or(&path);
         let Ok(Some(file)) = root.resolve(&reference.uri, base) else {

@@ -4,7 +4,7 @@
 //! names, no trailing dot or space), the root never leaves the URL's host, and a resolved
 //! file's query carries the signature exactly once.
 
-use mesh_export::tiles::TilesetUrl;
+use tiles3d_download::TilesetUrl;
 
 use super::portable::assert_portable;
 
@@ -26,7 +26,7 @@ pub fn check(data: &[u8]) {
     let parsed = match selector % 3 {
         0 => TilesetUrl::parse(&href),
         1 => TilesetUrl::from_tileset_json_url(&href),
-        _ => TilesetUrl::from_mesh_href(&href),
+        _ => TilesetUrl::from_root_href(&href),
     };
     let Ok(tileset) = parsed else { return };
     let entry = tileset.entry().as_str().to_owned();

@@ -2,8 +2,9 @@
 //! every file the resolver accepts stays under the signed root, on its host, carries the
 //! signature once, and is named by portable path segments (Windows rules too).
 
-use mesh_export::tiles::walk::{FileKind, references};
-use mesh_export::tiles::{TilePath, TilesetUrl};
+use tiles3d::TilePath;
+use tiles3d::walk::{FileKind, references};
+use tiles3d_download::TilesetUrl;
 
 use super::portable::assert_portable;
 use super::tileset_url::signature_parameters;
@@ -23,7 +24,7 @@ pub fn check(data: &[u8]) {
     let Ok(uris) = references(kind, bytes) else {
         return;
     };
-    let root = TilesetUrl::from_mesh_href(ROOT).expect("the root href is valid");
+    let root = TilesetUrl::from_root_href(ROOT).expect("the root href is valid");
     let against = TilePath::parse(name).expect("the naming file's path is valid");
     for uri in uris {
         let Ok(Some(file)) = root.resolve(&uri, &against) else {

@@ -1,5 +1,6 @@
 //! The subcommands, their arguments, and how their failures map to exit codes.
 
+use mesh_export::tiles::ExportTileset as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,7 +73,7 @@ impl From<DownloadError> for CliError {
 impl From<TilesetUrlError> for CliError {
     fn from(e: TilesetUrlError) -> Self {
         match e {
-            TilesetUrlError::NoMeshLink(_) => CliError::NotFound(e.to_string()),
+            TilesetUrlError::Unavailable(_) => CliError::NotFound(e.to_string()),
             e => CliError::Url(e),
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p mesh-export --example quickstart`
 
+use mesh_export::tiles::ExportTileset as _;
 use std::time::Duration;
 
 use mesh_export::tiles::TilesetUrl;

@@ -12,6 +12,7 @@
 //!
 //! ```no_run
 //! use mesh_export::{Client, WaitOptions, auth::ClientCredentials, types::{ExportType, StartExport}};
+//! use mesh_export::tiles::ExportTileset;
 //!
 //! # async fn run() -> Result<(), mesh_export::Error> {
 //! let client = Client::builder()

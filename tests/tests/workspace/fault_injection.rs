@@ -4,6 +4,7 @@
 //! no token, client secret or SAS signature reaches a log line or an error message, with
 //! tracing at TRACE.
 
+use mesh_export::tiles::DownloadExport as _;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

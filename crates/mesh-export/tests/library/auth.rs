@@ -176,7 +176,7 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
 
             // The signature goes out on every tile request, and on one refused request.
             let dir = tempfile::tempdir().unwrap();
-            let tileset = TilesetUrl::from_mesh_href(&href).unwrap();
+            let tileset = TilesetUrl::from_root_href(&href).unwrap();
             let summary = Downloader::new(dir.path())
                 .download(&tileset)
                 .await
@@ -185,7 +185,7 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
             let refused_dir = tempfile::tempdir().unwrap();
             let refused = Downloader::new(refused_dir.path())
                 .retry(mesh_export::RetryOptions::none())
-                .download(&TilesetUrl::from_mesh_href(&forged).unwrap())
+                .download(&TilesetUrl::from_root_href(&forged).unwrap())
                 .await
                 .unwrap_err();
 

@@ -19,7 +19,7 @@ fn downloader(dir: &std::path::Path) -> Downloader {
 async fn downloads_every_file_of_the_tileset_byte_identical_each_once() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let summary = downloader(out.path()).download(&tileset).await.unwrap();
 
@@ -60,7 +60,7 @@ async fn downloads_every_file_of_the_tileset_byte_identical_each_once() {
 async fn the_manifest_records_path_size_and_checksum_of_every_file() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     downloader(out.path()).download(&tileset).await.unwrap();
 
     let manifest = Manifest::read(out.path()).unwrap().unwrap();
@@ -93,7 +93,7 @@ async fn a_killed_download_resumes_without_fetching_complete_files_again() {
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let first = downloader(out.path());
     let mut progress = first.progress();
     let run = tokio::spawn({
@@ -149,7 +149,7 @@ async fn a_store_that_dies_halfway_leaves_complete_files_that_a_second_run_keeps
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
     let DownloadError::Incomplete { failures, summary } = err else {
@@ -175,7 +175,7 @@ async fn a_store_that_dies_halfway_leaves_complete_files_that_a_second_run_keeps
 async fn a_file_changed_on_disk_since_the_manifest_is_fetched_again() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     downloader(out.path()).download(&tileset).await.unwrap();
     // Same size, different content.
     let victim = out.path().join("sub/a.glb");
@@ -216,7 +216,7 @@ async fn traversal_and_foreign_hosts_are_refused_and_nothing_is_written_outside_
     let store = BlobStore::start(files).await;
     let parent = tempfile::tempdir().unwrap();
     let out = parent.path().join("out");
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(&out).download(&tileset).await.unwrap_err();
 
@@ -262,7 +262,7 @@ async fn traversal_and_foreign_hosts_are_refused_and_nothing_is_written_outside_
 async fn an_expired_signature_is_reported_clearly_without_the_signature() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href_with("EXPIRED-SIG-VALUE")).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href_with("EXPIRED-SIG-VALUE")).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -272,7 +272,7 @@ async fn an_expired_signature_is_reported_clearly_without_the_signature() {
     );
     let message = err.to_string();
     assert!(message.contains("signature has expired"), "{message}");
-    assert!(message.contains("get-exports"), "{message}");
+    assert!(message.contains("freshly signed URL"), "{message}");
     assert!(
         !message.contains("EXPIRED-SIG-VALUE") && !format!("{err:?}").contains("EXPIRED-SIG-VALUE")
     );
@@ -295,7 +295,7 @@ async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes(
         Fault::None
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
     assert!(
         matches!(err, DownloadError::SignatureRejected { .. }),
@@ -311,7 +311,7 @@ async fn a_signature_that_expires_mid_download_stops_it_and_a_fresh_url_resumes(
     store.set_fault(|_, _| Fault::None);
     store.accept(FRESH);
     store.clear_seen();
-    let fresh = TilesetUrl::from_mesh_href(&store.href_with(FRESH)).unwrap();
+    let fresh = TilesetUrl::from_root_href(&store.href_with(FRESH)).unwrap();
     downloader(out.path()).download(&fresh).await.unwrap();
     // The store refuses the revoked signature, so the resumed run completing proves it used
     // the fresh one. (Requests of the refused runs may still arrive after `clear_seen`: a
@@ -344,7 +344,7 @@ async fn a_short_body_is_retried_and_never_kept_under_the_final_name() {
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let summary = downloader(out.path()).download(&tileset).await.unwrap();
 
@@ -364,7 +364,7 @@ async fn a_body_that_is_always_short_fails_that_file_and_leaves_no_partial_file(
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -399,7 +399,7 @@ async fn retry_after_on_429_and_503_is_honoured() {
         _ => Fault::None,
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     downloader(out.path()).download(&tileset).await.unwrap();
 
@@ -429,7 +429,7 @@ async fn a_corrupt_tileset_is_a_clear_error_and_is_kept_for_inspection() {
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -454,7 +454,7 @@ async fn a_tileset_that_is_not_json_is_fetched_again_then_reported_and_not_kept(
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -476,7 +476,7 @@ async fn a_tileset_that_is_not_json_is_fetched_again_then_reported_and_not_kept(
 async fn progress_reports_every_file_and_byte() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let downloader = downloader(out.path());
     let progress = downloader.progress();
 
@@ -493,7 +493,7 @@ async fn progress_reports_every_file_and_byte() {
 async fn tilesets_are_fetched_before_tiles_named_ahead_of_them_and_tiles_in_their_order() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     Downloader::new(out.path())
         .concurrency(1)
         .retry(quick_retries())
@@ -534,7 +534,7 @@ async fn part_files_an_interrupted_run_left_are_removed_when_a_run_completes() {
     }
     let own = out.path().join("tiles/notes.txt");
     std::fs::write(&own, b"the user's").unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     downloader(out.path()).download(&tileset).await.unwrap();
     for part in &stale {
         assert!(!part.exists(), "{} was left", part.display());
@@ -568,7 +568,7 @@ impl std::fmt::Debug for Resigner {
 
 impl mesh_export::tiles::SignedUrlSource for Resigner {
     fn current(&self) -> TilesetUrl {
-        TilesetUrl::from_mesh_href(&self.store.href()).unwrap()
+        TilesetUrl::from_root_href(&self.store.href()).unwrap()
     }
 
     fn refresh(
@@ -583,7 +583,7 @@ impl mesh_export::tiles::SignedUrlSource for Resigner {
         if self.elsewhere {
             href = href.replace("/c/export?", "/c/elsewhere?");
         }
-        let url = TilesetUrl::from_mesh_href(&href).unwrap();
+        let url = TilesetUrl::from_root_href(&href).unwrap();
         Box::pin(async move { Ok(url) })
     }
 }
@@ -659,7 +659,7 @@ async fn progress_counts_failed_files() {
         _ => Fault::None,
     });
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let downloader = downloader(out.path());
     let progress = downloader.progress();
 
@@ -714,7 +714,7 @@ async fn five_redirects_on_the_same_origin_are_followed() {
     let store = BlobStore::start(fixture()).await;
     redirecting(&store, 5, format!("{ROOT}tiles/0.glb?sv=2024&sig={SIG}"));
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     Downloader::new(out.path())
         .download(&tileset)
@@ -730,7 +730,7 @@ async fn five_redirects_on_the_same_origin_are_followed() {
 async fn failure_of_redirected_tile(store: &BlobStore, hops: usize, location: String) -> FileError {
     redirecting(store, hops, location);
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = Downloader::new(out.path())
         .download(&tileset)
@@ -791,7 +791,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
 async fn a_second_run_skips_every_file_and_its_progress_counts_them_done() {
     let store = BlobStore::start(fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let first = downloader(out.path()).download(&tileset).await.unwrap();
     store.clear_seen();
 
@@ -828,7 +828,7 @@ async fn a_metadata_schema_named_by_the_tileset_is_downloaded_and_not_taken_for_
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     downloader(out.path()).download(&tileset).await.unwrap();
 

@@ -1,5 +1,6 @@
 //! The tileset downloader against the emulator's signed blob container.
 
+use mesh_export::tiles::{DownloadExport as _, ExportTileset as _};
 use std::path::Path;
 use std::time::Duration;
 

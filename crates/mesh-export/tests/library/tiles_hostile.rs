@@ -354,7 +354,7 @@ async fn hostile_names_in_a_tileset_are_refused_and_nothing_lands_outside_the_di
     .await;
     let parent = tempfile::tempdir().unwrap();
     let out = parent.path().join("a/b/out");
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/export?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/export?sig=1")).unwrap();
 
     let err = downloader(&out).download(&url).await.unwrap_err();
 
@@ -454,7 +454,7 @@ async fn a_captive_portal_page_for_a_glb_or_json_is_fetched_again_and_never_reco
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let summary = downloader(out.path()).download(&url).await.unwrap();
 
@@ -473,7 +473,7 @@ async fn a_portal_page_that_never_goes_away_fails_the_file_and_leaves_nothing() 
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let err = downloader(out.path()).download(&url).await.unwrap_err();
 
@@ -516,7 +516,7 @@ async fn gzip_encoded_blobs_are_saved_decoded() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     downloader(out.path()).download(&url).await.unwrap();
 
@@ -549,7 +549,7 @@ async fn a_write_error_is_named_and_not_retried() {
     let out = tempfile::tempdir().unwrap();
     // A file where the download needs a directory: every write under it fails.
     std::fs::write(out.path().join("tiles"), b"in the way").unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let err = downloader(out.path()).download(&url).await.unwrap_err();
 
@@ -585,7 +585,7 @@ async fn after_a_write_error_no_new_file_is_started_and_every_file_is_accounted_
     .await;
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("tiles"), b"in the way").unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let downloader = downloader(out.path());
     let progress = downloader.progress();
@@ -648,7 +648,7 @@ async fn a_broken_gzip_transfer_is_fetched_whole_again_not_continued_with_a_rang
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     downloader(out.path()).download(&url).await.unwrap();
 
@@ -678,7 +678,7 @@ async fn fetch_one(
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     downloader(out.path()).download(&url).await.unwrap();
 
@@ -740,7 +740,7 @@ async fn a_range_the_blob_cannot_satisfy_is_followed_by_a_whole_fetch() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let err = downloader(out.path()).download(&url).await.unwrap_err();
 
@@ -788,7 +788,7 @@ async fn a_large_body_reaches_the_disk_while_it_arrives() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
     let dir = out.path().to_owned();
     let download = tokio::spawn(async move { downloader(&dir).download(&url).await });
 
@@ -841,7 +841,7 @@ async fn a_file_larger_than_the_memory_buffer_streams_to_disk_in_one_request() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     downloader(out.path()).download(&url).await.unwrap();
 
@@ -860,7 +860,7 @@ async fn a_large_file_cut_short_every_time_never_gets_its_name() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let err = downloader(out.path()).download(&url).await.unwrap_err();
 
@@ -905,7 +905,7 @@ async fn a_stalled_transfer_hits_the_idle_timeout_and_resumes() {
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
     let options = DownloadOptions {
         retry: quick_retries(),
         idle_timeout: Duration::from_millis(500),
@@ -946,7 +946,7 @@ async fn a_second_run_on_the_same_directory_fails_clearly_and_the_first_finishes
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
     let first = tokio::spawn({
         let (dir, url) = (out.path().to_path_buf(), url.clone());
         async move { downloader(&dir).download(&url).await }
@@ -1000,7 +1000,7 @@ async fn a_gltf_or_a_template_the_walker_cannot_read_makes_the_download_incomple
     })
     .await;
     let out = tempfile::tempdir().unwrap();
-    let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+    let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
 
     let err = downloader(out.path()).download(&url).await.unwrap_err();
 
@@ -1043,7 +1043,7 @@ struct Rotating {
 
 impl Rotating {
     fn href(&self, generation: u32) -> TilesetUrl {
-        TilesetUrl::from_mesh_href(&format!(
+        TilesetUrl::from_root_href(&format!(
             "http://{}/c/e?sv=1&sig=GEN{generation}",
             self.addr
         ))
@@ -1214,7 +1214,7 @@ fn blocking_file_work_runs_off_the_async_workers() {
                     }
                 }
             });
-            let url = TilesetUrl::from_mesh_href(&server.url("/c/e?sig=1")).unwrap();
+            let url = TilesetUrl::from_root_href(&server.url("/c/e?sig=1")).unwrap();
             let result = downloader(&dir).download(&url).await;
             writer.await.unwrap();
             result.map(|s| s.files)

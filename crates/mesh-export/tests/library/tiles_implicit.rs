@@ -244,7 +244,7 @@ fn available(store: &BlobStore) -> Vec<String> {
 async fn downloads_a_sparse_implicit_tileset_complete_requesting_only_available_files() {
     let store = BlobStore::start(implicit_fixture()).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let summary = downloader(out.path()).download(&tileset).await.unwrap();
 
@@ -286,7 +286,7 @@ async fn a_malformed_subtree_makes_the_download_incomplete_and_names_it() {
     subtree.truncate(subtree.len() - 3);
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -324,7 +324,7 @@ async fn an_unknown_template_variable_makes_the_download_incomplete_with_the_rea
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -363,7 +363,7 @@ async fn two_implicit_roots_sharing_a_subtree_file_are_reported_not_merged() {
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -391,7 +391,7 @@ async fn a_subtree_template_naming_data_uris_makes_the_download_incomplete() {
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
     let downloader = downloader(out.path());
     let progress = downloader.progress();
 
@@ -429,7 +429,7 @@ async fn implicit_subtree_and_content_names_pass_the_portable_name_check() {
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -483,7 +483,7 @@ async fn a_subtree_that_is_an_html_page_is_fetched_again_and_never_kept() {
     );
     let store = BlobStore::start(files).await;
     let out = tempfile::tempdir().unwrap();
-    let tileset = TilesetUrl::from_mesh_href(&store.href()).unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
     let err = downloader(out.path()).download(&tileset).await.unwrap_err();
 
@@ -510,11 +510,11 @@ struct SameSignature(String);
 
 impl SignedUrlSource for SameSignature {
     fn current(&self) -> TilesetUrl {
-        TilesetUrl::from_mesh_href(&self.0).unwrap()
+        TilesetUrl::from_root_href(&self.0).unwrap()
     }
 
     fn refresh(&self) -> BoxFuture<'_, Result<TilesetUrl, RefreshError>> {
-        Box::pin(async { Ok(TilesetUrl::from_mesh_href(&self.0)?) })
+        Box::pin(async { Ok(TilesetUrl::from_root_href(&self.0)?) })
     }
 }
 

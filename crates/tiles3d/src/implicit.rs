@@ -21,8 +21,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::TilePath;
-use super::walk::{FileKind, Reference, WalkError, Walked};
+use crate::TilePath;
+use crate::walk::{FileKind, Reference, WalkError, Walked};
 
 /// The most bits one availability may have: 2^24 (a 2 MiB bitstream), which allows quadtree
 /// subtrees of up to 12 levels and octree subtrees of up to 8. Real tilesets use 4 to 10.

@@ -28,7 +28,7 @@ impl WriteThreads {
         for _ in 0..threads.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
-                .name("mesh-export-writer".to_owned())
+                .name("tiles3d-writer".to_owned())
                 .spawn(move || {
                     loop {
                         // The lock is released before the job runs: one thread waits for the
@@ -81,7 +81,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(name.as_deref(), Some("mesh-export-writer"));
+        assert_eq!(name.as_deref(), Some("tiles3d-writer"));
         assert_ne!(thread, caller);
         let results = futures::future::join_all((0..20u32).map(|i| threads.run(move || i * i)));
         let squares: Vec<u32> = results.await.into_iter().map(Option::unwrap).collect();

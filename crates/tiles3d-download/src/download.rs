@@ -20,13 +20,12 @@ use super::manifest::{
     RecordedFiles, previous_entries,
 };
 use super::output::{OutputDir, checksum_of, remove_stale_parts};
-use super::signer::{ExportLinks, FixedUrl, SignedUrlSource};
-use super::walk::{FileKind, Reference, WalkError, Walked};
+use super::signer::{FixedUrl, SignedUrlSource};
 use super::write_threads::WriteThreads;
 use super::writer::{References, references_on_disk};
 use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
-use crate::retry::RetryOptions;
-use crate::{Client, Export};
+use http_policy::retry::RetryOptions;
+use tiles3d::walk::{FileKind, Reference, WalkError, Walked};
 
 /// How a [`Downloader`] works; [`Default`] documents each choice.
 #[derive(Debug, Clone)]
@@ -201,19 +200,6 @@ impl Downloader {
     /// Dropping the future stops the download; a later call resumes it.
     pub async fn download(&self, tileset: &TilesetUrl) -> Result<DownloadSummary, DownloadError> {
         self.download_from(&FixedUrl(tileset.clone())).await
-    }
-
-    /// Downloads the tileset of a `Complete` export of `i_model_id`; when the store refuses
-    /// the signature (links last about an hour), reads the export again through get-exports
-    /// for a fresh `_links.mesh` and carries on, up to [`DownloadOptions::max_resigns`] times.
-    pub async fn download_export(
-        &self,
-        client: &Client,
-        i_model_id: &str,
-        export: &Export,
-    ) -> Result<DownloadSummary, DownloadError> {
-        let source = ExportLinks::new(client.clone(), i_model_id, export)?;
-        self.download_from(&source).await
     }
 
     /// Downloads the tileset `source` signs, asking it for a fresh signature when the store
@@ -548,7 +534,7 @@ fn default_http_client() -> reqwest::Client {
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(60))
         .redirect(policy)
-        .user_agent(concat!("mesh-export/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("tiles3d-download/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
 }

@@ -1,18 +1,18 @@
-//! Tileset URLs: the signed root of an export and the files beneath it.
+//! Tileset URLs: a signed root and the files beneath it.
 //!
-//! An export's `_links.mesh.href` is the root of a blob container with a SAS signature as its
-//! query string. Every file of the tileset lives under that root and is fetched with the same
+//! A tileset's root is a folder of a blob container, with a signature (an Azure SAS, say) as
+//! its query string. Every file of the tileset lives under that root and is fetched with the same
 //! query. [`TilesetUrl`] holds the two apart, resolves the URIs a tileset names into
 //! [`TileFile`]s, and refuses ([`Refused`]) any URI that would leave the root, so the signature
 //! is only ever sent to the host that issued it. Nothing here prints the query: `Debug` and
 //! `Display` show `?REDACTED` in its place.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use super::name::{self, NameError};
+use tiles3d::TilePath;
+use tiles3d::name::NameError;
 
 /// What replaces a signed query in everything this module prints.
 use http_policy::redact::{REDACTED, redact_url as redacted};
@@ -26,10 +26,10 @@ pub enum TilesetUrlError {
     /// The href uses a scheme other than `http` or `https`.
     #[error("the tileset URL must use http or https, not `{0}`")]
     Scheme(String),
-    /// The export has no `_links.mesh` (it is not `Complete`, or was listed with
-    /// `Prefer: return=minimal`).
-    #[error("export {0} has no mesh link yet: it is not Complete")]
-    NoMeshLink(String),
+    /// The source has no tileset URL to give yet, for the reason it states (a service job
+    /// that has not finished, say).
+    #[error("{0}")]
+    Unavailable(String),
     /// The tileset file the URL names cannot be a file in the output directory: its decoded
     /// name is not portable (`..%2Fx.json`, `NUL.json`, `C%3Ax.json`) or is one the downloader
     /// writes itself (`manifest.json`).
@@ -37,19 +37,19 @@ pub enum TilesetUrlError {
     UnsafeEntryName(NameError),
 }
 
-/// The signed root of an exported tileset, from an export's `_links.mesh.href`.
+/// The signed root of a tileset: the folder its files live in, and the query that signs them.
 ///
 /// ```
-/// use mesh_export::tiles::TilesetUrl;
+/// use tiles3d_download::TilesetUrl;
 ///
-/// let url = TilesetUrl::from_mesh_href("https://blobs.example/c/export-1?sv=1&sig=secret")?;
+/// let url = TilesetUrl::from_root_href("https://blobs.example/c/export-1?sv=1&sig=secret")?;
 /// assert_eq!(
 ///     url.tileset_json().as_str(),
 ///     "https://blobs.example/c/export-1/tileset.json?sv=1&sig=secret"
 /// );
 /// // Printing never shows the signature.
 /// assert_eq!(url.to_string(), "https://blobs.example/c/export-1/?REDACTED");
-/// # Ok::<(), mesh_export::tiles::TilesetUrlError>(())
+/// # Ok::<(), tiles3d_download::TilesetUrlError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct TilesetUrl {
@@ -62,9 +62,9 @@ pub struct TilesetUrl {
 }
 
 impl TilesetUrl {
-    /// The tileset of an export, from its `_links.mesh.href` (the root of the blob container plus
-    /// the signed query): split at `?`, append `/tileset.json` to the path, re-append the query.
-    pub fn from_mesh_href(href: &str) -> Result<Self, TilesetUrlError> {
+    /// A tileset from the signed URL of its root folder (an export's `_links.mesh.href`, say:
+    /// the root of the blob container plus the signed query): split at `?`, append `/tileset.json` to the path, re-append the query.
+    pub fn from_root_href(href: &str) -> Result<Self, TilesetUrlError> {
         let (base, query) = split_query(href);
         let mut root = parse_base(base)?;
         if !root.path().ends_with('/') {
@@ -77,17 +77,6 @@ impl TilesetUrl {
             entry: TilePath::new(vec!["tileset.json".to_owned()])
                 .expect("tileset.json is a portable name"),
         })
-    }
-
-    /// The tileset of a `Complete` export, from its `_links.mesh.href`.
-    pub fn from_export(export: &crate::Export) -> Result<Self, TilesetUrlError> {
-        let href = export
-            .links
-            .as_ref()
-            .and_then(|links| links.mesh.as_ref())
-            .map(|mesh| mesh.href.as_str())
-            .ok_or_else(|| TilesetUrlError::NoMeshLink(export.id.clone()))?;
-        Self::from_mesh_href(href)
     }
 
     /// A tileset from the signed URL of its JSON file (`.../tileset.json?sig`): the root is the
@@ -103,7 +92,7 @@ impl TilesetUrl {
             .ok_or_else(|| TilesetUrlError::Invalid("the URL names no file".to_owned()))?;
         // The entry becomes a file in the output directory like any other name.
         let entry = TilePath::new(vec![name]).map_err(TilesetUrlError::UnsafeEntryName)?;
-        if entry.is_reserved() {
+        if crate::is_reserved(&entry) {
             return Err(TilesetUrlError::UnsafeEntryName(NameError::Reserved));
         }
         root.path_segments_mut()
@@ -115,13 +104,13 @@ impl TilesetUrl {
 
     /// Either form: a URL whose path ends in `.json` is taken as the tileset file itself
     /// ([`from_tileset_json_url`](Self::from_tileset_json_url)), anything else as a mesh href
-    /// ([`from_mesh_href`](Self::from_mesh_href)).
+    /// ([`from_root_href`](Self::from_root_href)).
     pub fn parse(href: &str) -> Result<Self, TilesetUrlError> {
         let (base, _) = split_query(href);
         if base.to_ascii_lowercase().ends_with(".json") {
             Self::from_tileset_json_url(href)
         } else {
-            Self::from_mesh_href(href)
+            Self::from_root_href(href)
         }
     }
 
@@ -207,7 +196,7 @@ impl TilesetUrl {
             return Err(refuse(RefusalReason::NotAFile));
         }
         let path = TilePath::new(segments).map_err(|e| refuse(RefusalReason::NotPortable(e)))?;
-        if path.is_reserved() {
+        if crate::is_reserved(&path) {
             return Err(refuse(RefusalReason::ReservedName));
         }
         let url = self.signed(&path, own_query.as_deref());
@@ -314,121 +303,6 @@ impl fmt::Debug for TileFile {
             .field("path", &self.path.as_str())
             .field("url", &redacted(&self.url))
             .finish()
-    }
-}
-
-/// A normalised path under a tileset root: decoded segments that each pass the portable-name
-/// check ([`check_name`](super::name::check_name): no `.`/`..`, no separator, no `:`, no device
-/// name, bounded length and depth), so it always maps to the same location inside an output
-/// directory on every platform. There is no other way to build one.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TilePath {
-    /// The segments joined with `/` (no segment holds one). One allocation a path: a
-    /// download keeps one for each of up to hundreds of thousands of files.
-    joined: Box<str>,
-}
-
-impl TilePath {
-    /// A path from decoded segments, each checked to be a portable name.
-    pub(crate) fn new(segments: Vec<String>) -> Result<Self, NameError> {
-        name::check_path(segments.iter().map(String::as_str))?;
-        let mut joined = String::new();
-        for (i, segment) in segments.iter().enumerate() {
-            if i > 0 {
-                joined.push('/');
-            }
-            joined.push_str(segment);
-        }
-        Ok(Self {
-            joined: joined.into_boxed_str(),
-        })
-    }
-
-    /// Parses a `/`-separated relative path, as a manifest records it; `None` when it is not a
-    /// valid path under a root (empty, absolute, with `.`, `..` or `\\` in it, or with a name
-    /// that is not portable).
-    pub fn parse(path: &str) -> Option<Self> {
-        Self::new(path.split('/').map(str::to_owned).collect()).ok()
-    }
-
-    /// The path as `a/b/c.glb`.
-    pub fn as_str(&self) -> &str {
-        &self.joined
-    }
-
-    /// The segments, first to last.
-    pub fn segments(&self) -> impl Iterator<Item = &str> + '_ {
-        self.joined.split('/')
-    }
-
-    /// The file name, the last segment.
-    pub fn file_name(&self) -> &str {
-        self.segments().last().unwrap_or_default()
-    }
-
-    /// The lower-cased extension of the file name, if any.
-    pub fn extension(&self) -> Option<String> {
-        let name = self.file_name();
-        name.rfind('.')
-            .filter(|&i| i > 0)
-            .map(|i| name[i + 1..].to_ascii_lowercase())
-    }
-
-    /// Where this file goes under `dir`.
-    pub fn to_path_under(&self, dir: &Path) -> PathBuf {
-        let mut path = dir.to_path_buf();
-        path.extend(self.segments());
-        path
-    }
-
-    /// The path relative to the output directory, as the confined directory handle takes it.
-    pub(crate) fn relative(&self) -> PathBuf {
-        self.segments().collect()
-    }
-
-    /// The directory holding the file, relative to the output directory (empty at the root).
-    pub(crate) fn parent_relative(&self) -> PathBuf {
-        let mut segments: Vec<&str> = self.segments().collect();
-        segments.pop();
-        segments.into_iter().collect()
-    }
-
-    /// The key under which two paths name the same file on a case-insensitive file system.
-    pub(crate) fn case_key(&self) -> String {
-        name::case_key(&self.joined)
-    }
-
-    /// The case keys of the directories above the file, outermost first.
-    pub(crate) fn parent_case_keys(&self) -> impl Iterator<Item = String> + '_ {
-        self.joined
-            .match_indices('/')
-            .map(|(end, _)| name::case_key(&self.joined[..end]))
-    }
-
-    fn parent_segments(&self) -> Vec<String> {
-        let mut segments: Vec<String> = self.segments().map(str::to_owned).collect();
-        segments.pop();
-        segments
-    }
-
-    /// Names this module writes at the root of an output directory itself, in any case (they
-    /// are one file on a case-insensitive file system), and its temporary files anywhere.
-    pub(crate) fn is_reserved(&self) -> bool {
-        let key = self.case_key();
-        !self.joined.contains('/') && super::RESERVED_NAMES.contains(&key.as_str())
-            || key.ends_with(super::PART_SUFFIX)
-    }
-}
-
-impl fmt::Display for TilePath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.joined)
-    }
-}
-
-impl fmt::Debug for TilePath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TilePath({:?})", self.joined)
     }
 }
 
@@ -609,11 +483,11 @@ mod tests {
 
     #[test]
     fn printing_hides_credentials_in_the_authority_and_signatures_in_the_path() {
-        let url = TilesetUrl::from_mesh_href("https://user:TOKEN123@blobs.example/c/e?sv=1&sig=S")
+        let url = TilesetUrl::from_root_href("https://user:TOKEN123@blobs.example/c/e?sv=1&sig=S")
             .unwrap();
         let shown = format!("{url} {url:?}");
         assert!(!shown.contains("TOKEN123"), "{shown}");
-        let url = TilesetUrl::from_mesh_href("https://blobs.example/c/e;sig=SECRET1?sv=1").unwrap();
+        let url = TilesetUrl::from_root_href("https://blobs.example/c/e;sig=SECRET1?sv=1").unwrap();
         let shown = format!("{url} {url:?}");
         assert!(!shown.contains("SECRET1"), "{shown}");
         let file = url
@@ -625,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_refused_uri_is_reported_without_its_signature() {
-        let url = TilesetUrl::from_mesh_href("https://h/c/e?sv=1&sig=OURS").unwrap();
+        let url = TilesetUrl::from_root_href("https://h/c/e?sv=1&sig=OURS").unwrap();
         let against = TilePath::parse("tileset.json").unwrap();
         for uri in [
             "https://h/c/other/x.glb?sv=1&sig=SECRET3",
@@ -642,7 +516,7 @@ mod tests {
     const HREF: &str = "https://blobs.example/container/export-1?sv=2024&sig=SECRET";
 
     fn url() -> TilesetUrl {
-        TilesetUrl::from_mesh_href(HREF).unwrap()
+        TilesetUrl::from_root_href(HREF).unwrap()
     }
 
     fn root() -> TilePath {
@@ -668,12 +542,12 @@ mod tests {
             url().tileset_json().as_str(),
             "https://blobs.example/container/export-1/tileset.json?sv=2024&sig=SECRET"
         );
-        let trailing = TilesetUrl::from_mesh_href("https://h/c/e/?sig=S").unwrap();
+        let trailing = TilesetUrl::from_root_href("https://h/c/e/?sig=S").unwrap();
         assert_eq!(
             trailing.tileset_json().as_str(),
             "https://h/c/e/tileset.json?sig=S"
         );
-        let unsigned = TilesetUrl::from_mesh_href("http://h/c").unwrap();
+        let unsigned = TilesetUrl::from_root_href("http://h/c").unwrap();
         assert_eq!(unsigned.tileset_json().as_str(), "http://h/c/tileset.json");
         assert!(!unsigned.is_signed());
         assert!(url().is_signed());
@@ -706,16 +580,6 @@ mod tests {
     }
 
     #[test]
-    fn a_tile_path_maps_to_the_same_relative_path_and_parent_on_disk() {
-        let path = TilePath::parse("a/b/c.glb").unwrap();
-        assert_eq!(path.relative(), Path::new("a").join("b").join("c.glb"));
-        assert_eq!(path.parent_relative(), Path::new("a").join("b"));
-        let top = TilePath::parse("c.glb").unwrap();
-        assert_eq!(top.relative(), Path::new("c.glb"));
-        assert_eq!(top.parent_relative(), Path::new(""));
-    }
-
-    #[test]
     fn a_segment_with_a_control_character_or_a_separator_is_not_valid() {
         for bad in ["", ".", "..", "a\u{1}b", "a\u{7f}", "a/b", "a\\b"] {
             assert!(!valid_segment(bad), "{bad:?}");
@@ -736,18 +600,9 @@ mod tests {
 
     #[test]
     fn an_empty_query_is_no_signature() {
-        let url = TilesetUrl::from_mesh_href("https://h/c/e?").unwrap();
+        let url = TilesetUrl::from_root_href("https://h/c/e?").unwrap();
         assert!(!url.is_signed());
         assert_eq!(url.tileset_json().as_str(), "https://h/c/e/tileset.json");
-    }
-
-    #[test]
-    fn an_extension_is_what_follows_the_last_dot_of_a_name_not_a_leading_one() {
-        let extension = |p: &str| TilePath::parse(p).unwrap().extension();
-        assert_eq!(extension("a/t.B3DM").as_deref(), Some("b3dm"));
-        assert_eq!(extension("a/t.tar.gz").as_deref(), Some("gz"));
-        assert_eq!(extension(".glb"), None);
-        assert_eq!(extension("noext"), None);
     }
 
     #[test]
@@ -763,11 +618,11 @@ mod tests {
     #[test]
     fn rejects_non_http_hrefs() {
         assert!(matches!(
-            TilesetUrl::from_mesh_href("ftp://h/c?x"),
+            TilesetUrl::from_root_href("ftp://h/c?x"),
             Err(TilesetUrlError::Scheme(_))
         ));
         assert!(matches!(
-            TilesetUrl::from_mesh_href("not a url"),
+            TilesetUrl::from_root_href("not a url"),
             Err(TilesetUrlError::Invalid(_))
         ));
     }
@@ -825,7 +680,7 @@ mod tests {
         );
         let (_, url) = resolved("t.glb?%73ig=SNEAKY&v=2", "tileset.json");
         assert!(url.ends_with("/t.glb?sv=2024&sig=SECRET&v=2"), "{url}");
-        let unsigned = TilesetUrl::from_mesh_href("https://h/c").unwrap();
+        let unsigned = TilesetUrl::from_root_href("https://h/c").unwrap();
         let file = unsigned.resolve("t.glb?v=2", &root()).unwrap().unwrap();
         assert!(file.url().as_str().ends_with("/t.glb?v=2"));
     }
@@ -986,19 +841,5 @@ mod tests {
             assert!(!text.contains("SECRET"), "{text}");
         }
         assert!(format!("{u:?}").contains(REDACTED));
-    }
-
-    #[test]
-    fn tile_paths_from_manifests_are_validated() {
-        assert!(TilePath::parse("a/b.glb").is_some());
-        for bad in ["", "/a", "a/../b", "./a", "a\\b", "a//b"] {
-            assert!(TilePath::parse(bad).is_none(), "{bad}");
-        }
-        let p = TilePath::parse("a/b.GLB").unwrap();
-        assert_eq!(p.extension().as_deref(), Some("glb"));
-        assert_eq!(
-            p.to_path_under(Path::new("/out")),
-            PathBuf::from("/out/a/b.GLB")
-        );
     }
 }

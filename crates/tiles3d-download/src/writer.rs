@@ -17,7 +17,8 @@ use super::TilePath;
 use super::checksum::Checksum;
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
-use super::walk::{self, FileKind, WalkError, Walked};
+use tiles3d::content;
+use tiles3d::walk::{self, FileKind, WalkError, Walked};
 
 /// What a downloaded file names (`None` for a file that names nothing), as read from disk.
 pub(crate) type References = Option<Result<Walked, WalkError>>;
@@ -386,10 +387,8 @@ impl FileWriter {
             file.sync_all()?;
         }
         let kind = &self.kind;
-        check_structure(kind, &head.bytes, size).map_err(WriteFailure::Content)?;
-        if let Some(magic) = self.path.extension().as_deref().and_then(tile_format_magic) {
-            check_tile_format(magic, &head.bytes, size).map_err(WriteFailure::Content)?;
-        }
+        content::check_head(kind, &self.path, &head.bytes, size)
+            .map_err(|e| WriteFailure::Content(e.into()))?;
         let references = kind.names_files().then(|| match head.glb_json() {
             Some(json) => walk::read(kind, &self.path, json),
             None => {
@@ -463,94 +462,6 @@ pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) ->
         let file = dir.open(path.relative())?;
         walk::read(kind, path, std::io::BufReader::new(file.into_std()))
     })
-}
-
-/// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
-/// the binary glTF 2.0 header whose length is the file's; a `.json` or `.gltf` is a JSON
-/// object (its parse is checked where it is read). An HTML page from a captive portal, an
-/// error page or a truncated file fails here. A subtree is a binary subtree (`subt` magic) or
-/// a JSON object; the rest of it, and its buffers, are checked where they are read, against
-/// the tiling that names them.
-fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), FileError> {
-    let corrupt = |kind, reason: String| Err(FileError::Corrupt { kind, reason });
-    match kind {
-        FileKind::Subtree(_) if head.starts_with(b"subt") => Ok(()),
-        FileKind::Subtree(_) => match head.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Ok(()),
-            Some(_) => corrupt(
-                "subtree",
-                "neither the binary `subt` magic nor a JSON object".to_owned(),
-            ),
-            None if (head.len() as u64) < size => Ok(()),
-            None => corrupt("subtree", "it is empty".to_owned()),
-        },
-        FileKind::Glb => {
-            let word =
-                |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-            if head.len() < 12 {
-                return corrupt(
-                    "binary glTF",
-                    format!("{size} bytes, too short for a header"),
-                );
-            }
-            if &head[0..4] != b"glTF" {
-                return corrupt("binary glTF", "no `glTF` magic".to_owned());
-            }
-            if word(4) != 2 {
-                return corrupt("binary glTF", format!("version {}, not 2", word(4)));
-            }
-            if u64::from(word(8)) != size {
-                return corrupt(
-                    "binary glTF",
-                    format!("its header says {} bytes, the file has {size}", word(8)),
-                );
-            }
-            Ok(())
-        }
-        FileKind::Tileset | FileKind::Gltf => {
-            match head.iter().find(|b| !b.is_ascii_whitespace()) {
-                Some(b'{') => Ok(()),
-                Some(_) => corrupt("JSON object", "it does not start with `{`".to_owned()),
-                None if (head.len() as u64) < size => Ok(()),
-                None => corrupt("JSON object", "it is empty".to_owned()),
-            }
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The magic of the 3D Tiles 1.0 binary tile formats, by extension.
-fn tile_format_magic(extension: &str) -> Option<&'static [u8; 4]> {
-    match extension {
-        "b3dm" => Some(b"b3dm"),
-        "i3dm" => Some(b"i3dm"),
-        "pnts" => Some(b"pnts"),
-        "cmpt" => Some(b"cmpt"),
-        _ => None,
-    }
-}
-
-/// A 3D Tiles 1.0 binary tile starts with its magic, version 1 and its own byte length.
-fn check_tile_format(magic: &[u8; 4], head: &[u8], size: u64) -> Result<(), FileError> {
-    let kind = "3D Tiles binary tile";
-    let corrupt = |reason: String| Err(FileError::Corrupt { kind, reason });
-    if head.len() < 12 {
-        return corrupt(format!("{size} bytes, too short for a header"));
-    }
-    let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-    if &head[0..4] != magic {
-        return corrupt(format!("no `{}` magic", String::from_utf8_lossy(magic)));
-    }
-    if word(4) != 1 {
-        return corrupt(format!("version {}, not 1", word(4)));
-    }
-    if u64::from(word(8)) != size {
-        return corrupt(format!(
-            "its header says {} bytes, the file has {size}",
-            word(8)
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -831,7 +742,7 @@ mod tests {
     #[test]
     fn an_unnamed_file_gets_the_permissions_a_part_file_would() {
         use std::os::unix::fs::PermissionsExt;
-        let name = "tiles::writer::tests::an_unnamed_file_gets_the_permissions_a_part_file_would";
+        let name = "writer::tests::an_unnamed_file_gets_the_permissions_a_part_file_would";
         if !in_child_with_umask(name, "002") {
             return;
         }
@@ -882,111 +793,5 @@ mod tests {
         let mut head = Head::new(&FileKind::Glb);
         head.keep(&absurd);
         assert_eq!((head.bytes.len(), head.glb_json()), (20, None));
-    }
-
-    #[test]
-    fn binary_tiles_need_their_magic_version_1_and_their_own_length() {
-        let mut b3dm = b"b3dm".to_vec();
-        b3dm.extend_from_slice(&1u32.to_le_bytes());
-        b3dm.extend_from_slice(&28u32.to_le_bytes());
-        let magic = tile_format_magic("b3dm").unwrap();
-        assert_eq!(check_tile_format(magic, &b3dm, 28), Ok(()));
-        assert!(check_tile_format(magic, &b3dm, 29).is_err());
-        assert!(check_tile_format(tile_format_magic("pnts").unwrap(), &b3dm, 28).is_err());
-        assert!(check_tile_format(magic, b"<html><body>portal", 18).is_err());
-        assert_eq!(tile_format_magic("png"), None);
-        // Every 3D Tiles 1.0 binary format is checked by its own magic.
-        for format in ["b3dm", "i3dm", "pnts", "cmpt"] {
-            assert_eq!(
-                tile_format_magic(format).map(|m| &m[..]),
-                Some(format.as_bytes())
-            );
-        }
-    }
-
-    fn glb_header(length: u32, version: u32) -> Vec<u8> {
-        let mut h = b"glTF".to_vec();
-        h.extend_from_slice(&version.to_le_bytes());
-        h.extend_from_slice(&length.to_le_bytes());
-        h
-    }
-
-    #[test]
-    fn a_glb_needs_magic_version_2_and_its_own_length() {
-        assert_eq!(
-            check_structure(&FileKind::Glb, &glb_header(100, 2), 100),
-            Ok(())
-        );
-        for (head, size) in [
-            (glb_header(100, 2), 99),
-            (glb_header(100, 1), 100),
-            (
-                b"<html><body>Sign in to the Wi-Fi</body></html>".to_vec(),
-                48,
-            ),
-            (b"glTF".to_vec(), 4),
-        ] {
-            assert!(
-                matches!(
-                    check_structure(&FileKind::Glb, &head, size),
-                    Err(FileError::Corrupt { .. })
-                ),
-                "{head:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn json_files_must_open_an_object() {
-        assert_eq!(
-            check_structure(&FileKind::Tileset, b"  \n{\"a\":1}", 10),
-            Ok(())
-        );
-        assert!(check_structure(&FileKind::Tileset, b"<!DOCTYPE html>", 15).is_err());
-        assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
-        assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
-        assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
-        // A head of whitespace only: the object may start past it, but not if that was all.
-        let spaces = [b' '; HEAD];
-        assert_eq!(
-            check_structure(&FileKind::Gltf, &spaces, HEAD as u64 + 2),
-            Ok(())
-        );
-        assert!(check_structure(&FileKind::Gltf, &spaces, HEAD as u64).is_err());
-    }
-
-    #[test]
-    fn subtrees_need_the_binary_magic_or_a_json_object() {
-        use crate::tiles::implicit::{ImplicitTiling, SubtreeContext, TileCoord};
-        let implicit = serde_json::json!({
-            "subdivisionScheme": "QUADTREE",
-            "subtreeLevels": 2,
-            "availableLevels": 2,
-            "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"},
-        });
-        let content = serde_json::json!({"uri": "c/{level}/{x}/{y}.glb"});
-        let path = TilePath::parse("tileset.json").unwrap();
-        let tiling = ImplicitTiling::from_tile(&implicit, Some(&content), None, &path).unwrap();
-        let subtree = FileKind::Subtree(Arc::new(SubtreeContext::new(
-            Arc::new(tiling),
-            TileCoord::ROOT,
-        )));
-        let check = |head: &[u8], size: u64| check_structure(&subtree, head, size);
-        assert_eq!(check(b"subt\0\0\0\0", 24), Ok(()), "binary");
-        assert_eq!(
-            check(b" \n\t{\"a\":1}", 10),
-            Ok(()),
-            "JSON after whitespace"
-        );
-        // A head of whitespace only: JSON may follow past it, but not if that was all.
-        let spaces = [b' '; HEAD];
-        assert_eq!(
-            check(&spaces, HEAD as u64 + 2),
-            Ok(()),
-            "JSON past the head"
-        );
-        assert!(check(&spaces, HEAD as u64).is_err(), "whitespace only");
-        assert!(check(b"", 0).is_err(), "empty");
-        assert!(check(b"<html>", 6).is_err(), "a page");
     }
 }

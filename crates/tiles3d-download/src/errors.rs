@@ -88,6 +88,15 @@ pub enum FileError {
     },
 }
 
+impl From<tiles3d::content::ContentError> for FileError {
+    fn from(e: tiles3d::content::ContentError) -> Self {
+        FileError::Corrupt {
+            kind: e.kind,
+            reason: e.reason,
+        }
+    }
+}
+
 /// Why a download did not complete.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -97,7 +106,7 @@ pub enum DownloadError {
     /// files are kept; a new run with a fresh URL resumes.
     #[error(
         "the tileset URL's signature has expired or is not valid (HTTP {status} for `{path}`); \
-         get a fresh URL from get-exports and run again: complete files are kept"
+         get a freshly signed URL and run again: complete files are kept"
     )]
     SignatureRejected {
         /// The HTTP status (401 or 403).

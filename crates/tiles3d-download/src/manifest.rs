@@ -121,7 +121,7 @@ impl Manifest {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         format!(
-                            "a manifest of format version {version}; this version of mesh-export reads version {MANIFEST_VERSION}"
+                            "a manifest of format version {version}; this version of tiles3d-download reads version {MANIFEST_VERSION}"
                         ),
                     ));
                 }

@@ -90,10 +90,10 @@ impl Claims {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiles::TilesetUrl;
+    use crate::TilesetUrl;
 
     fn tileset() -> TilesetUrl {
-        TilesetUrl::from_mesh_href("https://h/c/e?sig=1").unwrap()
+        TilesetUrl::from_root_href("https://h/c/e?sig=1").unwrap()
     }
 
     /// Resolves, checks and claims `uri`: `Ok(true)` new, `Ok(false)` already claimed.

@@ -1,8 +1,8 @@
-//! The tiles behind an export: its signed tileset URL, the files the tileset names, and a
-//! downloader that copies them all to a directory.
+//! Copies a signed 3D Tiles tileset to a directory: every file it names, each checked, all
+//! writes confined to the directory, resumable.
 //!
-//! An export's `_links.mesh.href` is the root of a blob container with a SAS signature (valid
-//! about an hour) as its query. [`TilesetUrl`] turns it into the URL of `tileset.json` and
+//! A tileset's root is often a folder of a blob container with a signature (an Azure SAS, valid
+//! for an hour or so) as its query. [`TilesetUrl`] turns it into the URL of `tileset.json` and
 //! resolves every relative URI a tileset or glTF names into a signed URL under the same root,
 //! refusing ([`Refused`]) anything that would leave it: `..` past the root, absolute paths,
 //! percent-encoded traversal, other hosts or schemes, and names that are not portable file
@@ -20,18 +20,18 @@
 //! records the path, size and checksum (XXH3-128) of every file, and what is missing, so an interrupted
 //! run resumes without fetching complete files again. What the walk cannot interpret (an
 //! unknown template variable, a malformed subtree) is a failure with its reason: the download
-//! is then incomplete, never silently partial. A download from a [`SignedUrlSource`] (an
-//! export: [`Downloader::download_export`]) renews a refused signature and carries on.
+//! is then incomplete, never silently partial. A download from a [`SignedUrlSource`]
+//! ([`Downloader::download_from`]) renews a refused signature and carries on.
 //!
 //! Use the downloader's own HTTP client (or one without a whole-request timeout): a large tile
 //! on a slow link takes minutes, and [`DownloadOptions::idle_timeout`] already ends a stalled
 //! transfer.
 //!
 //! ```no_run
-//! use mesh_export::tiles::{DownloadError, Downloader, TilesetUrl};
+//! use tiles3d_download::{DownloadError, Downloader, TilesetUrl};
 //!
 //! # async fn run(href: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let tileset = TilesetUrl::from_mesh_href(href)?;
+//! let tileset = TilesetUrl::from_root_href(href)?;
 //! match Downloader::new("./tiles").concurrency(8).download(&tileset).await {
 //!     Ok(summary) => println!("{} files, {} bytes", summary.files, summary.bytes),
 //!     Err(DownloadError::Incomplete { failures, summary }) => {
@@ -44,7 +44,7 @@
 //! # }
 //! ```
 //!
-//! Nothing in this module prints a signature: URLs appear with `?REDACTED` in `Debug`,
+//! Nothing in this crate prints a signature: URLs appear with `?REDACTED` in `Debug`,
 //! `Display`, errors and logs.
 
 mod checksum;
@@ -52,27 +52,25 @@ mod claims;
 mod download;
 mod errors;
 mod fetch;
-pub mod implicit;
 mod manifest;
-pub mod name;
 mod output;
 mod signer;
 #[cfg(target_os = "linux")]
 mod unnamed;
 mod url;
-// Not public API: reachable only so the fuzz targets and their replay test can drive the
-// walker directly; it may change in any release.
-#[doc(hidden)]
-pub mod walk;
 mod write_threads;
 mod writer;
 
 pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
 pub use self::errors::{DownloadError, FileError, FileFailure};
 pub use self::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
-pub use self::name::NameError;
-pub use self::signer::{ExportLinks, FixedUrl, RefreshError, SignedUrlSource};
-pub use self::url::{RefusalReason, Refused, TileFile, TilePath, TilesetUrl, TilesetUrlError};
+pub use self::signer::{FixedUrl, RefreshError, SignedUrlSource};
+pub use self::url::{RefusalReason, Refused, TileFile, TilesetUrl, TilesetUrlError};
+pub use tiles3d::TilePath;
+pub use tiles3d::name::NameError;
+
+// The names below keep the spelling of the first release, so that a download started by an
+// earlier version resumes.
 
 /// Suffix of the temporary files a download streams into before renaming them.
 const PART_SUFFIX: &str = ".mesh-export-part";
@@ -87,3 +85,12 @@ const LOCK_FILE: &str = ".mesh-export.lock";
 /// Root-level names the downloader writes itself, lower-case; a tileset naming them in any
 /// case is refused.
 const RESERVED_NAMES: &[&str] = &[manifest::MANIFEST_FILE, JOURNAL_FILE, LOCK_FILE];
+
+/// Whether `path` is a name the downloader writes itself: one of [`RESERVED_NAMES`] at the
+/// root, in any case (they are one file on a case-insensitive file system), or a temporary
+/// file anywhere.
+fn is_reserved(path: &TilePath) -> bool {
+    let key = path.case_key();
+    !path.as_str().contains('/') && RESERVED_NAMES.contains(&key.as_str())
+        || key.ends_with(PART_SUFFIX)
+}

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::TilePath;
-use super::implicit::{self, ImplicitTiling, PendingSubtree, SubtreeContext};
+use crate::TilePath;
+use crate::implicit::{self, ImplicitTiling, PendingSubtree, SubtreeContext};
 
 /// The largest JSON chunk of a `.glb` this module reads (the binary chunk is never read).
 const MAX_GLB_JSON: u64 = 64 * 1024 * 1024;

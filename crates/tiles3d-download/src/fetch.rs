@@ -16,10 +16,10 @@ use super::download::{DownloadOptions, Progress};
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
 use super::output::part_path;
-use super::walk::FileKind;
 use super::write_threads::WriteThreads;
 use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
-use crate::retry::{self, ClassifyRetry, Ended, Verdict};
+use http_policy::retry::{self, ClassifyRetry, Ended, Verdict};
+use tiles3d::walk::FileKind;
 
 /// Chunks in flight between a response and its file writer, per file: with 8 files at a time
 /// and chunks of up to tens of KiB, a few MiB at most.

@@ -1,0 +1,112 @@
+use std::sync::Arc;
+
+use super::*;
+
+/// The bytes of a file the writer keeps in memory to check it.
+const HEAD: usize = 64;
+
+#[test]
+fn binary_tiles_need_their_magic_version_1_and_their_own_length() {
+    let mut b3dm = b"b3dm".to_vec();
+    b3dm.extend_from_slice(&1u32.to_le_bytes());
+    b3dm.extend_from_slice(&28u32.to_le_bytes());
+    let magic = tile_format_magic("b3dm").unwrap();
+    assert_eq!(check_tile_format(magic, &b3dm, 28), Ok(()));
+    assert!(check_tile_format(magic, &b3dm, 29).is_err());
+    assert!(check_tile_format(tile_format_magic("pnts").unwrap(), &b3dm, 28).is_err());
+    assert!(check_tile_format(magic, b"<html><body>portal", 18).is_err());
+    assert_eq!(tile_format_magic("png"), None);
+    // Every 3D Tiles 1.0 binary format is checked by its own magic.
+    for format in ["b3dm", "i3dm", "pnts", "cmpt"] {
+        assert_eq!(
+            tile_format_magic(format).map(|m| &m[..]),
+            Some(format.as_bytes())
+        );
+    }
+}
+
+#[test]
+fn a_glb_needs_magic_version_2_and_its_own_length() {
+    assert_eq!(
+        check_structure(&FileKind::Glb, &glb_header(100, 2), 100),
+        Ok(())
+    );
+    for (head, size) in [
+        (glb_header(100, 2), 99),
+        (glb_header(100, 1), 100),
+        (
+            b"<html><body>Sign in to the Wi-Fi</body></html>".to_vec(),
+            48,
+        ),
+        (b"glTF".to_vec(), 4),
+    ] {
+        assert!(
+            matches!(
+                check_structure(&FileKind::Glb, &head, size),
+                Err(ContentError { .. })
+            ),
+            "{head:?}"
+        );
+    }
+}
+
+#[test]
+fn json_files_must_open_an_object() {
+    assert_eq!(
+        check_structure(&FileKind::Tileset, b"  \n{\"a\":1}", 10),
+        Ok(())
+    );
+    assert!(check_structure(&FileKind::Tileset, b"<!DOCTYPE html>", 15).is_err());
+    assert!(check_structure(&FileKind::Gltf, b"[1]", 3).is_err());
+    assert!(check_structure(&FileKind::Tileset, b"", 0).is_err());
+    assert_eq!(check_structure(&FileKind::Leaf, b"<html>", 6), Ok(()));
+    // A head of whitespace only: the object may start past it, but not if that was all.
+    let spaces = [b' '; HEAD];
+    assert_eq!(
+        check_structure(&FileKind::Gltf, &spaces, HEAD as u64 + 2),
+        Ok(())
+    );
+    assert!(check_structure(&FileKind::Gltf, &spaces, HEAD as u64).is_err());
+}
+
+#[test]
+fn subtrees_need_the_binary_magic_or_a_json_object() {
+    use crate::implicit::{ImplicitTiling, SubtreeContext, TileCoord};
+    let implicit = serde_json::json!({
+        "subdivisionScheme": "QUADTREE",
+        "subtreeLevels": 2,
+        "availableLevels": 2,
+        "subtrees": {"uri": "s/{level}/{x}/{y}.subtree"},
+    });
+    let content = serde_json::json!({"uri": "c/{level}/{x}/{y}.glb"});
+    let path = TilePath::parse("tileset.json").unwrap();
+    let tiling = ImplicitTiling::from_tile(&implicit, Some(&content), None, &path).unwrap();
+    let subtree = FileKind::Subtree(Arc::new(SubtreeContext::new(
+        Arc::new(tiling),
+        TileCoord::ROOT,
+    )));
+    let check = |head: &[u8], size: u64| check_structure(&subtree, head, size);
+    assert_eq!(check(b"subt\0\0\0\0", 24), Ok(()), "binary");
+    assert_eq!(
+        check(b" \n\t{\"a\":1}", 10),
+        Ok(()),
+        "JSON after whitespace"
+    );
+    // A head of whitespace only: JSON may follow past it, but not if that was all.
+    let spaces = [b' '; HEAD];
+    assert_eq!(
+        check(&spaces, HEAD as u64 + 2),
+        Ok(()),
+        "JSON past the head"
+    );
+    assert!(check(&spaces, HEAD as u64).is_err(), "whitespace only");
+    assert!(check(b"", 0).is_err(), "empty");
+    assert!(check(b"<html>", 6).is_err(), "a page");
+}
+
+fn glb_header(length: u32, version: u32) -> Vec<u8> {
+    let mut h = b"glTF".to_vec();
+    h.extend_from_slice(&version.to_le_bytes());
+    h.extend_from_slice(&length.to_le_bytes());
+    h
+}
