@@ -65,7 +65,7 @@ impl<'a> Walker<'a> {
                 }
                 continue;
             };
-            self.parameter(group, label, *old_param, *new_param)?;
+            self.parameter(group, label, old_param, new_param)?;
         }
         for (key, new_param) in &new_params {
             if old_params.contains_key(key) || relocated.contains(key) {
