@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use mesh_export::tiles::{Downloader, MANIFEST_FILE, Manifest, TilePath, TilesetUrl};
 use serde::{Deserialize, Serialize};
 
+use crate::procfs::{peak_resident_kib, stat_seconds};
+
 /// What the downloader child reports on its last stdout line.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ChildReport {
@@ -68,24 +70,6 @@ pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
         serde_json::to_string(&report).expect("a report serializes")
     );
     ExitCode::SUCCESS
-}
-
-/// The sum of the two `/proc/PID/stat` time fields at 0-based `index` and `index + 1`, counted
-/// from the first field (the pid), in seconds: 13 is utime + stime, 15 cutime + cstime.
-pub fn stat_seconds(stat: &str, index: usize) -> Option<f64> {
-    // The command name is in parentheses and may hold spaces: count fields after it.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let a: f64 = fields.get(index - 2)?.parse().ok()?;
-    let b: f64 = fields.get(index - 1)?.parse().ok()?;
-    Some((a + b) / crate::emulator::CLOCK_TICKS)
-}
-
-/// `VmHWM` of this process from `/proc/self/status`, in KiB.
-fn peak_resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs the downloader child (this binary, `download-child`) into `dir` and returns its wall

@@ -4,9 +4,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on every Linux target).
-pub const CLOCK_TICKS: f64 = 100.0;
-
 /// A running `mesh-export-emulator`; killed when dropped.
 pub struct EmulatorProcess {
     child: Child,
@@ -82,7 +79,7 @@ impl EmulatorProcess {
     /// CPU time (user + system) the emulator has used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        crate::download::stat_seconds(&stat, 13)
+        crate::procfs::stat_seconds(&stat, 13)
     }
 }
 

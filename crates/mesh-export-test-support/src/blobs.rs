@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
+pub use crate::filler::bytes;
 use crate::glb::{b3dm_of, glb, glb_of};
 
 /// The container root every test tileset lives under.
@@ -212,19 +213,6 @@ pub fn cut_after(head: Bytes) -> Body {
         Err(std::io::Error::other("the connection breaks"))
     });
     Body::from_stream(futures::StreamExt::chain(head, breaks))
-}
-
-/// Deterministic filler bytes.
-pub fn bytes(seed: u32, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// A tileset exercising every layout the walker reads: a 3D Tiles 1.0 root with nested

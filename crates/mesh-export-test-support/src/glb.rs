@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::blobs::bytes;
+use crate::filler::bytes;
 
 /// A binary glTF whose JSON chunk is `json`.
 /// The chunk is padded with spaces to a multiple of four bytes, as the format requires.

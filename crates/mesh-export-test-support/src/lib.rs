@@ -1,7 +1,7 @@
 //! What the workspace's tests share, so each piece exists once: log capture that is correct
 //! under parallel tests and multi-threaded runtimes ([`logs`]), clients of the emulator
 //! ([`emulator`]), small purpose-built servers ([`servers`], [`blobs`]), a binary glTF
-//! encoder ([`glb`]) and file-tree assertions ([`files`]).
+//! encoder ([`glb`]) over deterministic filler ([`filler`]) and file-tree assertions ([`files`]).
 //!
 //! Integration tests live in one binary per crate, `tests/<crate area>/main.rs`, whose modules
 //! each cover one area and import from here.
@@ -9,6 +9,7 @@
 pub mod blobs;
 pub mod emulator;
 pub mod files;
+pub mod filler;
 pub mod glb;
 pub mod logs;
 pub mod servers;

@@ -1,0 +1,80 @@
+//! The command line: the options of a run, and the hidden subcommand the download benchmark
+//! runs itself as.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmarks of the Mesh Export client against bare reqwest and curl, on the local emulator.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-export-bench")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Hidden>,
+    /// A run under two minutes: fewer rounds and a ~40 MB tileset; writes no BENCHMARKS.md.
+    #[arg(long)]
+    pub quick: bool,
+    /// `codegen --check` wall time measured by xtask in-process, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub codegen_check_ms: Option<f64>,
+    /// Wall time of one `cargo xtask codegen --check` process, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub codegen_subprocess_ms: Option<f64>,
+    /// The emulator binary (default: `mesh-export-emulator` next to this binary).
+    #[arg(long, value_name = "PATH")]
+    pub emulator: Option<PathBuf>,
+    /// Files both downloaders fetch at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub download_concurrency: usize,
+    /// Where the report goes (default: BENCHMARKS.md at the workspace root, full runs only;
+    /// given explicitly, any run writes it).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write no report file, even on a full run.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Tiles of the many-files tileset, for profiling (default: 100,000, or 10,000 with
+    /// `--quick`).
+    #[arg(long, value_name = "N", hide = true)]
+    pub scale_tiles: Option<u32>,
+    /// Run one part only, for profiling (`api` or `download`); implies --no-report.
+    #[arg(long, value_name = "PART", hide = true)]
+    pub only: Option<Part>,
+    /// For profiling: send `get-exports` the stack's way (`stack`) or bare reqwest's (`bare`),
+    /// 32 at a time for 10 seconds, print the rate and exit.
+    #[arg(long, value_name = "SIDE", hide = true)]
+    pub profile: Option<ProfileSide>,
+}
+
+/// A side `--profile` can run alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileSide {
+    /// The mesh-export stack.
+    Stack,
+    /// Bare reqwest.
+    Bare,
+}
+
+/// A part of the benchmark that `--only` can select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// `get-exports` and the emulator's throughput.
+    Api,
+    /// The tileset download.
+    Download,
+}
+
+// Subcommands the benchmark runs itself as; not for users.
+#[derive(Debug, Subcommand)]
+pub enum Hidden {
+    /// Downloads the tileset whose signed mesh href arrives on stdin (used by the benchmark).
+    #[command(hide = true)]
+    DownloadChild {
+        /// Output directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Files at the same time.
+        #[arg(long)]
+        concurrency: usize,
+    },
+}
