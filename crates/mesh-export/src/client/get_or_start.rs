@@ -6,8 +6,8 @@ use futures::TryStreamExt;
 use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 
 use crate::client::Client;
+use crate::client::paging::ExportFilter;
 use crate::error::Error;
-use crate::paging::ExportFilter;
 use crate::timestamp::LastModified;
 
 /// Identifies "the same export" for the per-process start lock.

@@ -5,14 +5,22 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use mesh_export_client::PolicyHandle;
 use mesh_export_client::types::{Export, ExportResponse, StartExport};
-use mesh_export_client::{PolicyHandle, builder};
 use reqwest::StatusCode;
 
-use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::policy::{self, MeshExportPolicy, Reply, Resend};
 use crate::retry::RetryOptions;
+
+mod builder;
+mod get_or_start;
+mod paging;
+mod wait;
+
+pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
+pub use paging::ExportFilter;
+pub use wait::WaitOptions;
 
 /// A Mesh Export client: authenticated, retrying, traced. Cheap to clone (clones share the
 /// connection pool, the token cache and the get-or-start locks).
@@ -33,8 +41,7 @@ pub(crate) struct Inner {
     pub(crate) parsed_base: url::Url,
     pub(crate) http: reqwest::Client,
     /// Per (iModel, changeset, type) locks, so one process never starts the same export twice.
-    pub(crate) start_locks:
-        Mutex<HashMap<crate::get_or_start::StartKey, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) start_locks: Mutex<HashMap<get_or_start::StartKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for Client {
@@ -135,7 +142,10 @@ impl Client {
             )
         };
         let response: ExportResponse = self
-            .send(&build, builder::StartExport::OPERATION_ID)
+            .send(
+                &build,
+                mesh_export_client::builder::StartExport::OPERATION_ID,
+            )
             .await?
             .decode(StatusCode::ACCEPTED)?;
         Ok(response.export)
@@ -161,7 +171,7 @@ impl Client {
             )
         };
         let response: ExportResponse = self
-            .send(&build, builder::GetExport::OPERATION_ID)
+            .send(&build, mesh_export_client::builder::GetExport::OPERATION_ID)
             .await?
             .decode(StatusCode::OK)?;
         Ok(response.export)
@@ -183,9 +193,12 @@ impl Client {
                     .into_request(),
             )
         };
-        self.send(&build, builder::DeleteExport::OPERATION_ID)
-            .await?
-            .expect(StatusCode::NO_CONTENT)
+        self.send(
+            &build,
+            mesh_export_client::builder::DeleteExport::OPERATION_ID,
+        )
+        .await?
+        .expect(StatusCode::NO_CONTENT)
     }
 
     /// Sends the request `build` builds down the request path (auth, retries, one correlation
