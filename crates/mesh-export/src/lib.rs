@@ -55,9 +55,11 @@
 pub struct ReadmeDoctests;
 
 pub mod auth;
+mod cause_chain;
 mod client;
 pub mod deprecation;
 mod error;
+mod headers;
 mod policy;
 pub mod retry;
 pub mod tiles;

@@ -11,7 +11,8 @@ use crate::auth::{
 use crate::client::Client;
 use crate::deprecation::{DeprecationWarnings, Notices};
 use crate::error::Error;
-use crate::policy::{MeshExportPolicy, USER_AGENT_PRODUCT};
+use crate::headers::USER_AGENT_PRODUCT;
+use crate::policy::MeshExportPolicy;
 use crate::retry::RetryOptions;
 
 /// A Mesh Export deployment.
