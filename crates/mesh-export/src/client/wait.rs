@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use mesh_export_client::types::{Export, ExportStatus};
 
-use crate::client::Client;
-use crate::client::paging::ExportFilter;
+use super::Client;
+use super::paging::ExportFilter;
 use crate::error::Error;
 
 /// A callback for status changes.
