@@ -6,9 +6,12 @@ use mesh_export_client::types::{ErrorDetail, ErrorResponse, ExportStatus};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::auth::AuthError;
-use crate::retry;
 use http_policy::redact::redact;
+use http_policy::retry;
+
+use crate::auth::AuthError;
+use crate::cause_chain::cause_chain;
+use crate::headers::CORRELATION_ID;
 
 /// How many characters of an undecodable body an error keeps.
 const BODY_EXCERPT_CHARS: usize = 512;
@@ -265,27 +268,9 @@ fn service_message(
     out
 }
 
-/// An error's message followed by each of its causes (`error sending request: client error
-/// (Connect): tcp connect error: Connection refused`), so a DNS, TLS or refused connection is
-/// named, not only "error sending request". Redacted, because a cause may quote a URL.
-pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        let part = next.to_string();
-        // Some errors repeat their source in their own message.
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = next.source();
-    }
-    redact(&text)
-}
-
 pub(crate) fn correlation_header(headers: &HeaderMap) -> Option<String> {
     headers
-        .get(crate::policy::CORRELATION_ID)
+        .get(CORRELATION_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
@@ -439,39 +424,6 @@ mod tests {
         let redirected = no_redirects.get(&url).send().await.unwrap_err();
         assert!(redirected.is_redirect());
         assert!(!Error::transport(redirected, None).is_retryable());
-    }
-
-    #[derive(Debug)]
-    struct Layer(&'static str, Option<Box<Layer>>);
-
-    impl std::fmt::Display for Layer {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl std::error::Error for Layer {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            self.1.as_deref().map(|l| l as _)
-        }
-    }
-
-    #[test]
-    fn a_cause_chain_names_every_cause_once_and_redacted() {
-        let inner = Layer("tcp connect error: https://h/p?sig=SECRET refused", None);
-        // The innermost cause, already quoted by the one above it, is not repeated.
-        let repeating = Layer(
-            "client error (Connect): tcp connect error: https://h/p?sig=SECRET refused",
-            Some(Box::new(inner)),
-        );
-        let mid = Layer("client error (Connect)", Some(Box::new(repeating)));
-        let outer = Layer("error sending request", Some(Box::new(mid)));
-
-        assert_eq!(
-            cause_chain(&outer),
-            "error sending request: client error (Connect): client error (Connect): \
-             tcp connect error: https://h/p?REDACTED refused"
-        );
     }
 
     #[test]

@@ -56,21 +56,21 @@
 pub struct ReadmeDoctests;
 
 pub mod auth;
+mod cause_chain;
 mod client;
-mod config;
 pub mod deprecation;
 mod error;
-mod get_or_start;
-mod paging;
+mod headers;
 mod policy;
 pub mod retry;
 pub mod tiles;
 pub mod timestamp;
-mod wait;
 
 pub use auth::{ClientCredentials, ShareKey, StaticToken, TokenSource};
-pub use client::Client;
-pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment, ExportFilter,
+    WaitOptions,
+};
 pub use deprecation::DeprecationWarnings;
 pub use error::Error;
 /// The generated client ([`Client::generated`] returns one with this client's request path),
@@ -78,7 +78,5 @@ pub use error::Error;
 pub use mesh_export_client::Client as GeneratedClient;
 pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
-pub use paging::ExportFilter;
 pub use retry::RetryOptions;
 pub use timestamp::LastModified;
-pub use wait::WaitOptions;

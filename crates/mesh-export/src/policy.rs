@@ -34,13 +34,8 @@ use tracing::Instrument;
 use crate::auth::{AuthError, TokenCache};
 use crate::deprecation::Notices;
 use crate::error::{self, Error};
+use crate::headers::CORRELATION_ID;
 use crate::retry::{self, ApiCall, ClassifyRetry, Ended, RetryOptions, Verdict};
-
-/// The correlation header, sent on every request and read back from responses.
-pub(crate) const CORRELATION_ID: &str = "x-correlation-id";
-
-/// This crate's `User-Agent` product token.
-pub(crate) const USER_AGENT_PRODUCT: &str = concat!("mesh-export/", env!("CARGO_PKG_VERSION"));
 
 type GeneratedError = mesh_export_client::Error<types::ErrorResponse>;
 

@@ -1,22 +1,13 @@
 //! Reusing an existing export instead of starting a duplicate.
 
-use std::sync::Arc;
-
 use futures::TryStreamExt;
 use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
 
-use crate::client::Client;
+use super::Client;
+use super::paging::ExportFilter;
+use super::start_locks::StartKey;
 use crate::error::Error;
-use crate::paging::ExportFilter;
 use crate::timestamp::LastModified;
-
-/// Identifies "the same export" for the per-process start lock.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct StartKey {
-    i_model_id: String,
-    changeset_id: String,
-    export_type: String,
-}
 
 impl Client {
     /// The newest `Complete` export of the iModel, changeset and type in `request`; else one
@@ -45,12 +36,13 @@ impl Client {
             changeset_id: changeset.clone(),
             export_type: export_type.as_str().to_ascii_lowercase(),
         };
-        let lock = self.start_lock(&key);
+        let locks = &self.inner.start_locks;
+        let lock = locks.lock_for(&key);
         let result = {
             let _guard = lock.lock().await;
             self.find_or_start(request, &export_type, &changeset).await
         };
-        self.release_start_lock(&key, lock);
+        locks.release(&key, lock);
         result
     }
 
@@ -122,29 +114,6 @@ impl Client {
             tracing::debug!(export_id = %running.id, status = running.status.as_str(), "reusing an export in progress");
         }
         Ok(running)
-    }
-
-    fn start_lock(&self, key: &StartKey) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .start_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        locks.entry(key.clone()).or_default().clone()
-    }
-
-    /// Drops the lock's map entry once no other call holds or waits for it, so the map does
-    /// not grow with every iModel ever exported.
-    fn release_start_lock(&self, key: &StartKey, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut locks = self
-            .inner
-            .start_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // Two references: the map's and ours.
-        if Arc::strong_count(&lock) == 2 {
-            locks.remove(key);
-        }
     }
 }
 

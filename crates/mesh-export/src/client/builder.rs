@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 
+use super::Client;
 use crate::auth::{
     self, AuthError, ClientCredentials, Secret, ShareKey, StaticToken, TokenCache, TokenSource,
 };
-use crate::client::Client;
 use crate::deprecation::{DeprecationWarnings, Notices};
 use crate::error::Error;
-use crate::policy::{MeshExportPolicy, USER_AGENT_PRODUCT};
+use crate::headers::USER_AGENT_PRODUCT;
+use crate::policy::MeshExportPolicy;
 use crate::retry::RetryOptions;
 
 /// A Mesh Export deployment.
@@ -240,5 +241,22 @@ impl ClientBuilder {
             deprecation: Notices::new(self.deprecation),
         };
         Ok(Client::from_parts(parsed, base_url, http, Arc::new(policy)))
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A production client with credentials from the environment (`ITWIN_ACCESS_TOKEN`, or
+    /// `ITWIN_CLIENT_ID` + `ITWIN_CLIENT_SECRET`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] when the environment holds no usable credentials.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::new().credentials_from_env().build()
     }
 }

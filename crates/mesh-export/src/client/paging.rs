@@ -9,7 +9,7 @@ use mesh_export_client::types::{Export, ExportOrderBy, ExportType, ExportsPage, 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue};
 
-use crate::client::Client;
+use super::Client;
 use crate::error::Error;
 use crate::policy;
 use mesh_export_client::builder;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use mesh_export_client::types::{Export, ExportStatus};
 
-use crate::client::Client;
+use super::Client;
+use super::paging::ExportFilter;
 use crate::error::Error;
-use crate::paging::ExportFilter;
 
 /// A callback for status changes.
 type StatusCallback = Arc<dyn Fn(&Export) + Send + Sync>;

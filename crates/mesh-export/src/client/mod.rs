@@ -1,18 +1,41 @@
 //! The [`Client`] users call: the generated client with this crate's policy inside, and
 //! typed errors out.
+//!
+//! [`Client`] and its one way to send a request are here; each file beside this one adds the
+//! methods of one concern in an `impl Client` block of its own (as kube-rs splits its client):
+//!
+//! - `builder`: [`ClientBuilder`], [`Environment`] and the timeouts;
+//! - `exports`: the single-export operations (`start-export`, `get-export`, `delete-export`);
+//! - `paging`: [`ExportFilter`], one page, the next page, and a `Stream` over all exports;
+//! - `wait`: [`WaitOptions`], finding one export and waiting for it to finish;
+//! - `get_or_start`: reusing an export instead of starting a duplicate, with the per-process
+//!   start locks of `start_locks`.
+//!
+//! Dependencies point one way: `builder`, `exports`, `paging`, `wait` and `get_or_start` on
+//! this file; `wait` and `get_or_start` on `paging`; `get_or_start` on `exports` (to start) and
+//! `start_locks`; this file on `start_locks` alone.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use mesh_export_client::types::{Export, ExportResponse, StartExport};
-use mesh_export_client::{PolicyHandle, builder};
-use reqwest::StatusCode;
+use mesh_export_client::PolicyHandle;
 
-use crate::config::ClientBuilder;
 use crate::error::Error;
-use crate::policy::{self, MeshExportPolicy, Reply, Resend};
+use crate::policy::{MeshExportPolicy, Reply, Resend};
 use crate::retry::RetryOptions;
+
+mod builder;
+mod exports;
+mod get_or_start;
+mod paging;
+mod start_locks;
+mod wait;
+
+pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
+pub use paging::ExportFilter;
+pub use wait::WaitOptions;
+
+use start_locks::StartLocks;
 
 /// A Mesh Export client: authenticated, retrying, traced. Cheap to clone (clones share the
 /// connection pool, the token cache and the get-or-start locks).
@@ -33,8 +56,7 @@ pub(crate) struct Inner {
     pub(crate) parsed_base: url::Url,
     pub(crate) http: reqwest::Client,
     /// Per (iModel, changeset, type) locks, so one process never starts the same export twice.
-    pub(crate) start_locks:
-        Mutex<HashMap<crate::get_or_start::StartKey, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) start_locks: StartLocks,
 }
 
 impl fmt::Debug for Client {
@@ -47,21 +69,6 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Starts configuring a client.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
-    }
-
-    /// A production client with credentials from the environment (`ITWIN_ACCESS_TOKEN`, or
-    /// `ITWIN_CLIENT_ID` + `ITWIN_CLIENT_SECRET`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Auth`] when the environment holds no usable credentials.
-    pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::new().credentials_from_env().build()
-    }
-
     pub(crate) fn from_parts(
         parsed_base: url::Url,
         base_url: String,
@@ -80,7 +87,7 @@ impl Client {
                 base_url,
                 parsed_base,
                 http,
-                start_locks: Mutex::new(HashMap::new()),
+                start_locks: StartLocks::default(),
             }),
         }
     }
@@ -112,80 +119,6 @@ impl Client {
     /// `Retry-After`).
     pub fn generated(&self) -> &crate::GeneratedClient {
         &self.inner.generated
-    }
-
-    /// Starts an export (`start-export`). The service answers at once; the export is
-    /// `NotStarted`. The POST is never re-sent after a failure that may have reached the
-    /// service, so at most one export is started per call; to avoid duplicates across calls,
-    /// use [`get_or_start_export`](Self::get_or_start_export).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Service`] with the service's code for a refused request (422 for an unknown
-    /// iModel), [`Error::RateLimited`], [`Error::Auth`], or [`Error::Transport`] (the export may
-    /// then have started).
-    pub async fn start_export(&self, request: StartExport) -> Result<Export, Error> {
-        let build = || {
-            policy::built(
-                self.inner
-                    .generated
-                    .start_export()
-                    .body(request.clone())
-                    .into_request(),
-            )
-        };
-        let response: ExportResponse = self
-            .send(&build, builder::StartExport::OPERATION_ID)
-            .await?
-            .decode(StatusCode::ACCEPTED)?;
-        Ok(response.export)
-    }
-
-    /// Reads one export with the deprecated `get-export` operation.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Service`] (404 for an unknown export) and the errors of every call.
-    #[deprecated(
-        note = "get-export will be removed when Mesh Export reaches General Availability; use find_export or exports"
-    )]
-    pub async fn get_export(&self, export_id: &str) -> Result<Export, Error> {
-        #[allow(deprecated)]
-        let build = || {
-            policy::built(
-                self.inner
-                    .generated
-                    .get_export()
-                    .id(export_id)
-                    .into_request(),
-            )
-        };
-        let response: ExportResponse = self
-            .send(&build, builder::GetExport::OPERATION_ID)
-            .await?
-            .decode(StatusCode::OK)?;
-        Ok(response.export)
-    }
-
-    /// Deletes an export that is `Complete` or `Invalid` (`delete-export`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Service`] (404 for an unknown export, 422 for one still running) and the
-    /// errors of every call.
-    pub async fn delete_export(&self, export_id: &str) -> Result<(), Error> {
-        let build = || {
-            policy::built(
-                self.inner
-                    .generated
-                    .delete_export()
-                    .id(export_id)
-                    .into_request(),
-            )
-        };
-        self.send(&build, builder::DeleteExport::OPERATION_ID)
-            .await?
-            .expect(StatusCode::NO_CONTENT)
     }
 
     /// Sends the request `build` builds down the request path (auth, retries, one correlation
