@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
-use super::bare;
+use crate::support::bare;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

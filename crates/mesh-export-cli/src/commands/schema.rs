@@ -1,8 +1,8 @@
 //! `mesh-export schema [COMMAND]`: the JSON Schemas (draft 2019-09) of the `--json` documents.
 //!
 //! Every document derives its schema with `schemars`: the CLI's own from the types in
-//! `output.rs`, the API's `Export` from the generated client, whose response enums are open
-//! (any string, the known values listed) as the client reads them.
+//! `output/documents.rs`, the API's `Export` from the generated client, whose response enums
+//! are open (any string, the known values listed) as the client reads them.
 
 use std::io::Write;
 
@@ -12,7 +12,7 @@ use schemars::r#gen::{SchemaGenerator, SchemaSettings};
 use schemars::schema::Schema;
 use serde_json::{Map, Value, json};
 
-use crate::commands::CliError;
+use crate::error::CliError;
 use crate::output::{DownloadReport, ErrorDocument, Login, SignedTilesetUrl};
 
 /// `mesh-export schema [COMMAND]`.
@@ -25,7 +25,7 @@ pub struct SchemaArgs {
 }
 
 /// Prints the schema `args` asks for on standard output.
-pub fn print(args: &SchemaArgs) -> Result<(), CliError> {
+pub fn run(args: &SchemaArgs) -> Result<(), CliError> {
     let schema = match args.command {
         Some(document) => schema(document),
         None => all(),

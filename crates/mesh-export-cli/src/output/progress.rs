@@ -1,0 +1,86 @@
+//! Download progress on stderr: a bar on a terminal, a plain line a second otherwise.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mesh_export::tiles::Progress;
+use tokio::sync::{oneshot, watch};
+
+use super::units::bytes;
+
+/// A running progress display.
+pub struct ProgressDisplay {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressDisplay {
+    /// Shows `progress` until [`ProgressDisplay::finish`]: nothing with `--json`, a bar on a
+    /// terminal, a line a second otherwise.
+    pub fn start(progress: watch::Receiver<Progress>, json: bool, terminal: bool) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(show_progress(progress, stopped, json, terminal));
+        ProgressDisplay { stop, task }
+    }
+
+    /// Draws the last state and stops.
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn show_progress(
+    mut progress: watch::Receiver<Progress>,
+    mut stop: oneshot::Receiver<()>,
+    json: bool,
+    terminal: bool,
+) {
+    if json {
+        let _ = stop.await;
+        return;
+    }
+    let started = Instant::now();
+    let bar = terminal.then(|| {
+        let bar = ProgressBar::new(1);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files  {msg}  ETA {eta}",
+            )
+            .expect("a valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    });
+    let mut last_line = Instant::now();
+    loop {
+        let done = tokio::select! {
+            changed = progress.changed() => changed.is_err(),
+            _ = &mut stop => true,
+        };
+        let p = progress.borrow_and_update().clone();
+        let rate = p.bytes_downloaded as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let text = format!("{}  {}/s", bytes(p.bytes_done), bytes(rate as u64));
+        match &bar {
+            Some(bar) => {
+                bar.set_length(p.files_total_known.max(1));
+                bar.set_position(p.files_done);
+                bar.set_message(text);
+            }
+            None if done || last_line.elapsed() >= Duration::from_secs(1) => {
+                eprintln!(
+                    "downloaded {}/{} files, {text}",
+                    p.files_done, p.files_total_known
+                );
+                last_line = Instant::now();
+            }
+            None => {}
+        }
+        if done {
+            break;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+}
