@@ -23,6 +23,8 @@ use std::sync::Mutex;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
+/// The token endpoint's classifier lives beside its one user, the client credentials source.
+pub use crate::auth::client_credentials::TokenFetch;
 pub use http_policy::retry::{
     ClassifyRetry, Decision, Ended, RetryOptions, Verdict, is_idempotent, parse_retry_after,
     retry_after, run, take_or_copy, transport_kind,
@@ -45,25 +47,6 @@ impl ClassifyRetry for ApiCall {
 
     fn classify_transport(&self, method: &Method, error: &reqwest::Error) -> Verdict {
         Verdict::after_transport(error, error.is_connect() || is_idempotent(method))
-    }
-}
-
-/// The classifier of requests to the OAuth2 token endpoint: any 408, 429 or 5xx and any
-/// transport failure, since a repeat only mints another token.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TokenFetch;
-
-impl ClassifyRetry for TokenFetch {
-    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        match status.as_u16() {
-            429 => Verdict::retry_hinted("rate limited", headers),
-            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
-            _ => Verdict::Final,
-        }
-    }
-
-    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
-        Verdict::after_transport(error, true)
     }
 }
 

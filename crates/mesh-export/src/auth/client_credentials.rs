@@ -12,7 +12,9 @@ use super::error::AuthError;
 use super::secret::Secret;
 use super::token::AccessToken;
 use super::token_source::TokenSource;
-use crate::retry::{self, ClassifyRetry, Ended, RetryOptions, TokenFetch};
+use http_policy::retry::{self, ClassifyRetry, Ended, RetryOptions, Verdict};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 
 /// The IMS token endpoint for service applications.
 pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
@@ -231,6 +233,25 @@ fn token_http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a reqwest client with no custom TLS settings always builds")
+}
+
+/// The classifier of requests to the OAuth2 token endpoint: any 408, 429 or 5xx and any
+/// transport failure, since a repeat only mints another token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenFetch;
+
+impl ClassifyRetry for TokenFetch {
+    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
+        match status.as_u16() {
+            429 => Verdict::retry_hinted("rate limited", headers),
+            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
+            _ => Verdict::Final,
+        }
+    }
+
+    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
+        Verdict::after_transport(error, true)
+    }
 }
 
 #[cfg(test)]

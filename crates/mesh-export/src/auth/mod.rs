@@ -13,7 +13,7 @@
 //! environment.
 
 mod cache;
-mod client_credentials;
+pub(crate) mod client_credentials;
 mod env;
 mod error;
 mod secret;
