@@ -4,7 +4,6 @@
 //!
 //! Each `check` takes the raw fuzzer input and panics when a property does not hold.
 
-pub mod error_body;
 pub mod portable;
 pub mod retry_after;
 pub mod subtree;

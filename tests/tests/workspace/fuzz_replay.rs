@@ -1,14 +1,21 @@
 //! Every committed fuzz input, replayed through its target's property on a stable compiler:
-//! the minimized seeds (`fuzz/seeds/<target>/`) and every input that once found a bug
-//! (`fuzz/regressions/<target>/`). A regression input that fails again names its file.
+//! the minimized seeds (`<fuzz crate>/seeds/<target>/`) and every input that once found a bug
+//! (`<fuzz crate>/regressions/<target>/`), of both fuzz crates: the engine's (`fuzz/`) and the
+//! API client's (`crates/mesh-export/fuzz/`). A regression input that fails again names its
+//! file.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use crate::fuzz_oracles;
+use crate::{api_fuzz_oracles, fuzz_oracles};
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+/// The fuzz crate that owns `target`.
+fn fuzz_dir(target: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match target {
+        "error_body" => root.join("crates/mesh-export/fuzz"),
+        _ => root.join("fuzz"),
+    }
 }
 
 /// Runs every input of `target` through `check`; returns how many ran. Fails naming each input
@@ -16,7 +23,7 @@ fn fuzz_dir() -> PathBuf {
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let mut inputs = Vec::new();
     for kind in ["seeds", "regressions"] {
-        let dir = fuzz_dir().join(kind).join(target);
+        let dir = fuzz_dir(target).join(kind).join(target);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -52,7 +59,7 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 
 /// The number of committed inputs must not quietly drop to nothing.
 fn assert_replayed(target: &str, ran: usize, regressions: usize) {
-    let regression_dir = fuzz_dir().join("regressions").join(target);
+    let regression_dir = fuzz_dir(target).join("regressions").join(target);
     let committed = std::fs::read_dir(&regression_dir).map_or(0, |d| d.count());
     assert!(
         committed >= regressions,
@@ -69,7 +76,7 @@ fn retry_after_inputs_hold() {
 
 #[test]
 fn error_body_inputs_hold() {
-    let ran = replay("error_body", fuzz_oracles::error_body::check);
+    let ran = replay("error_body", api_fuzz_oracles::error_body::check);
     assert_replayed("error_body", ran, 4);
 }
 

@@ -2,6 +2,8 @@
 //! the generated types, the codegen drift guard, whole flows under injected faults, and every
 //! committed fuzz input replayed.
 
+#[path = "../../../crates/mesh-export/fuzz/oracles/mod.rs"]
+mod api_fuzz_oracles;
 mod codegen_drift;
 mod fault_injection;
 #[path = "../../../fuzz/oracles/mod.rs"]

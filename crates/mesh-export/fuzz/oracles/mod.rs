@@ -1,0 +1,8 @@
+//! The properties each fuzz target of the API crate checks, shared with the replay test:
+//! `cargo fuzz run` explores new inputs with them, and `cargo test`
+//! (tests/tests/workspace/fuzz_replay.rs) runs every committed seed and regression input
+//! through them on a stable compiler.
+//!
+//! Each `check` takes the raw fuzzer input and panics when a property does not hold.
+
+pub mod error_body;
