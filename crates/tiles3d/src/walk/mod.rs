@@ -1,0 +1,5 @@
+//! Reading the URIs a tileset file names.
+
+mod tileset;
+
+pub use tileset::*;
