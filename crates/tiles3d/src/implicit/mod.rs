@@ -25,6 +25,7 @@
 mod availability;
 mod coord;
 mod document;
+// Visible to the crate for the file vocabulary (`crate::reference`), which names these states.
 pub(crate) mod pending;
 mod ranges;
 mod references;
@@ -32,6 +33,7 @@ mod subtree;
 mod template;
 #[cfg(test)]
 mod testing;
+// As `pending`.
 pub(crate) mod tiling;
 
 pub use coord::{SubdivisionScheme, TileCoord};

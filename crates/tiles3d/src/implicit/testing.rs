@@ -10,6 +10,7 @@ use super::tiling::{ImplicitTiling, SubtreeContext};
 use crate::TilePath;
 use crate::reference::{FileKind, Reference, WalkError, Walked};
 
+/// An implicit root of `scheme` in `set/tileset.json`, with these content templates.
 pub(super) fn tiling(
     scheme: &str,
     subtree_levels: u32,
@@ -33,10 +34,12 @@ pub(super) fn tiling(
     Arc::new(ImplicitTiling::from_tile(&implicit, None, Some(&contents), &path).unwrap())
 }
 
+/// The context of the subtree rooted at `root`.
 pub(super) fn context(tiling: &Arc<ImplicitTiling>, root: TileCoord) -> Arc<SubtreeContext> {
     Arc::new(SubtreeContext::new(tiling.clone(), root))
 }
 
+/// A tile coordinate.
 pub(super) fn coord(level: u32, x: u64, y: u64, z: u64) -> TileCoord {
     TileCoord { level, x, y, z }
 }
@@ -84,6 +87,7 @@ pub(super) fn pack(streams: &[Vec<u8>]) -> (Vec<u8>, Vec<Value>) {
     (buffer, views)
 }
 
+/// What a subtree named, by kind of reference.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Named {
     pub(super) contents: Vec<String>,
@@ -92,6 +96,8 @@ pub(super) struct Named {
     pub(super) waiting: Vec<String>,
 }
 
+/// Sorts references by kind, checking each is relative to the right file; the subtree
+/// buffers waited for come back whole, to read them.
 pub(super) fn sort(walked: Walked) -> (Named, Vec<Reference>) {
     let mut named = Named::default();
     let mut pending = Vec::new();
@@ -123,6 +129,7 @@ pub(super) fn sort(walked: Walked) -> (Named, Vec<Reference>) {
     (named, pending)
 }
 
+/// What the subtree file `bytes` names, read as `set/s/0/0/0.subtree`.
 pub(super) fn read(context: &Arc<SubtreeContext>, bytes: &[u8]) -> Result<Named, WalkError> {
     let path = TilePath::parse("set/s/0/0/0.subtree").unwrap();
     read_subtree(context, &path, bytes).map(|w| sort(w).0)
@@ -138,6 +145,7 @@ pub(super) fn read_quadtree_root(json: &Value, buffer: &[u8]) -> Named {
     .unwrap()
 }
 
+/// Owned strings, to compare with.
 pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -161,6 +169,7 @@ pub(super) fn quadtree_root_subtree() -> (Value, Vec<u8>) {
     (json, buffer)
 }
 
+/// `tiling` with another `availableLevels`.
 pub(super) fn tiling_with_levels(
     tiling: &ImplicitTiling,
     available_levels: u32,

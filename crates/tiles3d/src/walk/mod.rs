@@ -12,12 +12,12 @@ use std::io::Read;
 
 use crate::TilePath;
 use crate::implicit;
-pub use crate::reference::{FileKind, Reference, WalkError, Walked};
 
 mod checked;
 mod gltf;
 mod tileset;
 
+pub use crate::reference::{FileKind, Reference, WalkError, Walked};
 pub use gltf::{glb_uris, gltf_uris};
 pub use tileset::tileset_references;
 
