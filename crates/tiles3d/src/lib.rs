@@ -26,6 +26,7 @@ pub mod content;
 pub mod implicit;
 pub mod name;
 mod path;
+mod reference;
 pub mod walk;
 
 pub use path::TilePath;

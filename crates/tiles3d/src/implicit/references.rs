@@ -1,0 +1,119 @@
+//! The references implicit tiling yields: the root subtree of an implicit root tile, and the
+//! contents and child subtrees a read subtree makes available.
+
+use std::sync::Arc;
+
+use super::availability::{Availability, Bits};
+use super::coord::TileCoord;
+use super::pending::PendingSubtree;
+use super::tiling::{ImplicitTiling, SubtreeContext};
+use crate::reference::{FileKind, Reference, WalkError, Walked};
+
+/// The most files one subtree may name. A subtree file of a hundred bytes can claim every
+/// tile of twelve levels with constants; past this, it is refused rather than followed.
+const MAX_SUBTREE_FILES: u64 = 1 << 20;
+
+impl ImplicitTiling {
+    /// The reference to the implicit root's own subtree, the one at level 0.
+    pub fn root_subtree(self: &Arc<Self>) -> Reference {
+        self.subtree_reference(TileCoord::ROOT)
+    }
+
+    /// The reference to the subtree file whose root tile is `root`.
+    fn subtree_reference(self: &Arc<Self>, root: TileCoord) -> Reference {
+        Reference {
+            uri: self.subtrees.expand(root),
+            base: Some(self.tileset.clone()),
+            kind: Some(FileKind::Subtree(Arc::new(SubtreeContext::new(
+                self.clone(),
+                root,
+            )))),
+        }
+    }
+}
+
+/// Lists the subtree's available contents and child subtrees. A tile counts only when its
+/// parent does (a client never reaches it otherwise), and nothing at or beyond
+/// `availableLevels` counts.
+pub(super) fn available(pending: &PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
+    let bits = |availability: &Availability| match *availability {
+        Availability::Constant(value) => Bits::Constant(value),
+        Availability::Bitstream { view, .. } => Bits::Stream(
+            pending.views[view]
+                .as_deref()
+                .expect("every availability view was read"),
+        ),
+    };
+    let context = &pending.context;
+    let tiling = &context.tiling;
+    let scheme = tiling.scheme;
+    let dims = scheme.dimensions();
+    let root = context.root;
+    let tiles = bits(&pending.parsed.tiles);
+    let contents: Vec<Bits<'_>> = pending.parsed.contents.iter().map(bits).collect();
+    let children = bits(&pending.parsed.children);
+    // Set bits bound what the subtree names (unreachable ones name nothing): refuse a subtree
+    // that claims too much before building anything.
+    let (tile_bits, child_bits) = (
+        scheme.tiles_in(tiling.subtree_levels),
+        scheme.tiles_at(tiling.subtree_levels),
+    );
+    let tile_count = tiles.ones(tile_bits);
+    let claimed = contents
+        .iter()
+        .map(|c| c.ones(tile_bits).min(tile_count))
+        .sum::<u64>()
+        + children.ones(child_bits);
+    if claimed > MAX_SUBTREE_FILES {
+        return Err(WalkError::unsupported(
+            &pending.subtree,
+            format!(
+                "names up to {claimed} files, more than the {MAX_SUBTREE_FILES} this reader \
+                 follows from one subtree"
+            ),
+        ));
+    }
+    let levels = tiling
+        .subtree_levels
+        .min(tiling.available_levels.saturating_sub(root.level));
+    let mut parents: Vec<bool> = Vec::new();
+    for level in 0..levels {
+        let offset = scheme.tiles_in(level);
+        let count = scheme.tiles_at(level);
+        let mut here = vec![false; count as usize];
+        for morton in 0..count {
+            let reachable = level == 0 || parents[(morton >> dims) as usize];
+            if !reachable || !tiles.get(offset + morton) {
+                continue;
+            }
+            here[morton as usize] = true;
+            let coord = root.descendant(scheme, level, morton);
+            for (template, content) in tiling.contents.iter().zip(&contents) {
+                if content.get(offset + morton) {
+                    walked.references.push(Reference {
+                        uri: template.expand(coord),
+                        base: Some(tiling.tileset.clone()),
+                        kind: None,
+                    });
+                }
+            }
+        }
+        parents = here;
+    }
+    // Child subtrees start past this subtree's last level; when that is past availableLevels
+    // there are none (and when this subtree is cut short by availableLevels, it is).
+    let deeper = root.level + tiling.subtree_levels;
+    if deeper >= tiling.available_levels {
+        return Ok(());
+    }
+    for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
+        if parents[(morton >> dims) as usize] && children.get(morton) {
+            let coord = root.descendant(scheme, tiling.subtree_levels, morton);
+            walked.references.push(tiling.subtree_reference(coord));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
