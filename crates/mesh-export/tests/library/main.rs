@@ -6,7 +6,4 @@ mod exports;
 mod hostile;
 mod retry;
 mod share_key;
-mod tiles_download;
 mod tiles_emulator;
-mod tiles_hostile;
-mod tiles_implicit;

@@ -15,15 +15,15 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use mesh_export::tiles::{
-    DownloadError, DownloadOptions, Downloader, FileError, Manifest, NameError, RefreshError,
-    RefusalReason, SignedUrlSource, TilesetUrl, TilesetUrlError,
-};
-use mesh_export_client::BoxFuture;
+use futures::future::BoxFuture;
 use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::files::files_under;
 use mesh_export_test_support::glb::{glb, glb_of};
 use serde_json::json;
+use tiles3d_download::{
+    DownloadError, DownloadOptions, Downloader, FileError, Manifest, NameError, RefreshError,
+    RefusalReason, SignedUrlSource, TilesetUrl, TilesetUrlError,
+};
 
 /// A request as the hostile server saw it.
 #[derive(Debug, Clone)]

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mesh_export::tiles::{
-    DownloadError, Downloader, FileError, MANIFEST_FILE, Manifest, RefusalReason, TilesetUrl,
-};
 use mesh_export_test_support::blobs::{BlobStore, Fault, ROOT, SIG, fixture};
 use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::files::{assert_byte_identical, files_under};
 use serde_json::json;
+use tiles3d_download::{
+    DownloadError, Downloader, FileError, MANIFEST_FILE, Manifest, RefusalReason, TilesetUrl,
+};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retries())
@@ -566,14 +566,14 @@ impl std::fmt::Debug for Resigner {
     }
 }
 
-impl mesh_export::tiles::SignedUrlSource for Resigner {
+impl tiles3d_download::SignedUrlSource for Resigner {
     fn current(&self) -> TilesetUrl {
         TilesetUrl::from_root_href(&self.store.href()).unwrap()
     }
 
     fn refresh(
         &self,
-    ) -> futures::future::BoxFuture<'_, Result<TilesetUrl, mesh_export::tiles::RefreshError>> {
+    ) -> futures::future::BoxFuture<'_, Result<TilesetUrl, tiles3d_download::RefreshError>> {
         let n = 1 + self
             .refreshes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -604,7 +604,7 @@ async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
     });
     let source = Resigner::new(&store, false);
     let out = tempfile::tempdir().unwrap();
-    let options = mesh_export::tiles::DownloadOptions {
+    let options = tiles3d_download::DownloadOptions {
         max_resigns: 1,
         concurrency: 1,
         retry: quick_retries(),

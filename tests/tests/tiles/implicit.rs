@@ -4,15 +4,15 @@
 
 use std::collections::HashMap;
 
-use mesh_export::tiles::{
-    DownloadError, Downloader, FileError, Manifest, RefreshError, SignedUrlSource, TilesetUrl,
-};
-use mesh_export_client::BoxFuture;
+use futures::future::BoxFuture;
 use mesh_export_test_support::blobs::{BlobStore, Fault, bytes};
 use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::files::files_under;
 use mesh_export_test_support::glb::glb;
 use serde_json::{Value, json};
+use tiles3d_download::{
+    DownloadError, Downloader, FileError, Manifest, RefreshError, SignedUrlSource, TilesetUrl,
+};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retries())
