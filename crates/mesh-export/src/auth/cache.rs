@@ -468,7 +468,10 @@ mod tests {
         );
         let text = format!("{cache:?}");
         assert!(text.starts_with("TokenCache"), "{text}");
-        assert!(text.contains("source: StaticToken(Secret(***))"), "{text}");
+        assert!(
+            text.contains("source: StaticToken(Secret(REDACTED))"),
+            "{text}"
+        );
         assert!(text.contains("refresh_ahead: 42s"), "{text}");
         assert!(!text.contains("tok-3x4mpl3"), "{text}");
     }

@@ -75,7 +75,7 @@ mod tests {
             ("ITWIN_CLIENT_SECRET", "s"),
         ]))
         .unwrap();
-        assert_eq!(format!("{s:?}"), "ShareKey(***)");
+        assert_eq!(format!("{s:?}"), "ShareKey(REDACTED)");
         let s = from_vars(vars(&[
             ("ITWIN_ACCESS_TOKEN", "t"),
             ("ITWIN_SHARE_KEY", "sk-from-env"),
@@ -118,7 +118,7 @@ mod tests {
             ("ITWIN_SHARE_KEY", "sk-from-env"),
         ]))
         .unwrap();
-        assert_eq!(format!("{s:?}"), "ShareKey(***)");
+        assert_eq!(format!("{s:?}"), "ShareKey(REDACTED)");
         let s = from_vars(vars(&[
             ("ITWIN_ACCESS_TOKEN", ""),
             ("ITWIN_SHARE_KEY", ""),

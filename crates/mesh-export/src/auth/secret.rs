@@ -1,9 +1,10 @@
 //! [`Secret`]: a credential that `Debug` output never shows.
 
+use http_policy::redact::REDACTED;
 use std::fmt;
 use std::sync::Arc;
 
-/// A string that must not be shown: `Debug` prints `Secret(***)`. Cloning it is cheap.
+/// A string that must not be shown: `Debug` prints `Secret(REDACTED)`. Cloning it is cheap.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Arc<str>);
 
@@ -21,7 +22,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        write!(f, "Secret({REDACTED})")
     }
 }
 
@@ -45,9 +46,9 @@ mod tests {
     #[test]
     fn a_secret_shows_only_a_placeholder_in_debug_output() {
         let secret = Secret::new("hunter2");
-        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        assert_eq!(format!("{secret:?}"), "Secret(REDACTED)");
         let token = AccessToken::new("eyJ-token-value", None);
         let text = format!("{token:?}");
-        assert!(text.contains("token: Secret(***)"), "{text}");
+        assert!(text.contains("token: Secret(REDACTED)"), "{text}");
     }
 }

@@ -1,5 +1,6 @@
 //! [`ShareKey`]: an iTwin share key, sent as `Authorization: Basic <share key>`.
 
+use http_policy::redact::REDACTED;
 use std::fmt;
 
 use mesh_export_client::BoxFuture;
@@ -32,7 +33,7 @@ impl ShareKey {
 
 impl fmt::Debug for ShareKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ShareKey(***)")
+        write!(f, "ShareKey({REDACTED})")
     }
 }
 
