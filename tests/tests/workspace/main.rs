@@ -9,6 +9,7 @@ mod fault_injection;
 #[path = "../../../fuzz/oracles/mod.rs"]
 mod fuzz_oracles;
 mod fuzz_replay;
+mod layering;
 mod reference_payloads;
 mod schema_round_trip;
 mod spec_examples;
