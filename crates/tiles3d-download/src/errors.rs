@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::download::DownloadSummary;
+use super::options::DownloadSummary;
 use super::{Refused, TilePath};
 
 /// A file that could not be downloaded, or whose content could not be interpreted.

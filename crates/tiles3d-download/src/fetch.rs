@@ -12,9 +12,9 @@ use reqwest::{Method, StatusCode};
 use tokio::sync::{mpsc, watch};
 
 use super::TileFile;
-use super::download::{DownloadOptions, Progress};
 use super::errors::FileError;
 use super::manifest::{Journal, ManifestEntry};
+use super::options::{DownloadOptions, Progress};
 use super::output::part_path;
 use super::write_threads::WriteThreads;
 use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};

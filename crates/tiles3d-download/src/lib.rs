@@ -53,6 +53,7 @@ mod download;
 mod errors;
 mod fetch;
 mod manifest;
+mod options;
 mod output;
 mod signer;
 #[cfg(target_os = "linux")]
@@ -61,9 +62,10 @@ mod url;
 mod write_threads;
 mod writer;
 
-pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
+pub use self::download::Downloader;
 pub use self::errors::{DownloadError, FileError, FileFailure};
 pub use self::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
+pub use self::options::{DownloadOptions, DownloadSummary, Progress};
 pub use self::signer::{FixedUrl, RefreshError, SignedUrlSource};
 pub use self::url::{RefusalReason, Refused, TileFile, TilesetUrl, TilesetUrlError};
 pub use tiles3d::TilePath;
