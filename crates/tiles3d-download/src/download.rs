@@ -12,20 +12,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::claims::Claims;
-use super::errors::{DownloadError, FileError, FileFailure};
-use super::fetch::Fetcher;
-use super::manifest::{
+use crate::errors::{DownloadError, FileError, FileFailure};
+use crate::fetch::Fetcher;
+use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::reserved::JOURNAL_FILE;
+use crate::signer::{FixedUrl, SignedUrlSource};
+use crate::store::claims::Claims;
+use crate::store::manifest::{
     Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestEntry, ManifestGap, ManifestOut, Recorded,
     RecordedFiles, previous_entries,
 };
-use super::options::{DownloadOptions, DownloadSummary, Progress};
-use super::output::{OutputDir, checksum_of, remove_stale_parts};
-use super::signer::{FixedUrl, SignedUrlSource};
-use super::write_threads::WriteThreads;
-use super::writer::{References, references_on_disk};
-use super::{JOURNAL_FILE, TileFile, TilePath, TilesetUrl};
+use crate::store::output::{OutputDir, checksum_of, remove_stale_parts};
+use crate::store::write_threads::WriteThreads;
+use crate::store::writer::{References, references_on_disk};
+use crate::url::{TileFile, TilesetUrl};
 use http_policy::retry::RetryOptions;
+use tiles3d::TilePath;
 use tiles3d::walk::{FileKind, Reference, WalkError, Walked};
 
 /// Downloads a whole tileset to a directory.
@@ -56,8 +58,8 @@ impl Downloader {
     /// Uses `client` for the blob requests. It should not follow redirects to other hosts,
     /// and should have no whole-request timeout: a large tile on a slow link takes long, and
     /// [`DownloadOptions::idle_timeout`] already catches a stalled transfer. In particular,
-    /// do not pass [`Client::http`](crate::Client::http): it has the API's 60 s
-    /// whole-request timeout.
+    /// do not pass the client of a service API with a whole-request timeout (a Mesh Export
+    /// client's has 60 s).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = client;
         self

@@ -11,13 +11,13 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use tokio::sync::{mpsc, watch};
 
-use super::TileFile;
-use super::errors::FileError;
-use super::manifest::{Journal, ManifestEntry};
-use super::options::{DownloadOptions, Progress};
-use super::output::part_path;
-use super::write_threads::WriteThreads;
-use super::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
+use crate::errors::FileError;
+use crate::options::{DownloadOptions, Progress};
+use crate::store::manifest::{Journal, ManifestEntry};
+use crate::store::output::part_path;
+use crate::store::write_threads::WriteThreads;
+use crate::store::writer::{CreatedDirs, FileWriter, Piece, References, WriteFailure, Written};
+use crate::url::TileFile;
 use http_policy::retry::{self, ClassifyRetry, Ended, Verdict};
 use tiles3d::walk::FileKind;
 
