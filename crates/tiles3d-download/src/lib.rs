@@ -49,11 +49,12 @@
 
 mod download;
 mod errors;
-mod fetch;
 mod options;
 mod reserved;
+mod scheduler;
 mod signer;
 mod store;
+mod transfer;
 mod url;
 
 pub use self::download::Downloader;
