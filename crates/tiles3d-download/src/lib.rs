@@ -47,6 +47,10 @@
 //! Nothing in this crate prints a signature: URLs appear with `?REDACTED` in `Debug`,
 //! `Display`, errors and logs.
 
+// The layers, each using only those below it: `download` (the public `Downloader` and the
+// driver) -> `scheduler` (the state machine) -> `transfer` (one file) -> `store` (the
+// confined output directory, writer, manifest) -> `errors`, `options`, `signer`, `url`,
+// `reserved`.
 mod download;
 mod errors;
 mod options;

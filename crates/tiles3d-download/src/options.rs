@@ -28,10 +28,11 @@ pub struct DownloadOptions {
     /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may
     /// take many minutes and is fine as long as data keeps arriving.
     pub idle_timeout: Duration,
-    /// How many fresh signatures in a row a download asks its [`SignedUrlSource`](crate::SignedUrlSource) for, after
-    /// the store refused one, without a file arriving in between. Default 5. A file that
-    /// arrives with the fresh signature resets the count, so a download may outlive any
-    /// number of signatures, while a source that keeps handing out refused ones stops soon.
+    /// How many fresh signatures in a row a download asks its
+    /// [`SignedUrlSource`](crate::SignedUrlSource) for, after the store refused one, without a
+    /// file arriving in between. Default 5. A file that arrives with the fresh signature
+    /// resets the count, so a download may outlive any number of signatures, while a source
+    /// that keeps handing out refused ones stops soon.
     pub max_resigns: u32,
 }
 
@@ -54,7 +55,8 @@ impl Default for DownloadOptions {
     }
 }
 
-/// Where a download stands, as a [`Downloader::progress`](crate::Downloader::progress) channel reports it.
+/// Where a download stands, as a [`Downloader::progress`](crate::Downloader::progress)
+/// channel reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Files finished: downloaded, or found complete on disk.

@@ -263,7 +263,8 @@ impl Scheduler {
                 path: queued.path,
             });
         };
-        tracing::info!(path = %queued.path, "the signature was refused; carrying on with a fresh one");
+        let path = &queued.path;
+        tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
         self.tileset = fresh;
         self.generation += 1;
         self.resigns_in_a_row += 1;

@@ -76,7 +76,8 @@ pub struct TilesetUrl {
 
 impl TilesetUrl {
     /// A tileset from the signed URL of its root folder (an export's `_links.mesh.href`, say:
-    /// the root of the blob container plus the signed query): split at `?`, append `/tileset.json` to the path, re-append the query.
+    /// the root of the blob container plus the signed query): split at `?`, append
+    /// `/tileset.json` to the path, re-append the query.
     pub fn from_root_href(href: &str) -> Result<Self, TilesetUrlError> {
         let (base, query) = split_query(href);
         let mut root = parse_base(base)?;
