@@ -24,8 +24,11 @@ pub(crate) struct FileTransfer {
 
 /// A file complete on disk.
 pub(crate) struct Fetched {
+    /// Its path, size and checksum.
     pub(crate) entry: ManifestEntry,
+    /// Whether it was found complete on disk rather than fetched.
     pub(crate) skipped: bool,
+    /// The files it names, not yet resolved.
     pub(crate) references: Vec<Reference>,
     /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
     pub(crate) problems: Vec<FileError>,
