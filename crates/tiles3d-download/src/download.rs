@@ -1,132 +1,31 @@
-//! Downloading a whole tileset to a directory: the scheduler. It walks the tileset as files
-//! arrive, claims each path once (refusing case-insensitive collisions), runs a few fetches at
-//! a time, re-signs when the store refuses the signature, and writes the manifest. The fetch
-//! itself is in `fetch`, the file writer in `writer`, the manifest and journal in `manifest`,
-//! the confined output directory in `output`.
+//! The public [`Downloader`] and the driver that runs a download: it opens and locks the
+//! output directory, starts the transfers the [`Scheduler`] asks for, a few at a time, feeds
+//! their outcomes back to it, asks the source for a fresh signature when the scheduler needs
+//! one, and writes the manifest when nothing is left.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cap_std::fs::Dir;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::claims::Claims;
-use super::errors::{DownloadError, FileError, FileFailure};
-use super::fetch::Fetcher;
-use super::manifest::{
-    Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestEntry, ManifestGap, ManifestOut, Recorded,
-    RecordedFiles, previous_entries,
+use crate::errors::{DownloadError, FileError};
+use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::reserved::JOURNAL_FILE;
+use crate::scheduler::{Finished, Refusal, Scheduler, Started};
+use crate::signer::{FixedUrl, SignedUrlSource};
+use crate::store::manifest::{
+    Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestOut, Recorded, RecordedFiles,
+    previous_entries,
 };
-use super::output::{OutputDir, checksum_of, remove_stale_parts};
-use super::signer::{FixedUrl, SignedUrlSource};
-use super::write_threads::WriteThreads;
-use super::writer::{References, references_on_disk};
-use super::{JOURNAL_FILE, Refused, TileFile, TilePath, TilesetUrl};
+use crate::store::output::{OutputDir, remove_stale_parts};
+use crate::store::write_threads::WriteThreads;
+use crate::transfer::{Fetched, Fetcher, FileTransfer};
+use crate::url::TilesetUrl;
 use http_policy::retry::RetryOptions;
-use tiles3d::walk::{FileKind, Reference, WalkError, Walked};
-
-/// How a [`Downloader`] works; [`Default`] documents each choice.
-#[derive(Debug, Clone)]
-pub struct DownloadOptions {
-    /// Files fetched at the same time. Default 8: enough to hide per-request latency of a blob
-    /// store, few enough not to trip its per-client throttling.
-    pub concurrency: usize,
-    /// Retries of each file. Default: the crate's [`RetryOptions`] with 6 attempts, a 250 ms
-    /// first backoff and a 10-minute budget per file, because a file is a cheap, idempotent GET
-    /// and one lost file makes the whole tileset incomplete. A broken transfer is continued
-    /// with a `Range` request, not started again.
-    pub retry: RetryOptions,
-    /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
-    /// local read is much cheaper than a fetch, and it catches files changed since.
-    pub verify_existing: bool,
-    /// Whether each file is flushed to stable storage before it gets its name. Default false:
-    /// naming is already atomic for readers; fsync only adds crash durability, at a cost.
-    pub fsync: bool,
-    /// The longest wait for the response headers or for the next piece of a body. Default
-    /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may
-    /// take many minutes and is fine as long as data keeps arriving.
-    pub idle_timeout: Duration,
-    /// How many fresh signatures in a row a download asks its [`SignedUrlSource`] for, after
-    /// the store refused one, without a file arriving in between. Default 5. A file that
-    /// arrives with the fresh signature resets the count, so a download may outlive any
-    /// number of signatures, while a source that keeps handing out refused ones stops soon.
-    pub max_resigns: u32,
-}
-
-impl Default for DownloadOptions {
-    fn default() -> Self {
-        DownloadOptions {
-            concurrency: 8,
-            retry: RetryOptions {
-                max_attempts: 6,
-                initial_backoff: Duration::from_millis(250),
-                max_backoff: Duration::from_secs(10),
-                max_elapsed: Duration::from_secs(600),
-                ..RetryOptions::default()
-            },
-            verify_existing: true,
-            fsync: false,
-            idle_timeout: Duration::from_secs(60),
-            max_resigns: 5,
-        }
-    }
-}
-
-/// Where a download stands, as a [`Downloader::progress`] channel reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Files finished: downloaded, or found complete on disk.
-    pub files_done: u64,
-    /// Files known so far; grows as tilesets are read.
-    pub files_total_known: u64,
-    /// Of `files_done`, those found complete on disk and not fetched.
-    pub files_skipped: u64,
-    /// Bytes of finished files plus bytes received for files in flight.
-    pub bytes_done: u64,
-    /// Bytes received over the network in this run, excluding failed attempts.
-    pub bytes_downloaded: u64,
-    /// Retries so far.
-    pub retries: u64,
-    /// URIs refused so far.
-    pub refused: u64,
-    /// Failures so far, each as the final error lists it: a file that failed for good or was
-    /// not attempted after a write error, or a reference that could not be followed.
-    pub failed: u64,
-    /// Fresh signatures fetched so far.
-    pub resigns: u64,
-}
-
-/// What a finished download did.
-#[derive(Debug, Clone)]
-pub struct DownloadSummary {
-    /// The output directory.
-    pub dir: PathBuf,
-    /// The tileset's entry file on disk (`DIR/tileset.json`).
-    pub tileset: PathBuf,
-    /// The manifest on disk (`DIR/manifest.json`).
-    pub manifest: PathBuf,
-    /// Files of the tileset now complete on disk.
-    pub files: u64,
-    /// Their total size in bytes.
-    pub bytes: u64,
-    /// Of `files`, those fetched in this run.
-    pub downloaded_files: u64,
-    /// Bytes fetched in this run.
-    pub downloaded_bytes: u64,
-    /// Of `files`, those already complete on disk and not fetched again.
-    pub skipped: u64,
-    /// Retries in all.
-    pub retries: u64,
-    /// Fresh signatures fetched after the store refused one.
-    pub resigns: u64,
-    /// URIs the tileset names that were not followed, and why. Any makes the download
-    /// incomplete.
-    pub refused: Vec<Refused>,
-    /// Wall-clock time of the run.
-    pub elapsed: Duration,
-}
 
 /// Downloads a whole tileset to a directory.
 ///
@@ -156,8 +55,8 @@ impl Downloader {
     /// Uses `client` for the blob requests. It should not follow redirects to other hosts,
     /// and should have no whole-request timeout: a large tile on a slow link takes long, and
     /// [`DownloadOptions::idle_timeout`] already catches a stalled transfer. In particular,
-    /// do not pass [`Client::http`](crate::Client::http): it has the API's 60 s
-    /// whole-request timeout.
+    /// do not pass the client of a service API with a whole-request timeout (a Mesh Export
+    /// client's has 60 s).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = client;
         self
@@ -209,21 +108,8 @@ impl Downloader {
         source: &dyn SignedUrlSource,
     ) -> Result<DownloadSummary, DownloadError> {
         let started = Instant::now();
-        let mut tileset = source.current();
-        let origin = tileset.root_unsigned().to_string();
-        let dir_path = self.dir.clone();
-        let (output, known, journal) = blocking(move || {
-            let output = OutputDir::open_locked(&dir_path)?;
-            let known = previous_entries(&output.dir, &origin);
-            let journal =
-                Journal::start(&output.dir, &origin, known.iter().map(|(p, r)| r.entry(p)))
-                    .map_err(|source| DownloadError::Output {
-                        path: dir_path.join(JOURNAL_FILE),
-                        source,
-                    })?;
-            Ok((output, known, journal))
-        })
-        .await?;
+        let tileset = source.current();
+        let (output, known, journal) = self.open_output(&tileset).await?;
         let OutputDir { dir, lock } = output;
         // As many writers as files in flight, but no more than the cores that run them.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -239,8 +125,7 @@ impl Downloader {
             })?;
         let dir = Arc::new(dir);
         self.progress.send_replace(Progress::default());
-
-        let shared = Arc::new(Shared {
+        let transfer = Arc::new(FileTransfer {
             fetcher: Fetcher {
                 http: self.http.clone(),
                 dir: dir.clone(),
@@ -253,260 +138,121 @@ impl Downloader {
             known,
             entry: tileset.entry().clone(),
         });
-        let mut claims = Claims::default();
-        let mut queue = VecDeque::new();
-        let entry = tileset.entry().clone();
-        claims.claim(&entry);
-        queue.push_back(Queued {
-            kind: FileKind::of(&entry),
-            path: entry,
-            own_query: None,
-        });
-        self.progress.send_modify(|p| p.files_total_known = 1);
+        let scheduler = Scheduler::new(tileset, &self.options, self.progress.clone());
+        let finished = run(scheduler, &transfer, source).await?;
 
-        let mut generation = 0u32;
-        // Fresh signatures asked for since a file last arrived with the current one.
-        let mut resigns_in_a_row = 0u32;
-        let mut tasks = JoinSet::new();
-        // Each finished file: its path and record, and whether it was already on disk.
-        let mut done: Vec<(Box<str>, Recorded, bool)> = Vec::new();
-        let mut failures = Vec::new();
-        // Every failure is recorded here, so `Progress::failed` counts what the result lists.
-        let fail = |failures: &mut Vec<FileFailure>, path: TilePath, error: FileError| {
-            self.progress.send_modify(|p| p.failed += 1);
-            failures.push(FileFailure { path, error });
-        };
-        let mut refused = Vec::new();
-        // After a write error (disk full, a file in the way) no new file is started: each would
-        // fail the same way, after a request for nothing.
-        let mut write_failed = false;
-        loop {
-            while !write_failed && tasks.len() < self.options.concurrency.max(1) {
-                let Some(Queued {
-                    path,
-                    own_query,
-                    kind,
-                }) = queue.pop_front()
-                else {
-                    break;
-                };
-                let file = tileset.file_at(path, own_query.map(String::from));
-                tasks.spawn(shared.clone().fetch(file, kind, generation));
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            // Tasks are aborted only on the way out, so a join error here is a panic.
-            let outcome = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-            let path = outcome.file.path().clone();
-            match outcome.result {
-                Ok(mut fetched) => {
-                    if outcome.generation == generation && !fetched.skipped {
-                        resigns_in_a_row = 0;
-                    }
-                    for Reference { uri, base, kind } in fetched.references {
-                        // Implicit templates are relative to their tileset, subtree buffers to
-                        // their subtree: not always to the file that names them.
-                        let against = base.as_deref().unwrap_or(&path);
-                        let resolved = tileset.resolve(&uri, against).and_then(|file| match file {
-                            Some(file) => claims.check(&file, &uri, &path).map(|()| Some(file)),
-                            None => Ok(None),
-                        });
-                        match resolved {
-                            Ok(Some(file)) => {
-                                let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
-                                if claims.claim(file.path()) {
-                                    let queued = Queued::new(file, kind);
-                                    // Tilesets and subtrees first: they reveal more work.
-                                    if queued.kind.reveals_more() {
-                                        queue.push_front(queued);
-                                    } else {
-                                        queue.push_back(queued);
-                                    }
-                                } else if kind.has_context() {
-                                    // Its first reading served another purpose; this one
-                                    // would be lost.
-                                    fetched.problems.push(FileError::Unsupported {
-                                        uri,
-                                        reason: format!(
-                                            "`{}` is named again, by another implicit tree or \
-                                             subtree, which is not supported",
-                                            file.path()
-                                        ),
-                                    });
-                                }
-                            }
-                            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
-                                // A subtree cannot be embedded: what it names would be lost.
-                                fetched.problems.push(FileError::Unsupported {
-                                    uri,
-                                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
-                                });
-                            }
-                            Ok(None) => {}
-                            Err(refusal) => {
-                                tracing::warn!(%refusal, "not following a URI");
-                                refused.push(refusal);
-                            }
-                        }
-                    }
-                    self.progress.send_modify(|p| {
-                        p.files_total_known = claims.len() as u64;
-                        p.refused = refused.len() as u64;
-                    });
-                    for error in fetched.problems {
-                        tracing::warn!(%path, %error, "not followed");
-                        fail(&mut failures, path.clone(), error);
-                    }
-                    match Recorded::of(&fetched.entry) {
-                        Some(recorded) => done.push((
-                            fetched.entry.path.into_boxed_str(),
-                            recorded,
-                            fetched.skipped,
-                        )),
-                        // Not reached: checksums are made here, and read ones are checked.
-                        None => fail(
-                            &mut failures,
-                            path.clone(),
-                            FileError::Corrupt {
-                                kind: "manifest entry",
-                                reason: "its checksum is not XXH3-128 in hex".to_owned(),
-                            },
-                        ),
-                    }
-                }
-                Err(FileError::SignatureRejected { status }) => {
-                    if outcome.generation < generation {
-                        // Sent before the fresh signature arrived: try again with it.
-                        queue.push_front(Queued::new(outcome.file, outcome.kind));
-                        continue;
-                    }
-                    let fresh = if resigns_in_a_row < self.options.max_resigns {
-                        match source.refresh().await {
-                            Ok(fresh) if fresh.root_unsigned() == tileset.root_unsigned() => {
-                                Some(fresh)
-                            }
-                            Ok(_) => {
-                                tracing::warn!("the fresh signature is for another root");
-                                None
-                            }
-                            Err(e) => {
-                                tracing::info!(error = %e, "no fresh signature");
-                                None
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    let Some(fresh) = fresh else {
-                        tasks.abort_all();
-                        return Err(DownloadError::SignatureRejected { status, path });
-                    };
-                    tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
-                    tileset = fresh;
-                    generation += 1;
-                    resigns_in_a_row += 1;
-                    self.progress.send_modify(|p| p.resigns += 1);
-                    queue.push_front(Queued::new(outcome.file, outcome.kind));
-                }
-                Err(error) => {
-                    tracing::warn!(%path, %error, "file failed");
-                    write_failed |= matches!(error, FileError::Write(_));
-                    fail(&mut failures, path, error);
-                }
-            }
-        }
-        for queued in queue.drain(..) {
-            fail(
-                &mut failures,
-                queued.path,
-                FileError::NotAttempted("an earlier write to disk failed".to_owned()),
-            );
-        }
-
-        let progress = self.progress.borrow().clone();
-        let files = done.len() as u64;
-        let bytes = done.iter().map(|(_, r, _)| r.size).sum();
-        let (downloaded_files, downloaded_bytes) = done
-            .iter()
-            .filter(|(_, _, skipped)| !skipped)
-            .fold((0, 0), |(n, b), (_, r, _)| (n + 1, b + r.size));
-        let dirs: HashSet<PathBuf> = done
-            .iter()
-            .filter_map(|(path, _, _)| TilePath::parse(path))
-            .map(|p| p.parent_relative())
-            .collect();
-        // Moved, not copied: at 100,000 files the records are most of what a download holds.
-        let mut entries: Vec<(Box<str>, Recorded)> =
-            done.into_iter().map(|(path, r, _)| (path, r)).collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        failures.sort_by(|a, b| a.path.cmp(&b.path));
-        let missing = failures
-            .iter()
-            .map(|f| ManifestGap {
-                what: f.path.to_string(),
-                in_file: None,
-                reason: f.error.to_string(),
-            })
-            .chain(refused.iter().map(|r| ManifestGap {
-                what: r.uri.clone(),
-                in_file: Some(r.in_file.to_string()),
-                reason: r.reason.to_string(),
-            }))
-            .collect();
-        let (source, complete, entry_file) = (
-            tileset.root_unsigned().to_string(),
-            failures.is_empty() && refused.is_empty(),
-            tileset.entry().to_string(),
-        );
         let manifest_path = self.dir.join(MANIFEST_FILE);
-        let finish_dir = dir.clone();
-        blocking(move || {
-            let missing: Vec<ManifestGap> = missing;
-            ManifestOut {
-                version: MANIFEST_VERSION,
-                source: &source,
-                complete,
-                tileset: &entry_file,
-                files: RecordedFiles(&entries),
-                missing: &missing,
-            }
-            .write_in(&finish_dir)
-            .map_err(|source| DownloadError::Output {
+        let finished = blocking(move || {
+            write_manifest(&dir, &finished).map_err(|source| DownloadError::Output {
                 path: manifest_path,
                 source,
             })?;
             // The manifest now holds everything the journal did.
-            let _ = finish_dir.remove_file(JOURNAL_FILE);
-            remove_stale_parts(&finish_dir, dirs.iter().map(PathBuf::as_path));
+            let _ = dir.remove_file(JOURNAL_FILE);
+            remove_stale_parts(&dir, finished.dirs.iter().map(PathBuf::as_path));
             drop(lock);
-            Ok(())
+            Ok(finished)
         })
         .await?;
+        let progress = self.progress.borrow().clone();
+        finished.into_result(&self.dir, &progress, started.elapsed())
+    }
 
-        let summary = DownloadSummary {
-            dir: self.dir.clone(),
-            tileset: tileset.entry().to_path_under(&self.dir),
-            manifest: self.dir.join(MANIFEST_FILE),
-            files,
-            bytes,
-            downloaded_files,
-            downloaded_bytes,
-            skipped: files - downloaded_files,
-            retries: progress.retries,
-            resigns: progress.resigns,
-            refused,
-            elapsed: started.elapsed(),
+    /// Opens and locks the output directory, reads what an earlier run of the same tileset
+    /// completed, and starts the journal with it.
+    async fn open_output(
+        &self,
+        tileset: &TilesetUrl,
+    ) -> Result<(OutputDir, HashMap<Box<str>, Recorded>, Journal), DownloadError> {
+        let origin = tileset.root_unsigned().to_string();
+        let dir_path = self.dir.clone();
+        blocking(move || {
+            let output = OutputDir::open_locked(&dir_path)?;
+            let known = previous_entries(&output.dir, &origin);
+            let journal =
+                Journal::start(&output.dir, &origin, known.iter().map(|(p, r)| r.entry(p)))
+                    .map_err(|source| DownloadError::Output {
+                        path: dir_path.join(JOURNAL_FILE),
+                        source,
+                    })?;
+            Ok((output, known, journal))
+        })
+        .await
+    }
+}
+
+/// Runs the transfers `scheduler` starts, feeding their outcomes back to it, until nothing
+/// is left; a refused signature is renewed through `source` when the scheduler asks.
+async fn run(
+    mut scheduler: Scheduler,
+    transfer: &Arc<FileTransfer>,
+    source: &dyn SignedUrlSource,
+) -> Result<Finished, DownloadError> {
+    let mut tasks = JoinSet::new();
+    loop {
+        while let Some(started) = scheduler.next() {
+            let transfer = transfer.clone();
+            tasks.spawn(async move {
+                let result = transfer.fetch(&started.file, &started.kind).await;
+                (started, result)
+            });
+        }
+        debug_assert_eq!(tasks.len(), scheduler.in_flight());
+        let Some(joined) = tasks.join_next().await else {
+            break;
         };
-        if failures.is_empty() && summary.refused.is_empty() {
-            Ok(summary)
-        } else {
-            Err(DownloadError::Incomplete {
-                failures,
-                summary: Box::new(summary),
-            })
+        // Tasks are aborted only on the way out, so a join error here is a panic.
+        let (started, result) =
+            joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if let Err(stop) = hand_back(&mut scheduler, started, result, source).await {
+            tasks.abort_all();
+            return Err(stop);
         }
     }
+    Ok(scheduler.finish())
+}
+
+/// Feeds one transfer's outcome to the scheduler; an error ends the download.
+async fn hand_back(
+    scheduler: &mut Scheduler,
+    started: Started,
+    result: Result<Fetched, FileError>,
+    source: &dyn SignedUrlSource,
+) -> Result<(), DownloadError> {
+    match result {
+        Ok(fetched) => scheduler.fetched(started, fetched),
+        Err(FileError::SignatureRejected { status }) => match scheduler.refused(started, status) {
+            Refusal::Requeued => {}
+            Refusal::Stop(error) => return Err(error),
+            Refusal::AskForFreshSignature => {
+                let fresh = source
+                    .refresh()
+                    .await
+                    .inspect_err(|e| tracing::info!(error = %e, "no fresh signature"))
+                    .ok();
+                scheduler.resigned(fresh)?;
+            }
+        },
+        Err(error) => scheduler.failed(started, error),
+    }
+    Ok(())
+}
+
+/// Writes the manifest of a finished download into `dir`.
+fn write_manifest(dir: &Dir, finished: &Finished) -> std::io::Result<()> {
+    let (source, entry_file) = (
+        finished.tileset.root_unsigned().to_string(),
+        finished.tileset.entry().to_string(),
+    );
+    ManifestOut {
+        version: MANIFEST_VERSION,
+        source: &source,
+        complete: finished.complete(),
+        tileset: &entry_file,
+        files: RecordedFiles(&finished.entries),
+        missing: &finished.missing,
+    }
+    .write_in(dir)
 }
 
 /// Runs blocking file-system work off the async workers.
@@ -537,160 +283,4 @@ fn default_http_client() -> reqwest::Client {
         .user_agent(concat!("tiles3d-download/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
-}
-
-/// A file waiting for its turn: what its URL is built from when it starts, not the URL
-/// itself. A signed URL for each of 100,000 queued files would cost hundreds of bytes each,
-/// and the signature may be renewed before the file starts.
-struct Queued {
-    path: TilePath,
-    own_query: Option<Box<str>>,
-    kind: FileKind,
-}
-
-impl Queued {
-    fn new(file: TileFile, kind: FileKind) -> Self {
-        let (path, own_query) = file.into_parts();
-        Queued {
-            path,
-            own_query: own_query.map(String::into_boxed_str),
-            kind,
-        }
-    }
-}
-
-/// What every file task needs.
-struct Shared {
-    fetcher: Fetcher,
-    known: HashMap<Box<str>, Recorded>,
-    entry: TilePath,
-}
-
-/// A finished file task.
-struct Outcome {
-    file: TileFile,
-    /// How it is read, kept to queue it again.
-    kind: FileKind,
-    /// The signature generation its requests used.
-    generation: u32,
-    result: Result<Fetched, FileError>,
-}
-
-/// A file complete on disk.
-struct Fetched {
-    entry: ManifestEntry,
-    skipped: bool,
-    references: Vec<Reference>,
-    /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
-    problems: Vec<FileError>,
-}
-
-impl Shared {
-    async fn fetch(self: Arc<Self>, file: TileFile, kind: FileKind, generation: u32) -> Outcome {
-        let result = self.fetch_file(&file, &kind).await;
-        Outcome {
-            file,
-            kind,
-            generation,
-            result,
-        }
-    }
-
-    async fn fetch_file(&self, file: &TileFile, kind: &FileKind) -> Result<Fetched, FileError> {
-        let progress = &self.fetcher.progress;
-        if let Some((entry, references)) = self.complete_on_disk(file.path(), kind).await {
-            progress.send_modify(|p| {
-                p.files_done += 1;
-                p.files_skipped += 1;
-                p.bytes_done += entry.size;
-            });
-            let (references, problems) = self.classify_references(file.path(), kind, references);
-            return Ok(Fetched {
-                entry,
-                skipped: true,
-                references,
-                problems,
-            });
-        }
-        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
-        progress.send_modify(|p| p.files_done += 1);
-        let (references, problems) = self.classify_references(file.path(), kind, read);
-        Ok(Fetched {
-            entry,
-            skipped: false,
-            references,
-            problems,
-        })
-    }
-
-    /// The manifest entry of `path` and what it names, if the file on disk matches the entry.
-    async fn complete_on_disk(
-        &self,
-        path: &TilePath,
-        kind: &FileKind,
-    ) -> Option<(ManifestEntry, References)> {
-        let known = *self.known.get(path.as_str())?;
-        let dir = self.fetcher.dir.clone();
-        let verify = self.fetcher.options.verify_existing;
-        let (path, kind) = (path.clone(), kind.clone());
-        tokio::task::spawn_blocking(move || {
-            let size = dir.metadata(path.relative()).ok()?.len();
-            if size != known.size {
-                return None;
-            }
-            if verify && checksum_of(&dir, &path.relative()).ok()? != known.checksum {
-                return None;
-            }
-            Some((
-                known.entry(path.as_str()),
-                references_on_disk(&dir, &path, &kind),
-            ))
-        })
-        .await
-        .ok()
-        .flatten()
-    }
-
-    /// What a file's references mean for the download. What the walker cannot read or
-    /// interpret is a failure with its reason, so a partial download is never called
-    /// complete. Only a `.json` other than the entry that is a JSON object but no tileset (a
-    /// metadata schema) names nothing.
-    fn classify_references(
-        &self,
-        path: &TilePath,
-        kind: &FileKind,
-        read: References,
-    ) -> (Vec<Reference>, Vec<FileError>) {
-        let Some(read) = read else {
-            return (Vec::new(), Vec::new());
-        };
-        let unsupported = |e: WalkError| match e {
-            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
-            other => FileError::Unsupported {
-                uri: path.to_string(),
-                reason: other.to_string(),
-            },
-        };
-        match (read, kind) {
-            (
-                Ok(Walked {
-                    references,
-                    problems,
-                }),
-                _,
-            ) => (references, problems.into_iter().map(unsupported).collect()),
-            (Err(e @ WalkError::Unsupported { .. }), _)
-            | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
-                (Vec::new(), vec![unsupported(e)])
-            }
-            (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
-                tracing::debug!(%path, why, "a .json file that is not a tileset");
-                (Vec::new(), Vec::new())
-            }
-            (Err(e), FileKind::Tileset) => {
-                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
-            }
-            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
-        }
-    }
 }

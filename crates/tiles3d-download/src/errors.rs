@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::download::DownloadSummary;
-use super::{Refused, TilePath};
+use tiles3d::TilePath;
+
+use crate::options::DownloadSummary;
+use crate::url::{Refused, TilesetUrlError};
 
 /// A file that could not be downloaded, or whose content could not be interpreted.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -141,7 +143,7 @@ pub enum DownloadError {
     },
     /// The export has no usable tileset URL (it is not `Complete`, or its link is invalid).
     #[error(transparent)]
-    Url(#[from] super::TilesetUrlError),
+    Url(#[from] TilesetUrlError),
     /// The output directory or manifest could not be written.
     #[error("cannot write `{}`: {source}", .path.display())]
     Output {

@@ -6,12 +6,12 @@
 //! resolves every relative URI a tileset or glTF names into a signed URL under the same root,
 //! refusing ([`Refused`]) anything that would leave it: `..` past the root, absolute paths,
 //! percent-encoded traversal, other hosts or schemes, and names that are not portable file
-//! names on every platform ([`name`]). So the signature is only ever sent to the host that
+//! names on every platform ([`tiles3d::name`]). So the signature is only ever sent to the host that
 //! issued it, and every name that becomes a path is one [`TilePath`], checked once.
 //!
 //! [`Downloader`] walks the tileset while it downloads: it fetches `tileset.json`, reads the
 //! contents it names (3D Tiles 1.0 `content.uri`, 1.1 `contents[]`, external child tilesets,
-//! glTF buffers and images, and the subtrees, contents and buffers of [implicit] tilesets),
+//! glTF buffers and images, and the subtrees, contents and buffers of [implicit](tiles3d::implicit) tilesets),
 //! and queues them, each file once, several at a time. Every write goes through a handle
 //! confined to the output directory (`cap_std::fs::Dir`), locked for the run. Each file is
 //! written without its final name (on Linux a file that arrived whole goes to an unnamed file,
@@ -47,50 +47,25 @@
 //! Nothing in this crate prints a signature: URLs appear with `?REDACTED` in `Debug`,
 //! `Display`, errors and logs.
 
-mod checksum;
-mod claims;
+// The layers, each using only those below it: `download` (the public `Downloader` and the
+// driver) -> `scheduler` (the state machine) -> `transfer` (one file) -> `store` (the
+// confined output directory, writer, manifest) -> `errors`, `options`, `signer`, `url`,
+// `reserved`.
 mod download;
 mod errors;
-mod fetch;
-mod manifest;
-mod output;
+mod options;
+mod reserved;
+mod scheduler;
 mod signer;
-#[cfg(target_os = "linux")]
-mod unnamed;
+mod store;
+mod transfer;
 mod url;
-mod write_threads;
-mod writer;
 
-pub use self::download::{DownloadOptions, DownloadSummary, Downloader, Progress};
+pub use self::download::Downloader;
 pub use self::errors::{DownloadError, FileError, FileFailure};
-pub use self::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
+pub use self::options::{DownloadOptions, DownloadSummary, Progress};
 pub use self::signer::{FixedUrl, RefreshError, SignedUrlSource};
+pub use self::store::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
 pub use self::url::{RefusalReason, Refused, TileFile, TilesetUrl, TilesetUrlError};
 pub use tiles3d::TilePath;
 pub use tiles3d::name::NameError;
-
-// The names below keep the spelling of the first release, so that a download started by an
-// earlier version resumes.
-
-/// Suffix of the temporary files a download streams into before renaming them.
-const PART_SUFFIX: &str = ".mesh-export-part";
-
-/// The journal of completed files a running download appends to, at the output root.
-const JOURNAL_FILE: &str = ".mesh-export-journal.jsonl";
-
-/// The lock file at the output root, on platforms that cannot lock the directory itself.
-#[cfg_attr(unix, allow(dead_code))]
-const LOCK_FILE: &str = ".mesh-export.lock";
-
-/// Root-level names the downloader writes itself, lower-case; a tileset naming them in any
-/// case is refused.
-const RESERVED_NAMES: &[&str] = &[manifest::MANIFEST_FILE, JOURNAL_FILE, LOCK_FILE];
-
-/// Whether `path` is a name the downloader writes itself: one of [`RESERVED_NAMES`] at the
-/// root, in any case (they are one file on a case-insensitive file system), or a temporary
-/// file anywhere.
-fn is_reserved(path: &TilePath) -> bool {
-    let key = path.case_key();
-    !path.as_str().contains('/') && RESERVED_NAMES.contains(&key.as_str())
-        || key.ends_with(PART_SUFFIX)
-}

@@ -9,7 +9,7 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
-use crate::{TilesetUrl, TilesetUrlError};
+use crate::url::{TilesetUrl, TilesetUrlError};
 
 /// Why no fresh signed URL could be had.
 #[derive(Debug, thiserror::Error)]

@@ -10,10 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::checksum;
 use super::output::write_atomically;
-use super::{JOURNAL_FILE, TilePath};
-
-/// The name of the manifest a download writes at the root of its directory.
-pub const MANIFEST_FILE: &str = "manifest.json";
+use crate::reserved::JOURNAL_FILE;
+pub use crate::reserved::MANIFEST_FILE;
+use tiles3d::TilePath;
 
 /// The manifest format this module writes.
 pub(crate) const MANIFEST_VERSION: u32 = 2;

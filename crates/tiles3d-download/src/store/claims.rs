@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::{RefusalReason, Refused, TileFile, TilePath};
+use tiles3d::TilePath;
+
+use crate::url::{RefusalReason, Refused, TileFile};
 
 /// The paths a download has claimed, by exact path and by case key: two names that differ
 /// only in case are one file on macOS and Windows, so the second is refused, never merged.
@@ -90,7 +92,7 @@ impl Claims {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TilesetUrl;
+    use crate::url::TilesetUrl;
 
     fn tileset() -> TilesetUrl {
         TilesetUrl::from_root_href("https://h/c/e?sig=1").unwrap()

@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::{Dir, OpenOptions};
 
-use super::PART_SUFFIX;
 use super::checksum::{self, Checksum};
-use super::errors::DownloadError;
+use crate::errors::DownloadError;
+#[cfg(not(unix))]
+use crate::reserved::LOCK_FILE;
+use crate::reserved::PART_SUFFIX;
 
 /// The output directory of one run, opened and locked.
 pub(crate) struct OutputDir {
@@ -63,7 +65,7 @@ fn open_dir_and_lock(path: &Path) -> std::io::Result<(Dir, std::fs::File)> {
     let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
     let lock = dir
         .open_with(
-            super::LOCK_FILE,
+            LOCK_FILE,
             OpenOptions::new().read(true).write(true).create(true),
         )?
         .into_std();

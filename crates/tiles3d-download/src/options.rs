@@ -1,0 +1,111 @@
+//! What a download is told and what it reports: its options, its progress, its summary.
+//! Plain data, below everything that downloads.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::url::Refused;
+use http_policy::retry::RetryOptions;
+
+/// How a [`Downloader`](crate::Downloader) works; [`Default`] documents each choice.
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    /// Files fetched at the same time. Default 8: enough to hide per-request latency of a blob
+    /// store, few enough not to trip its per-client throttling.
+    pub concurrency: usize,
+    /// Retries of each file. Default: the crate's [`RetryOptions`] with 6 attempts, a 250 ms
+    /// first backoff and a 10-minute budget per file, because a file is a cheap, idempotent GET
+    /// and one lost file makes the whole tileset incomplete. A broken transfer is continued
+    /// with a `Range` request, not started again.
+    pub retry: RetryOptions,
+    /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
+    /// local read is much cheaper than a fetch, and it catches files changed since.
+    pub verify_existing: bool,
+    /// Whether each file is flushed to stable storage before it gets its name. Default false:
+    /// naming is already atomic for readers; fsync only adds crash durability, at a cost.
+    pub fsync: bool,
+    /// The longest wait for the response headers or for the next piece of a body. Default
+    /// 60 s. There is deliberately no limit on a whole file: a 200 MB tile on a slow link may
+    /// take many minutes and is fine as long as data keeps arriving.
+    pub idle_timeout: Duration,
+    /// How many fresh signatures in a row a download asks its
+    /// [`SignedUrlSource`](crate::SignedUrlSource) for, after the store refused one, without a
+    /// file arriving in between. Default 5. A file that arrives with the fresh signature
+    /// resets the count, so a download may outlive any number of signatures, while a source
+    /// that keeps handing out refused ones stops soon.
+    pub max_resigns: u32,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            concurrency: 8,
+            retry: RetryOptions {
+                max_attempts: 6,
+                initial_backoff: Duration::from_millis(250),
+                max_backoff: Duration::from_secs(10),
+                max_elapsed: Duration::from_secs(600),
+                ..RetryOptions::default()
+            },
+            verify_existing: true,
+            fsync: false,
+            idle_timeout: Duration::from_secs(60),
+            max_resigns: 5,
+        }
+    }
+}
+
+/// Where a download stands, as a [`Downloader::progress`](crate::Downloader::progress)
+/// channel reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Files finished: downloaded, or found complete on disk.
+    pub files_done: u64,
+    /// Files known so far; grows as tilesets are read.
+    pub files_total_known: u64,
+    /// Of `files_done`, those found complete on disk and not fetched.
+    pub files_skipped: u64,
+    /// Bytes of finished files plus bytes received for files in flight.
+    pub bytes_done: u64,
+    /// Bytes received over the network in this run, excluding failed attempts.
+    pub bytes_downloaded: u64,
+    /// Retries so far.
+    pub retries: u64,
+    /// URIs refused so far.
+    pub refused: u64,
+    /// Failures so far, each as the final error lists it: a file that failed for good or was
+    /// not attempted after a write error, or a reference that could not be followed.
+    pub failed: u64,
+    /// Fresh signatures fetched so far.
+    pub resigns: u64,
+}
+
+/// What a finished download did.
+#[derive(Debug, Clone)]
+pub struct DownloadSummary {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// The tileset's entry file on disk (`DIR/tileset.json`).
+    pub tileset: PathBuf,
+    /// The manifest on disk (`DIR/manifest.json`).
+    pub manifest: PathBuf,
+    /// Files of the tileset now complete on disk.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Of `files`, those fetched in this run.
+    pub downloaded_files: u64,
+    /// Bytes fetched in this run.
+    pub downloaded_bytes: u64,
+    /// Of `files`, those already complete on disk and not fetched again.
+    pub skipped: u64,
+    /// Retries in all.
+    pub retries: u64,
+    /// Fresh signatures fetched after the store refused one.
+    pub resigns: u64,
+    /// URIs the tileset names that were not followed, and why. Any makes the download
+    /// incomplete.
+    pub refused: Vec<Refused>,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}

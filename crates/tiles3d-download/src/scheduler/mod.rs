@@ -1,0 +1,424 @@
+//! The scheduler as a state machine: the files queued, claimed, in flight, done, failed and
+//! refused, and the signature they are fetched with. Each thing that happens to a download is
+//! one transition ([`Scheduler::fetched`], [`Scheduler::refused`], [`Scheduler::failed`],
+//! [`Scheduler::resigned`]), and [`Scheduler::finish`] says what it came to. Synchronous and
+//! without I/O: the driver in `download` runs the transfers and feeds their outcomes here.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::errors::{DownloadError, FileError, FileFailure};
+use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::store::claims::Claims;
+use crate::store::manifest::{ManifestGap, Recorded};
+use crate::transfer::Fetched;
+use crate::url::{Refused, TileFile, TilesetUrl};
+use tiles3d::TilePath;
+use tiles3d::walk::{FileKind, Reference};
+
+#[cfg(test)]
+mod tests;
+
+/// Where a download stands between two transitions.
+pub(crate) struct Scheduler {
+    /// The signed root files are fetched from; replaced by a fresh signature.
+    tileset: TilesetUrl,
+    /// How many fresh signatures this run has had: a file started with an older one and
+    /// refused is simply queued again.
+    generation: u32,
+    /// Fresh signatures asked for since a file last arrived with the current one.
+    resigns_in_a_row: u32,
+    max_resigns: u32,
+    concurrency: usize,
+    in_flight: usize,
+    claims: Claims,
+    queue: VecDeque<Queued>,
+    /// A refused file waiting for a fresh signature, with the status that refused it.
+    awaiting_signature: Option<(Queued, u16)>,
+    /// Each finished file: its path and record, and whether it was already on disk.
+    done: Vec<(Box<str>, Recorded, bool)>,
+    failures: Vec<FileFailure>,
+    refused: Vec<Refused>,
+    /// After a write error (disk full, a file in the way) no new file is started: each would
+    /// fail the same way, after a request for nothing.
+    write_failed: bool,
+    progress: Arc<watch::Sender<Progress>>,
+}
+
+/// A file the driver is to transfer now, handed back with its outcome.
+pub(crate) struct Started {
+    pub(crate) file: TileFile,
+    /// How it is read, kept to queue it again.
+    pub(crate) kind: FileKind,
+    /// The signature generation its requests use.
+    generation: u32,
+}
+
+/// What follows a refused signature.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The file had been sent with an older signature; it is queued again with the current
+    /// one.
+    Requeued,
+    /// Ask the source for a fresh signature and hand it to [`Scheduler::resigned`].
+    AskForFreshSignature,
+    /// The download ends here: fresh signatures have been refused too often in a row.
+    Stop(DownloadError),
+}
+
+impl Scheduler {
+    /// A download of `tileset` that starts at its entry file.
+    pub(crate) fn new(
+        tileset: TilesetUrl,
+        options: &DownloadOptions,
+        progress: Arc<watch::Sender<Progress>>,
+    ) -> Self {
+        let entry = tileset.entry().clone();
+        let mut claims = Claims::default();
+        claims.claim(&entry);
+        let queue = VecDeque::from([Queued {
+            kind: FileKind::of(&entry),
+            path: entry,
+            own_query: None,
+        }]);
+        progress.send_modify(|p| p.files_total_known = 1);
+        Scheduler {
+            tileset,
+            generation: 0,
+            resigns_in_a_row: 0,
+            max_resigns: options.max_resigns,
+            concurrency: options.concurrency.max(1),
+            in_flight: 0,
+            claims,
+            queue,
+            awaiting_signature: None,
+            done: Vec::new(),
+            failures: Vec::new(),
+            refused: Vec::new(),
+            write_failed: false,
+            progress,
+        }
+    }
+
+    /// The next file to start, while fewer than the concurrency are in flight and no write
+    /// has failed; each one started comes back through exactly one transition.
+    pub(crate) fn next(&mut self) -> Option<Started> {
+        if self.write_failed || self.in_flight >= self.concurrency {
+            return None;
+        }
+        let Queued {
+            path,
+            own_query,
+            kind,
+        } = self.queue.pop_front()?;
+        self.in_flight += 1;
+        Some(Started {
+            file: self.tileset.file_at(path, own_query.map(String::from)),
+            kind,
+            generation: self.generation,
+        })
+    }
+
+    /// Files started and not yet handed back.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// A file arrived (or was found complete on disk): what it names is claimed and queued,
+    /// each file once, and what cannot be followed is recorded.
+    pub(crate) fn fetched(&mut self, started: Started, mut fetched: Fetched) {
+        self.in_flight -= 1;
+        if started.generation == self.generation && !fetched.skipped {
+            // The current signature works: a later refusal may ask for fresh ones again.
+            self.resigns_in_a_row = 0;
+        }
+        let path = started.file.path();
+        for reference in std::mem::take(&mut fetched.references) {
+            if let Some(problem) = self.follow(reference, path) {
+                fetched.problems.push(problem);
+            }
+        }
+        let (known, refused) = (self.claims.len() as u64, self.refused.len() as u64);
+        self.progress.send_modify(|p| {
+            p.files_total_known = known;
+            p.refused = refused;
+        });
+        for error in fetched.problems {
+            tracing::warn!(%path, %error, "not followed");
+            self.fail(path.clone(), error);
+        }
+        match Recorded::of(&fetched.entry) {
+            Some(recorded) => self.done.push((
+                fetched.entry.path.into_boxed_str(),
+                recorded,
+                fetched.skipped,
+            )),
+            // Not reached: checksums are made here, and read ones are checked.
+            None => self.fail(
+                path.clone(),
+                FileError::Corrupt {
+                    kind: "manifest entry",
+                    reason: "its checksum is not XXH3-128 in hex".to_owned(),
+                },
+            ),
+        }
+    }
+
+    /// Follows a reference of the file at `path`: queues the file it names unless it is
+    /// already claimed, or records its refusal; returns why it cannot be followed.
+    fn follow(&mut self, reference: Reference, path: &TilePath) -> Option<FileError> {
+        let Reference { uri, base, kind } = reference;
+        // Implicit templates are relative to their tileset, subtree buffers to their subtree:
+        // not always to the file that names them.
+        let against = base.as_deref().unwrap_or(path);
+        let resolved = self
+            .tileset
+            .resolve(&uri, against)
+            .and_then(|file| match file {
+                Some(file) => self.claims.check(&file, &uri, path).map(|()| Some(file)),
+                None => Ok(None),
+            });
+        match resolved {
+            Ok(Some(file)) => {
+                let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
+                if self.claims.claim(file.path()) {
+                    let queued = Queued::new(file, kind);
+                    // Tilesets and subtrees first: they reveal more work.
+                    if queued.kind.reveals_more() {
+                        self.queue.push_front(queued);
+                    } else {
+                        self.queue.push_back(queued);
+                    }
+                    None
+                } else if kind.has_context() {
+                    // Its first reading served another purpose; this one would be lost.
+                    Some(FileError::Unsupported {
+                        uri,
+                        reason: format!(
+                            "`{}` is named again, by another implicit tree or subtree, which \
+                             is not supported",
+                            file.path()
+                        ),
+                    })
+                } else {
+                    None
+                }
+            }
+            // A subtree cannot be embedded: what it names would be lost.
+            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
+                Some(FileError::Unsupported {
+                    uri,
+                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
+                })
+            }
+            Ok(None) => None,
+            Err(refusal) => {
+                tracing::warn!(%refusal, "not following a URI");
+                self.refused.push(refusal);
+                None
+            }
+        }
+    }
+
+    /// The store refused the signature `started` was sent with.
+    pub(crate) fn refused(&mut self, started: Started, status: u16) -> Refusal {
+        self.in_flight -= 1;
+        let queued = Queued::new(started.file, started.kind);
+        if started.generation < self.generation {
+            // Sent before the fresh signature arrived: try again with it.
+            self.queue.push_front(queued);
+            return Refusal::Requeued;
+        }
+        if self.resigns_in_a_row >= self.max_resigns {
+            return Refusal::Stop(DownloadError::SignatureRejected {
+                status,
+                path: queued.path,
+            });
+        }
+        self.awaiting_signature = Some((queued, status));
+        Refusal::AskForFreshSignature
+    }
+
+    /// The answer to [`Refusal::AskForFreshSignature`]: a fresh signature for the same root
+    /// carries on (the refused file first), anything else ends the download.
+    pub(crate) fn resigned(&mut self, fresh: Option<TilesetUrl>) -> Result<(), DownloadError> {
+        let (queued, status) = self
+            .awaiting_signature
+            .take()
+            .expect("a fresh signature answers a refusal that asked for one");
+        let fresh = fresh.filter(|fresh| {
+            let same_root = fresh.root_unsigned() == self.tileset.root_unsigned();
+            if !same_root {
+                tracing::warn!("the fresh signature is for another root");
+            }
+            same_root
+        });
+        let Some(fresh) = fresh else {
+            return Err(DownloadError::SignatureRejected {
+                status,
+                path: queued.path,
+            });
+        };
+        let path = &queued.path;
+        tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
+        self.tileset = fresh;
+        self.generation += 1;
+        self.resigns_in_a_row += 1;
+        self.progress.send_modify(|p| p.resigns += 1);
+        self.queue.push_front(queued);
+        Ok(())
+    }
+
+    /// A file failed for good.
+    pub(crate) fn failed(&mut self, started: Started, error: FileError) {
+        self.in_flight -= 1;
+        let path = started.file.path().clone();
+        tracing::warn!(%path, %error, "file failed");
+        self.write_failed |= matches!(error, FileError::Write(_));
+        self.fail(path, error);
+    }
+
+    /// Records a failure, so that [`Progress::failed`] counts what the result lists.
+    fn fail(&mut self, path: TilePath, error: FileError) {
+        self.progress.send_modify(|p| p.failed += 1);
+        self.failures.push(FileFailure { path, error });
+    }
+
+    /// What the download came to, once nothing is in flight: files still queued (after a
+    /// write error) are failures too.
+    pub(crate) fn finish(mut self) -> Finished {
+        debug_assert_eq!(self.in_flight, 0, "finished with files in flight");
+        for queued in std::mem::take(&mut self.queue) {
+            self.fail(
+                queued.path,
+                FileError::NotAttempted("an earlier write to disk failed".to_owned()),
+            );
+        }
+        let done = self.done;
+        let files = done.len() as u64;
+        let bytes = done.iter().map(|(_, r, _)| r.size).sum();
+        let (downloaded_files, downloaded_bytes) = done
+            .iter()
+            .filter(|(_, _, skipped)| !skipped)
+            .fold((0, 0), |(n, b), (_, r, _)| (n + 1, b + r.size));
+        let dirs: HashSet<PathBuf> = done
+            .iter()
+            .filter_map(|(path, _, _)| TilePath::parse(path))
+            .map(|p| p.parent_relative())
+            .collect();
+        // Moved, not copied: at 100,000 files the records are most of what a download holds.
+        let mut entries: Vec<(Box<str>, Recorded)> =
+            done.into_iter().map(|(path, r, _)| (path, r)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut failures = self.failures;
+        failures.sort_by(|a, b| a.path.cmp(&b.path));
+        let missing = failures
+            .iter()
+            .map(|f| ManifestGap {
+                what: f.path.to_string(),
+                in_file: None,
+                reason: f.error.to_string(),
+            })
+            .chain(self.refused.iter().map(|r| ManifestGap {
+                what: r.uri.clone(),
+                in_file: Some(r.in_file.to_string()),
+                reason: r.reason.to_string(),
+            }))
+            .collect();
+        Finished {
+            tileset: self.tileset,
+            entries,
+            missing,
+            dirs,
+            failures,
+            refused: self.refused,
+            files,
+            bytes,
+            downloaded_files,
+            downloaded_bytes,
+        }
+    }
+}
+
+/// What a download came to: what its manifest records, and what its result reports.
+pub(crate) struct Finished {
+    /// The signed root it ended with.
+    pub(crate) tileset: TilesetUrl,
+    /// Every file complete on disk with its record, by path.
+    pub(crate) entries: Vec<(Box<str>, Recorded)>,
+    /// What is missing: the failures, then the refused URIs.
+    pub(crate) missing: Vec<ManifestGap>,
+    /// The directories of the files complete on disk, where stale part files may be left.
+    pub(crate) dirs: HashSet<PathBuf>,
+    /// The failures, by path.
+    pub(crate) failures: Vec<FileFailure>,
+    pub(crate) refused: Vec<Refused>,
+    files: u64,
+    bytes: u64,
+    downloaded_files: u64,
+    downloaded_bytes: u64,
+}
+
+impl Finished {
+    /// Whether every file the tileset names is complete on disk.
+    pub(crate) fn complete(&self) -> bool {
+        self.failures.is_empty() && self.refused.is_empty()
+    }
+
+    /// The download's result into `dir`: its summary, or [`DownloadError::Incomplete`] with
+    /// the summary inside when anything is missing.
+    pub(crate) fn into_result(
+        self,
+        dir: &Path,
+        progress: &Progress,
+        elapsed: Duration,
+    ) -> Result<DownloadSummary, DownloadError> {
+        let complete = self.complete();
+        let summary = DownloadSummary {
+            dir: dir.to_owned(),
+            tileset: self.tileset.entry().to_path_under(dir),
+            manifest: dir.join(crate::store::manifest::MANIFEST_FILE),
+            files: self.files,
+            bytes: self.bytes,
+            downloaded_files: self.downloaded_files,
+            downloaded_bytes: self.downloaded_bytes,
+            skipped: self.files - self.downloaded_files,
+            retries: progress.retries,
+            resigns: progress.resigns,
+            refused: self.refused,
+            elapsed,
+        };
+        if complete {
+            Ok(summary)
+        } else {
+            Err(DownloadError::Incomplete {
+                failures: self.failures,
+                summary: Box::new(summary),
+            })
+        }
+    }
+}
+
+/// A file waiting for its turn: what its URL is built from when it starts, not the URL
+/// itself. A signed URL for each of 100,000 queued files would cost hundreds of bytes each,
+/// and the signature may be renewed before the file starts.
+struct Queued {
+    path: TilePath,
+    own_query: Option<Box<str>>,
+    kind: FileKind,
+}
+
+impl Queued {
+    fn new(file: TileFile, kind: FileKind) -> Self {
+        let (path, own_query) = file.into_parts();
+        Queued {
+            path,
+            own_query: own_query.map(String::into_boxed_str),
+            kind,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The transfer of one file as the scheduler sees it: skipped when the manifest of an earlier
+//! run lists it and the file on disk matches, else fetched; then what it names, or why that
+//! cannot be read.
+
+use std::collections::HashMap;
+
+use super::fetcher::Fetcher;
+use crate::errors::FileError;
+use crate::store::manifest::{ManifestEntry, Recorded};
+use crate::store::output::checksum_of;
+use crate::store::writer::{References, references_on_disk};
+use crate::url::TileFile;
+use tiles3d::TilePath;
+use tiles3d::walk::{FileKind, Reference, WalkError, Walked};
+
+/// What every file transfer of a download needs.
+pub(crate) struct FileTransfer {
+    pub(crate) fetcher: Fetcher,
+    /// The files an earlier run completed, by path.
+    pub(crate) known: HashMap<Box<str>, Recorded>,
+    /// The tileset's entry file, which must be a tileset.
+    pub(crate) entry: TilePath,
+}
+
+/// A file complete on disk.
+pub(crate) struct Fetched {
+    /// Its path, size and checksum.
+    pub(crate) entry: ManifestEntry,
+    /// Whether it was found complete on disk rather than fetched.
+    pub(crate) skipped: bool,
+    /// The files it names, not yet resolved.
+    pub(crate) references: Vec<Reference>,
+    /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
+    pub(crate) problems: Vec<FileError>,
+}
+
+impl FileTransfer {
+    /// Transfers `file`: nothing when it is complete on disk, else a fetch with retries; then
+    /// what it names.
+    pub(crate) async fn fetch(
+        &self,
+        file: &TileFile,
+        kind: &FileKind,
+    ) -> Result<Fetched, FileError> {
+        let progress = &self.fetcher.progress;
+        if let Some((entry, references)) = self.complete_on_disk(file.path(), kind).await {
+            progress.send_modify(|p| {
+                p.files_done += 1;
+                p.files_skipped += 1;
+                p.bytes_done += entry.size;
+            });
+            let (references, problems) = self.classify_references(file.path(), kind, references);
+            return Ok(Fetched {
+                entry,
+                skipped: true,
+                references,
+                problems,
+            });
+        }
+        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
+        progress.send_modify(|p| p.files_done += 1);
+        let (references, problems) = self.classify_references(file.path(), kind, read);
+        Ok(Fetched {
+            entry,
+            skipped: false,
+            references,
+            problems,
+        })
+    }
+
+    /// The manifest entry of `path` and what it names, if the file on disk matches the entry.
+    async fn complete_on_disk(
+        &self,
+        path: &TilePath,
+        kind: &FileKind,
+    ) -> Option<(ManifestEntry, References)> {
+        let known = *self.known.get(path.as_str())?;
+        let dir = self.fetcher.dir.clone();
+        let verify = self.fetcher.options.verify_existing;
+        let (path, kind) = (path.clone(), kind.clone());
+        tokio::task::spawn_blocking(move || {
+            let size = dir.metadata(path.relative()).ok()?.len();
+            if size != known.size {
+                return None;
+            }
+            if verify && checksum_of(&dir, &path.relative()).ok()? != known.checksum {
+                return None;
+            }
+            Some((
+                known.entry(path.as_str()),
+                references_on_disk(&dir, &path, &kind),
+            ))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// What a file's references mean for the download. What the walker cannot read or
+    /// interpret is a failure with its reason, so a partial download is never called
+    /// complete. Only a `.json` other than the entry that is a JSON object but no tileset (a
+    /// metadata schema) names nothing.
+    fn classify_references(
+        &self,
+        path: &TilePath,
+        kind: &FileKind,
+        read: References,
+    ) -> (Vec<Reference>, Vec<FileError>) {
+        let Some(read) = read else {
+            return (Vec::new(), Vec::new());
+        };
+        let unsupported = |e: WalkError| match e {
+            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
+            other => FileError::Unsupported {
+                uri: path.to_string(),
+                reason: other.to_string(),
+            },
+        };
+        match (read, kind) {
+            (
+                Ok(Walked {
+                    references,
+                    problems,
+                }),
+                _,
+            ) => (references, problems.into_iter().map(unsupported).collect()),
+            (Err(e @ WalkError::Unsupported { .. }), _)
+            | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
+                (Vec::new(), vec![unsupported(e)])
+            }
+            (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
+                tracing::debug!(%path, why, "a .json file that is not a tileset");
+                (Vec::new(), Vec::new())
+            }
+            (Err(e), FileKind::Tileset) => {
+                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
+            }
+            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
+        }
+    }
+}
