@@ -55,9 +55,10 @@ fn ends_value(b: u8) -> bool {
 }
 
 /// Redacts every URL signature in `text`, wherever it appears: each URL loses its query string
-/// (`https://host/path?REDACTED`), and the value of every known signature parameter
-/// ([`SIGNATURE_PARAMETERS`]) is replaced, also outside URLs (a JSON-escaped or percent-encoded
-/// URL, a bare query string, a cookie).
+/// (`https://host/path?REDACTED`), and the value of every known signature parameter (Azure
+/// `sig`, CloudFront `Signature`, `Policy` and `Key-Pair-Id`, every `X-Amz-*` and `X-Goog-*`)
+/// is replaced, also outside URLs (a JSON-escaped or percent-encoded URL, a bare query string,
+/// a cookie).
 ///
 /// This is the one redaction of the workspace: every message that carries text from the
 /// network is built through it (or through [`redact_url`] for a URL), so no constructor can
