@@ -1,0 +1,15 @@
+//! The tileset downloader against a purpose-built blob store on loopback.
+
+mod complete;
+mod faults;
+mod origins;
+mod resume;
+mod signatures;
+
+use mesh_export_test_support::emulator::quick_retries;
+use tiles3d_download::Downloader;
+
+/// A downloader of four connections with quick retries, as most tests here use.
+fn downloader(dir: &std::path::Path) -> Downloader {
+    Downloader::new(dir).concurrency(4).retry(quick_retries())
+}
