@@ -19,7 +19,7 @@ use super::token_source::TokenSource;
 /// use mesh_export::auth::ShareKey;
 ///
 /// let key = ShareKey::new("my-share-key");
-/// assert_eq!(format!("{key:?}"), "ShareKey(***)");
+/// assert_eq!(format!("{key:?}"), "ShareKey(REDACTED)");
 /// ```
 #[derive(Clone)]
 pub struct ShareKey(Secret);
