@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::exports;
 use crate::state::{AppState, Counters};
 use crate::tiles::Layout;
 
@@ -172,7 +171,9 @@ pub(crate) async fn serve(
         tracing::info!(export_id = %export_id, reason = %reason, "blob request refused");
         return authentication_failed(&reason);
     }
-    if !exports::is_complete(&state, &export_id) {
+    let complete = (state.store.lock().expect("store lock"))
+        .is_complete(&export_id, state.config.export_duration);
+    if !complete {
         return storage_error(
             StatusCode::NOT_FOUND,
             "ContainerNotFound",

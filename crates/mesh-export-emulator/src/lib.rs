@@ -42,9 +42,13 @@ mod errors;
 mod exports;
 mod implicit;
 mod limits;
+mod list_query;
+mod rate_windows;
 mod server;
 mod state;
+mod store;
 mod tiles;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,9 +9,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::EmulatorConfig;
-use crate::auth::Tokens;
-use crate::exports::Store;
-use crate::limits::RateWindows;
+use crate::rate_windows::RateWindows;
+use crate::store::Store;
+use crate::tokens::Tokens;
 
 /// Counters of what the emulator did, for tests to assert on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
