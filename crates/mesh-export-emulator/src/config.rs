@@ -10,6 +10,40 @@ use crate::{Emulator, Error, ImplicitScheme};
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 /// Client secret the emulator accepts when no client is configured.
 pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+/// The iTwin that every iModel belongs to when no iModel is configured: exports answer it as
+/// `request.iTwinId`, which callers such as the iTwin Unreal plugin require.
+pub const DEFAULT_ITWIN_ID: &str = "b9a4c1e2-5d3f-4e6a-8b7c-0d1e2f3a4b5c";
+
+/// An iModel the emulated service has: the iTwin it belongs to and its changesets, oldest
+/// first (a changeset's place in this list is its `changesetIndex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IModel {
+    /// The iModel id.
+    pub id: String,
+    /// The iTwin (formerly "context") the iModel belongs to.
+    pub itwin_id: String,
+    /// Changeset ids, oldest first.
+    pub changesets: Vec<String>,
+}
+
+impl IModel {
+    /// An iModel of `itwin_id` with no changesets yet.
+    pub fn new(id: impl Into<String>, itwin_id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            itwin_id: itwin_id.into(),
+            changesets: Vec::new(),
+        }
+    }
+
+    /// Adds a changeset, newer than those added before.
+    #[must_use]
+    pub fn changeset(mut self, id: impl Into<String>) -> Self {
+        self.changesets.push(id.into());
+        self
+    }
+}
 
 /// Everything an [`Emulator`] can be told; every field has a setter on [`EmulatorBuilder`]
 /// and a flag on the `mesh-export-emulator` binary.
@@ -47,6 +81,10 @@ pub struct EmulatorConfig {
     /// Serve a sparse 3D Tiles 1.1 implicit tileset (quadtree or octree, binary `.subtree`
     /// files) instead of the explicit one; `tiles` then does not apply. Default `None`.
     pub implicit: Option<ImplicitScheme>,
+    /// The iModels the service has. Empty (the default): every iModel id exists, in the iTwin
+    /// [`DEFAULT_ITWIN_ID`]. Otherwise start-export of any other iModel answers 404
+    /// `IModelNotFound`, as the service does.
+    pub imodels: Vec<IModel>,
 }
 
 impl Default for EmulatorConfig {
@@ -65,6 +103,7 @@ impl Default for EmulatorConfig {
             sas_ttl: Duration::from_secs(3600),
             share_keys: Vec::new(),
             implicit: None,
+            imodels: Vec::new(),
         }
     }
 }
@@ -89,6 +128,7 @@ impl fmt::Debug for EmulatorConfig {
                 &format_args!("{} (redacted)", self.share_keys.len()),
             )
             .field("implicit", &self.implicit)
+            .field("imodels", &self.imodels)
             .finish()
     }
 }
@@ -125,6 +165,15 @@ impl EmulatorConfig {
             return bad("a share key must be non-empty printable ASCII".to_owned());
         }
         Ok(())
+    }
+
+    /// The iModel `id` as the service knows it, or `None` when it does not exist. With no
+    /// iModel configured every id exists, in [`DEFAULT_ITWIN_ID`], with no known changesets.
+    pub(crate) fn imodel(&self, id: &str) -> Option<IModel> {
+        if self.imodels.is_empty() {
+            return Some(IModel::new(id, DEFAULT_ITWIN_ID));
+        }
+        self.imodels.iter().find(|m| m.id == id).cloned()
     }
 
     /// The configured clients, or the demo client when none is.
@@ -234,6 +283,13 @@ impl EmulatorBuilder {
     /// the explicit one.
     pub fn implicit(mut self, scheme: ImplicitScheme) -> Self {
         self.config.implicit = Some(scheme);
+        self
+    }
+
+    /// Adds an iModel the service has (`--imodel`, repeatable). Once one is added, start-export
+    /// of any other iModel answers 404.
+    pub fn imodel(mut self, imodel: IModel) -> Self {
+        self.config.imodels.push(imodel);
         self
     }
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::blobs;
 use crate::errors::{self, detail};
-use crate::list_query::{EXPORT_TYPES, compatible, page_href, parse_list_query};
+use crate::list_query::{EXPORT_TYPES, ListQuery, compatible, page_href, parse_list_query};
 use crate::state::{AppState, Counters};
 use crate::store::{ExportRecord, NewExport, Snapshot, service_timestamp};
 
@@ -97,57 +97,89 @@ pub(crate) fn origin(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// `POST /mesh-export/`: start-export.
-pub(crate) async fn start(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(err) => {
-            return errors::invalid_parameter(
-                "body",
-                format!("The request body is not valid JSON: {err}."),
-            );
-        }
-    };
+/// What a start-export body asks for, once checked.
+struct StartBody {
+    imodel_id: String,
+    changeset_id: String,
+    export_type: String,
+}
+
+/// Checks a start-export body; otherwise the field it refuses and why. Fields the emulator does not
+/// use (`geometryOptions`, `viewDefinitionFilter`, tiler configuration) are accepted, as
+/// callers send them.
+fn parse_start_body(body: &[u8]) -> Result<StartBody, (&'static str, String)> {
+    let invalid = |target: &'static str, message: String| (target, message);
+    let parsed: Value = serde_json::from_slice(body).map_err(|err| {
+        invalid(
+            "body",
+            format!("The request body is not valid JSON: {err}."),
+        )
+    })?;
     let Some(fields) = parsed.as_object() else {
-        return errors::invalid_parameter("body", "The request body must be a JSON object.");
+        return Err(invalid(
+            "body",
+            "The request body must be a JSON object.".to_owned(),
+        ));
     };
     let imodel_id = match fields.get("iModelId") {
         Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            return errors::invalid_parameter("iModelId", "iModelId is required.");
+            return Err(invalid("iModelId", "iModelId cannot be empty.".to_owned()));
         }
-        Some(_) => return errors::invalid_parameter("iModelId", "iModelId must be a string."),
+        Some(_) => return Err(invalid("iModelId", "iModelId must be a string.".to_owned())),
     };
     let changeset_id = match fields.get("changesetId") {
         None => String::new(),
         Some(Value::String(id)) => id.clone(),
         Some(_) => {
-            return errors::invalid_parameter("changesetId", "changesetId must be a string.");
+            return Err(invalid(
+                "changesetId",
+                "changesetId must be a string.".to_owned(),
+            ));
         }
     };
     let export_type = match fields.get("exportType") {
         None => "3DTiles".to_owned(),
         Some(Value::String(t)) if EXPORT_TYPES.contains(&t.as_str()) => t.clone(),
         Some(_) => {
-            return errors::invalid_parameter(
+            return Err(invalid(
                 "exportType",
                 format!("exportType must be one of {}.", EXPORT_TYPES.join(", ")),
-            );
+            ));
         }
     };
-    let fails = state.config.fail_imodels.contains(&imodel_id);
-    let record = state.store.lock().expect("store lock").insert(NewExport {
-        imodel_id: imodel_id.clone(),
+    Ok(StartBody {
+        imodel_id,
         changeset_id,
         export_type,
+    })
+}
+
+/// `POST /mesh-export/`: start-export.
+pub(crate) async fn start(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match parse_start_body(&body) {
+        Ok(body) => body,
+        Err((target, message)) => return errors::invalid_start_body(target, message),
+    };
+    let Some(imodel) = state.config.imodel(&body.imodel_id) else {
+        tracing::info!(imodel_id = %body.imodel_id, "start refused: unknown iModel");
+        return errors::imodel_not_found();
+    };
+    let fails = state.config.fail_imodels.contains(&body.imodel_id);
+    let record = state.store.lock().expect("store lock").insert(NewExport {
+        imodel_id: body.imodel_id,
+        itwin_id: imodel.itwin_id,
+        known_changesets: imodel.changesets,
+        changeset_id: body.changeset_id,
+        export_type: body.export_type,
         fails,
     });
     Counters::bump(&state.counters.exports_started);
-    tracing::info!(export_id = %record.id, imodel_id = %imodel_id, fails, "export started");
+    tracing::info!(export_id = %record.id, imodel_id = %record.imodel_id, fails, "export started");
     let origin = origin(&state, &headers);
     let mut export = render(&state, &origin, &record, Detail::Full);
     // The 202 always shows the job as just created, even with a zero export duration.
@@ -159,21 +191,10 @@ pub(crate) async fn start(
     errors::json(StatusCode::ACCEPTED, &ExportResponse { export })
 }
 
-/// `GET /mesh-export/`: get-exports.
-pub(crate) async fn list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match parse_list_query(raw.as_deref()) {
-        Ok(query) => query,
-        Err(bad) => return bad.into_response(),
-    };
-    let representation = headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("return=representation"));
+/// The exports `query` selects, in the order it asks for: by date when it has `$orderBy`,
+/// otherwise by changeset index with the newest first, as the production portal documents
+/// ("ordered by changesetIndex, with the newest first"); exports of one changeset newest first.
+fn select(state: &AppState, query: &ListQuery) -> Vec<(ExportRecord, Snapshot)> {
     let now = Instant::now();
     let duration = state.config.export_duration;
     let mut matching: Vec<(ExportRecord, Snapshot)> = {
@@ -181,7 +202,7 @@ pub(crate) async fn list(
         store
             .exports
             .iter()
-            .filter(|_| compatible(&query))
+            .filter(|_| compatible(query))
             .filter(|e| query.imodel_id.as_ref().is_none_or(|id| &e.imodel_id == id))
             .filter(|e| {
                 query
@@ -199,16 +220,50 @@ pub(crate) async fn list(
             .collect()
     };
     matching.sort_by(|(a, sa), (b, sb)| {
-        let order = sa
+        let by_date = sa
             .last_modified
             .cmp(&sb.last_modified)
             .then(a.seq.cmp(&b.seq));
-        if query.ascending {
-            order
-        } else {
-            order.reverse()
+        match query.ascending {
+            Some(true) => by_date,
+            Some(false) => by_date.reverse(),
+            None => a
+                .changeset_index
+                .cmp(&b.changeset_index)
+                .then(by_date)
+                .reverse(),
         }
     });
+    matching
+}
+
+/// The root that page links start from: the `x-api-host-and-root` header when a gateway sends
+/// it (the portal: "Prefix to add to list links"), else the emulator as the caller reached it.
+fn link_root(headers: &HeaderMap, origin: &str) -> String {
+    headers
+        .get("x-api-host-and-root")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_end_matches('/'))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| format!("{origin}/mesh-export"), str::to_owned)
+}
+
+/// `GET /mesh-export/`: get-exports.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = match parse_list_query(raw.as_deref()) {
+        Ok(query) => query,
+        Err(bad) => return bad.into_response(),
+    };
+    let representation = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("return=representation"));
+    let matching = select(&state, &query);
     let total = matching.len() as u64;
     let origin = origin(&state, &headers);
     let detail = if representation {
@@ -223,15 +278,16 @@ pub(crate) async fn list(
         .map(|(record, _)| render(&state, &origin, record, detail))
         .collect();
     let top = u64::from(query.top);
+    let root = link_root(&headers, &origin);
     let links = PageLinks {
         self_: Link {
-            href: page_href(&origin, &query, query.skip),
+            href: page_href(&root, &query, query.skip),
         },
         next: (query.skip + top < total).then(|| Link {
-            href: page_href(&origin, &query, query.skip + top),
+            href: page_href(&root, &query, query.skip + top),
         }),
         prev: (query.skip > 0).then(|| Link {
-            href: page_href(&origin, &query, query.skip.saturating_sub(top)),
+            href: page_href(&root, &query, query.skip.saturating_sub(top)),
         }),
     };
     let mut response = errors::json(StatusCode::OK, &ExportsPage { exports, links });

@@ -57,7 +57,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig};
+pub use config::{
+    DEFAULT_ITWIN_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig, IModel,
+};
 pub use implicit::ImplicitScheme;
 pub use state::Stats;
 

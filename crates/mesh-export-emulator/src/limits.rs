@@ -16,12 +16,18 @@ use crate::tokens::Caller;
 /// How long an injected slow answer waits before the normal response.
 pub(crate) const SLOW_RESPONSE_DELAY: Duration = Duration::from_millis(1500);
 
-const LIMIT_HEADER: &str = "itwinplatform-ratelimit-limit";
-const REMAINING_HEADER: &str = "itwinplatform-ratelimit-remaining";
-const RESET_HEADER: &str = "itwinplatform-ratelimit-reset";
+/// The iTwin Platform's rate-limit headers, as its "Rate limits and quotas" page names them.
+/// Requests left in the window: sent on every answer of a limited route.
+const REMAINING_HEADER: &str = "itwinplatform-ratelimit-remainingcalls";
+/// On a 429: seconds until the window resets, as `Retry-After` says too.
+const RETRY_AFTER_SECONDS_HEADER: &str = "itwinplatform-ratelimit-retry-after-seconds";
+/// On a 429: the subscription tier whose limit was hit.
+const TIER_HEADER: &str = "itwinplatform-ratelimited-tier";
+/// The emulator's one tier: the portal's lowest, whose limit a test usually sets.
+const TIER: &str = "Trial";
 
 /// Middleware after authentication: counts the caller's requests, answers 429 over the limit,
-/// and tells every caller its budget in `iTwinPlatform-RateLimit-*` headers.
+/// and tells every caller the calls it has left; a 429 also names the tier and the wait.
 pub(crate) async fn rate_limit(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -46,17 +52,19 @@ pub(crate) async fn rate_limit(
     };
     let headers = response.headers_mut();
     headers.insert(
-        HeaderName::from_static(LIMIT_HEADER),
-        HeaderValue::from(limit),
-    );
-    headers.insert(
         HeaderName::from_static(REMAINING_HEADER),
         HeaderValue::from(verdict.remaining),
     );
-    headers.insert(
-        HeaderName::from_static(RESET_HEADER),
-        HeaderValue::from(verdict.reset_secs),
-    );
+    if !verdict.allowed {
+        headers.insert(
+            HeaderName::from_static(RETRY_AFTER_SECONDS_HEADER),
+            HeaderValue::from(verdict.reset_secs),
+        );
+        headers.insert(
+            HeaderName::from_static(TIER_HEADER),
+            HeaderValue::from_static(TIER),
+        );
+    }
     response
 }
 

@@ -8,8 +8,9 @@ const DEFAULT_TOP: u32 = 100;
 const MAX_TOP: u32 = 1000;
 pub(crate) const EXPORT_TYPES: [&str; 5] = ["3DFT", "CESIUM", "IMODEL", "3DTiles", "3DTILES"];
 
-/// The major tile format version of every export the emulator makes: `tileVersion` keeps
-/// exports of exactly this version (a reader handles one major version of the format).
+/// The major tile format version of every export the emulator makes. `tileVersion=N` keeps
+/// the exports "compatible with" a reader of major version N, those of a version up to N,
+/// as iTwin.js reads it (its `maximumMajorTileFormatVersion`).
 pub(crate) const TILE_FORMAT_MAJOR: u32 = 36;
 
 /// The oldest iTwin.js whose readers handle [`TILE_FORMAT_MAJOR`]: `iTwinJS=<version>` keeps
@@ -23,7 +24,8 @@ pub(crate) const MIN_ITWINJS: (u64, u64, u64) = (4, 0, 0);
 pub(crate) struct ListQuery {
     pub(crate) top: u32,
     pub(crate) skip: u64,
-    pub(crate) ascending: bool,
+    /// `$orderBy`: by date, ascending or not; `None` orders by changeset index, newest first.
+    pub(crate) ascending: Option<bool>,
     pub(crate) imodel_id: Option<String>,
     pub(crate) changeset_id: Option<String>,
     pub(crate) export_type: Option<String>,
@@ -75,8 +77,8 @@ pub(crate) fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, BadParame
             }
             "$orderBy" => {
                 query.ascending = match value.as_str() {
-                    "date:asc" => true,
-                    "date:desc" => false,
+                    "date:asc" => Some(true),
+                    "date:desc" => Some(false),
                     _ => {
                         return Err(BadParameter::new(
                             "$orderBy",
@@ -149,11 +151,12 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 
 /// Whether the emulator's exports suit the `tileVersion` and `iTwinJS` of `query`.
 pub(crate) fn compatible(query: &ListQuery) -> bool {
-    query.tile_version.is_none_or(|v| v == TILE_FORMAT_MAJOR)
+    query.tile_version.is_none_or(|v| TILE_FORMAT_MAJOR <= v)
         && query.itwinjs.is_none_or(|v| v >= MIN_ITWINJS)
 }
 
-pub(crate) fn page_href(origin: &str, query: &ListQuery, skip: u64) -> String {
+/// A page's link under `root`, the service root as the caller sees it (no trailing slash).
+pub(crate) fn page_href(root: &str, query: &ListQuery, skip: u64) -> String {
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
     serializer.append_pair("$top", &query.top.to_string());
     serializer.append_pair("$skip", &skip.to_string());
@@ -162,7 +165,7 @@ pub(crate) fn page_href(origin: &str, query: &ListQuery, skip: u64) -> String {
     }
     // `$` is legal in a query; keep it readable as the service writes it.
     let encoded = serializer.finish().replace("%24", "$");
-    format!("{origin}/mesh-export/?{encoded}")
+    format!("{root}/?{encoded}")
 }
 
 #[cfg(test)]
@@ -190,7 +193,8 @@ mod tests {
             assert!(parse_list_query(Some(raw)).is_err(), "{raw} accepted");
         }
         let ok = parse_list_query(Some("$top=5&$skip=10&$orderBy=date:asc")).unwrap();
-        assert_eq!((ok.top, ok.skip, ok.ascending), (5, 10, true));
+        assert_eq!((ok.top, ok.skip, ok.ascending), (5, 10, Some(true)));
+        assert_eq!(parse_list_query(None).unwrap().ascending, None);
     }
 
     #[test]
@@ -216,6 +220,10 @@ mod tests {
         }
         assert!(compatible(
             &parse_list_query(Some("iTwinJS=4.0.0")).unwrap()
+        ));
+        // A reader of a newer major version reads the emulator's older exports too.
+        assert!(compatible(
+            &parse_list_query(Some("tileVersion=37")).unwrap()
         ));
     }
 }

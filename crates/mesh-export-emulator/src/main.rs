@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mesh_export_emulator::{Emulator, EmulatorBuilder, ImplicitScheme};
+use mesh_export_emulator::{Emulator, EmulatorBuilder, IModel, ImplicitScheme};
 
 /// A local emulator of Bentley's iTwin Mesh Export service.
 ///
@@ -31,6 +31,10 @@ struct Args {
     /// Time an export takes to complete, in seconds (fractions allowed).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
     export_duration: f64,
+    /// An iModel the service has, in its iTwin, with its changesets oldest first (repeatable).
+    /// Once one is given, start-export of any other iModel answers 404.
+    #[arg(long = "imodel", value_name = "ID:ITWIN_ID[:CHANGESET,...]", value_parser = parse_imodel)]
+    imodels: Vec<IModel>,
     /// Make exports of this iModel end Invalid (repeatable).
     #[arg(long = "fail-imodel", value_name = "ID")]
     fail_imodels: Vec<String>,
@@ -73,6 +77,22 @@ fn parse_client(value: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_imodel(value: &str) -> Result<IModel, String> {
+    let mut parts = value.splitn(3, ':');
+    let (Some(id), Some(itwin)) = (parts.next(), parts.next()) else {
+        return Err("expected ID:ITWIN_ID[:CHANGESET,...]".to_owned());
+    };
+    if id.is_empty() || itwin.is_empty() {
+        return Err("the iModel and iTwin ids must not be empty".to_owned());
+    }
+    let changesets = parts
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|c| !c.is_empty());
+    Ok(changesets.fold(IModel::new(id, itwin), IModel::changeset))
+}
+
 fn parse_seconds(value: &str) -> Result<f64, String> {
     let seconds: f64 = value
         .parse()
@@ -112,6 +132,9 @@ impl Args {
         }
         if let Some(scheme) = self.implicit {
             builder = builder.implicit(scheme);
+        }
+        for imodel in &self.imodels {
+            builder = builder.imodel(imodel.clone());
         }
         for imodel in &self.fail_imodels {
             builder = builder.fail_imodel(imodel);

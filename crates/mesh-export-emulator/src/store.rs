@@ -1,5 +1,6 @@
 //! The exports the emulator remembers, and where each one stands at a given moment.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -16,6 +17,9 @@ pub(crate) struct ExportRecord {
     pub(crate) seq: u64,
     pub(crate) imodel_id: String,
     pub(crate) changeset_id: String,
+    /// The changeset's place in its iModel's history: get-exports lists the newest first.
+    pub(crate) changeset_index: u64,
+    pub(crate) itwin_id: String,
     pub(crate) export_type: String,
     pub(crate) started_wall: DateTime<Utc>,
     pub(crate) started: Instant,
@@ -26,6 +30,9 @@ pub(crate) struct ExportRecord {
 #[derive(Debug, Clone)]
 pub(crate) struct NewExport {
     pub(crate) imodel_id: String,
+    pub(crate) itwin_id: String,
+    /// The iModel's known changesets, oldest first.
+    pub(crate) known_changesets: Vec<String>,
     pub(crate) changeset_id: String,
     pub(crate) export_type: String,
     pub(crate) fails: bool,
@@ -36,6 +43,8 @@ pub(crate) struct NewExport {
 pub(crate) struct Store {
     pub(crate) exports: Vec<ExportRecord>,
     next_seq: u64,
+    /// Per iModel, the changesets not configured, in the order first asked for.
+    unknown_changesets: HashMap<String, Vec<String>>,
 }
 
 impl Store {
@@ -56,11 +65,15 @@ impl Store {
     pub(crate) fn insert(&mut self, new: NewExport) -> ExportRecord {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let changeset_index =
+            self.changeset_index(&new.imodel_id, &new.changeset_id, &new.known_changesets);
         let record = ExportRecord {
             id: uuid::Uuid::new_v4().to_string(),
             seq,
             imodel_id: new.imodel_id,
             changeset_id: new.changeset_id,
+            changeset_index,
+            itwin_id: new.itwin_id,
             export_type: new.export_type,
             started_wall: Utc::now().trunc_subsecs(3),
             started: Instant::now(),
@@ -79,6 +92,30 @@ impl Store {
             tracing::info!(imodel_id = %record.imodel_id, evicted = evict.len(), "old exports removed");
         }
         record
+    }
+
+    /// The index of `changeset` in the history of `imodel_id`: its place among the known
+    /// changesets (an empty id is the latest of them), or, for one the emulator was not told
+    /// about, a place after all of them in the order first asked for.
+    fn changeset_index(&mut self, imodel_id: &str, changeset: &str, known: &[String]) -> u64 {
+        if changeset.is_empty() && !known.is_empty() {
+            return known.len() as u64;
+        }
+        if let Some(place) = known.iter().position(|c| c == changeset) {
+            return place as u64 + 1;
+        }
+        let unknown = self
+            .unknown_changesets
+            .entry(imodel_id.to_owned())
+            .or_default();
+        let place = unknown
+            .iter()
+            .position(|c| c == changeset)
+            .unwrap_or_else(|| {
+                unknown.push(changeset.to_owned());
+                unknown.len() - 1
+            });
+        (known.len() + place + 1) as u64
     }
 
     /// Whether `id` names an export that is `Complete` now (its tiles can be served).
@@ -126,6 +163,7 @@ impl ExportRecord {
         ExportRequest {
             i_model_id: Some(self.imodel_id.clone()),
             changeset_id: Some(self.changeset_id.clone()),
+            i_twin_id: Some(self.itwin_id.clone()),
             export_type: Some(ExportType::from(self.export_type.as_str())),
             last_modified: Some(service_timestamp(self.started_wall)),
             ..ExportRequest::default()
@@ -153,6 +191,8 @@ mod tests {
             seq: 0,
             imodel_id: "m".into(),
             changeset_id: String::new(),
+            changeset_index: 1,
+            itwin_id: "t".into(),
             export_type: "3DTiles".into(),
             started_wall: Utc::now(),
             started: Instant::now(),
@@ -172,6 +212,19 @@ mod tests {
         let failing = record(true);
         let at = failing.started + d;
         assert_eq!(failing.snapshot(at, d).status, ExportStatus::Invalid);
+    }
+
+    #[test]
+    fn changesets_are_indexed_by_their_place_in_the_history() {
+        let mut store = Store::default();
+        let known = ["c1".to_owned(), "c2".to_owned()];
+        assert_eq!(store.changeset_index("m", "c2", &known), 2);
+        assert_eq!(store.changeset_index("m", "c1", &known), 1);
+        assert_eq!(store.changeset_index("m", "", &known), 2);
+        assert_eq!(store.changeset_index("m", "x", &known), 3);
+        assert_eq!(store.changeset_index("m", "y", &known), 4);
+        assert_eq!(store.changeset_index("m", "x", &known), 3);
+        assert_eq!(store.changeset_index("other", "", &[]), 1);
     }
 
     #[test]
