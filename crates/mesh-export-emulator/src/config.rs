@@ -75,6 +75,9 @@ pub struct EmulatorConfig {
     pub tile_bytes: u64,
     /// How long a `_links.mesh` signature stays valid. Default one hour, like the service.
     pub sas_ttl: Duration,
+    /// The permissions a `_links.mesh` signature grants, as Azure's `sp`: `r` reads a blob,
+    /// `l` lists the container. Default `rl`, as Bentley's links carry.
+    pub sas_permissions: String,
     /// Share keys accepted as `Authorization: Basic <share key>` on the Mesh Export routes.
     /// Empty (the default) accepts none.
     pub share_keys: Vec<String>,
@@ -101,6 +104,7 @@ impl Default for EmulatorConfig {
             tiles: 20,
             tile_bytes: 16 * 1024,
             sas_ttl: Duration::from_secs(3600),
+            sas_permissions: "rl".to_owned(),
             share_keys: Vec::new(),
             implicit: None,
             imodels: Vec::new(),
@@ -123,6 +127,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("tiles", &self.tiles)
             .field("tile_bytes", &self.tile_bytes)
             .field("sas_ttl", &self.sas_ttl)
+            .field("sas_permissions", &self.sas_permissions)
             .field(
                 "share_keys",
                 &format_args!("{} (redacted)", self.share_keys.len()),
@@ -156,6 +161,17 @@ impl EmulatorConfig {
             if id.is_empty() || secret.is_empty() {
                 return bad("client id and secret must not be empty".to_owned());
             }
+        }
+        if self.sas_permissions.is_empty()
+            || !self
+                .sas_permissions
+                .bytes()
+                .all(|b| b"racwdxl".contains(&b))
+        {
+            return bad(format!(
+                "SAS permissions must be letters of racwdxl, got {:?}",
+                self.sas_permissions
+            ));
         }
         if self
             .share_keys
@@ -276,6 +292,13 @@ impl EmulatorBuilder {
     /// which is how tests meet the 403 of an expired signature.
     pub fn sas_ttl(mut self, ttl: Duration) -> Self {
         self.config.sas_ttl = ttl;
+        self
+    }
+
+    /// The permissions signed into mesh links (`--sas-permissions`); `r` alone makes links
+    /// that read files but cannot list the container, as an Azure SAS without `l`.
+    pub fn sas_permissions(mut self, permissions: impl Into<String>) -> Self {
+        self.config.sas_permissions = permissions.into();
         self
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::SubsecRound;
 use mesh_export_client::types::{
@@ -84,17 +84,6 @@ fn render(state: &AppState, origin: &str, record: &ExportRecord, detail: Detail)
 /// A processing time in milliseconds, with its sub-millisecond fraction.
 fn processing_millis(elapsed: Duration) -> f64 {
     elapsed.as_micros() as f64 / 1000.0
-}
-
-/// `http://HOST:PORT` as the caller addressed the emulator, so links work from where it stands.
-pub(crate) fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| state.local_addr.to_string());
-    format!("http://{host}")
 }
 
 /// What a start-export body asks for, once checked.
@@ -180,7 +169,7 @@ pub(crate) async fn start(
     });
     Counters::bump(&state.counters.exports_started);
     tracing::info!(export_id = %record.id, imodel_id = %record.imodel_id, fails, "export started");
-    let origin = origin(&state, &headers);
+    let origin = state.origin(&headers);
     let mut export = render(&state, &origin, &record, Detail::Full);
     // The 202 always shows the job as just created, even with a zero export duration.
     export.status = ExportStatus::NotStarted;
@@ -265,7 +254,7 @@ pub(crate) async fn list(
         .any(|v| v.contains("return=representation"));
     let matching = select(&state, &query);
     let total = matching.len() as u64;
-    let origin = origin(&state, &headers);
+    let origin = state.origin(&headers);
     let detail = if representation {
         Detail::Full
     } else {
@@ -316,7 +305,7 @@ pub(crate) async fn get(
     let Some(record) = record else {
         return errors::export_not_found();
     };
-    let origin = origin(&state, &headers);
+    let origin = state.origin(&headers);
     let export = render(&state, &origin, &record, Detail::Full);
     errors::json(StatusCode::OK, &ExportResponse { export })
 }

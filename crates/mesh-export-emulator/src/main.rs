@@ -58,6 +58,9 @@ struct Args {
     /// Validity of signed tile links, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     sas_ttl: u64,
+    /// Permissions of signed tile links, as Azure's `sp`: r reads files, l lists the container.
+    #[arg(long, value_name = "LETTERS", default_value = "rl")]
+    sas_permissions: String,
     /// Serve a sparse 3D Tiles 1.1 implicit tileset (binary .subtree files) of this scheme
     /// instead of the explicit one; --tiles then does not apply.
     #[arg(long, value_name = "quadtree|octree")]
@@ -126,7 +129,8 @@ impl Args {
             .seed(self.seed)
             .tiles(self.tiles)
             .tile_bytes(self.tile_bytes)
-            .sas_ttl(Duration::from_secs(self.sas_ttl));
+            .sas_ttl(Duration::from_secs(self.sas_ttl))
+            .sas_permissions(&self.sas_permissions);
         for (id, secret) in &self.clients {
             builder = builder.client(id, secret);
         }
