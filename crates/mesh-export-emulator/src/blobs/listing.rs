@@ -1,8 +1,9 @@
 //! Azure's List Blobs on an export's container: the XML of `restype=container&comp=list`,
 //! paged by `marker` / `NextMarker` and `maxresults`, filtered by `prefix`.
 //!
-//! The element names and their order follow Azure's List Blobs answer; the marker is the name
-//! of the first blob of the next page, which a client must treat as opaque.
+//! The element names and their order follow Azure's List Blobs answer as Azurite gives it
+//! (properties without a value are left out); the marker is the name of the first blob of the
+//! next page, which a client must treat as opaque.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -95,8 +96,7 @@ fn blob_element(entry: &Entry, modified: &str) -> String {
         "<Blob><Name>{name}</Name><Properties>\
          <Creation-Time>{modified}</Creation-Time><Last-Modified>{modified}</Last-Modified>\
          <Etag>{etag}</Etag><Content-Length>{length}</Content-Length>\
-         <Content-Type>{media_type}</Content-Type><Content-Encoding /><Content-Language />\
-         <Content-MD5 /><Cache-Control /><Content-Disposition /><BlobType>BlockBlob</BlobType>\
+         <Content-Type>{media_type}</Content-Type><Content-MD5 /><BlobType>BlockBlob</BlobType>\
          <AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred>\
          <LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>\
          <ServerEncrypted>true</ServerEncrypted></Properties></Blob>",
@@ -155,15 +155,14 @@ pub(super) async fn list(
         xml_escape(&endpoint),
         xml_escape(export_id)
     );
-    if let Some(prefix) = &query.prefix {
-        xml.push_str(&format!("<Prefix>{}</Prefix>", xml_escape(prefix)));
-    }
-    if let Some(marker) = &query.marker {
-        xml.push_str(&format!("<Marker>{}</Marker>", xml_escape(marker)));
-    }
-    if let Some(max) = query.max_results {
-        xml.push_str(&format!("<MaxResults>{max}</MaxResults>"));
-    }
+    // Azure writes these three only when asked; Azurite always does, and clients read both.
+    // The emulator answers as Azurite, which `.ci/azurite-checks` compares it with.
+    xml.push_str(&format!(
+        "<Prefix>{}</Prefix><Marker>{}</Marker><MaxResults>{}</MaxResults>",
+        xml_escape(query.prefix.as_deref().unwrap_or("")),
+        xml_escape(query.marker.as_deref().unwrap_or("")),
+        query.max_results.unwrap_or(MAX_RESULTS).min(MAX_RESULTS)
+    ));
     xml.push_str("<Blobs>");
     for entry in blobs {
         xml.push_str(&blob_element(entry, &modified));

@@ -58,7 +58,11 @@ async fn the_container_lists_every_file_of_the_tileset() {
         listing.attribute_names(),
         ["ContainerName", "ServiceEndpoint"]
     );
-    assert_eq!(listing.child_names(), ["Blobs", "NextMarker"]);
+    assert_eq!(
+        listing.child_names(),
+        ["Prefix", "Marker", "MaxResults", "Blobs", "NextMarker"]
+    );
+    assert_eq!(listing.text_of("MaxResults"), Some("5000"));
     assert_eq!(listing.text_of("NextMarker"), Some(""));
     let listed = names(&listing);
     let mut sorted = listed.clone();
