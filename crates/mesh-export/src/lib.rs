@@ -77,7 +77,7 @@ pub use error::Error;
 pub use mesh_export_client::Client as GeneratedClient;
 pub use mesh_export_client::types;
 pub use mesh_export_client::types::{Export, ExportStatus, ExportType, StartExport};
-pub use paging::ExportFilter;
+pub use paging::{DEFAULT_CLIENT, ExportFilter};
 pub use retry::RetryOptions;
 pub use timestamp::LastModified;
 pub use wait::WaitOptions;
