@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures::TryStreamExt;
-use mesh_export::auth::{self, AuthError, ShareKey, StaticToken, TokenSource};
+use mesh_export::auth::{AuthError, ShareKey, StaticToken, TokenSource};
 use mesh_export::tiles::{
     DownloadError, DownloadSummary, Downloader, ExportLinks, FixedUrl, SignedUrlSource, TilesetUrl,
     TilesetUrlError,
@@ -346,7 +346,7 @@ fn token_source(g: &Global) -> Result<(Arc<dyn TokenSource>, output::Login), Cli
             let token_url = g
                 .token_url
                 .clone()
-                .unwrap_or_else(|| auth::DEFAULT_TOKEN_URL.to_owned());
+                .unwrap_or_else(|| g.environment.unwrap_or_default().token_url().to_owned());
             let credentials = ClientCredentials::new(id, secret).token_url(token_url.clone());
             let login = output::Login {
                 method: "client_credentials",

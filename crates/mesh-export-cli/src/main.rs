@@ -64,10 +64,11 @@ pub struct Global {
     /// Service root [default: https://api.bentley.com/mesh-export, or the --env one].
     #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
-    /// Deployment whose service root to use when --base-url is not given.
+    /// Deployment whose service root (and IMS token endpoint) to use when --base-url (and
+    /// --token-url) is not given.
     #[arg(long = "env", global = true, value_name = "ENV", value_parser = environment_parser())]
     environment: Option<Environment>,
-    /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token].
+    /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token, or the --env one].
     #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
     token_url: Option<String>,
     /// OAuth2 client id (with --client-secret).
