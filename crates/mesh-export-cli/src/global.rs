@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use clap::builder::{PossibleValue, TypedValueParser};
-use mesh_export::auth::{self, ShareKey, StaticToken, TokenSource};
+use mesh_export::auth::{ShareKey, StaticToken, TokenSource};
 use mesh_export::{Client, ClientCredentials, Environment};
 
 use crate::error::CliError;
@@ -16,10 +16,11 @@ pub struct Global {
     /// Service root [default: https://api.bentley.com/mesh-export, or the --env one].
     #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
-    /// Deployment whose service root to use when --base-url is not given.
+    /// Deployment whose service root (and IMS token endpoint) to use when --base-url (and
+    /// --token-url) is not given.
     #[arg(long = "env", global = true, value_name = "ENV", value_parser = environment_parser())]
     environment: Option<Environment>,
-    /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token].
+    /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token, or the --env one].
     #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
     token_url: Option<String>,
     /// OAuth2 client id (with --client-secret).
@@ -105,7 +106,7 @@ impl Global {
                 let token_url = self
                     .token_url
                     .clone()
-                    .unwrap_or_else(|| auth::DEFAULT_TOKEN_URL.to_owned());
+                    .unwrap_or_else(|| self.environment.unwrap_or_default().token_url().to_owned());
                 let credentials = ClientCredentials::new(id, secret).token_url(token_url.clone());
                 let login = output::Login {
                     method: "client_credentials",

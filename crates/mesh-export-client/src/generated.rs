@@ -60,7 +60,7 @@ pub mod types {
         ///Display name of the iModel.
         #[serde(rename = "displayName")]
         pub display_name: ::std::string::String,
-        ///Why an `Invalid` export failed (inferred).
+        ///Why an `Invalid` export failed (the seed page: "Error message for Invalid exports"; itwin-cli's `ExportInfo` model has it).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
         ///Export id.
@@ -178,7 +178,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub changeset_id: ::std::option::Option<::std::string::String>,
-        ///Seen in some responses (the former name of `iTwinId`).
+        ///The former name of `iTwinId`, seen in some responses.
         #[serde(
             rename = "contextId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -194,7 +194,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub i_model_id: ::std::option::Option<::std::string::String>,
-        ///Seen in some responses.
+        ///The iTwin of the iModel. The iTwin Unreal plugin requires it or `contextId` on every export it reads.
         #[serde(
             rename = "iTwinId",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -663,7 +663,7 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct ServiceError {
-        ///Machine-readable code, such as HeaderNotFound, InvalidToken, ExportNotFound, InvalidMeshExportRequest, RateLimitExceeded, TooManyRequests or InsufficientPermissions.
+        ///Machine-readable code, such as HeaderNotFound, InvalidToken, ExportNotFound, IModelNotFound, InvalidMeshExportRequest, RateLimitExceeded, TooManyRequests or InsufficientPermissions.
         pub code: ::std::string::String,
         ///Specific problems, or null: the portal warns that not every property of an error is non-null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1844,8 +1844,13 @@ const _: () = {
 impl Client {
     /**Get exports
 
-Lists exports, newest first when no `changesetId` is given. This is the recommended way to
-read exports. Pages are linked: `_links.next.href` is the full URL of the next page and is
+Lists exports. Without `$orderBy` they are ordered by changeset index, with the newest
+changeset first (the production portal: "To obtain the latest version, you do not need
+to define the changesetId. This will return the list of exports ordered by
+changesetIndex, with the newest first"), so `$top=1` is the latest export; callers such
+as the iTwin Unreal plugin rely on it. This is the recommended way to read exports.
+The portal recommends filtering with `exportType=3DTiles`: it "will also help the
+system improve auto-generation". Pages are linked: `_links.next.href` is the full URL of the next page and is
 absent on the last one. The service keeps at most about five exports per iModel and deletes
 older ones automatically.
 
@@ -1853,18 +1858,21 @@ older ones automatically.
 Sends a `GET` request to `/`
 
 Arguments:
-- `order_by`: Order by `lastModified`, ascending or descending.
+- `order_by`: Order by `lastModified`, ascending or descending, instead of by changeset index, newest first.
 - `skip`: Number of exports to skip.
 - `top`: Page size. Defaults to 100; at most 1000 (inferred from iTwin Platform conventions).
 - `cdn`: `1` returns CDN URLs in `_links.mesh` (the accepted values are inferred).
 - `changeset_id`: Only exports of this changeset.
+- `client`: The name of the calling application, for the service's statistics (CesiumJS sends `CesiumJS`, the iTwin Unreal plugin `Unreal`). It does not change the answer.
+- `client_version`: The version of the calling application (CesiumJS sends its own version). It does not change the answer.
 - `export_type`: Only exports of this type.
 - `i_model_id`: Only exports of this iModel.
 - `i_twin_js`: An iTwin.js version, such as `4.10.2`: returns all exports compatible with that iTwin.js version.
-- `tile_version`: Only exports of this major tile format version. iTwin.js sends the major version of the tile format it reads, an integer such as `36`, together with `iTwinJS`.
+- `tile_version`: Only exports compatible with a reader of this major tile format version (the QA portal: "all exports compatible with that tileVersion"), those of this major version or an older one. iTwin.js sends its `maximumMajorTileFormatVersion`, together with `iTwinJS`, and its integration test asserts the returned tileset version is at most that.
 - `prefer`: `return=minimal` (the default) lists `id`, `displayName`, `status` and `lastModified`;
 `return=representation` adds `request` and `_links.mesh`.
 
+- `x_api_host_and_root`: Prefix to add to list links (the QA portal's words): a gateway in front of the service passes the host and root its callers use, and `_links` start from it. That the prefix replaces the service's own scheme, host and root is inferred.
 ```ignore
 let response = client.get_exports()
     .order_by(order_by)
@@ -1872,11 +1880,14 @@ let response = client.get_exports()
     .top(top)
     .cdn(cdn)
     .changeset_id(changeset_id)
+    .client(client)
+    .client_version(client_version)
     .export_type(export_type)
     .i_model_id(i_model_id)
     .i_twin_js(i_twin_js)
     .tile_version(tile_version)
     .prefer(prefer)
+    .x_api_host_and_root(x_api_host_and_root)
     .send()
     .await;
 ```*/
@@ -1965,34 +1976,40 @@ pub mod builder {
 [`Client::get_exports`]: super::Client::get_exports*/
     #[derive(Debug, Clone)]
     pub struct GetExports<'a> {
-        client: &'a super::Client,
+        _client: &'a super::Client,
         order_by: Result<Option<types::ExportOrderBy>, String>,
         skip: Result<Option<i32>, String>,
         top: Result<Option<::std::num::NonZeroU32>, String>,
         cdn: Result<Option<i32>, String>,
         changeset_id: Result<Option<::std::string::String>, String>,
+        client: Result<Option<::std::string::String>, String>,
+        client_version: Result<Option<::std::string::String>, String>,
         export_type: Result<Option<types::ExportType>, String>,
         i_model_id: Result<Option<::std::string::String>, String>,
         i_twin_js: Result<Option<::std::string::String>, String>,
         tile_version: Result<Option<i32>, String>,
         prefer: Result<Option<types::PreferReturn>, String>,
+        x_api_host_and_root: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetExports<'a> {
         /// The operation id the hooks see in `OperationInfo` for this builder's requests.
         pub const OPERATION_ID: &'static str = "get_exports";
         pub fn new(client: &'a super::Client) -> Self {
             Self {
-                client: client,
+                _client: client,
                 order_by: Ok(None),
                 skip: Ok(None),
                 top: Ok(None),
                 cdn: Ok(None),
                 changeset_id: Ok(None),
+                client: Ok(None),
+                client_version: Ok(None),
                 export_type: Ok(None),
                 i_model_id: Ok(None),
                 i_twin_js: Ok(None),
                 tile_version: Ok(None),
                 prefer: Ok(None),
+                x_api_host_and_root: Ok(None),
             }
         }
         pub fn order_by<V>(mut self, value: V) -> Self
@@ -2049,6 +2066,32 @@ pub mod builder {
                 .map(Some)
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for changeset_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn client<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.client = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for client failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn client_version<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.client_version = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for client_version failed"
                         .to_string()
                 });
             self
@@ -2113,41 +2156,64 @@ pub mod builder {
                 });
             self
         }
+        pub fn x_api_host_and_root<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.x_api_host_and_root = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for x_api_host_and_root failed"
+                        .to_string()
+                });
+            self
+        }
         /// Builds the request [`send`](Self::send) would send, without sending it (no hooks
         /// run).
         pub fn into_request(
             self,
         ) -> Result<::reqwest::Request, Error<types::ErrorResponse>> {
             let Self {
-                client,
+                _client,
                 order_by,
                 skip,
                 top,
                 cdn,
                 changeset_id,
+                client,
+                client_version,
                 export_type,
                 i_model_id,
                 i_twin_js,
                 tile_version,
                 prefer,
+                x_api_host_and_root,
             } = self;
             let order_by = order_by.map_err(Error::InvalidRequest)?;
             let skip = skip.map_err(Error::InvalidRequest)?;
             let top = top.map_err(Error::InvalidRequest)?;
             let cdn = cdn.map_err(Error::InvalidRequest)?;
             let changeset_id = changeset_id.map_err(Error::InvalidRequest)?;
+            let client = client.map_err(Error::InvalidRequest)?;
+            let client_version = client_version.map_err(Error::InvalidRequest)?;
             let export_type = export_type.map_err(Error::InvalidRequest)?;
             let i_model_id = i_model_id.map_err(Error::InvalidRequest)?;
             let i_twin_js = i_twin_js.map_err(Error::InvalidRequest)?;
             let tile_version = tile_version.map_err(Error::InvalidRequest)?;
             let prefer = prefer.map_err(Error::InvalidRequest)?;
-            let url = client.base.join("/")?;
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            let x_api_host_and_root = x_api_host_and_root
+                .map_err(Error::InvalidRequest)?;
+            let url = _client.base.join("/")?;
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
             if let Some(value) = prefer {
                 header_map.append("Prefer", value.to_string().try_into()?);
             }
+            if let Some(value) = x_api_host_and_root {
+                header_map.append("x-api-host-and-root", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
-            let mut request = client
+            let mut request = _client
                 .client
                 .get(url)
                 .header(
@@ -2164,6 +2230,8 @@ pub mod builder {
                     query.push("$top", &top)?;
                     query.push("cdn", &cdn)?;
                     query.push("changesetId", &changeset_id)?;
+                    query.push("client", &client)?;
+                    query.push("clientVersion", &client_version)?;
                     query.push("exportType", &export_type)?;
                     query.push("iModelId", &i_model_id)?;
                     query.push("iTwinJS", &i_twin_js)?;
@@ -2177,15 +2245,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ExportsPage>, Error<types::ErrorResponse>> {
-            let client = self.client;
+            let _client = self._client;
             #[allow(unused_mut)]
             let mut request = self.into_request()?;
             let info = OperationInfo {
                 operation_id: "get_exports",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
+            _client.pre(&mut request, &info).await?;
+            let result = _client.exec(request, &info).await;
+            _client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
@@ -2308,6 +2376,13 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -1,7 +1,7 @@
 //! The IMS-like token endpoint and the bearer-token check of the Mesh Export routes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -9,56 +9,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
-use tokio::time::Instant;
 
 use crate::errors::{self, detail};
 use crate::state::{AppState, Counters};
+use crate::tokens::Caller;
 
 /// The scope every Mesh Export call needs.
 const REQUIRED_SCOPE: &str = "itwin-platform";
-
-/// Issued tokens. Tokens are random, opaque, and only ever compared, never logged.
-#[derive(Default)]
-pub(crate) struct Tokens {
-    issued: Mutex<HashMap<String, Issued>>,
-}
-
-struct Issued {
-    client_id: String,
-    expires_at: Instant,
-}
-
-/// Who made a request, as the token says; handlers and the rate limit read it.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) client_id: String,
-}
-
-impl Tokens {
-    fn issue(&self, client_id: &str, ttl: std::time::Duration) -> String {
-        let token = hex::encode(rand::random::<[u8; 32]>());
-        let now = Instant::now();
-        let mut issued = self.issued.lock().expect("token lock");
-        // Forget expired tokens so a long-running emulator does not grow without bound.
-        issued.retain(|_, t| t.expires_at > now);
-        issued.insert(
-            token.clone(),
-            Issued {
-                client_id: client_id.to_owned(),
-                expires_at: now + ttl,
-            },
-        );
-        token
-    }
-
-    fn client_of(&self, token: &str) -> Option<String> {
-        let issued = self.issued.lock().expect("token lock");
-        issued
-            .get(token)
-            .filter(|t| t.expires_at > Instant::now())
-            .map(|t| t.client_id.clone())
-    }
-}
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = errors::json(

@@ -10,6 +10,40 @@ use crate::{Emulator, Error, ImplicitScheme};
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 /// Client secret the emulator accepts when no client is configured.
 pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+/// The iTwin that every iModel belongs to when no iModel is configured: exports answer it as
+/// `request.iTwinId`, which callers such as the iTwin Unreal plugin require.
+pub const DEFAULT_ITWIN_ID: &str = "b9a4c1e2-5d3f-4e6a-8b7c-0d1e2f3a4b5c";
+
+/// An iModel the emulated service has: the iTwin it belongs to and its changesets, oldest
+/// first (a changeset's place in this list is its `changesetIndex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IModel {
+    /// The iModel id.
+    pub id: String,
+    /// The iTwin (formerly "context") the iModel belongs to.
+    pub itwin_id: String,
+    /// Changeset ids, oldest first.
+    pub changesets: Vec<String>,
+}
+
+impl IModel {
+    /// An iModel of `itwin_id` with no changesets yet.
+    pub fn new(id: impl Into<String>, itwin_id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            itwin_id: itwin_id.into(),
+            changesets: Vec::new(),
+        }
+    }
+
+    /// Adds a changeset, newer than those added before.
+    #[must_use]
+    pub fn changeset(mut self, id: impl Into<String>) -> Self {
+        self.changesets.push(id.into());
+        self
+    }
+}
 
 /// Everything an [`Emulator`] can be told; every field has a setter on [`EmulatorBuilder`]
 /// and a flag on the `mesh-export-emulator` binary.
@@ -41,12 +75,19 @@ pub struct EmulatorConfig {
     pub tile_bytes: u64,
     /// How long a `_links.mesh` signature stays valid. Default one hour, like the service.
     pub sas_ttl: Duration,
+    /// The permissions a `_links.mesh` signature grants, as Azure's `sp`: `r` reads a blob,
+    /// `l` lists the container. Default `rl`, as Bentley's links carry.
+    pub sas_permissions: String,
     /// Share keys accepted as `Authorization: Basic <share key>` on the Mesh Export routes.
     /// Empty (the default) accepts none.
     pub share_keys: Vec<String>,
     /// Serve a sparse 3D Tiles 1.1 implicit tileset (quadtree or octree, binary `.subtree`
     /// files) instead of the explicit one; `tiles` then does not apply. Default `None`.
     pub implicit: Option<ImplicitScheme>,
+    /// The iModels the service has. Empty (the default): every iModel id exists, in the iTwin
+    /// [`DEFAULT_ITWIN_ID`]. Otherwise start-export of any other iModel answers 404
+    /// `IModelNotFound`, as the service does.
+    pub imodels: Vec<IModel>,
 }
 
 impl Default for EmulatorConfig {
@@ -63,8 +104,10 @@ impl Default for EmulatorConfig {
             tiles: 20,
             tile_bytes: 16 * 1024,
             sas_ttl: Duration::from_secs(3600),
+            sas_permissions: "rl".to_owned(),
             share_keys: Vec::new(),
             implicit: None,
+            imodels: Vec::new(),
         }
     }
 }
@@ -84,11 +127,13 @@ impl fmt::Debug for EmulatorConfig {
             .field("tiles", &self.tiles)
             .field("tile_bytes", &self.tile_bytes)
             .field("sas_ttl", &self.sas_ttl)
+            .field("sas_permissions", &self.sas_permissions)
             .field(
                 "share_keys",
                 &format_args!("{} (redacted)", self.share_keys.len()),
             )
             .field("implicit", &self.implicit)
+            .field("imodels", &self.imodels)
             .finish()
     }
 }
@@ -117,6 +162,17 @@ impl EmulatorConfig {
                 return bad("client id and secret must not be empty".to_owned());
             }
         }
+        if self.sas_permissions.is_empty()
+            || !self
+                .sas_permissions
+                .bytes()
+                .all(|b| b"racwdxl".contains(&b))
+        {
+            return bad(format!(
+                "SAS permissions must be letters of racwdxl, got {:?}",
+                self.sas_permissions
+            ));
+        }
         if self
             .share_keys
             .iter()
@@ -125,6 +181,15 @@ impl EmulatorConfig {
             return bad("a share key must be non-empty printable ASCII".to_owned());
         }
         Ok(())
+    }
+
+    /// The iModel `id` as the service knows it, or `None` when it does not exist. With no
+    /// iModel configured every id exists, in [`DEFAULT_ITWIN_ID`], with no known changesets.
+    pub(crate) fn imodel(&self, id: &str) -> Option<IModel> {
+        if self.imodels.is_empty() {
+            return Some(IModel::new(id, DEFAULT_ITWIN_ID));
+        }
+        self.imodels.iter().find(|m| m.id == id).cloned()
     }
 
     /// The configured clients, or the demo client when none is.
@@ -230,10 +295,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The permissions signed into mesh links (`--sas-permissions`); `r` alone makes links
+    /// that read files but cannot list the container, as an Azure SAS without `l`.
+    pub fn sas_permissions(mut self, permissions: impl Into<String>) -> Self {
+        self.config.sas_permissions = permissions.into();
+        self
+    }
+
     /// Serves a sparse implicit tileset of `scheme` (`--implicit quadtree|octree`) instead of
     /// the explicit one.
     pub fn implicit(mut self, scheme: ImplicitScheme) -> Self {
         self.config.implicit = Some(scheme);
+        self
+    }
+
+    /// Adds an iModel the service has (`--imodel`, repeatable). Once one is added, start-export
+    /// of any other iModel answers 404.
+    pub fn imodel(mut self, imodel: IModel) -> Self {
+        self.config.imodels.push(imodel);
         self
     }
 

@@ -54,6 +54,27 @@ pub(crate) fn invalid_parameter(target: &str, message: impl Into<String>) -> Res
     )
 }
 
+/// 422 of start-export, in the QA portal's words: the body is refused as a whole
+/// ("Cannot create export job.") with an `InvalidRequestBody` detail naming the field.
+pub(crate) fn invalid_start_body(target: &str, message: impl Into<String>) -> Response {
+    service_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "InvalidMeshExportRequest",
+        "Cannot create export job.",
+        vec![detail("InvalidRequestBody", message, target)],
+    )
+}
+
+/// 404 `IModelNotFound`: start-export of an iModel the service does not have.
+pub(crate) fn imodel_not_found() -> Response {
+    service_error(
+        StatusCode::NOT_FOUND,
+        "IModelNotFound",
+        "Requested iModel is not available.",
+        Vec::new(),
+    )
+}
+
 /// 404 `ExportNotFound`.
 pub(crate) fn export_not_found() -> Response {
     service_error(

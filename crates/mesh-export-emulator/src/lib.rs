@@ -6,13 +6,16 @@
 //! - `POST /connect/token`: an IMS-like OAuth2 client-credentials token endpoint;
 //! - `/mesh-export/` and `/mesh-export/{id}`: the four operations of `spec/openapi.yaml`
 //!   (start, list, get, delete) with bearer-token checks, paging, `Prefer`, and 401, 404, 422
-//!   and 429 errors in the service's shape;
+//!   and 429 errors in the service's shape; iModels with their iTwin and changesets can be
+//!   configured ([`EmulatorBuilder::imodel`]);
 //! - exports that move `NotStarted` -> `InProgress` -> `Complete` (or `Invalid`) over a set
 //!   duration, at most five kept per iModel;
 //! - `/blobs/{exportId}/...`: a signed (SAS-like, expiring) container holding a valid 3D Tiles
 //!   tileset with an external child tileset and binary glTF tiles, or with
 //!   [`EmulatorBuilder::implicit`] a sparse implicit quadtree or octree with `.subtree` files,
-//!   with range requests;
+//!   with range requests, and its listing in Azure's List Blobs shape
+//!   (`?restype=container&comp=list`, paged by `marker` and `maxresults`, needing the SAS `l`
+//!   permission that Bentley's links carry);
 //! - a per-client rate limit and seeded fault injection (503, 429, dropped connections, slow
 //!   answers) on the Mesh Export and blob routes. The token endpoint is never faulted, so a
 //!   client can always authenticate.
@@ -42,9 +45,13 @@ mod errors;
 mod exports;
 mod implicit;
 mod limits;
+mod list_query;
+mod rate_windows;
 mod server;
 mod state;
+mod store;
 mod tiles;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,7 +60,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig};
+pub use config::{
+    DEFAULT_ITWIN_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig, IModel,
+};
 pub use implicit::ImplicitScheme;
 pub use state::Stats;
 

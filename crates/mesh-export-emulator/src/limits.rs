@@ -1,7 +1,6 @@
 //! The per-client rate limit and seeded fault injection.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -9,63 +8,26 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngExt;
-use tokio::time::Instant;
 
-use crate::auth::Caller;
 use crate::errors;
 use crate::state::{AppState, Counters};
-
-/// The rate limit's window: limits are per minute, counted in fixed windows per client.
-const WINDOW: Duration = Duration::from_secs(60);
+use crate::tokens::Caller;
 
 /// How long an injected slow answer waits before the normal response.
 pub(crate) const SLOW_RESPONSE_DELAY: Duration = Duration::from_millis(1500);
 
-const LIMIT_HEADER: &str = "itwinplatform-ratelimit-limit";
-const REMAINING_HEADER: &str = "itwinplatform-ratelimit-remaining";
-const RESET_HEADER: &str = "itwinplatform-ratelimit-reset";
-
-/// Fixed one-minute windows, one per client id.
-#[derive(Default)]
-pub(crate) struct RateWindows {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-/// What the limit decided for one request.
-struct Verdict {
-    allowed: bool,
-    remaining: u32,
-    reset_secs: u64,
-}
-
-impl RateWindows {
-    fn check(&self, client_id: &str, limit: u32) -> Verdict {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().expect("rate lock");
-        let entry = windows.entry(client_id.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        let left = WINDOW.saturating_sub(now.duration_since(entry.0));
-        let reset_secs = left.as_secs_f64().ceil().max(1.0) as u64;
-        if entry.1 >= limit {
-            return Verdict {
-                allowed: false,
-                remaining: 0,
-                reset_secs,
-            };
-        }
-        entry.1 += 1;
-        Verdict {
-            allowed: true,
-            remaining: limit - entry.1,
-            reset_secs,
-        }
-    }
-}
+/// The iTwin Platform's rate-limit headers, as its "Rate limits and quotas" page names them.
+/// Requests left in the window: sent on every answer of a limited route.
+const REMAINING_HEADER: &str = "itwinplatform-ratelimit-remainingcalls";
+/// On a 429: seconds until the window resets, as `Retry-After` says too.
+const RETRY_AFTER_SECONDS_HEADER: &str = "itwinplatform-ratelimit-retry-after-seconds";
+/// On a 429: the subscription tier whose limit was hit.
+const TIER_HEADER: &str = "itwinplatform-ratelimited-tier";
+/// The emulator's one tier: the portal's lowest, whose limit a test usually sets.
+const TIER: &str = "Trial";
 
 /// Middleware after authentication: counts the caller's requests, answers 429 over the limit,
-/// and tells every caller its budget in `iTwinPlatform-RateLimit-*` headers.
+/// and tells every caller the calls it has left; a 429 also names the tier and the wait.
 pub(crate) async fn rate_limit(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -90,17 +52,19 @@ pub(crate) async fn rate_limit(
     };
     let headers = response.headers_mut();
     headers.insert(
-        HeaderName::from_static(LIMIT_HEADER),
-        HeaderValue::from(limit),
-    );
-    headers.insert(
         HeaderName::from_static(REMAINING_HEADER),
         HeaderValue::from(verdict.remaining),
     );
-    headers.insert(
-        HeaderName::from_static(RESET_HEADER),
-        HeaderValue::from(verdict.reset_secs),
-    );
+    if !verdict.allowed {
+        headers.insert(
+            HeaderName::from_static(RETRY_AFTER_SECONDS_HEADER),
+            HeaderValue::from(verdict.reset_secs),
+        );
+        headers.insert(
+            HeaderName::from_static(TIER_HEADER),
+            HeaderValue::from_static(TIER),
+        );
+    }
     response
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mesh_export_emulator::{Emulator, EmulatorBuilder, ImplicitScheme};
+use mesh_export_emulator::{Emulator, EmulatorBuilder, IModel, ImplicitScheme};
 
 /// A local emulator of Bentley's iTwin Mesh Export service.
 ///
@@ -31,6 +31,10 @@ struct Args {
     /// Time an export takes to complete, in seconds (fractions allowed).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
     export_duration: f64,
+    /// An iModel the service has, in its iTwin, with its changesets oldest first (repeatable).
+    /// Once one is given, start-export of any other iModel answers 404.
+    #[arg(long = "imodel", value_name = "ID:ITWIN_ID[:CHANGESET,...]", value_parser = parse_imodel)]
+    imodels: Vec<IModel>,
     /// Make exports of this iModel end Invalid (repeatable).
     #[arg(long = "fail-imodel", value_name = "ID")]
     fail_imodels: Vec<String>,
@@ -54,6 +58,9 @@ struct Args {
     /// Validity of signed tile links, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     sas_ttl: u64,
+    /// Permissions of signed tile links, as Azure's `sp`: r reads files, l lists the container.
+    #[arg(long, value_name = "LETTERS", default_value = "rl")]
+    sas_permissions: String,
     /// Serve a sparse 3D Tiles 1.1 implicit tileset (binary .subtree files) of this scheme
     /// instead of the explicit one; --tiles then does not apply.
     #[arg(long, value_name = "quadtree|octree")]
@@ -71,6 +78,22 @@ fn parse_client(value: &str) -> Result<(String, String), String> {
         }
         _ => Err("expected ID:SECRET with both parts non-empty".to_owned()),
     }
+}
+
+fn parse_imodel(value: &str) -> Result<IModel, String> {
+    let mut parts = value.splitn(3, ':');
+    let (Some(id), Some(itwin)) = (parts.next(), parts.next()) else {
+        return Err("expected ID:ITWIN_ID[:CHANGESET,...]".to_owned());
+    };
+    if id.is_empty() || itwin.is_empty() {
+        return Err("the iModel and iTwin ids must not be empty".to_owned());
+    }
+    let changesets = parts
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|c| !c.is_empty());
+    Ok(changesets.fold(IModel::new(id, itwin), IModel::changeset))
 }
 
 fn parse_seconds(value: &str) -> Result<f64, String> {
@@ -106,12 +129,16 @@ impl Args {
             .seed(self.seed)
             .tiles(self.tiles)
             .tile_bytes(self.tile_bytes)
-            .sas_ttl(Duration::from_secs(self.sas_ttl));
+            .sas_ttl(Duration::from_secs(self.sas_ttl))
+            .sas_permissions(&self.sas_permissions);
         for (id, secret) in &self.clients {
             builder = builder.client(id, secret);
         }
         if let Some(scheme) = self.implicit {
             builder = builder.implicit(scheme);
+        }
+        for imodel in &self.imodels {
+            builder = builder.imodel(imodel.clone());
         }
         for imodel in &self.fail_imodels {
             builder = builder.fail_imodel(imodel);

@@ -44,6 +44,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .route("/connect/token", post(auth::token))
+        .route("/blobs/{export_id}", get(blobs::container))
         .route("/blobs/{export_id}/{*path}", get(blobs::serve))
         .merge(mesh_export)
         .fallback(not_found)

@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::http::{HeaderMap, header};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::EmulatorConfig;
-use crate::auth::Tokens;
-use crate::exports::Store;
-use crate::limits::RateWindows;
+use crate::rate_windows::RateWindows;
+use crate::store::Store;
+use crate::tokens::Tokens;
 
 /// Counters of what the emulator did, for tests to assert on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,6 +81,18 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// `http://HOST:PORT` as the caller addressed the emulator, so links work from where it
+    /// stands.
+    pub(crate) fn origin(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.local_addr.to_string());
+        format!("http://{host}")
+    }
+
     pub(crate) fn new(config: EmulatorConfig, local_addr: SocketAddr) -> Self {
         let clients = config.effective_clients().into_iter().collect();
         let fault_rng = Mutex::new(StdRng::seed_from_u64(config.seed));

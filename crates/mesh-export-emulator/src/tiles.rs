@@ -332,41 +332,47 @@ impl Layout {
             ],
             "buffers": [{ "byteLength": bin.len() }],
         });
-        // Reach the requested size exactly (to a multiple of 4, as chunks are aligned) with
-        // zeros at the end of the buffer that no buffer view uses. The buffer's byteLength
-        // grows with them, which changes the JSON length, hence the few rounds.
-        let target = (self.tile_bytes as usize) & !3;
-        let used = bin.len();
-        let mut json_chunk = Vec::new();
-        for _ in 0..4 {
-            json_chunk = serde_json::to_vec(&gltf).expect("glTF serializes");
-            // Chunks are 4-byte aligned: JSON is padded with spaces, BIN with zeros.
-            while !json_chunk.len().is_multiple_of(4) {
-                json_chunk.push(b' ');
-            }
-            let padded = target.saturating_sub(28 + json_chunk.len()).max(used);
-            if padded == bin.len() {
-                break;
-            }
-            bin.resize(padded, 0);
-            gltf["buffers"][0]["byteLength"] = json!(bin.len());
-        }
-        while !bin.len().is_multiple_of(4) {
-            bin.push(0);
-        }
-        let total = 12 + 8 + json_chunk.len() + 8 + bin.len();
-        let mut glb = Vec::with_capacity(total);
-        glb.extend_from_slice(b"glTF");
-        glb.extend_from_slice(&2u32.to_le_bytes());
-        glb.extend_from_slice(&(total as u32).to_le_bytes());
-        glb.extend_from_slice(&(json_chunk.len() as u32).to_le_bytes());
-        glb.extend_from_slice(b"JSON");
-        glb.extend_from_slice(&json_chunk);
-        glb.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-        glb.extend_from_slice(b"BIN\0");
-        glb.extend_from_slice(&bin);
-        glb
+        pack_glb(&mut gltf, bin, self.tile_bytes)
     }
+}
+
+/// A GLB of `gltf` and `bin`, padded with unused zeros at the end of the buffer to about
+/// `tile_bytes` (a multiple of 4, as chunks are aligned).
+fn pack_glb(gltf: &mut serde_json::Value, mut bin: Vec<u8>, tile_bytes: u64) -> Vec<u8> {
+    // Reach the requested size exactly (to a multiple of 4, as chunks are aligned) with
+    // zeros at the end of the buffer that no buffer view uses. The buffer's byteLength
+    // grows with them, which changes the JSON length, hence the few rounds.
+    let target = (tile_bytes as usize) & !3;
+    let used = bin.len();
+    let mut json_chunk = Vec::new();
+    for _ in 0..4 {
+        json_chunk = serde_json::to_vec(&*gltf).expect("glTF serializes");
+        // Chunks are 4-byte aligned: JSON is padded with spaces, BIN with zeros.
+        while !json_chunk.len().is_multiple_of(4) {
+            json_chunk.push(b' ');
+        }
+        let padded = target.saturating_sub(28 + json_chunk.len()).max(used);
+        if padded == bin.len() {
+            break;
+        }
+        bin.resize(padded, 0);
+        gltf["buffers"][0]["byteLength"] = json!(bin.len());
+    }
+    while !bin.len().is_multiple_of(4) {
+        bin.push(0);
+    }
+    let total = 12 + 8 + json_chunk.len() + 8 + bin.len();
+    let mut glb = Vec::with_capacity(total);
+    glb.extend_from_slice(b"glTF");
+    glb.extend_from_slice(&2u32.to_le_bytes());
+    glb.extend_from_slice(&(total as u32).to_le_bytes());
+    glb.extend_from_slice(&(json_chunk.len() as u32).to_le_bytes());
+    glb.extend_from_slice(b"JSON");
+    glb.extend_from_slice(&json_chunk);
+    glb.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+    glb.extend_from_slice(b"BIN\0");
+    glb.extend_from_slice(&bin);
+    glb
 }
 
 /// Appends an axis-aligned box with flat-shaded faces wound counter-clockwise from outside.

@@ -68,8 +68,8 @@ pub mod timestamp;
 
 pub use auth::{ClientCredentials, ShareKey, StaticToken, TokenSource};
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment, ExportFilter,
-    WaitOptions,
+    Client, ClientBuilder, DEFAULT_CLIENT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment,
+    ExportFilter, WaitOptions,
 };
 pub use deprecation::DeprecationWarnings;
 pub use error::Error;

@@ -21,6 +21,25 @@ pub struct ListArgs {
     /// Only exports of this type (3DTiles, 3DFT, CESIUM, IMODEL).
     #[arg(long = "type", value_name = "TYPE")]
     export_type: Option<String>,
+    /// Only exports a reader of this major tile format version can read (e.g. 36).
+    #[arg(long, value_name = "N")]
+    tile_version: Option<u32>,
+    /// Only exports compatible with this iTwin.js version (e.g. 4.10.2).
+    #[arg(long, value_name = "VERSION")]
+    itwinjs: Option<String>,
+    /// Ask for CDN URLs in the mesh links.
+    #[arg(long)]
+    cdn: bool,
+    /// Order by date instead of by changeset, newest first.
+    #[arg(long, value_name = "asc|desc", value_parser = ["asc", "desc"])]
+    order: Option<String>,
+    /// Exports per page (the service's default is 100, at most 1000).
+    #[arg(long, value_name = "N")]
+    page_size: Option<u32>,
+    /// Name this application to the service as NAME:VERSION [default: mesh-export and its
+    /// version].
+    #[arg(long, value_name = "NAME:VERSION")]
+    client: Option<String>,
     /// Follow every page instead of printing only the first.
     #[arg(long)]
     all: bool,
@@ -39,6 +58,26 @@ pub async fn run(g: &Global, args: ListArgs) -> Result<(), CliError> {
     if let Some(t) = args.export_type {
         filter = filter.export_type(export_type(&t));
     }
+    if let Some(major) = args.tile_version {
+        filter = filter.tile_version(major);
+    }
+    if let Some(version) = args.itwinjs {
+        filter = filter.itwinjs(version);
+    }
+    if let Some(order) = args.order {
+        filter = filter.order_by(match order.as_str() {
+            "asc" => mesh_export::types::ExportOrderBy::DateAsc,
+            _ => mesh_export::types::ExportOrderBy::DateDesc,
+        });
+    }
+    if let Some(size) = args.page_size {
+        filter = filter.page_size(size);
+    }
+    if let Some(client) = args.client {
+        let (name, version) = client.split_once(':').unwrap_or((client.as_str(), ""));
+        filter = filter.client(name, version);
+    }
+    filter = filter.cdn(args.cdn);
     let exports: Vec<Export> = if args.all {
         client.exports(filter).try_collect().await?
     } else {

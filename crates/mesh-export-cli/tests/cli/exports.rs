@@ -5,6 +5,40 @@ use predicates::prelude::*;
 use crate::support::{FAILING_IMODEL, IMODEL, service};
 
 #[test]
+fn list_sends_every_filter_the_api_has() {
+    let service = service();
+    let id = service.complete_export();
+    let filters = [
+        "list",
+        "--imodel",
+        IMODEL,
+        "--type",
+        "3DTiles",
+        "--itwinjs",
+        "4.10.2",
+        "--cdn",
+        "--order",
+        "desc",
+        "--page-size",
+        "5",
+        "--client",
+        "app:1.0",
+        "--tile-version",
+    ];
+    let listed = service.json(&[&filters[..], &["37"]].concat());
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
+    // The service, not the CLI, applies tileVersion: a reader of 35 gets nothing.
+    let listed = service.json(&[&filters[..], &["35"]].concat());
+    assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
+}
+
+#[test]
 fn start_wait_list_get_url_and_delete() {
     let service = service();
     let id = service.complete_export();

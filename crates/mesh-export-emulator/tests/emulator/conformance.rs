@@ -270,3 +270,19 @@ async fn rate_limited_operations_answer_as_the_spec_documents() {
     }
     assert_eq!(emulator.stats().rate_limited, 4);
 }
+
+#[tokio::test]
+async fn start_of_an_unknown_imodel_answers_as_the_spec_documents() {
+    let spec = Spec::load();
+    let emulator = quick()
+        .imodel(mesh_export_emulator::IModel::new("known", "twin"))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&emulator).await;
+    let body = json!({"iModelId": "stranger", "changesetId": ""}).to_string();
+    let response = api.post_raw(&body).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body = spec.check("/", "post", response).await.unwrap();
+    assert_eq!(body["error"]["code"], "IModelNotFound");
+}

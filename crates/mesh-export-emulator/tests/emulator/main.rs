@@ -1,6 +1,11 @@
-//! The emulator over real HTTP on loopback: operations, lifecycle, tiles, limits, conformance.
+//! The emulator over real HTTP on loopback: operations, lifecycle, tiles, the container
+//! listing, limits, conformance, and the public callers' requests.
 
+mod callers;
 mod conformance;
 mod faults;
+mod listing;
 mod operations;
+mod portal;
 mod tiles;
+mod xml;

@@ -36,6 +36,17 @@ impl Environment {
             Environment::Dev => "https://dev-api.bentley.com/mesh-export",
         }
     }
+
+    /// The IMS token endpoint of this environment: IMS carries the same `qa-` / `dev-` prefix
+    /// as the API (iTwin/3d-tiles-samples sign in at `https://${prefix}ims.bentley.com` with the
+    /// prefix of the API they call).
+    pub fn token_url(self) -> &'static str {
+        match self {
+            Environment::Prod => crate::auth::DEFAULT_TOKEN_URL,
+            Environment::Qa => "https://qa-ims.bentley.com/connect/token",
+            Environment::Dev => "https://dev-ims.bentley.com/connect/token",
+        }
+    }
 }
 
 /// Default time limit for one HTTP request (the whole exchange). The service answers its four
@@ -57,6 +68,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///     .user_agent("my-tool/1.2")
 ///     .build()?;
 /// assert_eq!(client.base_url(), "https://qa-api.bentley.com/mesh-export");
+/// assert_eq!(Environment::Qa.token_url(), "https://qa-ims.bentley.com/connect/token");
 /// # Ok::<(), mesh_export::Error>(())
 /// ```
 #[must_use]

@@ -32,7 +32,7 @@ mod start_locks;
 mod wait;
 
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Environment};
-pub use paging::ExportFilter;
+pub use paging::{DEFAULT_CLIENT, ExportFilter};
 pub use wait::WaitOptions;
 
 use start_locks::StartLocks;

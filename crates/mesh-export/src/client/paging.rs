@@ -32,8 +32,10 @@ pub struct ExportFilter {
     pub i_model_id: Option<String>,
     /// Only exports of this changeset.
     pub changeset_id: Option<String>,
-    /// Only exports of this type. Matched here, case-insensitively, because the service echoes
-    /// some types in another case (`3DTILES` for `3DTiles`).
+    /// Only exports of this type (`exportType`). Sent to the service, which the portal
+    /// recommends ("it will also help the system improve auto-generation"), and matched here
+    /// too, case-insensitively, because the service echoes some types in another case
+    /// (`3DTILES` for `3DTiles`).
     pub export_type: Option<ExportType>,
     /// Order by `lastModified` (the service's default without a changeset is newest first).
     pub order_by: Option<ExportOrderBy>,
@@ -45,7 +47,14 @@ pub struct ExportFilter {
     pub tile_version: Option<u32>,
     /// Only exports compatible with this iTwin.js version (`iTwinJS`, e.g. `4.10.2`).
     pub itwinjs: Option<String>,
+    /// The application named to the service's statistics as `client` and `clientVersion`,
+    /// as CesiumJS and the Unreal plugin name themselves; `None` names this crate,
+    /// [`DEFAULT_CLIENT`] and its version.
+    pub client: Option<(String, String)>,
 }
+
+/// The `client` a filter names when none is set.
+pub const DEFAULT_CLIENT: &str = "mesh-export";
 
 impl ExportFilter {
     /// A filter that matches every export.
@@ -79,7 +88,16 @@ impl ExportFilter {
         if let Some(version) = &self.itwinjs {
             builder = builder.i_twin_js(version.as_str());
         }
-        builder
+        if let Some(export_type) = &self.export_type {
+            builder = builder.export_type(export_type.clone());
+        }
+        let (client, version) = self
+            .client
+            .as_ref()
+            .map_or((DEFAULT_CLIENT, env!("CARGO_PKG_VERSION")), |(c, v)| {
+                (c.as_str(), v.as_str())
+            });
+        builder.client(client).client_version(version)
     }
 
     /// Only exports of this iModel.
@@ -127,6 +145,13 @@ impl ExportFilter {
     /// Only exports compatible with this iTwin.js version, such as `4.10.2` (`iTwinJS`).
     pub fn itwinjs(mut self, version: impl Into<String>) -> Self {
         self.itwinjs = Some(version.into());
+        self
+    }
+
+    /// Names the calling application to the service (`client`, `clientVersion`) in place of
+    /// this crate.
+    pub fn client(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.client = Some((name.into(), version.into()));
         self
     }
 

@@ -348,9 +348,11 @@ async fn a_filter_sends_each_of_its_query_parameters() {
         .page_size(7)
         .cdn(true)
         .tile_version(36)
-        .itwinjs("4.10.2");
+        .itwinjs("4.10.2")
+        .export_type(ExportType::X3dTiles);
 
     client.list_page(&filter).await.unwrap();
+    let latest = query.clone();
 
     let query = query.lock().unwrap().clone();
     let pairs: HashSet<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
@@ -364,12 +366,23 @@ async fn a_filter_sends_each_of_its_query_parameters() {
         ("cdn", "1"),
         ("tileVersion", "36"),
         ("iTwinJS", "4.10.2"),
+        ("exportType", "3DTiles"),
+        ("client", "mesh-export"),
+        ("clientVersion", env!("CARGO_PKG_VERSION")),
     ] {
         assert!(
             pairs.contains(&(name.to_owned(), value.to_owned())),
             "{name}={value} missing from {query}"
         );
     }
+
+    // An application names itself in place of the library.
+    client
+        .list_page(&ExportFilter::new().client("viewer", "2.1"))
+        .await
+        .unwrap();
+    let query = latest.lock().unwrap().clone();
+    assert!(query.contains("client=viewer&clientVersion=2.1"), "{query}");
 }
 
 #[tokio::test]

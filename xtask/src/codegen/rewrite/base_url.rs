@@ -91,12 +91,16 @@ pub(super) fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
             .ok_or("the url template does not start with the base URL")?
             .to_owned();
         let base = args.next().ok_or("the url template names no base URL")?;
-        if quote!(#base).to_string() != "client . baseurl" {
-            return Err(format!(
-                "the url template starts with `{}`, not `client.baseurl`",
-                quote!(#base)
-            ));
-        }
+        // progenitor names the client `_client` when an operation has a parameter `client`.
+        let receiver = match quote!(#base).to_string().as_str() {
+            "client . baseurl" => quote!(client),
+            "_client . baseurl" => quote!(_client),
+            other => {
+                return Err(format!(
+                    "the url template starts with `{other}`, not `client.baseurl`"
+                ));
+            }
+        };
         let path_args: Vec<syn::Expr> = args.collect();
         // Only `{}` placeholders, one per argument: anything else (an inline `{name}`, an
         // escaped brace, a format spec) would reach the URL as literal text.
@@ -114,7 +118,7 @@ pub(super) fn url_from_parsed_base(build: &mut [Stmt]) -> Result<(), String> {
         } else {
             quote!(&format!(#path_template, #(#path_args),*))
         };
-        *init.expr = syn::parse_quote!(client.base.join(#path)?);
+        *init.expr = syn::parse_quote!(#receiver.base.join(#path)?);
         found += 1;
     }
     if found != 1 {
@@ -146,6 +150,18 @@ mod tests {
             rewritten,
             quote!(let url = client.base.join(&format!("/things/{}", encode_path(&id.to_string())))?;)
                 .to_string()
+        );
+    }
+
+    #[test]
+    fn a_client_renamed_for_a_client_parameter_keeps_its_name() {
+        let rewritten = rewritten_url(syn::parse_quote! {
+            let url = format!("{}/", _client.baseurl,);
+        })
+        .unwrap();
+        assert_eq!(
+            rewritten,
+            quote!(let url = _client.base.join("/")?;).to_string()
         );
     }
 

@@ -94,8 +94,16 @@ fn split_send(send: &mut syn::ImplItemFn, accept: bool) -> Result<(LitStr, ImplI
     }
     url_from_parsed_base(&mut build)?;
     query_in_one_pass(&mut build)?;
+    // progenitor names the builder's client field `_client` when the operation has a
+    // parameter `client`; the hooks after the split use that name.
+    let hooks = quote!(#(#rest)*).to_string();
+    let receiver = if hooks.contains("_client .") {
+        quote!(_client)
+    } else {
+        quote!(client)
+    };
     *stmts = syn::parse_quote! {
-        let client = self.client;
+        let #receiver = self.#receiver;
         #[allow(unused_mut)]
         let mut request = self.into_request()?;
     };

@@ -1,0 +1,49 @@
+// Loads a dumped tileset into Azurite and prints two container SAS URLs as shell
+// assignments: AZURITE_LIST_URL (sp=rl, as Bentley's mesh links) and AZURITE_READ_ONLY_URL
+// (sp=r). Usage: node azurite-setup.js BLOB_ENDPOINT DIR. Run by .ci/azurite-checks with
+// NODE_PATH pointing at the installed @azure/storage-blob.
+const fs = require('fs');
+const path = require('path');
+const {
+  BlobServiceClient, StorageSharedKeyCredential, ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+} = require('@azure/storage-blob');
+
+// Azurite's well-known development account.
+const account = 'devstoreaccount1';
+const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+function files(dir, prefix = '') {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const name = prefix + entry.name;
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? files(full, name + '/') : [[name, full]];
+  });
+}
+
+(async () => {
+  const [endpoint, dir] = process.argv.slice(2);
+  const credential = new StorageSharedKeyCredential(account, key);
+  const service = new BlobServiceClient(endpoint, credential);
+  const container = service.getContainerClient('tiles');
+  await container.create();
+  for (const [name, full] of files(dir)) {
+    // The media types the emulator serves.
+    const type = name.endsWith('.json') ? 'application/json'
+      : name.endsWith('.glb') ? 'model/gltf-binary' : 'application/octet-stream';
+    const bytes = fs.readFileSync(full);
+    await container.getBlockBlobClient(name).uploadData(bytes, {
+      blobHTTPHeaders: { blobContentType: type },
+    });
+  }
+  const url = (permissions) => {
+    const sas = generateBlobSASQueryParameters({
+      containerName: 'tiles',
+      permissions: ContainerSASPermissions.parse(permissions),
+      expiresOn: new Date(Date.now() + 3600 * 1000),
+    }, credential).toString();
+    return `${container.url}?${sas}`;
+  };
+  console.log(`AZURITE_LIST_URL='${url('rl')}'`);
+  console.log(`AZURITE_READ_ONLY_URL='${url('r')}'`);
+})().catch((e) => { console.error(e); process.exit(2); });
