@@ -508,6 +508,8 @@ pub async fn start(g: &Global, args: StartArgs) -> Result<(), CliError> {
         i_model_id: args.imodel.clone(),
         changeset_id: args.changeset,
         export_type: Some(export_type(&args.export_type)),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let mut export = client.start_export(request).await?;
     if args.wait {
@@ -667,6 +669,8 @@ pub async fn demo(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         i_model_id: DEMO_IMODEL.into(),
         changeset_id: None,
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let export = client.get_or_start_export(request).await?;
     reporter.note(&format!(
