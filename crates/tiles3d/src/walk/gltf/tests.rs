@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{dedup, glb_uris, gltf_uris};
+use super::dedup;
 use crate::walk::{FileKind, WalkError, references};
+use crate::walk::{glb_uris, gltf_uris};
 
 fn gltf_text_uris(text: &str) -> Result<Vec<String>, WalkError> {
     gltf_uris(serde_json::Deserializer::from_str(text))
