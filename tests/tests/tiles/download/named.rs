@@ -253,3 +253,42 @@ async fn what_a_tile_names_that_cannot_be_read_is_a_failure_that_names_it() {
     assert_eq!(summary.files, 5, "every file that arrived is kept");
     assert_eq!(store.count("old.bin"), 0);
 }
+
+#[tokio::test]
+async fn a_second_run_follows_what_files_kept_on_disk_name_by_their_bytes() {
+    let mut files = HashMap::new();
+    files.insert(
+        "tileset.json".to_owned(),
+        tileset_of(&["t/a.b3dm", "t/m.bin"], json!({})),
+    );
+    files.insert(
+        "t/a.b3dm".to_owned(),
+        b3dm_around(&glb_naming(&["a.buf"], "a.img")),
+    );
+    files.insert("t/m.bin".to_owned(), glb_naming(&["m.buf"], "m.img"));
+    for (path, byte) in [
+        ("t/a.buf", 1),
+        ("t/a.img", 2),
+        ("t/m.buf", 3),
+        ("t/m.img", 4),
+    ] {
+        files.insert(path.to_owned(), vec![byte; 4]);
+    }
+    let store = BlobStore::start(files).await;
+    let out = tempfile::tempdir().unwrap();
+    let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
+    downloader(out.path()).download(&tileset).await.unwrap();
+    // Only the files the kept tile and glb name are gone: the second run learns of them
+    // from those two files on disk, which it does not fetch again.
+    std::fs::remove_file(out.path().join("t/a.buf")).unwrap();
+    std::fs::remove_file(out.path().join("t/m.img")).unwrap();
+
+    let summary = downloader(out.path()).download(&tileset).await.unwrap();
+
+    assert_eq!(summary.downloaded_files, 2, "{summary:?}");
+    assert_eq!(store.count("t/a.b3dm"), 1);
+    assert_eq!(store.count("t/m.bin"), 1);
+    assert_eq!(store.count("t/a.buf"), 2);
+    assert_eq!(store.count("t/m.img"), 2);
+    assert_byte_identical(&store, out.path());
+}
