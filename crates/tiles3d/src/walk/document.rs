@@ -45,6 +45,8 @@ pub(super) fn not_a_tileset() -> WalkError {
 /// building the whole document (accessors, materials, nodes) cost a tenth of the downloader's
 /// own CPU time. What it finds is what a parsed document would give: a member of the wrong
 /// shape names nothing, and of a repeated member the last counts.
+///
+/// glTF 1.0 is read too: its `buffers`, `images` and `shaders` are objects keyed by id.
 pub fn gltf_uris<'de, R: serde_json::de::Read<'de>>(
     de: serde_json::Deserializer<R>,
 ) -> Result<Vec<String>, WalkError> {
@@ -53,6 +55,14 @@ pub fn gltf_uris<'de, R: serde_json::de::Read<'de>>(
     if !top.has_asset() {
         return Err(not_a_gltf());
     }
+    Ok(top.gltf_uris())
+}
+
+/// The URIs of the JSON of a binary glTF 1.0 (`KHR_binary_glTF`): its container says it is a
+/// glTF, whose `asset` 1.0 did not require.
+pub(super) fn gltf_1_binary_uris(json: &[u8]) -> Result<Vec<String>, WalkError> {
+    let path = TilePath::parse("model.glb").expect("a valid path");
+    let top = TopLevel::read(&path, serde_json::Deserializer::from_slice(json))?;
     Ok(top.gltf_uris())
 }
 
@@ -95,6 +105,8 @@ pub(super) struct TopLevel {
     gltf_keys: bool,
     buffers: Vec<String>,
     images: Vec<String>,
+    /// glTF 1.0's shaders, by URI.
+    shaders: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +118,7 @@ enum TopKey {
     Asset,
     Buffers,
     Images,
+    Shaders,
     #[serde(
         rename = "meshes",
         alias = "accessors",
@@ -184,18 +197,19 @@ impl TopLevel {
         }
     }
 
-    /// What a glTF names: `buffers[].uri`, `images[].uri`, then the files its extensions
-    /// name, each once.
+    /// What a glTF names: `buffers[].uri`, `images[].uri`, glTF 1.0's `shaders`, then the
+    /// files its extensions name, each once.
     pub(super) fn gltf_uris(self) -> Vec<String> {
         let uris = self
             .buffers
             .into_iter()
             .chain(self.images)
+            .chain(self.shaders)
             .chain(self.extensions.gltf);
         dedup(uris.collect())
     }
 
-    pub(super) fn has_asset(&self) -> bool {
+    fn has_asset(&self) -> bool {
         self.asset
     }
 }
@@ -252,6 +266,10 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 }
                 TopKey::Images => {
                     top.images = map.next_value_seed(UrisSeed)?;
+                    top.gltf_keys = true;
+                }
+                TopKey::Shaders => {
+                    top.shaders = map.next_value_seed(UrisSeed)?;
                     top.gltf_keys = true;
                 }
                 TopKey::GltfPart => {

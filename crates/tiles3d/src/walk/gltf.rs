@@ -17,7 +17,8 @@ enum UriKey {
     Other,
 }
 
-/// The `uri` strings of a list of objects (`buffers`, `images`).
+/// The `uri` strings of a list of objects (`buffers`, `images`), or of a glTF 1.0 dictionary
+/// of them (objects keyed by id), in document order.
 pub(super) struct UrisSeed;
 
 seed_of_visitor!(UrisSeed => Vec<String>);
@@ -31,8 +32,12 @@ impl<'de> Visitor<'de> for UrisSeed {
 
     ignore_other_types!(Vec::new());
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        drain_map(map).map(|()| Vec::new())
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut uris = Vec::new();
+        while let Some((_, uri)) = map.next_entry_seed(CheckedKey, UriOfSeed)? {
+            uris.extend(uri);
+        }
+        Ok(uris)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -41,6 +46,17 @@ impl<'de> Visitor<'de> for UrisSeed {
             uris.extend(uri);
         }
         Ok(uris)
+    }
+}
+
+/// A key, read and checked as a parsed document reads it, then dropped.
+struct CheckedKey;
+
+impl<'de> de::DeserializeSeed<'de> for CheckedKey {
+    type Value = Checked;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Checked, D::Error> {
+        Checked::deserialize(deserializer)
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - Batched 3D Model (`b3dm`): a 28-byte header (magic, version, byteLength, then the
 //!   byte lengths of the feature table JSON and binary and of the batch table JSON and
-//!   binary), the tables, then a binary glTF whose `buffers` and `images` may name files. The
+//!   binary), the tables, then a binary glTF (2.0, or 1.0 in early tilesets) whose `buffers`
+//!   and `images` (and 1.0 `shaders`) may name files. The
 //!   legacy headers of 20 and 24 bytes, found in early tilesets, are told as CesiumJS tells
 //!   them: a table length past 0x22000000 is the start of a batch table or glTF instead.
 //! - Instanced 3D Model (`i3dm`): a 32-byte header (the same, then `gltfFormat`), the tables,
@@ -85,8 +86,8 @@ fn read_tile(
     let rest = u64::from(header.byte_length).saturating_sub(12);
     let mut body = reader.take(rest);
     match &header.magic {
-        b"b3dm" => batched(path, &mut body, uris),
-        b"i3dm" => instanced(path, &mut body, uris),
+        b"b3dm" => batched(&mut body, uris),
+        b"i3dm" => instanced(&mut body, uris),
         b"cmpt" => composite(path, &mut body, depth, uris),
         b"pnts" => Ok(()),
         other => Err(shape(format!(
@@ -118,7 +119,7 @@ fn tables_length(reader: &mut impl Read) -> Result<u64, WalkError> {
 /// or glTF magic, read where a longer header would have a length.
 const LEGACY_MARK: u32 = 0x2200_0000;
 
-fn batched(path: &TilePath, body: &mut impl Read, uris: &mut Vec<String>) -> Result<(), WalkError> {
+fn batched(body: &mut impl Read, uris: &mut Vec<String>) -> Result<(), WalkError> {
     let mut fields = [0u8; 16];
     body.read_exact(&mut fields).map_err(truncated)?;
     let at =
@@ -135,19 +136,15 @@ fn batched(path: &TilePath, body: &mut impl Read, uris: &mut Vec<String>) -> Res
     };
     let mut rest = (&fields[start..]).chain(body);
     skip(&mut rest, tables)?;
-    embedded_glb(path, rest, uris)
+    embedded_glb(rest, uris)
 }
 
-fn instanced(
-    path: &TilePath,
-    body: &mut impl Read,
-    uris: &mut Vec<String>,
-) -> Result<(), WalkError> {
+fn instanced(body: &mut impl Read, uris: &mut Vec<String>) -> Result<(), WalkError> {
     let tables = tables_length(body)?;
     let format = word(body)?;
     skip(body, tables)?;
     match format {
-        1 => embedded_glb(path, body, uris),
+        1 => embedded_glb(body, uris),
         0 => {
             let mut text = Vec::new();
             body.take(MAX_GLTF_URI + 1).read_to_end(&mut text)?;
@@ -198,22 +195,12 @@ fn composite(
     Ok(())
 }
 
-/// The URIs of the binary glTF a tile embeds. A glTF 1.0 binary (`KHR_binary_glTF`), whose
-/// URIs are keyed by id, is refused with that reason rather than read as naming nothing.
-fn embedded_glb(
-    path: &TilePath,
-    mut glb: impl Read,
-    uris: &mut Vec<String>,
-) -> Result<(), WalkError> {
-    let mut header = [0u8; 8];
-    glb.read_exact(&mut header).map_err(truncated)?;
-    if &header[..4] == b"glTF" && header[4..8] == 1u32.to_le_bytes() {
-        return Err(WalkError::unsupported(
-            path,
-            "its embedded glTF is glTF 1.0, whose files this reader does not list",
-        ));
-    }
-    uris.extend(glb_uris((&header[..]).chain(glb))?);
+/// The URIs of the binary glTF (2.0, or 1.0 as early tiles hold) a tile embeds.
+fn embedded_glb(glb: impl Read, uris: &mut Vec<String>) -> Result<(), WalkError> {
+    uris.extend(glb_uris(glb).map_err(|e| match e {
+        WalkError::Io(e) => truncated(e),
+        other => other,
+    })?);
     Ok(())
 }
 

@@ -145,11 +145,26 @@ fn what_cannot_be_read_is_an_error_never_nothing() {
     let mut version_2 = cut.clone();
     version_2[4] = 2;
     assert!(uris(&version_2).is_err(), "version 2");
-    // A glTF 1.0 binary: its files are keyed by id, not read, and so refused.
-    let mut gltf_1 = naming(&["a.bin"]);
-    gltf_1[4] = 1;
-    let error = uris(&b3dm("{}", &gltf_1)).unwrap_err();
-    assert!(matches!(error, WalkError::Unsupported { .. }), "{error}");
+    let mut not_json = naming(&["a.bin"]);
+    not_json[16..20].copy_from_slice(b"BIN\0");
+    assert!(uris(&b3dm("{}", &not_json)).is_err(), "no JSON chunk first");
+}
+
+#[test]
+fn a_b3dm_embedding_a_gltf_1_0_binary_names_what_its_dictionaries_name() {
+    // KHR_binary_glTF: version 1, length, contentLength, contentFormat 0 (JSON).
+    let json = br#"{"buffers": {"binary_glTF": {"uri": "data:,"}, "ext": {"uri": "ext.bin"}},
+        "images": {"img": {"uri": "tex.jpg"}}, "shaders": {"vs": {"uri": "vs.glsl"}}}"#;
+    let mut gltf_1 = b"glTF".to_vec();
+    gltf_1.extend_from_slice(&1u32.to_le_bytes());
+    gltf_1.extend_from_slice(&((20 + json.len()) as u32).to_le_bytes());
+    gltf_1.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    gltf_1.extend_from_slice(&0u32.to_le_bytes());
+    gltf_1.extend_from_slice(json);
+    assert_eq!(
+        uris(&b3dm("{}", &gltf_1)).unwrap(),
+        ["data:,", "ext.bin", "tex.jpg", "vs.glsl"]
+    );
 }
 
 #[test]
