@@ -290,10 +290,12 @@ impl FileWriter {
         if self.fsync {
             file.sync_all()?;
         }
-        let kind = &self.kind;
-        content::check_head(kind, &self.path, &head.bytes, size)
+        // What the bytes say wins over the name: a glTF served as `.bin` is still read.
+        let kind = &self.kind.sniffed(&head.bytes);
+        content::check_head(kind, &head.bytes, size)
             .map_err(|e| WriteFailure::Content(e.into()))?;
-        let references = kind.names_files().then(|| match head.glb_json() {
+        let glb_json = head.glb_json().filter(|_| *kind == FileKind::Glb);
+        let references = kind.names_files().then(|| match glb_json {
             Some(json) => walk::read(kind, &self.path, json),
             None => {
                 file.seek(SeekFrom::Start(0))?;
@@ -360,12 +362,19 @@ fn finish_gzip(mut decoder: flate2::write::MultiGzDecoder<Sink>) -> Result<Sink,
     decoder.finish().map_err(corrupt_gzip)
 }
 
-/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing).
+/// What a file complete on disk names, read as `kind` or as what its first bytes say (`None`
+/// for a file that names nothing).
 pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) -> References {
-    kind.names_files().then(|| {
-        let file = dir.open(path.relative())?;
-        walk::read(kind, path, std::io::BufReader::new(file.into_std()))
-    })
+    let file = match dir.open(path.relative()) {
+        Ok(file) => file,
+        Err(e) => return kind.names_files().then(|| Err(e.into())),
+    };
+    let mut reader = std::io::BufReader::new(file.into_std());
+    let kind = match std::io::BufRead::fill_buf(&mut reader) {
+        Ok(head) => kind.sniffed(head),
+        Err(e) => return kind.names_files().then(|| Err(e.into())),
+    };
+    kind.names_files().then(|| walk::read(&kind, path, reader))
 }
 
 #[cfg(test)]
