@@ -109,13 +109,7 @@ impl FileTransfer {
         let Some(read) = read else {
             return (Vec::new(), Vec::new());
         };
-        let unsupported = |e: WalkError| match e {
-            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
-            other => FileError::Unsupported {
-                uri: path.to_string(),
-                reason: other.to_string(),
-            },
-        };
+        let unsupported = |e: WalkError| FileError::uninterpretable_part(path, e);
         match (read, kind) {
             (
                 Ok(Walked {
@@ -129,13 +123,18 @@ impl FileTransfer {
                 (Vec::new(), vec![unsupported(e)])
             }
             (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
+                let why = http_policy::redact::quote(&why);
                 tracing::debug!(%path, why, "a .json file that is not a tileset");
                 (Vec::new(), Vec::new())
             }
             (Err(e), FileKind::Tileset) => {
-                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::NotATileset(why)])
             }
-            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
+            (Err(e), _) => {
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::Uninterpretable(why)])
+            }
         }
     }
 }
