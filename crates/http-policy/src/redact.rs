@@ -172,10 +172,10 @@ pub(crate) fn redact_parameters(text: &str) -> String {
     out
 }
 
-/// A link from a response, for a message: without its query string (and redacted, in case it
-/// is not a URL at all).
+/// A link from a response, for a message: without its query string, and [`quote`]d (redacted,
+/// in case it is not a URL at all, and capped).
 pub fn redact_link(href: &str) -> String {
-    redact(href.split('?').next().unwrap_or_default())
+    quote(href.split('?').next().unwrap_or_default())
 }
 
 /// A URL as text for people: its query replaced by [`REDACTED`], no credentials in its

@@ -104,3 +104,17 @@ fn quotes_are_redacted_then_capped() {
     let long = format!("{}sig=SECRETSECRETSECRET", "x".repeat(QUOTE_CHARS - 6));
     assert!(!quote(&long).contains("SECRET"), "{}", quote(&long));
 }
+
+#[test]
+fn a_link_of_a_megabyte_is_shown_capped() {
+    let href = format!(
+        "https://elsewhere.example/{}?sig=SECRET6",
+        "p/".repeat(1 << 19)
+    );
+    let shown = redact_link(&href);
+    assert!(shown.len() < QUOTE_CHARS + 64, "{} bytes", shown.len());
+    assert!(
+        shown.starts_with("https://elsewhere.example/p/p/"),
+        "{shown}"
+    );
+}

@@ -279,3 +279,31 @@ fn uninterpretable_uris_are_reported_redacted_and_capped_in_every_output() {
         assert!(reasons.contains(reported), "{reported}: {doc}");
     }
 }
+
+/// With every log on, nothing the process writes holds the signature of the tileset URL.
+#[test]
+fn trace_logs_of_a_download_hold_no_signature() {
+    let server = hostile(vec![
+        (
+            "/c/e/tileset.json",
+            tileset_naming(&["t.glb", "missing.glb"]),
+        ),
+        ("/c/e/t.glb", glb()),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let href = format!("http://{}/c/e?sv=1&sig=TRACEDSIGNATURE", server.addr);
+
+    let output = bare()
+        .args(["--json", "download", "--href", &href, "--out"])
+        .arg(out.path())
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(7));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRACE"), "logs are on: {stderr}");
+    assert!(!stderr.contains("TRACEDSIGNATURE"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("TRACEDSIGNATURE"), "{stdout}");
+}
