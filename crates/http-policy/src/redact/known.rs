@@ -22,7 +22,8 @@ fn known() -> &'static Mutex<Vec<Weak<str>>> {
 }
 
 /// Remembers `value` as a credential in use until its last holder drops it: from now on
-/// [`redact`](super::redact) removes it (and its form-encoded spelling) from any text. Values
+/// [`redact`](super::redact) removes it (and its form-encoded and JSON-escaped spellings) from
+/// any text. Values
 /// shorter than [`MIN_SECRET_CHARS`] characters are ignored.
 pub fn remember_secret(value: &Arc<str>) {
     if value.chars().count() < MIN_SECRET_CHARS {
@@ -48,12 +49,28 @@ pub(super) fn remove_known_secrets(text: &str) -> String {
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     let mut out = text.to_owned();
     for value in values {
-        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        for spelling in [&*value, encoded.as_str()] {
-            if out.contains(spelling) {
-                out = out.replace(spelling, REDACTED);
+        for spelling in spellings(&value) {
+            if out.contains(&spelling) {
+                out = out.replace(&spelling, REDACTED);
             }
         }
     }
     out
+}
+
+/// How a value may appear in text a server sends back: as it is, form-encoded (a request body
+/// echoed), and JSON-escaped (a body quoted inside a JSON string, `/` escaped or not).
+fn spellings(value: &str) -> Vec<String> {
+    let json = value.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut spellings = vec![
+        value.to_owned(),
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        json.replace('/', "\\/"),
+        json,
+    ];
+    spellings.sort();
+    spellings.dedup();
+    // Longest first: one spelling may contain another.
+    spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    spellings
 }

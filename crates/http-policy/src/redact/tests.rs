@@ -118,3 +118,13 @@ fn a_link_of_a_megabyte_is_shown_capped() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_credential_echoed_json_escaped_is_removed_too() {
+    let secret: std::sync::Arc<str> = r#"Hunter2"quoted\slash/"#.into();
+    remember_secret(&secret);
+    let body = r#"{"message":"client_secret \"Hunter2\"quoted\\slash\/\" rejected"} also Hunter2\"quoted\\slash/"#;
+    let shown = redact(body);
+    assert!(!shown.contains("Hunter2"), "{shown}");
+    drop(secret);
+}
