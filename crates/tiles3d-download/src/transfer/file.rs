@@ -109,13 +109,7 @@ impl FileTransfer {
         let Some(read) = read else {
             return (Vec::new(), Vec::new());
         };
-        let unsupported = |e: WalkError| match e {
-            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
-            other => FileError::Unsupported {
-                uri: path.to_string(),
-                reason: other.to_string(),
-            },
-        };
+        let unsupported = |e: WalkError| FileError::uninterpretable_part(path, e);
         let entry = *path == self.entry;
         match (read, kind) {
             (Ok(walked), _) if entry && walked.document != Document::Tileset => {
@@ -142,8 +136,14 @@ impl FileTransfer {
             | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
                 (Vec::new(), vec![unsupported(e)])
             }
-            (Err(e), _) if entry => (Vec::new(), vec![FileError::NotATileset(e.to_string())]),
-            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
+            (Err(e), _) if entry => {
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::NotATileset(why)])
+            }
+            (Err(e), _) => {
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::Uninterpretable(why)])
+            }
         }
     }
 }

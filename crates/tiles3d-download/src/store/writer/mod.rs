@@ -307,10 +307,10 @@ impl FileWriter {
         if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
             (&references, kind)
         {
-            return Err(WriteFailure::Content(FileError::Corrupt {
-                kind: "JSON object",
-                reason: e.to_string(),
-            }));
+            return Err(WriteFailure::Content(FileError::corrupt(
+                "JSON object",
+                &e.to_string(),
+            )));
         }
         let entry = ManifestEntry {
             path: self.path.to_string(),
