@@ -78,3 +78,23 @@ pub fn transport_kind(error: &reqwest::Error) -> &'static str {
         "transport"
     }
 }
+
+/// The classifier of a request whose repeat is harmless, whatever happened to the first: a
+/// `GET` of an immutable blob, a token request that only mints another token. A 408, 429 or
+/// any 5xx and any transport failure may be tried again; the rest is final.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RepeatableRequest;
+
+impl ClassifyRetry for RepeatableRequest {
+    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
+        match status.as_u16() {
+            429 => Verdict::retry_hinted("rate limited", headers),
+            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
+            _ => Verdict::Final,
+        }
+    }
+
+    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
+        Verdict::after_transport(error, true)
+    }
+}

@@ -20,7 +20,7 @@ mod after;
 mod classify;
 
 pub use after::{parse_retry_after, retry_after};
-pub use classify::{ClassifyRetry, Verdict, is_idempotent, transport_kind};
+pub use classify::{ClassifyRetry, RepeatableRequest, Verdict, is_idempotent, transport_kind};
 
 /// How the client retries; [`RetryOptions::default`] documents each default against
 /// the SDKs this crate measures itself by.

@@ -174,3 +174,22 @@ async fn run_reports_a_hint_above_the_cap_with_the_outcome_that_carried_it() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_repeatable_request_is_retried_on_any_server_error_and_never_on_a_client_error() {
+    let headers = reqwest::header::HeaderMap::new();
+    let retried = |method: &reqwest::Method, status: u16| {
+        let status = reqwest::StatusCode::from_u16(status).unwrap();
+        matches!(
+            RepeatableRequest.classify_status(method, status, &headers),
+            Verdict::Retry { .. }
+        )
+    };
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert!(retried(&reqwest::Method::GET, status), "{status}");
+        assert!(retried(&reqwest::Method::POST, status), "{status}");
+    }
+    for status in [200, 206, 304, 400, 401, 403, 404, 416] {
+        assert!(!retried(&reqwest::Method::GET, status), "{status}");
+    }
+}

@@ -12,9 +12,7 @@ use super::error::AuthError;
 use super::secret::Secret;
 use super::token::AccessToken;
 use super::token_source::TokenSource;
-use http_policy::retry::{self, ClassifyRetry, Ended, RetryOptions, Verdict};
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use http_policy::retry::{self, ClassifyRetry, Ended, RetryOptions};
 
 /// The IMS token endpoint for service applications.
 pub const DEFAULT_TOKEN_URL: &str = "https://ims.bentley.com/connect/token";
@@ -236,24 +234,9 @@ fn token_http_client() -> reqwest::Client {
         .expect("a reqwest client with no custom TLS settings always builds")
 }
 
-/// The classifier of requests to the OAuth2 token endpoint: any 408, 429 or 5xx and any
-/// transport failure, since a repeat only mints another token.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TokenFetch;
-
-impl ClassifyRetry for TokenFetch {
-    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        match status.as_u16() {
-            429 => Verdict::retry_hinted("rate limited", headers),
-            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
-            _ => Verdict::Final,
-        }
-    }
-
-    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
-        Verdict::after_transport(error, true)
-    }
-}
+/// The classifier of requests to the OAuth2 token endpoint: a repeat only mints another token,
+/// so any 408, 429 or 5xx and any transport failure may be repeated.
+pub use http_policy::retry::RepeatableRequest as TokenFetch;
 
 #[cfg(test)]
 mod tests {

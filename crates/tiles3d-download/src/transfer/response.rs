@@ -3,10 +3,8 @@
 //! request continue it.
 
 use reqwest::header::{self, HeaderMap};
-use reqwest::{Method, StatusCode};
 
 use crate::errors::FileError;
-use http_policy::retry::{ClassifyRetry, Verdict};
 
 pub(super) enum Encoding {
     Identity,
@@ -67,23 +65,8 @@ pub(super) fn transport(error: reqwest::Error) -> FileError {
     FileError::Transport(message)
 }
 
-/// The classifier of blob `GET`s by signed URL: a 408, 429 or any 5xx and any transport
-/// failure may be repeated. Azure Storage and S3 document `InternalError` and
-/// `OperationTimedOut` as transient and ask clients to retry, and a GET of an immutable blob is
-/// harmless to repeat.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct BlobFetch;
-
-impl ClassifyRetry for BlobFetch {
-    fn classify_status(&self, _: &Method, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        match status.as_u16() {
-            429 => Verdict::retry_hinted("rate limited", headers),
-            408 | 500..=599 => Verdict::retry_hinted("server error", headers),
-            _ => Verdict::Final,
-        }
-    }
-
-    fn classify_transport(&self, _: &Method, error: &reqwest::Error) -> Verdict {
-        Verdict::after_transport(error, true)
-    }
-}
+/// The classifier of blob `GET`s by signed URL: a GET of an immutable blob is harmless to
+/// repeat, and Azure Storage and S3 document `InternalError` and `OperationTimedOut` as
+/// transient and ask clients to retry, so a 408, 429 or any 5xx and any transport failure may
+/// be repeated.
+pub(super) use http_policy::retry::RepeatableRequest as BlobFetch;
