@@ -193,3 +193,19 @@ fn a_download_that_outlives_its_signature_is_re_signed_and_exits_0() {
         serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], true);
 }
+
+#[test]
+fn a_package_href_is_refused_at_once_and_never_says_run_again() {
+    let out = tempfile::tempdir().unwrap();
+    // Nothing listens on the discard port: a request, if one were made, would fail otherwise.
+    let href = "http://127.0.0.1:9/c/export-1/model.3tz?sv=1&sig=SECRETSIG";
+    bare()
+        .args(["download", "--href", href, "--out"])
+        .arg(out.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("packages are not walked"))
+        .stderr(predicate::str::contains("run again").not())
+        .stderr(predicate::str::contains("SECRETSIG").not());
+    assert!(!out.path().join("manifest.json").exists());
+}

@@ -48,6 +48,14 @@ pub enum TilesetUrlError {
     /// writes itself (`manifest.json`).
     #[error("the tileset URL names a file that cannot be written safely: {0}")]
     UnsafeEntryName(NameError),
+    /// The URL names a 3D Tiles package (`.3tz`, `.3dtiles`): one file holding a whole
+    /// tileset, which this downloader does not open. Taking it as a folder would only fail on
+    /// a `tileset.json` that is not there, however often it ran.
+    #[error(
+        "`{0}` is a 3D Tiles package (one file holding the whole tileset): packages are not \
+         walked; fetch it as a single file, or extract it and download the extracted tileset"
+    )]
+    Package(String),
 }
 
 /// The signed root of a tileset: the folder its files live in, and the query that signs them.
@@ -240,5 +248,12 @@ fn parse_base(base: &str) -> Result<Url, TilesetUrlError> {
     }
     url.set_fragment(None);
     url.set_query(None);
+    let last = url.path_segments().and_then(|mut s| s.next_back());
+    if let Some(name) = last.map(percent_decode) {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".3tz") || lower.ends_with(".3dtiles") {
+            return Err(TilesetUrlError::Package(name));
+        }
+    }
     Ok(url)
 }

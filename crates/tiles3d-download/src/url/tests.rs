@@ -372,3 +372,32 @@ fn nothing_printed_shows_the_signature() {
     }
     assert!(format!("{u:?}").contains(REDACTED));
 }
+
+#[test]
+fn a_package_href_is_refused_at_once_as_a_package_not_walked_as_a_folder() {
+    for href in [
+        "https://blobs.example/c/export-1/model.3tz?sv=1&sig=SECRET",
+        "https://blobs.example/c/export-1/City.3DTILES?sv=1&sig=SECRET",
+        "https://blobs.example/c/export-1/model%2E3tz?sv=1&sig=SECRET",
+    ] {
+        for parsed in [
+            TilesetUrl::parse(href),
+            TilesetUrl::from_root_href(href),
+            TilesetUrl::from_tileset_json_url(href),
+        ] {
+            let error = parsed.unwrap_err();
+            assert!(
+                matches!(&error, TilesetUrlError::Package(_)),
+                "{href}: {error:?}"
+            );
+            let message = error.to_string();
+            assert!(message.contains("packages are not walked"), "{message}");
+            assert!(
+                !message.contains("SECRET") && !message.contains("run again"),
+                "{message}"
+            );
+        }
+    }
+    // A folder whose name merely contains the extension is a folder.
+    assert!(TilesetUrl::parse("https://blobs.example/c/model.3tz.d?sig=1").is_ok());
+}
