@@ -1,6 +1,7 @@
 //! Reading a subtree file (binary `.subtree` with magic `subt`, or JSON) and the external
 //! buffers holding its availability, one file at a time.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -52,11 +53,11 @@ pub fn read_subtree(
     let (waiting, others) = external_buffers(&parsed, &wanted);
     let subtree = Arc::new(path.clone());
     let mut walked = Walked::default();
+    // A file that also holds availability is fetched once, for that; a set keeps the work
+    // linear in the number of buffers.
+    let mut known: HashSet<String> = waiting.iter().map(|w| w.uri.clone()).collect();
     for uri in others {
-        // A file that also holds availability is fetched once, for that.
-        let known =
-            walked.references.iter().any(|r| r.uri == uri) || waiting.iter().any(|w| w.uri == uri);
-        if !known {
+        if known.insert(uri.clone()) {
             walked.references.push(Reference {
                 uri,
                 base: Some(subtree.clone()),
@@ -160,17 +161,21 @@ fn external_buffers(
     wanted: &[(usize, u64)],
 ) -> (Vec<ExternalBuffer>, Vec<String>) {
     let mut waiting: Vec<ExternalBuffer> = Vec::new();
+    // Where each waited-for URI sits in `waiting`, so that many buffers stay linear work.
+    let mut waiting_at: HashMap<&str, usize> = HashMap::new();
+    let needed: HashSet<usize> = wanted
+        .iter()
+        .map(|(view, _)| parsed.views[*view].buffer)
+        .collect();
     let mut others = Vec::new();
     for (index, buffer) in parsed.buffers.iter().enumerate() {
         let Some(uri) = &buffer.uri else { continue };
-        let needed = wanted
-            .iter()
-            .any(|(view, _)| parsed.views[*view].buffer == index);
-        if !needed {
+        if !needed.contains(&index) {
             others.push(uri.clone());
-        } else if let Some(same) = waiting.iter_mut().find(|w| w.uri == *uri) {
-            same.buffers.push(index);
+        } else if let Some(&at) = waiting_at.get(uri.as_str()) {
+            waiting[at].buffers.push(index);
         } else {
+            waiting_at.insert(uri, waiting.len());
             waiting.push(ExternalBuffer {
                 uri: uri.clone(),
                 buffers: vec![index],

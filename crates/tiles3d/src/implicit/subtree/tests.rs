@@ -259,3 +259,35 @@ fn overlapping_availability_views_are_read_in_one_pass() {
         ]
     );
 }
+
+#[test]
+fn a_subtree_naming_100_000_buffers_names_each_once() {
+    // Work per subtree is linear in its size: before, each buffer was compared with every
+    // one named before it, and this subtree took minutes.
+    const COUNT: usize = 100_000;
+    let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+    let mut buffers: Vec<Value> = (0..COUNT)
+        .map(|i| json!({"uri": format!("meta/{i}.bin"), "byteLength": 8}))
+        .collect();
+    // Each named a second time, which must not name it again.
+    buffers.extend((0..COUNT).map(|i| json!({"uri": format!("meta/{i}.bin"), "byteLength": 8})));
+    let document = json!({
+        "buffers": buffers,
+        "tileAvailability": {"constant": 1},
+        "contentAvailability": [{"constant": 0}],
+        "childSubtreeAvailability": {"constant": 0},
+    });
+    let named = read(
+        &context(&tiling, TileCoord::ROOT),
+        document.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(named.buffers.len(), COUNT);
+    assert!(
+        named
+            .buffers
+            .iter()
+            .enumerate()
+            .all(|(i, uri)| *uri == format!("meta/{i}.bin"))
+    );
+}
