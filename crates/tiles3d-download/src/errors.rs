@@ -78,6 +78,18 @@ pub enum FileError {
     /// cannot be read), so files may be missing.
     #[error("what it names could not be read: {0}")]
     Uninterpretable(String),
+    /// The file names more files than the download may still take on: it stopped at
+    /// [`DownloadOptions::max_files`](crate::DownloadOptions::max_files).
+    #[error(
+        "it names {named} more file(s), past the {max_files} files a download may name; raise \
+         DownloadOptions::max_files to download this tileset"
+    )]
+    TooManyFiles {
+        /// The files it names (at least; counting may stop early).
+        named: u64,
+        /// The bound.
+        max_files: u64,
+    },
     /// The file names files in a way the walk cannot interpret (an unknown template variable,
     /// a malformed implicit tiling or subtree, a subtree as a `data:` URI), so they were not
     /// fetched.

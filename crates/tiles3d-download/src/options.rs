@@ -34,6 +34,13 @@ pub struct DownloadOptions {
     /// resets the count, so a download may outlive any number of signatures, while a source
     /// that keeps handing out refused ones stops soon.
     pub max_resigns: u32,
+    /// The most files a download may name, the entry included. Default 1,000,000: ten times
+    /// the largest exports seen, and still well under a gigabyte of bookkeeping. An implicit
+    /// tileset's hundred-byte subtree can claim a million files; its files are counted
+    /// before they are listed, and past this bound the file naming them fails
+    /// ([`FileError::TooManyFiles`](crate::FileError::TooManyFiles)) and the download is
+    /// incomplete. Raise it for a larger tileset.
+    pub max_files: u64,
 }
 
 impl Default for DownloadOptions {
@@ -51,6 +58,7 @@ impl Default for DownloadOptions {
             fsync: false,
             idle_timeout: Duration::from_secs(60),
             max_resigns: 5,
+            max_files: 1_000_000,
         }
     }
 }

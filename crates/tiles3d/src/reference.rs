@@ -118,6 +118,16 @@ pub enum WalkError {
         /// Why.
         reason: String,
     },
+    /// The file names more files than the reader was allowed to list; none were listed.
+    #[error("`{uri}` names {named} files, more than the {limit} allowed")]
+    TooManyFiles {
+        /// The file.
+        uri: String,
+        /// How many files it names.
+        named: u64,
+        /// How many it was allowed to name.
+        limit: u64,
+    },
 }
 
 impl WalkError {

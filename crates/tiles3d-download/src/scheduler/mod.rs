@@ -33,6 +33,10 @@ pub(crate) struct Scheduler {
     /// Fresh signatures asked for since a file last arrived with the current one.
     resigns_in_a_row: u32,
     max_resigns: u32,
+    /// [`DownloadOptions::max_files`]: no claim past it.
+    max_files: u64,
+    /// References of the file being followed that the bound left unclaimed.
+    over_bound: u64,
     concurrency: usize,
     in_flight: usize,
     claims: Claims,
@@ -91,6 +95,8 @@ impl Scheduler {
             generation: 0,
             resigns_in_a_row: 0,
             max_resigns: options.max_resigns,
+            max_files: options.max_files,
+            over_bound: 0,
             concurrency: options.concurrency.max(1),
             in_flight: 0,
             claims,
@@ -142,6 +148,12 @@ impl Scheduler {
                 fetched.problems.push(problem);
             }
         }
+        if self.over_bound > 0 {
+            fetched.problems.push(FileError::TooManyFiles {
+                named: std::mem::take(&mut self.over_bound),
+                max_files: self.max_files,
+            });
+        }
         let (known, refused) = (self.claims.len() as u64, self.refused.len() as u64);
         self.progress.send_modify(|p| {
             p.files_total_known = known;
@@ -184,6 +196,10 @@ impl Scheduler {
             });
         match resolved {
             Ok(Some(file)) => {
+                if self.claims.len() as u64 >= self.max_files && !self.claims.has(file.path()) {
+                    self.over_bound += 1;
+                    return None;
+                }
                 let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                 if self.claims.claim(file.path()) {
                     let queued = Queued::new(file, kind);

@@ -386,3 +386,42 @@ fn a_complete_download_sums_its_files_and_tells_skipped_from_downloaded() {
     assert_eq!(summary.manifest, Path::new("out").join("manifest.json"));
     assert_eq!(summary.elapsed, Duration::from_secs(2));
 }
+
+#[test]
+fn past_max_files_nothing_more_is_claimed_and_the_file_naming_them_fails_once() {
+    let options = DownloadOptions {
+        max_files: 3,
+        ..options(8, 5)
+    };
+    let (mut scheduler, progress) = scheduler(&options);
+
+    // The entry and two more fill the bound; a name already claimed is still fine.
+    entry_arrives_naming(
+        &mut scheduler,
+        &["a.glb", "b.glb", "c.glb", "d.glb", "a.glb"],
+    );
+    let started = start_all(&mut scheduler);
+
+    assert_eq!(paths(&started), ["a.glb", "b.glb"]);
+    assert_eq!(progress.borrow().files_total_known, 3);
+    for file in started {
+        let fetched = arrived(&file, 1, &[]);
+        scheduler.fetched(file, fetched);
+    }
+    let finished = scheduler.finish();
+    assert_eq!(finished.failures.len(), 1);
+    assert_eq!(finished.failures[0].path.as_str(), "tileset.json");
+    assert_eq!(
+        finished.failures[0].error,
+        FileError::TooManyFiles {
+            named: 2,
+            max_files: 3
+        }
+    );
+    assert!(
+        finished.failures[0]
+            .error
+            .to_string()
+            .contains("raise DownloadOptions::max_files")
+    );
+}

@@ -103,6 +103,7 @@ impl Fetcher {
             fsync: self.options.fsync,
             journal: self.journal.clone(),
             created_dirs: self.created_dirs.clone(),
+            max_files: self.room_for_files(),
         });
         let received = self.receive(&mut response, &mut body).await;
         let counted = body.received();

@@ -23,3 +23,11 @@ pub(crate) struct Fetcher {
     /// Where a body that arrived whole is written.
     pub(crate) write_threads: WriteThreads,
 }
+
+impl Fetcher {
+    /// How many more files the download may name: what a file read now may list.
+    pub(crate) fn room_for_files(&self) -> u64 {
+        let known = self.progress.borrow().files_total_known;
+        self.options.max_files.saturating_sub(known)
+    }
+}

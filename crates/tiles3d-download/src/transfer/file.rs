@@ -77,6 +77,7 @@ impl FileTransfer {
         let known = *self.known.get(path.as_str())?;
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
+        let max_files = self.fetcher.room_for_files();
         let (path, kind) = (path.clone(), kind.clone());
         tokio::task::spawn_blocking(move || {
             let size = dir.metadata(path.relative()).ok()?.len();
@@ -88,7 +89,7 @@ impl FileTransfer {
             }
             Some((
                 known.entry(path.as_str()),
-                references_on_disk(&dir, &path, &kind),
+                references_on_disk(&dir, &path, &kind, max_files),
             ))
         })
         .await
@@ -124,6 +125,13 @@ impl FileTransfer {
                 }),
                 _,
             ) => (references, problems.into_iter().map(unsupported).collect()),
+            (Err(WalkError::TooManyFiles { named, .. }), _) => (
+                Vec::new(),
+                vec![FileError::TooManyFiles {
+                    named,
+                    max_files: self.fetcher.options.max_files,
+                }],
+            ),
             (Err(e @ WalkError::Unsupported { .. }), _)
             | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
                 (Vec::new(), vec![unsupported(e)])

@@ -22,11 +22,13 @@ const SUBTREE_MAGIC: &[u8; 4] = b"subt";
 /// The files a subtree file names: the contents of its available tiles, its available child
 /// subtrees (within `availableLevels`), and its external buffers. When its availability lies
 /// in external buffers, the first of them carries the rest of the work (see
-/// [`read_subtree_buffer`]).
+/// [`read_subtree_buffer`]). A subtree that would name more than `max_files` contents and
+/// child subtrees is a [`WalkError::TooManyFiles`], counted before any is listed.
 pub fn read_subtree(
     context: &Arc<SubtreeContext>,
     path: &TilePath,
     mut reader: impl Read,
+    max_files: u64,
 ) -> Result<Walked, WalkError> {
     let (json, binary_length) = read_json(path, &mut reader)?;
     let document: SubtreeJson = serde_json::from_slice(&json)
@@ -72,7 +74,7 @@ pub fn read_subtree(
         views,
         waiting,
     };
-    advance(pending, &mut walked)?;
+    advance(pending, &mut walked, max_files)?;
     Ok(walked)
 }
 
@@ -186,11 +188,13 @@ fn external_buffers(
 }
 
 /// The files a subtree names once the external buffer `path`, the first its `pending` state
-/// waits for, is read: the next buffer it waits for, or its contents and child subtrees.
+/// waits for, is read: the next buffer it waits for, or its contents and child subtrees (at
+/// most `max_files` of them, as for [`read_subtree`]).
 pub fn read_subtree_buffer(
     pending: &PendingSubtree,
     path: &TilePath,
     mut reader: impl Read,
+    max_files: u64,
 ) -> Result<Walked, WalkError> {
     let Some((current, rest)) = pending.waiting.split_first() else {
         return Err(WalkError::unsupported(
@@ -235,13 +239,13 @@ pub fn read_subtree_buffer(
         waiting: rest.to_vec(),
     };
     let mut walked = Walked::default();
-    advance(next, &mut walked)?;
+    advance(next, &mut walked, max_files)?;
     Ok(walked)
 }
 
 /// Asks for the next external buffer `pending` waits for, or, with none left, lists the
 /// subtree's contents and child subtrees.
-fn advance(pending: PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
+fn advance(pending: PendingSubtree, walked: &mut Walked, max_files: u64) -> Result<(), WalkError> {
     if let Some(next) = pending.waiting.first() {
         let uri = next.uri.clone();
         let base = Some(pending.subtree.clone());
@@ -252,7 +256,7 @@ fn advance(pending: PendingSubtree, walked: &mut Walked) -> Result<(), WalkError
         });
         return Ok(());
     }
-    available(&pending, walked)
+    available(&pending, walked, max_files)
 }
 
 #[cfg(test)]

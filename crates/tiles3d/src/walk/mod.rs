@@ -23,6 +23,18 @@ pub use tileset::tileset_references;
 
 /// What the file at `path`, of the given kind, names.
 pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
+    read_at_most(kind, path, reader, u64::MAX)
+}
+
+/// What the file at `path`, of the given kind, names; a subtree naming more than `max_files`
+/// files is a [`WalkError::TooManyFiles`], found by counting before any is listed, so a
+/// caller bounding a whole download never holds more than its bound.
+pub fn read_at_most(
+    kind: &FileKind,
+    path: &TilePath,
+    reader: impl Read,
+    max_files: u64,
+) -> Result<Walked, WalkError> {
     let plain = |uris: Vec<String>| Walked {
         references: uris.into_iter().map(Reference::plain).collect(),
         problems: Vec::new(),
@@ -34,8 +46,10 @@ pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walke
         ))?)),
         FileKind::Glb => Ok(plain(glb_uris(reader)?)),
         FileKind::Leaf => Ok(Walked::default()),
-        FileKind::Subtree(context) => implicit::read_subtree(context, path, reader),
-        FileKind::SubtreeBuffer(pending) => implicit::read_subtree_buffer(pending, path, reader),
+        FileKind::Subtree(context) => implicit::read_subtree(context, path, reader, max_files),
+        FileKind::SubtreeBuffer(pending) => {
+            implicit::read_subtree_buffer(pending, path, reader, max_files)
+        }
     }
 }
 

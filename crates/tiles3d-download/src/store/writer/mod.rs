@@ -61,6 +61,8 @@ pub(crate) struct FileWriter {
     pub(crate) fsync: bool,
     pub(crate) journal: Arc<Mutex<Journal>>,
     pub(crate) created_dirs: Arc<CreatedDirs>,
+    /// The most files reading it may name: what the download's bound leaves.
+    pub(crate) max_files: u64,
 }
 
 /// The directories a download has created: each is created once, not once per file (creating
@@ -294,10 +296,11 @@ impl FileWriter {
         content::check_head(kind, &self.path, &head.bytes, size)
             .map_err(|e| WriteFailure::Content(e.into()))?;
         let references = kind.names_files().then(|| match head.glb_json() {
-            Some(json) => walk::read(kind, &self.path, json),
+            Some(json) => walk::read_at_most(kind, &self.path, json, self.max_files),
             None => {
                 file.seek(SeekFrom::Start(0))?;
-                walk::read(kind, &self.path, std::io::BufReader::new(&file))
+                let reader = std::io::BufReader::new(&file);
+                walk::read_at_most(kind, &self.path, reader, self.max_files)
             }
         });
         // A JSON file that does not parse is a broken transfer or someone else's page; a
@@ -360,11 +363,18 @@ fn finish_gzip(mut decoder: flate2::write::MultiGzDecoder<Sink>) -> Result<Sink,
     decoder.finish().map_err(corrupt_gzip)
 }
 
-/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing).
-pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) -> References {
+/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing),
+/// at most `max_files` files.
+pub(crate) fn references_on_disk(
+    dir: &Dir,
+    path: &TilePath,
+    kind: &FileKind,
+    max_files: u64,
+) -> References {
     kind.names_files().then(|| {
         let file = dir.open(path.relative())?;
-        walk::read(kind, path, std::io::BufReader::new(file.into_std()))
+        let reader = std::io::BufReader::new(file.into_std());
+        walk::read_at_most(kind, path, reader, max_files)
     })
 }
 
