@@ -65,6 +65,17 @@ pub enum FileError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A gzip body decoded past [`DownloadOptions::max_decoded_bytes`] or expanded past
+    /// [`DownloadOptions::max_expansion`]: a decompression bomb, or a file larger than
+    /// allowed. Not kept, and not fetched again.
+    ///
+    /// [`DownloadOptions::max_decoded_bytes`]: crate::DownloadOptions::max_decoded_bytes
+    /// [`DownloadOptions::max_expansion`]: crate::DownloadOptions::max_expansion
+    #[error("its gzip body {reason}")]
+    GzipBound {
+        /// Which bound it passed, and how to raise it.
+        reason: String,
+    },
     /// The server sent the body with a `Content-Encoding` this downloader cannot decode.
     #[error("the body has Content-Encoding `{0}`, which this downloader cannot decode")]
     UnsupportedEncoding(String),

@@ -41,6 +41,16 @@ pub struct DownloadOptions {
     /// ([`FileError::TooManyFiles`](crate::FileError::TooManyFiles)) and the download is
     /// incomplete. Raise it for a larger tileset.
     pub max_files: u64,
+    /// The most bytes a file sent gzip-encoded (`Content-Encoding: gzip`) may decode to.
+    /// Default 1 GiB, larger than any tile seen. Past it the file fails
+    /// ([`FileError::GzipBound`](crate::FileError::GzipBound)), is not kept, and is not fetched
+    /// again. A body sent as is needs no bound: its bytes are the ones received.
+    pub max_decoded_bytes: u64,
+    /// How many times its own size a gzip body may decode to, once past its first MiB.
+    /// Default 100: tiles and JSON compress five to twenty times, while a decompression
+    /// bomb expands a thousandfold. Past it the file fails as for
+    /// [`max_decoded_bytes`](Self::max_decoded_bytes).
+    pub max_expansion: u64,
 }
 
 impl Default for DownloadOptions {
@@ -59,6 +69,8 @@ impl Default for DownloadOptions {
             idle_timeout: Duration::from_secs(60),
             max_resigns: 5,
             max_files: 1_000_000,
+            max_decoded_bytes: 1 << 30,
+            max_expansion: 100,
         }
     }
 }
@@ -75,7 +87,8 @@ pub struct Progress {
     pub files_skipped: u64,
     /// Bytes of finished files plus bytes received for files in flight.
     pub bytes_done: u64,
-    /// Bytes received over the network in this run, excluding failed attempts.
+    /// Bytes received over the network in this run, as sent (gzip bodies before decoding),
+    /// excluding failed attempts.
     pub bytes_downloaded: u64,
     /// Retries so far.
     pub retries: u64,
@@ -103,7 +116,8 @@ pub struct DownloadSummary {
     pub bytes: u64,
     /// Of `files`, those fetched in this run.
     pub downloaded_files: u64,
-    /// Bytes fetched in this run.
+    /// Bytes received over the network for the files fetched in this run, as sent (gzip
+    /// bodies before decoding).
     pub downloaded_bytes: u64,
     /// Of `files`, those already complete on disk and not fetched again.
     pub skipped: u64,

@@ -37,6 +37,8 @@ pub(crate) struct Scheduler {
     max_files: u64,
     /// References of the file being followed that the bound left unclaimed.
     over_bound: u64,
+    /// Bytes received over the network for the files fetched, as sent.
+    downloaded_bytes: u64,
     concurrency: usize,
     in_flight: usize,
     claims: Claims,
@@ -97,6 +99,7 @@ impl Scheduler {
             max_resigns: options.max_resigns,
             max_files: options.max_files,
             over_bound: 0,
+            downloaded_bytes: 0,
             concurrency: options.concurrency.max(1),
             in_flight: 0,
             claims,
@@ -141,6 +144,9 @@ impl Scheduler {
         if started.generation == self.generation && !fetched.skipped {
             // The current signature works: a later refusal may ask for fresh ones again.
             self.resigns_in_a_row = 0;
+        }
+        if !fetched.skipped {
+            self.downloaded_bytes += fetched.received;
         }
         let path = started.file.path();
         for reference in std::mem::take(&mut fetched.references) {
@@ -317,10 +323,8 @@ impl Scheduler {
         let done = self.done;
         let files = done.len() as u64;
         let bytes = done.iter().map(|(_, r, _)| r.size).sum();
-        let (downloaded_files, downloaded_bytes) = done
-            .iter()
-            .filter(|(_, _, skipped)| !skipped)
-            .fold((0, 0), |(n, b), (_, r, _)| (n + 1, b + r.size));
+        let downloaded_files = done.iter().filter(|(_, _, skipped)| !skipped).count() as u64;
+        let downloaded_bytes = self.downloaded_bytes;
         let dirs: HashSet<PathBuf> = done
             .iter()
             .filter_map(|(path, _, _)| TilePath::parse(path))

@@ -28,6 +28,8 @@ pub(crate) struct Fetched {
     pub(crate) entry: ManifestEntry,
     /// Whether it was found complete on disk rather than fetched.
     pub(crate) skipped: bool,
+    /// Bytes received over the network for it, as sent (gzip before decoding).
+    pub(crate) received: u64,
     /// The files it names, not yet resolved.
     pub(crate) references: Vec<Reference>,
     /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
@@ -53,16 +55,19 @@ impl FileTransfer {
             return Ok(Fetched {
                 entry,
                 skipped: true,
+                received: 0,
                 references,
                 problems,
             });
         }
-        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
+        let arrived = self.fetcher.fetch_with_retries(file, kind).await?;
         progress.send_modify(|p| p.files_done += 1);
-        let (references, problems) = self.classify_references(file.path(), kind, read);
+        let (references, problems) =
+            self.classify_references(file.path(), kind, arrived.references);
         Ok(Fetched {
-            entry,
+            entry: arrived.entry,
             skipped: false,
+            received: arrived.received,
             references,
             problems,
         })

@@ -5,6 +5,7 @@
 
 mod content;
 mod directory;
+mod encoded;
 mod names;
 mod server;
 mod signatures;

@@ -20,10 +20,13 @@ use tiles3d::TilePath;
 use tiles3d::content;
 use tiles3d::walk::{self, FileKind, WalkError, Walked};
 
+use self::gunzip::Gunzip;
+pub(crate) use self::gunzip::GzipBound;
 #[cfg(test)]
 use self::sink::{GLB_HEAD, HEAD};
 use self::sink::{Head, STREAM_BUFFER, Sink};
 
+mod gunzip;
 mod sink;
 
 /// What a downloaded file names (`None` for a file that names nothing), as read from disk.
@@ -58,6 +61,8 @@ pub(crate) struct FileWriter {
     pub(crate) resume_from: u64,
     /// Whether the body is gzip-encoded and is decoded on the way to disk.
     pub(crate) gzip: bool,
+    /// How far a gzip body may decode.
+    pub(crate) gzip_bound: GzipBound,
     pub(crate) fsync: bool,
     pub(crate) journal: Arc<Mutex<Journal>>,
     pub(crate) created_dirs: Arc<CreatedDirs>,
@@ -102,10 +107,12 @@ enum Staging {
     Unnamed(crate::store::unnamed::Unnamed),
 }
 
-/// Why a writer failed: the disk, or the content.
+/// Why a writer failed: the disk, the content, or a bound the content passed.
 pub(crate) enum WriteFailure {
     Io(std::io::Error),
     Content(FileError),
+    /// Another attempt would pass it again.
+    Bound(FileError),
 }
 
 impl From<std::io::Error> for WriteFailure {
@@ -123,16 +130,16 @@ impl FileWriter {
         self.ensure_parent()?;
         let sink = self.open(STREAM_BUFFER)?;
         let finished = if self.gzip {
-            let mut decoder = flate2::write::MultiGzDecoder::new(sink);
-            let complete = Self::pump(&mut pieces, &mut decoder)?;
+            let mut gunzip = Gunzip::new(sink, self.gzip_bound);
+            let complete = Self::pump(&mut pieces, |chunk| gunzip.feed(chunk))?;
             if !complete {
                 // A cut gzip stream cannot be resumed: the next attempt starts afresh.
                 return Ok(Written::Partial { len: 0 });
             }
-            finish_gzip(decoder)?
+            gunzip.finish()?
         } else {
             let mut sink = sink;
-            if !Self::pump(&mut pieces, &mut sink)? {
+            if !Self::pump(&mut pieces, |chunk| Ok(sink.write_all(chunk)?))? {
                 sink.flush()?;
                 return Ok(Written::Partial { len: sink.size });
             }
@@ -188,11 +195,11 @@ impl FileWriter {
             }
             return Ok(sink);
         }
-        let mut decoder = flate2::write::MultiGzDecoder::new(sink);
+        let mut gunzip = Gunzip::new(sink, self.gzip_bound);
         for chunk in body {
-            decoder.write_all(chunk).map_err(decoding_failure)?;
+            gunzip.feed(chunk)?;
         }
-        finish_gzip(decoder)
+        gunzip.finish()
     }
 
     /// The write buffer for a body already in memory: none, as its chunks are written straight
@@ -263,14 +270,14 @@ impl FileWriter {
         ))
     }
 
-    /// Writes chunks into `out` until `Complete` (true) or the sender goes away (false).
+    /// Hands chunks to `out` until `Complete` (true) or the sender goes away (false).
     fn pump(
         pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
-        out: &mut impl Write,
+        mut out: impl FnMut(&[u8]) -> Result<(), WriteFailure>,
     ) -> Result<bool, WriteFailure> {
         loop {
             match pieces.blocking_recv() {
-                Some(Piece::Chunk(chunk)) => out.write_all(&chunk).map_err(decoding_failure)?,
+                Some(Piece::Chunk(chunk)) => out(&chunk)?,
                 Some(Piece::Complete) => return Ok(true),
                 None => return Ok(false),
             }
@@ -338,29 +345,6 @@ impl FileWriter {
         }
         Ok(Written::Done(entry, references))
     }
-}
-
-/// A gzip stream that is not one.
-fn corrupt_gzip(error: std::io::Error) -> WriteFailure {
-    WriteFailure::Content(FileError::Corrupt {
-        kind: "gzip stream",
-        reason: error.to_string(),
-    })
-}
-
-/// A failed write through a gzip decoder (or the plain file behind it): the decoder reports
-/// bad input as `InvalidInput`/`InvalidData`, the disk anything else.
-fn decoding_failure(error: std::io::Error) -> WriteFailure {
-    match error.kind() {
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => corrupt_gzip(error),
-        _ => WriteFailure::Io(error),
-    }
-}
-
-/// Ends a gzip stream whose input is all written: a stream cut short is corrupt.
-fn finish_gzip(mut decoder: flate2::write::MultiGzDecoder<Sink>) -> Result<Sink, WriteFailure> {
-    decoder.try_finish().map_err(corrupt_gzip)?;
-    decoder.finish().map_err(corrupt_gzip)
 }
 
 /// What a file complete on disk names, read as `kind` (`None` for a file that names nothing),

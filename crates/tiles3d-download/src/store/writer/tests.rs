@@ -28,6 +28,10 @@ fn a_part_file_shorter_than_the_resume_point_is_refused_not_padded() {
         kind: FileKind::Leaf,
         resume_from: 10,
         gzip: false,
+        gzip_bound: GzipBound {
+            max_decoded_bytes: u64::MAX,
+            max_expansion: u64::MAX,
+        },
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
@@ -70,6 +74,10 @@ fn writer_of(path: &str, kind: FileKind) -> (tempfile::TempDir, FileWriter) {
         kind,
         resume_from: 0,
         gzip: false,
+        gzip_bound: GzipBound {
+            max_decoded_bytes: u64::MAX,
+            max_expansion: u64::MAX,
+        },
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
