@@ -16,7 +16,9 @@ pub struct DownloadOptions {
     /// Retries of each file. Default: the crate's [`RetryOptions`] with 6 attempts, a 250 ms
     /// first backoff and a 10-minute budget per file, because a file is a cheap, idempotent GET
     /// and one lost file makes the whole tileset incomplete. A broken transfer is continued
-    /// with a `Range` request, not started again.
+    /// with a `Range` request, not started again. A body that arrived whole but fails its
+    /// structure check is fetched once more at most, whatever this allows: a captive portal
+    /// may be in the way once, but no back-off changes what the server has.
     pub retry: RetryOptions,
     /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
     /// local read is much cheaper than a fetch, and it catches files changed since.

@@ -24,7 +24,16 @@ pub fn check_head(
     head: &[u8],
     size: u64,
 ) -> Result<(), ContentError> {
-    check_structure(kind, head, size)?;
+    // A JSON file may start with a byte order mark, which readers skip.
+    let json = matches!(
+        kind,
+        FileKind::Tileset | FileKind::Gltf | FileKind::Subtree(_)
+    );
+    let structure = match head.strip_prefix(crate::walk::bom::BOM) {
+        Some(rest) if json => rest,
+        _ => head,
+    };
+    check_structure(kind, structure, size)?;
     match path.extension().as_deref().and_then(tile_format_magic) {
         Some(magic) => check_tile_format(magic, head, size),
         None => Ok(()),

@@ -19,6 +19,9 @@ use crate::url::TileFile;
 use http_policy::retry::{ClassifyRetry, Verdict};
 use tiles3d::walk::FileKind;
 
+/// Fetches of a file that arrived whole but failed its check, before it fails for good.
+const MALFORMED_FETCHES: u32 = 1;
+
 /// A file that arrived: its record, what it names, and the bytes received for it.
 pub(crate) struct Arrived {
     pub(crate) entry: ManifestEntry,
@@ -64,6 +67,8 @@ pub(super) struct Part {
     resumable: bool,
     /// The size the server announced for the whole file.
     total: Option<u64>,
+    /// Attempts whose body arrived whole but failed its check.
+    malformed: u32,
 }
 
 impl Part {
@@ -75,6 +80,7 @@ impl Part {
             validator: None,
             resumable: false,
             total: None,
+            malformed: 0,
         }
     }
 }
@@ -215,10 +221,18 @@ impl Fetcher {
                 self.progress.send_modify(uncount);
                 Err(AttemptError::Fatal(FileError::Write(error.to_string())))
             }
-            (_, Err(WriteFailure::Content(error))) => {
+            (checked, Err(WriteFailure::Content(error))) => {
                 self.progress.send_modify(uncount);
                 // Content that fails its check is fetched again from the start.
                 part.resumable = false;
+                if checked.is_ok() {
+                    // It arrived whole: once more for a page that was in the way (a captive
+                    // portal), then it is what the server has, and no back-off changes that.
+                    part.malformed += 1;
+                    if part.malformed > MALFORMED_FETCHES {
+                        return Err(AttemptError::Fatal(error));
+                    }
+                }
                 Err(AttemptError::retry(error, "content failed its check"))
             }
             (checked, Ok(Written::Partial { len })) => {

@@ -25,7 +25,8 @@ impl Fetcher {
     ///
     /// The retries are the crate's one loop ([`retry::run`]) with the blob classifier: what
     /// an attempt found retryable (a transient status, a broken or stalled transfer, content
-    /// that failed its check) comes back as a verdict, and the strategy decides when.
+    /// that failed its check, though only once when it arrived whole) comes back as a verdict,
+    /// and the strategy decides when.
     pub(crate) async fn fetch_with_retries(
         &self,
         file: &TileFile,

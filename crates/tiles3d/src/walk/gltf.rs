@@ -235,7 +235,8 @@ pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
             "binary glTF truncated in its JSON chunk".to_owned(),
         ));
     }
-    gltf_uris(serde_json::Deserializer::from_slice(&json))
+    let json = json.strip_prefix(super::bom::BOM).unwrap_or(&json);
+    gltf_uris(serde_json::Deserializer::from_slice(json))
 }
 
 /// Keeps the first of each URI.

@@ -13,6 +13,7 @@ use std::io::Read;
 use crate::TilePath;
 use crate::implicit;
 
+pub(crate) mod bom;
 mod checked;
 mod gltf;
 mod tileset;
@@ -40,13 +41,15 @@ pub fn read_at_most(
         problems: Vec::new(),
     };
     match kind {
-        FileKind::Tileset => tileset_references(path, reader),
+        FileKind::Tileset => tileset_references(path, bom::skip(reader)?),
         FileKind::Gltf => Ok(plain(gltf_uris(serde_json::Deserializer::from_reader(
-            reader,
+            bom::skip(reader)?,
         ))?)),
         FileKind::Glb => Ok(plain(glb_uris(reader)?)),
         FileKind::Leaf => Ok(Walked::default()),
-        FileKind::Subtree(context) => implicit::read_subtree(context, path, reader, max_files),
+        FileKind::Subtree(context) => {
+            implicit::read_subtree(context, path, bom::skip(reader)?, max_files)
+        }
         FileKind::SubtreeBuffer(pending) => {
             implicit::read_subtree_buffer(pending, path, reader, max_files)
         }

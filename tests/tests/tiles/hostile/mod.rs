@@ -6,6 +6,7 @@
 mod content;
 mod directory;
 mod encoded;
+mod malformed;
 mod names;
 mod server;
 mod signatures;

@@ -124,11 +124,18 @@ impl From<std::io::Error> for WriteFailure {
 impl FileWriter {
     /// Writes the pieces until `Complete` (or until the sender goes away: `Partial`).
     pub(crate) fn write(
-        self,
+        mut self,
         mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     ) -> Result<Written, WriteFailure> {
         self.ensure_parent()?;
+        let first = pieces.blocking_recv();
+        if let Some(Piece::Chunk(chunk)) = &first {
+            self.sniff_gzip(std::slice::from_ref(chunk));
+        }
         let sink = self.open(STREAM_BUFFER)?;
+        let mut pieces = first
+            .into_iter()
+            .chain(std::iter::from_fn(|| pieces.blocking_recv()));
         let finished = if self.gzip {
             let mut gunzip = Gunzip::new(sink, self.gzip_bound);
             let complete = Self::pump(&mut pieces, |chunk| gunzip.feed(chunk))?;
@@ -152,8 +159,9 @@ impl FileWriter {
     /// start goes into an unnamed file linked into place once complete (see `unnamed`);
     /// elsewhere, where the file system cannot, and for the rest of a part file, it goes
     /// through the part file.
-    pub(crate) fn write_whole(self, body: Vec<bytes::Bytes>) -> Result<Written, WriteFailure> {
+    pub(crate) fn write_whole(mut self, body: Vec<bytes::Bytes>) -> Result<Written, WriteFailure> {
         self.ensure_parent()?;
+        self.sniff_gzip(&body);
         #[cfg(target_os = "linux")]
         if self.resume_from == 0 && !self.created_dirs.no_unnamed_files.load(Ordering::Relaxed) {
             match crate::store::unnamed::create(&self.dir, &self.path.parent_relative()) {
@@ -185,6 +193,30 @@ impl FileWriter {
         let sink = self.open(self.whole_body_buffer())?;
         let sink = self.fill(sink, &body)?;
         self.commit(sink, Staging::Part)
+    }
+
+    /// Decodes a JSON file (tileset, glTF, subtree) whose body starts with the gzip magic,
+    /// as a blob store serves a file uploaded gzipped without `Content-Encoding`: no JSON
+    /// or binary subtree starts with those bytes, so nothing valid is lost.
+    fn sniff_gzip(&mut self, body: &[bytes::Bytes]) {
+        const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+        let json = matches!(
+            self.kind,
+            FileKind::Tileset | FileKind::Gltf | FileKind::Subtree(_)
+        );
+        if !json || self.gzip || self.resume_from > 0 {
+            return;
+        }
+        let head: Vec<u8> = body
+            .iter()
+            .flat_map(|c| c.iter())
+            .take(2)
+            .copied()
+            .collect();
+        if head == GZIP_MAGIC {
+            tracing::debug!(path = %self.path, "gzip magic without Content-Encoding; decoding");
+            self.gzip = true;
+        }
     }
 
     /// Writes all of `body`, chunk after chunk, into `sink`, decoding it when it is gzipped.
@@ -272,11 +304,11 @@ impl FileWriter {
 
     /// Hands chunks to `out` until `Complete` (true) or the sender goes away (false).
     fn pump(
-        pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
+        pieces: &mut impl Iterator<Item = Piece>,
         mut out: impl FnMut(&[u8]) -> Result<(), WriteFailure>,
     ) -> Result<bool, WriteFailure> {
         loop {
-            match pieces.blocking_recv() {
+            match pieces.next() {
                 Some(Piece::Chunk(chunk)) => out(&chunk)?,
                 Some(Piece::Complete) => return Ok(true),
                 None => return Ok(false),
