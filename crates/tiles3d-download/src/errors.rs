@@ -101,6 +101,17 @@ pub enum FileError {
         /// The bound.
         max_files: u64,
     },
+    /// The file's JSON nests deeper than
+    /// [`DownloadOptions::max_json_depth`](crate::DownloadOptions::max_json_depth), so what it
+    /// names was not read.
+    #[error(
+        "its JSON nests deeper than {limit} arrays and objects; raise \
+         DownloadOptions::max_json_depth to read it"
+    )]
+    TooDeep {
+        /// The bound.
+        limit: u32,
+    },
     /// The file names files in a way the walk cannot interpret (an unknown template variable,
     /// a malformed implicit tiling or subtree, a subtree as a `data:` URI), so they were not
     /// fetched.

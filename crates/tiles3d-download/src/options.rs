@@ -53,6 +53,12 @@ pub struct DownloadOptions {
     /// bomb expands a thousandfold. Past it the file fails as for
     /// [`max_decoded_bytes`](Self::max_decoded_bytes).
     pub max_expansion: u64,
+    /// The deepest nesting of JSON arrays and objects read in a tileset. Default 1,000: a tile
+    /// nests two (itself and its `children`), so 500 levels of tiles, far past real tilesets.
+    /// Within it any depth is read, the parse's stack growing on the heap; past it the file
+    /// fails ([`FileError::TooDeep`](crate::FileError::TooDeep)) and what it names is not
+    /// followed. Raise it for a deeper tileset.
+    pub max_json_depth: u32,
 }
 
 impl Default for DownloadOptions {
@@ -73,6 +79,7 @@ impl Default for DownloadOptions {
             max_files: 1_000_000,
             max_decoded_bytes: 1 << 30,
             max_expansion: 100,
+            max_json_depth: 1_000,
         }
     }
 }

@@ -118,6 +118,12 @@ pub enum WalkError {
         /// Why.
         reason: String,
     },
+    /// The file's JSON nests arrays and objects deeper than the reader was allowed to read.
+    #[error("JSON nested deeper than {limit} arrays and objects")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        limit: u32,
+    },
     /// The file names more files than the reader was allowed to list; none were listed.
     #[error("`{uri}` names {named} files, more than the {limit} allowed")]
     TooManyFiles {

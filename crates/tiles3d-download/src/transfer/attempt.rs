@@ -121,7 +121,7 @@ impl Fetcher {
             fsync: self.options.fsync,
             journal: self.journal.clone(),
             created_dirs: self.created_dirs.clone(),
-            max_files: self.room_for_files(),
+            limits: self.read_limits(),
         });
         let received = self.receive(&mut response, &mut body).await;
         let counted = body.received();

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::Dir;
+use tiles3d::walk::ReadLimits;
 use tokio::sync::watch;
 
 use crate::options::{DownloadOptions, Progress};
@@ -25,9 +26,13 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    /// How many more files the download may name: what a file read now may list.
-    pub(crate) fn room_for_files(&self) -> u64 {
+    /// What reading a file may cost now: the files it may list are those the download may
+    /// still name.
+    pub(crate) fn read_limits(&self) -> ReadLimits {
         let known = self.progress.borrow().files_total_known;
-        self.options.max_files.saturating_sub(known)
+        ReadLimits {
+            max_files: self.options.max_files.saturating_sub(known),
+            max_json_depth: self.options.max_json_depth,
+        }
     }
 }

@@ -82,7 +82,7 @@ impl FileTransfer {
         let known = *self.known.get(path.as_str())?;
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
-        let max_files = self.fetcher.room_for_files();
+        let limits = self.fetcher.read_limits();
         let (path, kind) = (path.clone(), kind.clone());
         tokio::task::spawn_blocking(move || {
             let size = dir.metadata(path.relative()).ok()?.len();
@@ -94,7 +94,7 @@ impl FileTransfer {
             }
             Some((
                 known.entry(path.as_str()),
-                references_on_disk(&dir, &path, &kind, max_files),
+                references_on_disk(&dir, &path, &kind, limits),
             ))
         })
         .await
@@ -130,6 +130,9 @@ impl FileTransfer {
                 }),
                 _,
             ) => (references, problems.into_iter().map(unsupported).collect()),
+            (Err(WalkError::TooDeep { limit }), _) => {
+                (Vec::new(), vec![FileError::TooDeep { limit }])
+            }
             (Err(WalkError::TooManyFiles { named, .. }), _) => (
                 Vec::new(),
                 vec![FileError::TooManyFiles {

@@ -15,6 +15,7 @@ use crate::implicit;
 
 pub(crate) mod bom;
 mod checked;
+mod depth;
 mod gltf;
 mod tileset;
 
@@ -22,26 +23,52 @@ pub use crate::reference::{FileKind, Reference, WalkError, Walked};
 pub use gltf::{glb_uris, gltf_uris};
 pub use tileset::tileset_references;
 
-/// What the file at `path`, of the given kind, names.
+/// What the file at `path`, of the given kind, names, within [`ReadLimits::default`].
 pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
-    read_at_most(kind, path, reader, u64::MAX)
+    read_within(kind, path, reader, ReadLimits::default())
 }
 
-/// What the file at `path`, of the given kind, names; a subtree naming more than `max_files`
-/// files is a [`WalkError::TooManyFiles`], found by counting before any is listed, so a
-/// caller bounding a whole download never holds more than its bound.
-pub fn read_at_most(
+/// What reading one file may cost: bounds a reader meets long before its memory or stack
+/// is at risk, whatever the file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// The most files a subtree may name; past it the subtree is a
+    /// [`WalkError::TooManyFiles`], found by counting before any is listed, so a caller
+    /// bounding a whole download never holds more than its bound. Default: no bound but the
+    /// one every subtree has (2^20 files).
+    pub max_files: u64,
+    /// The deepest nesting of arrays and objects read in a tileset JSON; past it the file is
+    /// a [`WalkError::TooDeep`]. A tile nests two (itself and its `children`), so the
+    /// default, 1,000, allows 500 levels of tiles, far past real tilesets (tens of levels),
+    /// with the parse's stack growing on the heap as it needs.
+    pub max_json_depth: u32,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_files: u64::MAX,
+            max_json_depth: 1_000,
+        }
+    }
+}
+
+/// What the file at `path`, of the given kind, names, within `limits`.
+pub fn read_within(
     kind: &FileKind,
     path: &TilePath,
     reader: impl Read,
-    max_files: u64,
+    limits: ReadLimits,
 ) -> Result<Walked, WalkError> {
     let plain = |uris: Vec<String>| Walked {
         references: uris.into_iter().map(Reference::plain).collect(),
         problems: Vec::new(),
     };
+    let max_files = limits.max_files;
     match kind {
-        FileKind::Tileset => tileset_references(path, bom::skip(reader)?),
+        FileKind::Tileset => {
+            tileset::references_within(path, bom::skip(reader)?, limits.max_json_depth)
+        }
         FileKind::Gltf => Ok(plain(gltf_uris(serde_json::Deserializer::from_reader(
             bom::skip(reader)?,
         ))?)),

@@ -11,6 +11,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::checked::{Checked, drain_map, drain_seq, ignore_other_types, seed_of_visitor};
+use super::depth::DepthGuard;
 use crate::TilePath;
 use crate::implicit::ImplicitTiling;
 use crate::reference::{Reference, WalkError, Walked};
@@ -22,15 +23,37 @@ use crate::reference::{Reference, WalkError, Walked};
 ///
 /// The JSON is streamed: only the URIs and the small objects around them are kept, so memory
 /// follows the URIs, not the document.
+///
+/// JSON nested deeper than [`ReadLimits::default`](super::ReadLimits)'s `max_json_depth` is a
+/// [`WalkError::TooDeep`].
 pub fn tileset_references(path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
+    references_within(path, reader, super::ReadLimits::default().max_json_depth)
+}
+
+/// [`tileset_references`] with JSON nested at most `max_depth` deep. Within it any depth is
+/// read: serde_json's own limit (128, which 64 levels of tiles reach) is off, and the parse's
+/// stack grows on the heap, so a small thread stack does not overflow either.
+pub(super) fn references_within(
+    path: &TilePath,
+    reader: impl Read,
+    max_depth: u32,
+) -> Result<Walked, WalkError> {
+    let mut guard = DepthGuard::new(reader, max_depth);
     let mut found = Found::default();
-    TilesetSeed {
-        path,
-        found: &mut found,
+    let parsed = {
+        let mut de = serde_json::Deserializer::from_reader(&mut guard);
+        de.disable_recursion_limit();
+        TilesetSeed {
+            path,
+            found: &mut found,
+        }
+        .deserialize(serde_stacker::Deserializer::new(&mut de))
+        .and_then(|()| de.end())
+    };
+    if guard.exceeded {
+        return Err(WalkError::TooDeep { limit: max_depth });
     }
-    .deserialize(&mut de)?;
-    de.end()?;
+    parsed?;
     if !found.root {
         return Err(WalkError::Shape(
             "not a 3D Tiles tileset: no `root` tile".to_owned(),

@@ -18,7 +18,7 @@ use crate::store::checksum::Checksum;
 use crate::store::manifest::{Journal, ManifestEntry};
 use tiles3d::TilePath;
 use tiles3d::content;
-use tiles3d::walk::{self, FileKind, WalkError, Walked};
+use tiles3d::walk::{self, FileKind, ReadLimits, WalkError, Walked};
 
 use self::gunzip::Gunzip;
 pub(crate) use self::gunzip::GzipBound;
@@ -66,8 +66,8 @@ pub(crate) struct FileWriter {
     pub(crate) fsync: bool,
     pub(crate) journal: Arc<Mutex<Journal>>,
     pub(crate) created_dirs: Arc<CreatedDirs>,
-    /// The most files reading it may name: what the download's bound leaves.
-    pub(crate) max_files: u64,
+    /// What reading it may cost: the files it may name are what the download's bound leaves.
+    pub(crate) limits: ReadLimits,
 }
 
 /// The directories a download has created: each is created once, not once per file (creating
@@ -335,11 +335,11 @@ impl FileWriter {
         content::check_head(kind, &self.path, &head.bytes, size)
             .map_err(|e| WriteFailure::Content(e.into()))?;
         let references = kind.names_files().then(|| match head.glb_json() {
-            Some(json) => walk::read_at_most(kind, &self.path, json, self.max_files),
+            Some(json) => walk::read_within(kind, &self.path, json, self.limits),
             None => {
                 file.seek(SeekFrom::Start(0))?;
                 let reader = std::io::BufReader::new(&file);
-                walk::read_at_most(kind, &self.path, reader, self.max_files)
+                walk::read_within(kind, &self.path, reader, self.limits)
             }
         });
         // A JSON file that does not parse is a broken transfer or someone else's page; a
@@ -380,17 +380,17 @@ impl FileWriter {
 }
 
 /// What a file complete on disk names, read as `kind` (`None` for a file that names nothing),
-/// at most `max_files` files.
+/// within `limits`.
 pub(crate) fn references_on_disk(
     dir: &Dir,
     path: &TilePath,
     kind: &FileKind,
-    max_files: u64,
+    limits: ReadLimits,
 ) -> References {
     kind.names_files().then(|| {
         let file = dir.open(path.relative())?;
         let reader = std::io::BufReader::new(file.into_std());
-        walk::read_at_most(kind, path, reader, max_files)
+        walk::read_within(kind, path, reader, limits)
     })
 }
 

@@ -35,7 +35,7 @@ fn a_part_file_shorter_than_the_resume_point_is_refused_not_padded() {
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
-        max_files: u64::MAX,
+        limits: tiles3d::walk::ReadLimits::default(),
     };
     let (pieces, received) = tokio::sync::mpsc::channel(4);
     pieces
@@ -81,7 +81,7 @@ fn writer_of(path: &str, kind: FileKind) -> (tempfile::TempDir, FileWriter) {
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
-        max_files: u64::MAX,
+        limits: tiles3d::walk::ReadLimits::default(),
     };
     (temp, writer)
 }
