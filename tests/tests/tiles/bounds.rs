@@ -15,9 +15,13 @@ fn downloader(dir: &std::path::Path) -> Downloader {
 }
 
 /// A quadtree whose every subtree, about a hundred bytes, says all its tiles and all its
-/// child subtrees are available, down to level 32: each subtree file claims 4^levels more.
-/// The subtree is served at every path down to `served_levels` subtrees deep.
-fn claims_everything(subtree_levels: u32, served_levels: u32) -> HashMap<String, Vec<u8>> {
+/// child subtrees are available, down to `available_levels`: each subtree file claims
+/// 4^levels more. The subtree is served at every path down to `served_levels` subtrees deep.
+fn claims_everything(
+    subtree_levels: u32,
+    available_levels: u32,
+    served_levels: u32,
+) -> HashMap<String, Vec<u8>> {
     let mut files = HashMap::new();
     files.insert(
         "tileset.json".to_owned(),
@@ -30,7 +34,7 @@ fn claims_everything(subtree_levels: u32, served_levels: u32) -> HashMap<String,
                 "implicitTiling": {
                     "subdivisionScheme": "QUADTREE",
                     "subtreeLevels": subtree_levels,
-                    "availableLevels": 32,
+                    "availableLevels": available_levels,
                     "subtrees": {"uri": "s/{level}/{x}/{y}.json"}
                 }
             }
@@ -56,7 +60,7 @@ fn claims_everything(subtree_levels: u32, served_levels: u32) -> HashMap<String,
 
 #[tokio::test]
 async fn a_subtree_claiming_a_million_subtrees_fails_at_once_under_the_default_bound() {
-    let store = BlobStore::start(claims_everything(10, 1)).await;
+    let store = BlobStore::start(claims_everything(10, 32, 1)).await;
     let out = tempfile::tempdir().unwrap();
     let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
@@ -83,9 +87,9 @@ async fn a_subtree_claiming_a_million_subtrees_fails_at_once_under_the_default_b
 
 #[tokio::test]
 async fn subtrees_claiming_more_and_more_stop_at_max_files() {
-    // Each subtree names 16 more; the store serves four levels of them (4,369 files), more
-    // than the bound reaches whichever order they are fetched in.
-    let store = BlobStore::start(claims_everything(2, 4)).await;
+    // Each subtree names 16 more, four levels of them (4,370 files), all served: whichever
+    // order they are fetched in, only the bound stops the download.
+    let store = BlobStore::start(claims_everything(2, 8, 4)).await;
     let out = tempfile::tempdir().unwrap();
     let tileset = TilesetUrl::from_root_href(&store.href()).unwrap();
 
