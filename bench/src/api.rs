@@ -153,6 +153,8 @@ impl Api {
                     i_model_id: LIST_IMODEL.into(),
                     changeset_id: None,
                     export_type: Some(ExportType::X3dTiles),
+                    geometry_options: None,
+                    view_definition_filter: None,
                 })
                 .await
                 .map_err(|e| format!("start-export: {e}"))?;

@@ -2,13 +2,21 @@
 //! it holds, parsing never panics, the entry file it names and every file resolved under it
 //! are portable relative paths (no `..`, no separators or `:` after decoding, no Windows device
 //! names, no trailing dot or space), the root never leaves the URL's host, and a resolved
-//! file's query carries the signature exactly once.
+//! file's query carries the signature exactly once. A refused URI is reported without a
+//! signature planted in its query, and quoted at a bounded length whatever its size.
 
 use tiles3d_download::TilesetUrl;
 
 use super::portable::assert_portable;
 
 const HOST: &str = "tiles.example.com";
+
+/// A signature planted in the query of the URI to resolve.
+const PLANTED: &str = "ZZPLANTEDSIGZZ";
+
+/// The longest a refusal may print (its URI is quoted at 512 characters, its reason names at
+/// most a host or a file name).
+const MAX_REFUSAL_BYTES: usize = 8 * 1024;
 
 /// The input is `<selector byte><path and query after the host>\0<a URI to resolve>`.
 pub fn check(data: &[u8]) {
@@ -43,6 +51,12 @@ pub fn check(data: &[u8]) {
     }
     if uri.is_empty() {
         return;
+    }
+    let planted = format!("{uri}?sig={PLANTED}");
+    if let Err(refused) = tileset.resolve(&planted, tileset.entry()) {
+        let shown = format!("{refused} {refused:?}");
+        assert!(!shown.contains(PLANTED), "{planted:?}: {shown}");
+        assert!(shown.len() <= MAX_REFUSAL_BYTES, "{} bytes", shown.len());
     }
     let Ok(Some(file)) = tileset.resolve(uri, tileset.entry()) else {
         return;

@@ -16,10 +16,16 @@ pub fn check(data: &[u8]) {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    let (kind, name) = match selector % 3 {
-        0 => (FileKind::Tileset, "sub/dir/tileset.json"),
-        1 => (FileKind::Gltf, "sub/dir/tile.gltf"),
-        _ => (FileKind::Glb, "sub/dir/tile.glb"),
+    // The 3D Tiles 1.0 tiles and JSON under another name came later: the selectors from 0xF0
+    // on, which no earlier seed starts with, so those still exercise what they did.
+    let (kind, name) = match selector {
+        0xF0.. if selector % 2 == 0 => (FileKind::Tile, "sub/dir/tile.cmpt"),
+        0xF0.. => (FileKind::Json, "sub/dir/tile.bin"),
+        _ => match selector % 3 {
+            0 => (FileKind::Tileset, "sub/dir/tileset.json"),
+            1 => (FileKind::Gltf, "sub/dir/tile.gltf"),
+            _ => (FileKind::Glb, "sub/dir/tile.glb"),
+        },
     };
     let Ok(uris) = references(kind, bytes) else {
         return;

@@ -49,6 +49,8 @@ fn exported_mesh_href(runtime: &tokio::runtime::Runtime, api: &Api) -> Result<St
                 i_model_id: IMODEL.into(),
                 changeset_id: None,
                 export_type: Some(ExportType::X3dTiles),
+                geometry_options: None,
+                view_definition_filter: None,
             })
             .await
             .map_err(|e| format!("start-export: {e}"))?;

@@ -5,9 +5,19 @@
 //! loses its query string and the value of every known signature parameter is replaced, also
 //! outside URLs. [`redact_url`] shows a parsed URL to people: no query, no credentials in its
 //! authority, no fragment. [`redact_link`] does the same for a link that may not parse.
+//!
+//! It also removes the values of the credentials in use ([`remember_secret`]), and [`quote`]
+//! caps what a message quotes from the network.
+
+mod known;
+
+pub use known::{MIN_SECRET_CHARS, remember_secret};
 
 /// What replaces a secret.
 pub const REDACTED: &str = "REDACTED";
+
+/// How many characters of network text (a URI, an error body's message) a message quotes.
+pub const QUOTE_CHARS: usize = 512;
 
 /// Query parameters that carry a URL signature or credential, lower case: Azure SAS (`sig`),
 /// CloudFront (`Signature`, `Policy`, `Key-Pair-Id`, also as `CloudFront-*` cookies), S3
@@ -58,13 +68,28 @@ fn ends_value(b: u8) -> bool {
 /// (`https://host/path?REDACTED`), and the value of every known signature parameter (Azure
 /// `sig`, CloudFront `Signature`, `Policy` and `Key-Pair-Id`, every `X-Amz-*` and `X-Goog-*`)
 /// is replaced, also outside URLs (a JSON-escaped or percent-encoded URL, a bare query string,
-/// a cookie).
+/// a cookie). The value of every credential in use ([`remember_secret`]) is removed too.
 ///
 /// This is the one redaction of the workspace: every message that carries text from the
 /// network is built through it (or through [`redact_url`] for a URL), so no constructor can
 /// forget it.
 pub fn redact(text: &str) -> String {
-    redact_parameters(&redact_url_queries(text))
+    redact_parameters(&redact_url_queries(&known::remove_known_secrets(text)))
+}
+
+/// Text from the network (a URI a file names, an error body's message) as a message quotes it:
+/// [`redact`]ed, then cut to [`QUOTE_CHARS`] characters with a note of how much was left out, so
+/// a `data:` URI of megabytes or a huge error body is not repeated whole. Redacting first means
+/// the cut can never leave part of a secret behind.
+pub fn quote(text: &str) -> String {
+    let redacted = redact(text);
+    match redacted.char_indices().nth(QUOTE_CHARS) {
+        None => redacted,
+        Some((cut, _)) => {
+            let left_out = redacted[cut..].chars().count();
+            format!("{}... ({left_out} more characters)", &redacted[..cut])
+        }
+    }
 }
 
 /// Cuts the query string off every `scheme://...` URL in `text`, JSON-escaped ones
@@ -147,10 +172,10 @@ pub(crate) fn redact_parameters(text: &str) -> String {
     out
 }
 
-/// A link from a response, for a message: without its query string (and redacted, in case it
-/// is not a URL at all).
+/// A link from a response, for a message: without its query string, and [`quote`]d (redacted,
+/// in case it is not a URL at all, and capped).
 pub fn redact_link(href: &str) -> String {
-    redact(href.split('?').next().unwrap_or_default())
+    quote(href.split('?').next().unwrap_or_default())
 }
 
 /// A URL as text for people: its query replaced by [`REDACTED`], no credentials in its

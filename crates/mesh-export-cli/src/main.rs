@@ -10,6 +10,7 @@ mod exit;
 mod global;
 mod help;
 mod output;
+mod panic_hook;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
+    panic_hook::install();
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -557,6 +557,58 @@ pub mod types {
             Default::default()
         }
     }
+    ///How geometry is tessellated (the production portal's ExportGraphicsOptions; the fields are CesiumJS's `GeometryOptions`). Omitted: the service's defaults.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct GeometryOptions {
+        #[serde(
+            rename = "angleTol",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub angle_tol: ::std::option::Option<f64>,
+        #[serde(
+            rename = "chordTol",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub chord_tol: ::std::option::Option<f64>,
+        #[serde(
+            rename = "decimationTol",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub decimation_tol: ::std::option::Option<f64>,
+        #[serde(
+            rename = "includeLines",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_lines: ::std::option::Option<bool>,
+        #[serde(
+            rename = "maxEdgeLength",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_edge_length: ::std::option::Option<f64>,
+        #[serde(
+            rename = "minBRepFeatureSize",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub min_b_rep_feature_size: ::std::option::Option<f64>,
+        #[serde(
+            rename = "minLineStyleComponentSize",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub min_line_style_component_size: ::std::option::Option<f64>,
+    }
+    impl GeometryOptions {
+        pub fn builder() -> builder::GeometryOptions {
+            Default::default()
+        }
+    }
     ///A hyperlink.
     #[derive(
         ::serde::Deserialize,
@@ -699,12 +751,52 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub export_type: ::std::option::Option<ExportType>,
+        #[serde(
+            rename = "geometryOptions",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub geometry_options: ::std::option::Option<GeometryOptions>,
         ///The iModel to export.
         #[serde(rename = "iModelId")]
         pub i_model_id: ::std::string::String,
+        #[serde(
+            rename = "viewDefinitionFilter",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub view_definition_filter: ::std::option::Option<ViewDefinitionFilter>,
     }
     impl StartExport {
         pub fn builder() -> builder::StartExport {
+            Default::default()
+        }
+    }
+    ///What to leave out of the export (the production portal's viewDefinitionFilter; the fields are CesiumJS's `ViewDefinitionFilter`).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ViewDefinitionFilter {
+        ///Ids of the categories to include.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub categories: ::std::vec::Vec<::std::string::String>,
+        ///Ids of the models to include.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub models: ::std::vec::Vec<::std::string::String>,
+        ///Ids of elements to leave out.
+        #[serde(
+            rename = "neverDrawn",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub never_drawn: ::std::vec::Vec<::std::string::String>,
+    }
+    impl ViewDefinitionFilter {
+        pub fn builder() -> builder::ViewDefinitionFilter {
             Default::default()
         }
     }
@@ -1424,6 +1516,175 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct GeometryOptions {
+            angle_tol: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            chord_tol: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            decimation_tol: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            include_lines: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            max_edge_length: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            min_b_rep_feature_size: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            min_line_style_component_size: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GeometryOptions {
+            fn default() -> Self {
+                Self {
+                    angle_tol: Ok(Default::default()),
+                    chord_tol: Ok(Default::default()),
+                    decimation_tol: Ok(Default::default()),
+                    include_lines: Ok(Default::default()),
+                    max_edge_length: Ok(Default::default()),
+                    min_b_rep_feature_size: Ok(Default::default()),
+                    min_line_style_component_size: Ok(Default::default()),
+                }
+            }
+        }
+        impl GeometryOptions {
+            pub fn angle_tol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.angle_tol = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for angle_tol: {e}")
+                    });
+                self
+            }
+            pub fn chord_tol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chord_tol = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for chord_tol: {e}")
+                    });
+                self
+            }
+            pub fn decimation_tol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.decimation_tol = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for decimation_tol: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn include_lines<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.include_lines = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for include_lines: {e}")
+                    });
+                self
+            }
+            pub fn max_edge_length<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_edge_length = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for max_edge_length: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn min_b_rep_feature_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.min_b_rep_feature_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for min_b_rep_feature_size: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn min_line_style_component_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.min_line_style_component_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for min_line_style_component_size: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GeometryOptions> for super::GeometryOptions {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GeometryOptions,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    angle_tol: value.angle_tol?,
+                    chord_tol: value.chord_tol?,
+                    decimation_tol: value.decimation_tol?,
+                    include_lines: value.include_lines?,
+                    max_edge_length: value.max_edge_length?,
+                    min_b_rep_feature_size: value.min_b_rep_feature_size?,
+                    min_line_style_component_size: value.min_line_style_component_size?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GeometryOptions> for GeometryOptions {
+            fn from(value: super::GeometryOptions) -> Self {
+                Self {
+                    angle_tol: Ok(value.angle_tol),
+                    chord_tol: Ok(value.chord_tol),
+                    decimation_tol: Ok(value.decimation_tol),
+                    include_lines: Ok(value.include_lines),
+                    max_edge_length: Ok(value.max_edge_length),
+                    min_b_rep_feature_size: Ok(value.min_b_rep_feature_size),
+                    min_line_style_component_size: Ok(
+                        value.min_line_style_component_size,
+                    ),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Link {
             href: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -1649,8 +1910,16 @@ pub mod types {
                 ::std::option::Option<super::ExportType>,
                 ::std::string::String,
             >,
+            geometry_options: ::std::result::Result<
+                ::std::option::Option<super::GeometryOptions>,
+                ::std::string::String,
+            >,
             i_model_id: ::std::result::Result<
                 ::std::string::String,
+                ::std::string::String,
+            >,
+            view_definition_filter: ::std::result::Result<
+                ::std::option::Option<super::ViewDefinitionFilter>,
                 ::std::string::String,
             >,
         }
@@ -1659,7 +1928,9 @@ pub mod types {
                 Self {
                     changeset_id: Ok(Default::default()),
                     export_type: Ok(Default::default()),
+                    geometry_options: Ok(Default::default()),
                     i_model_id: Err("no value supplied for i_model_id".to_string()),
+                    view_definition_filter: Ok(Default::default()),
                 }
             }
         }
@@ -1688,6 +1959,22 @@ pub mod types {
                     });
                 self
             }
+            pub fn geometry_options<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::GeometryOptions>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.geometry_options = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for geometry_options: {e}"
+                        )
+                    });
+                self
+            }
             pub fn i_model_id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -1700,6 +1987,22 @@ pub mod types {
                     });
                 self
             }
+            pub fn view_definition_filter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ViewDefinitionFilter>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.view_definition_filter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for view_definition_filter: {e}"
+                        )
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<StartExport> for super::StartExport {
             type Error = super::error::ConversionError;
@@ -1709,7 +2012,9 @@ pub mod types {
                 Ok(Self {
                     changeset_id: value.changeset_id?,
                     export_type: value.export_type?,
+                    geometry_options: value.geometry_options?,
                     i_model_id: value.i_model_id?,
+                    view_definition_filter: value.view_definition_filter?,
                 })
             }
         }
@@ -1718,7 +2023,93 @@ pub mod types {
                 Self {
                     changeset_id: Ok(value.changeset_id),
                     export_type: Ok(value.export_type),
+                    geometry_options: Ok(value.geometry_options),
                     i_model_id: Ok(value.i_model_id),
+                    view_definition_filter: Ok(value.view_definition_filter),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ViewDefinitionFilter {
+            categories: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            models: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            never_drawn: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ViewDefinitionFilter {
+            fn default() -> Self {
+                Self {
+                    categories: Ok(Default::default()),
+                    models: Ok(Default::default()),
+                    never_drawn: Ok(Default::default()),
+                }
+            }
+        }
+        impl ViewDefinitionFilter {
+            pub fn categories<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.categories = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for categories: {e}")
+                    });
+                self
+            }
+            pub fn models<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.models = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for models: {e}")
+                    });
+                self
+            }
+            pub fn never_drawn<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.never_drawn = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for never_drawn: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ViewDefinitionFilter>
+        for super::ViewDefinitionFilter {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ViewDefinitionFilter,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    categories: value.categories?,
+                    models: value.models?,
+                    never_drawn: value.never_drawn?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ViewDefinitionFilter> for ViewDefinitionFilter {
+            fn from(value: super::ViewDefinitionFilter) -> Self {
+                Self {
+                    categories: Ok(value.categories),
+                    models: Ok(value.models),
+                    never_drawn: Ok(value.never_drawn),
                 }
             }
         }

@@ -49,3 +49,38 @@ pub fn b3dm_of(seed: u32, len: usize) -> Vec<u8> {
     out.extend_from_slice(&body);
     out
 }
+
+/// A 3D Tiles 1.0 binary tile: `magic`, version 1, its byte length, then the header `fields`
+/// that follow those and `body`.
+pub fn tile_format(magic: &[u8; 4], fields: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let length = 12 + 4 * fields.len() + body.len();
+    out.extend_from_slice(&(length as u32).to_le_bytes());
+    for field in fields {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A batched 3D model tile around `glb`, with no tables.
+pub fn b3dm_around(glb: &[u8]) -> Vec<u8> {
+    tile_format(b"b3dm", &[0, 0, 0, 0], glb)
+}
+
+/// An instanced 3D model tile whose glTF field is `gltf`: with `embedded` a binary glTF
+/// (`gltfFormat` 1), else the bytes of a URI as written, padding included (`gltfFormat` 0).
+pub fn i3dm_with(gltf: &[u8], embedded: bool) -> Vec<u8> {
+    let table = br#"{"INSTANCES_LENGTH":1,"POSITION":{"byteOffset":0}}     "#;
+    let mut body = table.to_vec();
+    body.extend_from_slice(&[0; 12]);
+    body.extend_from_slice(gltf);
+    let fields = [table.len() as u32, 12, 0, 0, u32::from(embedded)];
+    tile_format(b"i3dm", &fields, &body)
+}
+
+/// A composite tile of the `inner` tiles.
+pub fn cmpt(inner: &[Vec<u8>]) -> Vec<u8> {
+    tile_format(b"cmpt", &[inner.len() as u32], &inner.concat())
+}

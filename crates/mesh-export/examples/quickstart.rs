@@ -31,6 +31,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         i_model_id: i_model_id.into(),
         changeset_id: None,
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let export = client.get_or_start_export(request).await?;
     println!("export {} is {}", export.id, export.status.as_str());

@@ -6,15 +6,12 @@ use mesh_export_client::types::{ErrorDetail, ErrorResponse, ExportStatus};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use http_policy::redact::redact;
+use http_policy::redact::quote;
 use http_policy::retry;
 
 use crate::auth::AuthError;
 use crate::cause_chain::cause_chain;
 use crate::headers::CORRELATION_ID;
-
-/// How many characters of an undecodable body an error keeps.
-const BODY_EXCERPT_CHARS: usize = 512;
 
 /// Everything a call to the Mesh Export service can end with, other than success.
 ///
@@ -32,7 +29,8 @@ pub enum Error {
         /// The service's machine-readable code (`ExportNotFound`, `InvalidMeshExportRequest`, ...),
         /// when the body carried one.
         code: Option<String>,
-        /// The service's message, or an excerpt of the body when it was not the documented JSON.
+        /// The service's message (redacted, at most [`QUOTE_CHARS`](http_policy::redact::QUOTE_CHARS)
+        /// characters), or an excerpt of the body when it was not the documented JSON.
         message: String,
         /// What the error is about, when the service says.
         target: Option<String>,
@@ -69,7 +67,7 @@ pub enum Error {
     Decode {
         /// HTTP status of the response.
         status: u16,
-        /// The start of the body, with signed-URL signatures redacted.
+        /// The start of the body, redacted and capped.
         body_excerpt: String,
         /// The `X-Correlation-ID` of the request.
         correlation_id: Option<String>,
@@ -221,17 +219,17 @@ impl Error {
         let e = body.error;
         Error::Service {
             status: status.as_u16(),
-            code: Some(redact(&e.code)),
-            message: redact(&e.message),
-            target: e.target.as_deref().map(redact),
+            code: Some(quote(&e.code)),
+            message: quote(&e.message),
+            target: e.target.as_deref().map(quote),
             details: e
                 .details
                 .into_iter()
                 .flatten()
                 .map(|detail| ErrorDetail {
-                    code: redact(&detail.code),
-                    message: redact(&detail.message),
-                    target: detail.target.as_deref().map(redact),
+                    code: quote(&detail.code),
+                    message: quote(&detail.message),
+                    target: detail.target.as_deref().map(quote),
                 })
                 .collect(),
             correlation_id,
@@ -275,11 +273,10 @@ pub(crate) fn correlation_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The start of a body as text, redacted.
+/// The start of a body as text, redacted before it is cut, so the cut never leaves part of a
+/// secret.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let cut: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
-    redact(&cut)
+    quote(&String::from_utf8_lossy(body))
 }
 
 #[cfg(test)]
@@ -446,6 +443,9 @@ mod tests {
     #[test]
     fn excerpts_are_bounded() {
         let body = vec![b'a'; 10_000];
-        assert_eq!(body_excerpt(&body).len(), BODY_EXCERPT_CHARS);
+        let excerpt = body_excerpt(&body);
+        let kept = http_policy::redact::QUOTE_CHARS;
+        assert!(excerpt.starts_with(&"a".repeat(kept)), "{excerpt}");
+        assert!(excerpt.ends_with(&format!("... ({} more characters)", 10_000 - kept)));
     }
 }

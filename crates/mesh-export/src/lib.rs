@@ -19,7 +19,7 @@
 //!     .client_credentials(ClientCredentials::new("my-client-id", "my-client-secret"))
 //!     .build()?;
 //! let i_model_id = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc";
-//! let request = StartExport { i_model_id: i_model_id.into(), changeset_id: None, export_type: Some(ExportType::X3dTiles) };
+//! let request = StartExport { i_model_id: i_model_id.into(), changeset_id: None, export_type: Some(ExportType::X3dTiles), geometry_options: None, view_definition_filter: None };
 //! let export = client.get_or_start_export(request).await?;
 //! let export = client.wait_for_export(i_model_id, &export.id, WaitOptions::default()).await?;
 //! let tileset = mesh_export::tiles::TilesetUrl::from_export(&export).expect("complete exports link their mesh");

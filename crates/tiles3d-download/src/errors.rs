@@ -1,9 +1,14 @@
-//! Why a file, or a whole download, failed. No message holds a signed URL.
+//! Why a file, or a whole download, failed. No message holds a signed URL, and what a message
+//! quotes of a file or a response (a URI, a template, a parser's complaint) is built through
+//! [`quote`]: redacted and capped. The reader (`tiles3d`) has no redactor and reports what it
+//! read as written; this is the boundary where its texts become messages.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http_policy::redact::quote;
 use tiles3d::TilePath;
+use tiles3d::walk::WalkError;
 
 use crate::options::DownloadSummary;
 use crate::url::{Refused, TilesetUrlError};
@@ -124,12 +129,36 @@ pub enum FileError {
     },
 }
 
+impl FileError {
+    /// A file that names files in a way the walk cannot interpret: `uri` and `reason` quote the
+    /// file, so they are [`quote`]d.
+    pub(crate) fn unsupported(uri: &str, reason: &str) -> Self {
+        FileError::Unsupported {
+            uri: quote(uri),
+            reason: quote(reason),
+        }
+    }
+
+    /// What the walk of the file at `path` could not interpret, as a failure of that file.
+    pub(crate) fn uninterpretable_part(path: &TilePath, error: WalkError) -> Self {
+        match error {
+            WalkError::Unsupported { uri, reason } => FileError::unsupported(&uri, &reason),
+            other => FileError::unsupported(path.as_str(), &other.to_string()),
+        }
+    }
+
+    /// A body that is not what its type says; `reason` may quote the body.
+    pub(crate) fn corrupt(kind: &'static str, reason: &str) -> Self {
+        FileError::Corrupt {
+            kind,
+            reason: quote(reason),
+        }
+    }
+}
+
 impl From<tiles3d::content::ContentError> for FileError {
     fn from(e: tiles3d::content::ContentError) -> Self {
-        FileError::Corrupt {
-            kind: e.kind,
-            reason: e.reason,
-        }
+        FileError::corrupt(e.kind, &e.reason)
     }
 }
 
@@ -198,5 +227,32 @@ fn first_reason(failures: &[FileFailure], refused: &[Refused]) -> String {
         (Some(failure), _) => format!("; first: {failure}"),
         (None, Some(refused)) => format!("; first: {refused}"),
         (None, None) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_walk_cannot_interpret_is_shown_redacted_and_capped() {
+        let path = TilePath::parse("tileset.json").unwrap();
+        let data_uri = format!("data:application/json;base64,{}", "QUFB".repeat(1 << 16));
+        let failures = [
+            WalkError::Unsupported {
+                uri: "s/{level}/{x}/{y}/{w}.subtree?sv=1&sig=SECRET1".to_owned(),
+                reason: format!("unknown variable in s/{{w}}.subtree?sig=SECRET1 and {data_uri}"),
+            },
+            WalkError::Shape(format!("`{data_uri}?sig=SECRET1` is not a string")),
+        ]
+        .map(|walk| FileFailure {
+            path: path.clone(),
+            error: FileError::uninterpretable_part(&path, walk),
+        });
+        for failure in failures {
+            let shown = format!("{failure} {failure:?}");
+            assert!(!shown.contains("SECRET1"), "{shown}");
+            assert!(shown.len() < 4 * 1024, "{} bytes", shown.len());
+        }
     }
 }

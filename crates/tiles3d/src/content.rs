@@ -1,7 +1,6 @@
 //! Whether a file's bytes are what its type promises, from its first bytes and its size: the
 //! check a downloaded file passes before it is kept.
 
-use crate::TilePath;
 use crate::walk::FileKind;
 
 /// A file whose bytes are not what its type promises.
@@ -14,30 +13,22 @@ pub struct ContentError {
     pub reason: String,
 }
 
-/// Checks the first bytes (`head`) of a file of `kind` at `path`, `size` bytes in all: the
-/// structure its kind promises, and for a 3D Tiles 1.0 binary tile (`.b3dm`, `.i3dm`,
-/// `.pnts`, `.cmpt`) its magic, version and length. `head` holds at least the first 64 bytes
-/// of the file, or all of it when it is shorter.
-pub fn check_head(
-    kind: &FileKind,
-    path: &TilePath,
-    head: &[u8],
-    size: u64,
-) -> Result<(), ContentError> {
-    // A JSON file may start with a byte order mark, which readers skip.
+/// Checks the first bytes (`head`) of a file of `kind`, `size` bytes in all: the structure
+/// its kind promises, and for a 3D Tiles 1.0 binary tile (`.b3dm`, `.i3dm`, `.pnts`, `.cmpt`)
+/// one of their magics, version 1 and its own length. `head` holds at least the first 64
+/// bytes of the file, or all of it when it is shorter. The kind is the one the file is read
+/// as: its name's, or the one its first bytes say ([`FileKind::sniffed`]).
+pub fn check_head(kind: &FileKind, head: &[u8], size: u64) -> Result<(), ContentError> {
+    // A JSON file may start with a byte order mark, which its readers skip.
     let json = matches!(
         kind,
-        FileKind::Tileset | FileKind::Gltf | FileKind::Subtree(_)
+        FileKind::Tileset | FileKind::Gltf | FileKind::Json | FileKind::Subtree(_)
     );
     let structure = match head.strip_prefix(crate::walk::bom::BOM) {
         Some(rest) if json => rest,
         _ => head,
     };
-    check_structure(kind, structure, size)?;
-    match path.extension().as_deref().and_then(tile_format_magic) {
-        Some(magic) => check_tile_format(magic, head, size),
-        None => Ok(()),
-    }
+    check_structure(kind, structure, size)
 }
 
 /// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
@@ -82,7 +73,20 @@ fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), Conten
             }
             Ok(())
         }
-        FileKind::Tileset | FileKind::Gltf => {
+        FileKind::Tile => {
+            let magic = head
+                .get(..4)
+                .and_then(|m| std::str::from_utf8(m).ok())
+                .and_then(tile_format_magic);
+            match magic {
+                Some(magic) => check_tile_format(magic, head, size),
+                None => corrupt(
+                    "3D Tiles binary tile",
+                    "none of the magics `b3dm`, `i3dm`, `pnts`, `cmpt`".to_owned(),
+                ),
+            }
+        }
+        FileKind::Tileset | FileKind::Gltf | FileKind::Json => {
             match head.iter().find(|b| !b.is_ascii_whitespace()) {
                 Some(b'{') => Ok(()),
                 Some(_) => corrupt("JSON object", "it does not start with `{`".to_owned()),

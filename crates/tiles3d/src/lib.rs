@@ -5,8 +5,11 @@
 //!
 //! - [`name`] and [`TilePath`]: a file's place under a tileset root as portable names, the
 //!   same on Linux, macOS and Windows (Windows rules apply on every platform).
-//! - [`walk`]: the files a tileset JSON, a glTF or a GLB names ([`walk::read`]), streamed, with
-//!   every value checked as a full parse would check it.
+//! - [`walk`]: the files a tileset JSON, a glTF, a GLB or a 3D Tiles 1.0 tile (`b3dm`, `i3dm`,
+//!   `cmpt`, `pnts`) names ([`walk::read`]), including those glTF and 3D Tiles extensions
+//!   name (the surveyed list is in its docs), streamed, with every value checked as a full
+//!   parse would check it; a file's kind is taken from its first bytes where its name does
+//!   not say or is wrong ([`walk::FileKind::sniffed`]).
 //! - [`implicit`]: implicit tiling (3D Tiles 1.1 and `3DTILES_implicit_tiling`): the tiles,
 //!   contents and child subtrees a subtree file makes available.
 //! - [`content`]: whether a file's first bytes are what its type promises.

@@ -23,7 +23,17 @@ pub enum FileKind {
     Gltf,
     /// A binary glTF (`.glb`), whose JSON chunk may name external buffers and images.
     Glb,
-    /// Anything else (`.b3dm`, `.pnts`, textures, buffers): names nothing further.
+    /// A 3D Tiles 1.0 binary tile (`.b3dm`, `.i3dm`, `.cmpt`, `.pnts`): the glTF a `.b3dm` or
+    /// `.i3dm` embeds may name buffers and images, an `.i3dm` may name its glTF by URI, and a
+    /// `.cmpt` holds tiles of these formats.
+    Tile,
+    /// A JSON object whose name says nothing of it: read as a tileset or a glTF when its keys
+    /// say it is one, and naming nothing otherwise (or when it is not JSON after all).
+    Json,
+    /// A binary subtree (its bytes start with `subt`) named where no implicit tiling gives the
+    /// context it is read in: what it names cannot be known.
+    SubtreeWithoutTiling,
+    /// Anything else (textures, buffers): names nothing further.
     Leaf,
     /// A subtree file of an implicit tileset (binary `.subtree` or JSON), read in its context.
     Subtree(Arc<SubtreeContext>),
@@ -38,7 +48,35 @@ impl FileKind {
             Some("json") => Self::Tileset,
             Some("gltf") => Self::Gltf,
             Some("glb") => Self::Glb,
+            Some("b3dm" | "i3dm" | "cmpt" | "pnts") => Self::Tile,
             _ => Self::Leaf,
+        }
+    }
+
+    /// The kind the first bytes of a file (`head`, at least 64 of them or all the file) say it
+    /// is, where a kind taken from the name may be wrong: the magic of a binary glTF (`glTF`),
+    /// of a 3D Tiles 1.0 tile (`b3dm`, `i3dm`, `cmpt`, `pnts`) or of a binary subtree
+    /// (`subt`), or a JSON object (after any byte order mark) under a name that is not `.json`
+    /// or `.gltf`. A file named in its context (a subtree, a subtree buffer) keeps its kind;
+    /// so does one whose bytes say nothing known, and a page that is not what its name
+    /// promises then fails its check.
+    pub fn sniffed(&self, head: &[u8]) -> Self {
+        if self.has_context() {
+            return self.clone();
+        }
+        match head.get(..4) {
+            Some(b"glTF") => return Self::Glb,
+            Some(b"b3dm" | b"i3dm" | b"cmpt" | b"pnts") => return Self::Tile,
+            Some(b"subt") => return Self::SubtreeWithoutTiling,
+            _ => {}
+        }
+        // A JSON file may start with a byte order mark, which its readers skip.
+        let json = head.strip_prefix(crate::walk::bom::BOM).unwrap_or(head);
+        let json_object = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        match self {
+            Self::Tileset | Self::Gltf => self.clone(),
+            _ if json_object => Self::Json,
+            _ => self.clone(),
         }
     }
 
@@ -85,6 +123,20 @@ impl Reference {
     }
 }
 
+/// What a file turned out to be when it was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Document {
+    /// A 3D Tiles tileset JSON (`asset` and a `root` tile).
+    Tileset,
+    /// A glTF, JSON or binary.
+    Gltf,
+    /// Anything else: a 3D Tiles 1.0 tile, a subtree, a JSON object that is neither of the
+    /// above (a metadata schema), a file that names nothing.
+    #[default]
+    Other,
+}
+
 /// What a file names: the references to follow, and what it names that cannot be followed.
 #[derive(Debug, Default)]
 pub struct Walked {
@@ -94,6 +146,8 @@ pub struct Walked {
     /// variable, a malformed implicit tiling): the download cannot be complete. Each is a
     /// [`WalkError::Unsupported`].
     pub problems: Vec<WalkError>,
+    /// What the file was read as.
+    pub document: Document,
 }
 
 /// Why a file's references could not be read.
@@ -156,7 +210,37 @@ mod tests {
         assert_eq!(kind("a/tileset.JSON"), FileKind::Tileset);
         assert_eq!(kind("m.gltf"), FileKind::Gltf);
         assert_eq!(kind("m.glb"), FileKind::Glb);
-        assert_eq!(kind("m.b3dm"), FileKind::Leaf);
+        assert_eq!(kind("m.b3dm"), FileKind::Tile);
+        assert_eq!(kind("m.I3DM"), FileKind::Tile);
+        assert_eq!(kind("m.cmpt"), FileKind::Tile);
+        assert_eq!(kind("m.pnts"), FileKind::Tile);
+        assert_eq!(kind("t.png"), FileKind::Leaf);
         assert_eq!(kind("noext"), FileKind::Leaf);
+    }
+
+    #[test]
+    fn the_first_bytes_say_what_a_file_is_where_its_name_does_not() {
+        let named = |p: &str| FileKind::of(&TilePath::parse(p).unwrap());
+        for (name, head, expected) in [
+            ("a.bin", &b"glTF\x02\0\0\0"[..], FileKind::Glb),
+            ("a.json", b"glTF\x02\0\0\0", FileKind::Glb),
+            ("a.glb", b"b3dm\x01\0\0\0", FileKind::Tile),
+            ("a", b"i3dm", FileKind::Tile),
+            ("a.dat", b"cmpt", FileKind::Tile),
+            ("a.gltf", b"pnts", FileKind::Tile),
+            ("a.subtree", b"subt", FileKind::SubtreeWithoutTiling),
+            ("a.bin", b"  {\"asset\":{}}", FileKind::Json),
+            ("a.glb", b"{", FileKind::Json),
+            ("a.bin", b"\xEF\xBB\xBF {\"asset\":{}}", FileKind::Json),
+            ("a.bin", b"\xEF\xBB\xBF<html>", FileKind::Leaf),
+            ("a.json", b"{", FileKind::Tileset),
+            ("a.gltf", b"\n{", FileKind::Gltf),
+            ("a.json", b"<html>", FileKind::Tileset),
+            ("a.b3dm", b"<html>", FileKind::Tile),
+            ("a.png", b"\x89PNG", FileKind::Leaf),
+            ("a.bin", b"", FileKind::Leaf),
+        ] {
+            assert_eq!(named(name).sniffed(head), expected, "{name} {head:?}");
+        }
     }
 }

@@ -37,6 +37,8 @@ async fn flow(client: Client, i_model_id: String, dir: PathBuf) -> Result<FlowRe
             i_model_id: i_model_id.clone(),
             changeset_id: None,
             export_type: Some(ExportType::X3dTiles),
+            geometry_options: None,
+            view_definition_filter: None,
         };
         match client.get_or_start_export(request).await {
             Ok(export) => {

@@ -203,6 +203,8 @@ fn a_start_request_serializes_with_the_wire_names() {
         i_model_id: "m".into(),
         changeset_id: Some(String::new()),
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     assert_eq!(
         serde_json::to_value(&body).unwrap(),

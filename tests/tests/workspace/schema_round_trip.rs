@@ -12,8 +12,8 @@ use std::path::Path;
 
 use mesh_export_client::types::{
     ErrorDetail, ErrorResponse, Export, ExportLinks, ExportOrderBy, ExportRequest, ExportResponse,
-    ExportStatsDisplay, ExportStatus, ExportType, ExportsPage, Link, PageLinks, PreferReturn,
-    ServiceError, StartExport,
+    ExportStatsDisplay, ExportStatus, ExportType, ExportsPage, GeometryOptions, Link, PageLinks,
+    PreferReturn, ServiceError, StartExport, ViewDefinitionFilter,
 };
 use schemars::JsonSchema;
 use schemars::r#gen::{SchemaGenerator, SchemaSettings};
@@ -85,11 +85,13 @@ fn rust_schemas() -> BTreeMap<String, Value> {
         ExportStatus,
         ExportType,
         ExportsPage,
+        GeometryOptions,
         Link,
         PageLinks,
         PreferReturn,
         ServiceError,
         StartExport,
+        ViewDefinitionFilter,
     );
     out
 }

@@ -56,3 +56,75 @@ fn links_and_urls_in_messages_lose_their_query() {
     let plain = url::Url::parse("https://h.example/a/b").unwrap();
     assert_eq!(redact_url(&plain), "https://h.example/a/b");
 }
+
+#[test]
+fn the_values_of_credentials_in_use_are_removed_while_they_are_held() {
+    let secret: std::sync::Arc<str> = "Hunter2-client-secret!".into();
+    let echo = "invalid_client (client_secret 'Hunter2-client-secret!' does not match)";
+    assert!(redact(echo).contains("Hunter2"), "not yet known");
+    remember_secret(&secret);
+    let shown = redact(&format!(
+        "{echo} client_secret=Hunter2-client-secret%21&x=1"
+    ));
+    assert!(!shown.contains("Hunter2"), "{shown}");
+    assert!(
+        shown.contains("client_secret 'REDACTED' does not match"),
+        "{shown}"
+    );
+    // Forgotten with its last holder.
+    drop(secret);
+    assert!(redact(echo).contains("Hunter2"));
+}
+
+#[test]
+fn values_too_short_to_be_credentials_are_not_removed() {
+    let short: std::sync::Arc<str> = "a1".into();
+    remember_secret(&short);
+    assert_eq!(redact("a1 b2 a1"), "a1 b2 a1");
+}
+
+#[test]
+fn quotes_are_redacted_then_capped() {
+    let data_uri = format!(
+        "data:application/octet-stream;base64,{}",
+        "A".repeat(4 << 20)
+    );
+    let shown = quote(&data_uri);
+    assert!(shown.len() < QUOTE_CHARS + 64, "{} bytes", shown.len());
+    assert!(shown.ends_with(&format!(
+        "... ({} more characters)",
+        data_uri.len() - QUOTE_CHARS
+    )));
+    let template = "s/{level}/{x}/{y}/{w}.subtree?sv=1&sig=SECRET9";
+    assert_eq!(
+        quote(template),
+        "s/{level}/{x}/{y}/{w}.subtree?sv=1&sig=REDACTED"
+    );
+    // A signature straddling the cut is redacted before the cut, never half shown.
+    let long = format!("{}sig=SECRETSECRETSECRET", "x".repeat(QUOTE_CHARS - 6));
+    assert!(!quote(&long).contains("SECRET"), "{}", quote(&long));
+}
+
+#[test]
+fn a_link_of_a_megabyte_is_shown_capped() {
+    let href = format!(
+        "https://elsewhere.example/{}?sig=SECRET6",
+        "p/".repeat(1 << 19)
+    );
+    let shown = redact_link(&href);
+    assert!(shown.len() < QUOTE_CHARS + 64, "{} bytes", shown.len());
+    assert!(
+        shown.starts_with("https://elsewhere.example/p/p/"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_credential_echoed_json_escaped_is_removed_too() {
+    let secret: std::sync::Arc<str> = r#"Hunter2"quoted\slash/"#.into();
+    remember_secret(&secret);
+    let body = r#"{"message":"client_secret \"Hunter2\"quoted\\slash\/\" rejected"} also Hunter2\"quoted\\slash/"#;
+    let shown = redact(body);
+    assert!(!shown.contains("Hunter2"), "{shown}");
+    drop(secret);
+}

@@ -72,6 +72,8 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         i_model_id: DEMO_IMODEL.into(),
         changeset_id: None,
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let export = client.get_or_start_export(request).await?;
     reporter.note(&format!(

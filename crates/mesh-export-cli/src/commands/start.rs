@@ -36,6 +36,8 @@ pub async fn run(g: &Global, args: StartArgs) -> Result<(), CliError> {
         i_model_id: args.imodel.clone(),
         changeset_id: args.changeset,
         export_type: Some(export_type(&args.export_type)),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let mut export = client.start_export(request).await?;
     if args.wait {

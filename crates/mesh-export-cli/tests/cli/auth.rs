@@ -95,3 +95,53 @@ fn a_share_key_authenticates_as_basic_and_is_never_echoed() {
         .code(3)
         .stderr(predicate::str::contains("sk-wrong-share-key").not());
 }
+
+/// A token endpoint on its own runtime that refuses every request with an OAuth2 error quoting
+/// `secret`, as some endpoints quote what they were sent; returns its token URL.
+fn echoing_token_endpoint(secret: &'static str) -> (String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = runtime.block_on(async {
+        let app = axum::Router::new().fallback(move || async move {
+            let body = serde_json::json!({
+                "error": "invalid_client",
+                "error_description": format!("client_secret '{secret}' does not match"),
+            });
+            (axum::http::StatusCode::BAD_REQUEST, body.to_string())
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    (format!("http://{addr}/connect/token"), runtime)
+}
+
+#[test]
+fn a_client_secret_echoed_by_the_token_endpoint_is_not_printed() {
+    const SECRET: &str = "Hunter2-echoed-to-the-cli";
+    let (token_url, _runtime) = echoing_token_endpoint(SECRET);
+    for json in [false, true] {
+        let mut cmd = bare();
+        if json {
+            cmd.arg("--json");
+        }
+        let output = cmd
+            .args(["--base-url", "http://127.0.0.1:9/mesh-export"])
+            .args(["--token-url", &token_url, "--client-id", "app"])
+            .env("ITWIN_CLIENT_SECRET", SECRET)
+            .env("RUST_LOG", "debug")
+            .arg("list")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("client_secret 'REDACTED'"), "{stderr}");
+        assert!(!stdout.contains(SECRET), "--json {json}: {stdout}");
+        assert!(!stderr.contains(SECRET), "--json {json}: {stderr}");
+    }
+}

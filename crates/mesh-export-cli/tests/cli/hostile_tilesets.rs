@@ -214,3 +214,96 @@ fn an_implicit_template_the_walker_cannot_interpret_exits_7_with_its_reason() {
         serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], false);
 }
+
+/// Implicit tiles whose subtree templates cannot be followed: one with an unknown variable and
+/// a signed query, one named twice with a signed query, one a `data:` URI of a megabyte. Each
+/// is reported, and none of their text reaches stdout, stderr or `manifest.json` raw.
+#[test]
+fn uninterpretable_uris_are_reported_redacted_and_capped_in_every_output() {
+    let implicit = |content: &str, subtrees: &str| {
+        serde_json::json!({
+            "geometricError": 1,
+            "content": {"uri": content},
+            "implicitTiling": {"subdivisionScheme": "QUADTREE", "subtreeLevels": 2,
+                "availableLevels": 2, "subtrees": {"uri": subtrees}}
+        })
+    };
+    let payload = "QUFB".repeat(1 << 18);
+    let tileset = serde_json::to_vec(&serde_json::json!({
+        "asset": {"version": "1.1"},
+        "geometricError": 1,
+        "root": {"geometricError": 1, "children": [
+            implicit("a/{level}/{x}/{y}.glb", "s/{level}/{x}/{y}/{w}.subtree?sv=1&sig=TEMPLATESIGNATURE"),
+            implicit("b/{level}/{x}/{y}.glb", "t/{level}/{x}/{y}.subtree?sv=1&sig=NAMEDTWICESIGNATURE"),
+            implicit("c/{level}/{x}/{y}.glb", "t/{level}/{x}/{y}.subtree?sv=2&sig=NAMEDTWICESIGNATURE"),
+            implicit("d/{level}/{x}/{y}.glb", &format!("data:application/json;base64,{payload}")),
+        ]}
+    }))
+    .unwrap();
+    let server = hostile(vec![("/c/e/tileset.json", tileset)]);
+    let out = tempfile::tempdir().unwrap();
+    let href = format!("http://{}/c/e?sig=1", server.addr);
+
+    let output = bare()
+        .args(["--json", "download", "--href", &href, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(7));
+    let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    for (channel, text) in [
+        (
+            "stdout",
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ),
+        (
+            "stderr",
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ),
+        ("manifest.json", manifest),
+    ] {
+        for secret in ["TEMPLATESIGNATURE", "NAMEDTWICESIGNATURE"] {
+            assert!(!text.contains(secret), "{secret} in {channel}: {text}");
+        }
+        assert!(text.len() < 64 * 1024, "{channel}: {} bytes", text.len());
+    }
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reasons = doc["failed"].to_string();
+    for reported in [
+        "{w}",
+        "named again",
+        "data:application/json;base64,QUFB",
+        "more characters",
+    ] {
+        assert!(reasons.contains(reported), "{reported}: {doc}");
+    }
+}
+
+/// With every log on, nothing the process writes holds the signature of the tileset URL.
+#[test]
+fn trace_logs_of_a_download_hold_no_signature() {
+    let server = hostile(vec![
+        (
+            "/c/e/tileset.json",
+            tileset_naming(&["t.glb", "missing.glb"]),
+        ),
+        ("/c/e/t.glb", glb()),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let href = format!("http://{}/c/e?sv=1&sig=TRACEDSIGNATURE", server.addr);
+
+    let output = bare()
+        .args(["--json", "download", "--href", &href, "--out"])
+        .arg(out.path())
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(7));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRACE"), "logs are on: {stderr}");
+    assert!(!stderr.contains("TRACEDSIGNATURE"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("TRACEDSIGNATURE"), "{stdout}");
+}

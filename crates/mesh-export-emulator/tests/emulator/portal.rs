@@ -124,6 +124,23 @@ async fn start_refusals_use_the_portal_wording() {
 }
 
 #[tokio::test]
+async fn start_accepts_the_optional_body_fields_callers_send() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let api = Api::new(&emulator).await;
+    start(
+        &api,
+        json!({
+            "iModelId": "m",
+            "changesetId": "",
+            "exportType": "3DTiles",
+            "geometryOptions": { "includeLines": true, "chordTol": 0.01 },
+            "viewDefinitionFilter": { "models": ["0x20"], "categories": [], "neverDrawn": [] },
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn without_order_by_the_newest_changeset_comes_first() {
     let emulator = Emulator::builder()
         .export_duration(Duration::from_secs(600))

@@ -165,7 +165,8 @@ impl ClientCredentials {
 }
 
 /// The error of a token fetch that ended with `status`: the OAuth2 error body when it is
-/// one. Its texts are redacted like every other error text.
+/// one. Its texts are quoted like every other network text: redacted (this source's own secret
+/// included, see [`Secret`]) and capped.
 fn token_endpoint_error(status: u16, body: &[u8]) -> AuthError {
     #[derive(Deserialize)]
     struct OAuthError {
@@ -173,7 +174,7 @@ fn token_endpoint_error(status: u16, body: &[u8]) -> AuthError {
         error_description: Option<String>,
     }
     let parsed = serde_json::from_slice::<OAuthError>(body).ok();
-    let redact = |s: String| http_policy::redact::redact(&s);
+    let redact = |s: String| http_policy::redact::quote(&s);
     AuthError::TokenEndpoint {
         status,
         error: parsed.as_ref().and_then(|p| p.error.clone()).map(redact),

@@ -171,7 +171,7 @@ impl Client {
                                     message: export
                                         .error
                                         .as_deref()
-                                        .map(http_policy::redact::redact)
+                                        .map(http_policy::redact::quote)
                                         .unwrap_or_else(|| "the service gave no reason".into()),
                                 };
                                 return Some((Err(error), s));

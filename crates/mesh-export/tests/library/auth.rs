@@ -154,6 +154,8 @@ async fn secrets_never_reach_logs_debug_output_or_errors() {
                     i_model_id: "imodel-secrets".into(),
                     changeset_id: None,
                     export_type: None,
+                    geometry_options: None,
+                    view_definition_filter: None,
                 })
                 .await
                 .unwrap();

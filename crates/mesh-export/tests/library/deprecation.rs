@@ -33,6 +33,8 @@ async fn warns_once_per_client(logs: &LogCapture) {
             i_model_id: "imodel-dep".into(),
             changeset_id: None,
             export_type: None,
+            geometry_options: None,
+            view_definition_filter: None,
         })
         .await
         .unwrap();

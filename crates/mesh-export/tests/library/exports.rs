@@ -14,6 +14,8 @@ fn request(i_model_id: &str, export_type: ExportType) -> StartExport {
         i_model_id: i_model_id.into(),
         changeset_id: None,
         export_type: Some(export_type),
+        geometry_options: None,
+        view_definition_filter: None,
     }
 }
 

@@ -5,5 +5,6 @@ mod deprecation;
 mod exports;
 mod hostile;
 mod retry;
+mod secrets;
 mod share_key;
 mod tiles_emulator;

@@ -43,6 +43,8 @@ async fn complete_export(emulator: &Emulator) -> Export {
         i_model_id: IMODEL.into(),
         changeset_id: None,
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     };
     let export = client.get_or_start_export(request).await.unwrap();
     let wait = WaitOptions::default().interval(Duration::from_millis(50));

@@ -218,25 +218,22 @@ impl Scheduler {
                     None
                 } else if kind.has_context() {
                     // Its first reading served another purpose; this one would be lost.
-                    Some(FileError::Unsupported {
-                        uri,
-                        reason: format!(
+                    Some(FileError::unsupported(
+                        &uri,
+                        &format!(
                             "`{}` is named again, by another implicit tree or subtree, which \
                              is not supported",
                             file.path()
                         ),
-                    })
+                    ))
                 } else {
                     None
                 }
             }
             // A subtree cannot be embedded: what it names would be lost.
-            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => {
-                Some(FileError::Unsupported {
-                    uri,
-                    reason: "a subtree or subtree buffer as a data: URI".to_owned(),
-                })
-            }
+            Ok(None) if kind.as_ref().is_some_and(FileKind::has_context) => Some(
+                FileError::unsupported(&uri, "a subtree or subtree buffer as a data: URI"),
+            ),
             Ok(None) => None,
             Err(refusal) => {
                 tracing::warn!(%refusal, "not following a URI");

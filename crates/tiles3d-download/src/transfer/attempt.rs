@@ -300,7 +300,9 @@ fn accept_span(
         Encoding::Identity => false,
         Encoding::Gzip => true,
         Encoding::Other(other) => {
-            return Err(AttemptError::Fatal(FileError::UnsupportedEncoding(other)));
+            return Err(AttemptError::Fatal(FileError::UnsupportedEncoding(
+                http_policy::redact::quote(&other),
+            )));
         }
     };
     let (offset, total) = if response.status() == StatusCode::PARTIAL_CONTENT {

@@ -11,7 +11,7 @@ use crate::store::output::checksum_of;
 use crate::store::writer::{References, references_on_disk};
 use crate::url::TileFile;
 use tiles3d::TilePath;
-use tiles3d::walk::{FileKind, Reference, WalkError, Walked};
+use tiles3d::walk::{Document, FileKind, Reference, WalkError, Walked};
 
 /// What every file transfer of a download needs.
 pub(crate) struct FileTransfer {
@@ -104,8 +104,8 @@ impl FileTransfer {
 
     /// What a file's references mean for the download. What the walker cannot read or
     /// interpret is a failure with its reason, so a partial download is never called
-    /// complete. Only a `.json` other than the entry that is a JSON object but no tileset (a
-    /// metadata schema) names nothing.
+    /// complete. Only a JSON object that is neither a tileset nor a glTF (a metadata schema)
+    /// names nothing; the entry must be a tileset.
     fn classify_references(
         &self,
         path: &TilePath,
@@ -115,21 +115,29 @@ impl FileTransfer {
         let Some(read) = read else {
             return (Vec::new(), Vec::new());
         };
-        let unsupported = |e: WalkError| match e {
-            WalkError::Unsupported { uri, reason } => FileError::Unsupported { uri, reason },
-            other => FileError::Unsupported {
-                uri: path.to_string(),
-                reason: other.to_string(),
-            },
-        };
+        let unsupported = |e: WalkError| FileError::uninterpretable_part(path, e);
+        let entry = *path == self.entry;
         match (read, kind) {
+            (Ok(walked), _) if entry && walked.document != Document::Tileset => {
+                let what = match walked.document {
+                    Document::Gltf => "a glTF, not a 3D Tiles tileset",
+                    _ => "not a 3D Tiles tileset: no `root` tile",
+                };
+                (Vec::new(), vec![FileError::NotATileset(what.to_owned())])
+            }
             (
                 Ok(Walked {
                     references,
                     problems,
+                    document,
                 }),
                 _,
-            ) => (references, problems.into_iter().map(unsupported).collect()),
+            ) => {
+                if document == Document::Other && *kind == FileKind::Tileset {
+                    tracing::debug!(%path, "a .json file that is not a tileset");
+                }
+                (references, problems.into_iter().map(unsupported).collect())
+            }
             (Err(WalkError::TooDeep { limit }), _) => {
                 (Vec::new(), vec![FileError::TooDeep { limit }])
             }
@@ -144,14 +152,14 @@ impl FileTransfer {
             | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
                 (Vec::new(), vec![unsupported(e)])
             }
-            (Err(WalkError::Shape(why)), FileKind::Tileset) if *path != self.entry => {
-                tracing::debug!(%path, why, "a .json file that is not a tileset");
-                (Vec::new(), Vec::new())
+            (Err(e), _) if entry => {
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::NotATileset(why)])
             }
-            (Err(e), FileKind::Tileset) => {
-                (Vec::new(), vec![FileError::NotATileset(e.to_string())])
+            (Err(e), _) => {
+                let why = http_policy::redact::quote(&e.to_string());
+                (Vec::new(), vec![FileError::Uninterpretable(why)])
             }
-            (Err(e), _) => (Vec::new(), vec![FileError::Uninterpretable(e.to_string())]),
         }
     }
 }

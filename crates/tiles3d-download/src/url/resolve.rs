@@ -20,9 +20,9 @@ impl TilesetUrl {
     /// or scheme, or that names something that cannot be a file.
     pub fn resolve(&self, uri: &str, against: &TilePath) -> Result<Option<TileFile>, Refused> {
         // A refused URI is reported (errors, the manifest, the CLI's JSON): never with a
-        // signature it may carry.
+        // signature it may carry, nor whole when it is huge.
         let refuse = |reason| Refused {
-            uri: http_policy::redact::redact(uri),
+            uri: http_policy::redact::quote(uri),
             in_file: against.clone(),
             reason,
         };

@@ -33,6 +33,16 @@ fn a_refused_uri_is_reported_without_its_signature() {
     }
 }
 
+#[test]
+fn a_refused_uri_of_a_megabyte_is_quoted_capped() {
+    let url = TilesetUrl::from_root_href("https://h/c/e?sv=1&sig=OURS").unwrap();
+    let against = TilePath::parse("tileset.json").unwrap();
+    let uri = format!("ftp://h/{}.glb", "x".repeat(1 << 20));
+    let refused = url.resolve(&uri, &against).unwrap_err();
+    assert!(refused.uri.len() < 1024, "{} bytes", refused.uri.len());
+    assert!(refused.uri.ends_with("more characters)"), "{}", refused.uri);
+}
+
 const HREF: &str = "https://blobs.example/container/export-1?sv=2024&sig=SECRET";
 
 fn url() -> TilesetUrl {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::TilePath;
 
 /// The bytes of a file the writer keeps in memory to check it.
 const HEAD: usize = 64;
@@ -102,6 +103,19 @@ fn subtrees_need_the_binary_magic_or_a_json_object() {
     assert!(check(&spaces, HEAD as u64).is_err(), "whitespace only");
     assert!(check(b"", 0).is_err(), "empty");
     assert!(check(b"<html>", 6).is_err(), "a page");
+    // Named in its context, a subtree keeps its kind whatever its bytes.
+    assert_eq!(subtree.sniffed(b"glTF\x02\0\0\0"), subtree);
+}
+
+#[test]
+fn a_tile_read_by_its_bytes_needs_one_of_the_four_magics() {
+    let mut i3dm = b"i3dm".to_vec();
+    i3dm.extend_from_slice(&1u32.to_le_bytes());
+    i3dm.extend_from_slice(&32u32.to_le_bytes());
+    assert_eq!(check_head(&FileKind::Tile, &i3dm, 32), Ok(()));
+    assert!(check_head(&FileKind::Tile, &i3dm, 33).is_err());
+    assert!(check_head(&FileKind::Tile, b"<html><body>portal", 18).is_err());
+    assert!(check_head(&FileKind::Tile, b"b3d", 3).is_err());
 }
 
 fn glb_header(length: u32, version: u32) -> Vec<u8> {

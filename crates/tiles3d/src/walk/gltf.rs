@@ -1,52 +1,13 @@
-//! The URIs a glTF names: `buffers[].uri` and `images[].uri` of a `.gltf`, or of the JSON
-//! chunk of a `.glb`, streamed.
+//! The URIs of a glTF's lists of objects (`buffers[].uri`, `images[].uri`), streamed; the
+//! document around them is read in `document`.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 use super::checked::{Checked, drain_map, drain_seq, ignore_other_types, seed_of_visitor};
-use crate::reference::WalkError;
-
-/// The largest JSON chunk of a `.glb` this module reads (the binary chunk is never read).
-const MAX_GLB_JSON: u64 = 64 * 1024 * 1024;
-
-/// The URIs a glTF JSON document names: `buffers[].uri` and `images[].uri` (data URIs
-/// included; the resolver recognises them as embedded), buffers first, each once.
-///
-/// The JSON is streamed and only those URIs are kept: a `.glb` of every tile is read, and
-/// building the whole document (accessors, materials, nodes) cost a tenth of the downloader's
-/// own CPU time. What it finds is what a parsed document would give: a member of the wrong
-/// shape names nothing, and of a repeated member the last counts.
-pub fn gltf_uris<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> Result<Vec<String>, WalkError> {
-    let found = GltfSeed.deserialize(&mut de)?;
-    de.end()?;
-    match found {
-        Some(Gltf {
-            asset: true,
-            buffers,
-            images,
-        }) => Ok(dedup(buffers.into_iter().chain(images).collect())),
-        _ => Err(WalkError::Shape(
-            "not a glTF document: no `asset`".to_owned(),
-        )),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum GltfKey {
-    Asset,
-    Buffers,
-    Images,
-    #[serde(other)]
-    Other,
-}
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "camelCase")]
@@ -56,55 +17,9 @@ enum UriKey {
     Other,
 }
 
-/// What a glTF document names; `None` when it is not a JSON object.
-struct GltfSeed;
-
-struct Gltf {
-    asset: bool,
-    buffers: Vec<String>,
-    images: Vec<String>,
-}
-
-seed_of_visitor!(GltfSeed => Option<Gltf>);
-
-impl<'de> Visitor<'de> for GltfSeed {
-    type Value = Option<Gltf>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a glTF document")
-    }
-
-    ignore_other_types!(None);
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq).map(|()| None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut gltf = Gltf {
-            asset: false,
-            buffers: Vec::new(),
-            images: Vec::new(),
-        };
-        while let Some(key) = map.next_key::<GltfKey>()? {
-            match key {
-                GltfKey::Asset => {
-                    map.next_value::<Checked>()?;
-                    gltf.asset = true;
-                }
-                GltfKey::Buffers => gltf.buffers = map.next_value_seed(UrisSeed)?,
-                GltfKey::Images => gltf.images = map.next_value_seed(UrisSeed)?,
-                GltfKey::Other => {
-                    map.next_value::<Checked>()?;
-                }
-            }
-        }
-        Ok(Some(gltf))
-    }
-}
-
-/// The `uri` strings of a list of objects (`buffers`, `images`).
-struct UrisSeed;
+/// The `uri` strings of a list of objects (`buffers`, `images`), or of a glTF 1.0 dictionary
+/// of them (objects keyed by id), in document order.
+pub(super) struct UrisSeed;
 
 seed_of_visitor!(UrisSeed => Vec<String>);
 
@@ -117,8 +32,12 @@ impl<'de> Visitor<'de> for UrisSeed {
 
     ignore_other_types!(Vec::new());
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        drain_map(map).map(|()| Vec::new())
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut uris = Vec::new();
+        while let Some((_, uri)) = map.next_entry_seed(CheckedKey, UriOfSeed)? {
+            uris.extend(uri);
+        }
+        Ok(uris)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -127,6 +46,17 @@ impl<'de> Visitor<'de> for UrisSeed {
             uris.extend(uri);
         }
         Ok(uris)
+    }
+}
+
+/// A key, read and checked as a parsed document reads it, then dropped.
+struct CheckedKey;
+
+impl<'de> de::DeserializeSeed<'de> for CheckedKey {
+    type Value = Checked;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Checked, D::Error> {
+        Checked::deserialize(deserializer)
     }
 }
 
@@ -205,38 +135,6 @@ impl<'de> Visitor<'de> for StringSeed {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         drain_map(map).map(|()| None)
     }
-}
-
-/// The URIs the JSON chunk of a binary glTF names, as [`gltf_uris`]. Reads only the header and
-/// the JSON chunk.
-pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
-    let mut header = [0u8; 20];
-    reader.read_exact(&mut header)?;
-    let word =
-        |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-    if &header[0..4] != b"glTF" {
-        return Err(WalkError::Shape("not a binary glTF: bad magic".to_owned()));
-    }
-    if word(16) != 0x4E4F_534A {
-        return Err(WalkError::Shape(
-            "binary glTF without a JSON chunk first".to_owned(),
-        ));
-    }
-    let length = u64::from(word(12));
-    if length > MAX_GLB_JSON {
-        return Err(WalkError::Shape(format!(
-            "binary glTF JSON chunk too large ({length} bytes)"
-        )));
-    }
-    let mut json = Vec::new();
-    reader.take(length).read_to_end(&mut json)?;
-    if json.len() as u64 != length {
-        return Err(WalkError::Shape(
-            "binary glTF truncated in its JSON chunk".to_owned(),
-        ));
-    }
-    let json = json.strip_prefix(super::bom::BOM).unwrap_or(&json);
-    gltf_uris(serde_json::Deserializer::from_slice(json))
 }
 
 /// Keeps the first of each URI.

@@ -1,93 +1,18 @@
-//! The URIs a tileset JSON names, streamed: tile contents through nested `children`, a
-//! `schemaUri`, and the root subtree of each implicit root tile.
+//! The URIs a tileset JSON names, streamed: tile contents through nested `children`, and the
+//! root subtree of each implicit root tile; the top level is read in `document`.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::checked::{Checked, drain_map, drain_seq, ignore_other_types, seed_of_visitor};
-use super::depth::DepthGuard;
 use crate::TilePath;
 use crate::implicit::ImplicitTiling;
-use crate::reference::{Reference, WalkError, Walked};
-
-/// What a 3D Tiles tileset at `path` names: every tile's `content.uri` (1.0 and 1.1), the
-/// legacy `content.url` (pre-1.0), 1.1 `contents[].uri`, through nested `children`, a 1.1
-/// `schemaUri`, and the root subtree of each implicit root tile (whose subtrees name the rest).
-/// External tilesets appear as `.json` contents; their own contents are theirs.
-///
-/// The JSON is streamed: only the URIs and the small objects around them are kept, so memory
-/// follows the URIs, not the document.
-///
-/// JSON nested deeper than [`ReadLimits::default`](super::ReadLimits)'s `max_json_depth` is a
-/// [`WalkError::TooDeep`].
-pub fn tileset_references(path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
-    references_within(path, reader, super::ReadLimits::default().max_json_depth)
-}
-
-/// [`tileset_references`] with JSON nested at most `max_depth` deep. Within it any depth is
-/// read: serde_json's own limit (128, which 64 levels of tiles reach) is off, and the parse's
-/// stack grows on the heap, so a small thread stack does not overflow either.
-pub(super) fn references_within(
-    path: &TilePath,
-    reader: impl Read,
-    max_depth: u32,
-) -> Result<Walked, WalkError> {
-    let mut guard = DepthGuard::new(reader, max_depth);
-    let mut found = Found::default();
-    let parsed = {
-        let mut de = serde_json::Deserializer::from_reader(&mut guard);
-        de.disable_recursion_limit();
-        TilesetSeed {
-            path,
-            found: &mut found,
-        }
-        .deserialize(serde_stacker::Deserializer::new(&mut de))
-        .and_then(|()| de.end())
-    };
-    if guard.exceeded {
-        return Err(WalkError::TooDeep { limit: max_depth });
-    }
-    parsed?;
-    if !found.root {
-        return Err(WalkError::Shape(
-            "not a 3D Tiles tileset: no `root` tile".to_owned(),
-        ));
-    }
-    // The tiles' list is reused, not copied: a tileset may name 100,000 files.
-    let mut references = found.tiles;
-    if let Some(schema) = found.schema {
-        references.insert(0, Reference::plain(schema));
-    }
-    Ok(Walked {
-        references: dedup_references(references),
-        problems: found.problems,
-    })
-}
-
-/// What streaming a tileset collects.
-#[derive(Default)]
-struct Found {
-    /// Whether there was a `root` object.
-    root: bool,
-    schema: Option<String>,
-    tiles: Vec<Reference>,
-    problems: Vec<WalkError>,
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum TilesetKey {
-    Root,
-    SchemaUri,
-    #[serde(other)]
-    Other,
-}
+use crate::reference::{Reference, WalkError};
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "camelCase")]
@@ -101,61 +26,12 @@ enum TileKey {
     Other,
 }
 
-struct TilesetSeed<'a> {
-    path: &'a TilePath,
-    found: &'a mut Found,
-}
-
-seed_of_visitor!(TilesetSeed<'_> => ());
-
-impl<'de> Visitor<'de> for TilesetSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a tileset")
-    }
-
-    ignore_other_types!(());
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        drain_seq(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<TilesetKey>()? {
-            match key {
-                TilesetKey::Root => {
-                    let mut tiles = Vec::new();
-                    let root = map.next_value_seed(TileSeed {
-                        path: self.path,
-                        out: &mut tiles,
-                        problems: &mut self.found.problems,
-                    })?;
-                    // As with a parsed document, the last `root` is the one that counts.
-                    self.found.root = root;
-                    self.found.tiles = tiles;
-                }
-                TilesetKey::SchemaUri => {
-                    self.found.schema = match map.next_value::<Value>()? {
-                        Value::String(uri) => Some(uri),
-                        _ => None,
-                    };
-                }
-                TilesetKey::Other => {
-                    map.next_value::<Checked>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// One tile: adds its references, then its children's, to `out`. Yields whether it was an
 /// object at all.
-struct TileSeed<'a> {
-    path: &'a TilePath,
-    out: &'a mut Vec<Reference>,
-    problems: &'a mut Vec<WalkError>,
+pub(super) struct TileSeed<'a> {
+    pub(super) path: &'a TilePath,
+    pub(super) out: &'a mut Vec<Reference>,
+    pub(super) problems: &'a mut Vec<WalkError>,
 }
 
 seed_of_visitor!(TileSeed<'_> => bool);
@@ -290,7 +166,7 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
 }
 
 /// Keeps the first of each plain URI; references with a context of their own all stay.
-fn dedup_references(mut references: Vec<Reference>) -> Vec<Reference> {
+pub(super) fn dedup_references(mut references: Vec<Reference>) -> Vec<Reference> {
     let keep: Vec<bool> = {
         let mut seen = HashSet::new();
         references

@@ -2,6 +2,7 @@
 
 mod complete;
 mod faults;
+mod named;
 mod origins;
 mod resume;
 mod signatures;

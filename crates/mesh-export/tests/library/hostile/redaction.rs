@@ -1,9 +1,9 @@
 //! URL signatures in error text: redacted from text and JSON bodies, in any case or encoding.
 
-use mesh_export::{Error, ExportFilter, RetryOptions};
+use mesh_export::{Error, ExportFilter, RetryOptions, WaitOptions};
 use mesh_export_test_support::servers::client_for;
 
-use super::server::{json, raw_server, text};
+use super::server::{json, page, quick, raw_server, text};
 
 const SECRETS: [&str; 8] = [
     "CFSIGSECRET",
@@ -68,4 +68,29 @@ fn signature_parameters_are_redacted_in_any_case_or_encoding() {
         None,
     );
     assert_no_secret(&format!("{error} {error:?}"));
+}
+
+#[tokio::test]
+async fn the_reason_an_export_failed_is_redacted_and_capped() {
+    let reason = format!("{} {}", "x".repeat(100_000), signed_urls());
+    let (root, _) = raw_server(move |_, _, root| {
+        let export = serde_json::json!({
+            "id": "e1", "displayName": "m", "status": "Invalid", "error": reason,
+            "request": {"iModelId": "m"},
+        });
+        json(
+            200,
+            page(root, "/mesh-export/", None, &format!("[{export}]")),
+        )
+    })
+    .await;
+    let client = client_for(&format!("{root}/mesh-export"), quick());
+    let error = client
+        .wait_for_export("m", "e1", WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::ExportFailed { .. }), "{error:?}");
+    let shown = format!("{error} {error:?}");
+    assert_no_secret(&shown);
+    assert!(shown.len() < 4096, "{} bytes", shown.len());
 }

@@ -144,6 +144,8 @@ pub(super) fn start_request(i_model_id: &str) -> StartExport {
         i_model_id: i_model_id.into(),
         changeset_id: None,
         export_type: Some(ExportType::X3dTiles),
+        geometry_options: None,
+        view_definition_filter: None,
     }
 }
 

@@ -331,10 +331,12 @@ impl FileWriter {
         if self.fsync {
             file.sync_all()?;
         }
-        let kind = &self.kind;
-        content::check_head(kind, &self.path, &head.bytes, size)
+        // What the bytes say wins over the name: a glTF served as `.bin` is still read.
+        let kind = &self.kind.sniffed(&head.bytes);
+        content::check_head(kind, &head.bytes, size)
             .map_err(|e| WriteFailure::Content(e.into()))?;
-        let references = kind.names_files().then(|| match head.glb_json() {
+        let glb_json = head.glb_json().filter(|_| *kind == FileKind::Glb);
+        let references = kind.names_files().then(|| match glb_json {
             Some(json) => walk::read_within(kind, &self.path, json, self.limits),
             None => {
                 file.seek(SeekFrom::Start(0))?;
@@ -347,10 +349,10 @@ impl FileWriter {
         if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
             (&references, kind)
         {
-            return Err(WriteFailure::Content(FileError::Corrupt {
-                kind: "JSON object",
-                reason: e.to_string(),
-            }));
+            return Err(WriteFailure::Content(FileError::corrupt(
+                "JSON object",
+                &e.to_string(),
+            )));
         }
         let entry = ManifestEntry {
             path: self.path.to_string(),
@@ -379,19 +381,25 @@ impl FileWriter {
     }
 }
 
-/// What a file complete on disk names, read as `kind` (`None` for a file that names nothing),
-/// within `limits`.
+/// What a file complete on disk names, read as `kind` or as what its first bytes say (`None`
+/// for a file that names nothing), within `limits`.
 pub(crate) fn references_on_disk(
     dir: &Dir,
     path: &TilePath,
     kind: &FileKind,
     limits: ReadLimits,
 ) -> References {
-    kind.names_files().then(|| {
-        let file = dir.open(path.relative())?;
-        let reader = std::io::BufReader::new(file.into_std());
-        walk::read_within(kind, path, reader, limits)
-    })
+    let file = match dir.open(path.relative()) {
+        Ok(file) => file,
+        Err(e) => return kind.names_files().then(|| Err(e.into())),
+    };
+    let mut reader = std::io::BufReader::new(file.into_std());
+    let kind = match std::io::BufRead::fill_buf(&mut reader) {
+        Ok(head) => kind.sniffed(head),
+        Err(e) => return kind.names_files().then(|| Err(e.into())),
+    };
+    kind.names_files()
+        .then(|| walk::read_within(&kind, path, reader, limits))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::store::checksum::Checksum;
 /// The bytes of a file's start kept for its structural check.
 pub(super) const HEAD: usize = 64;
 
-/// The most of a `.glb`'s start kept so that its JSON chunk is read from memory, not from
+/// The most of a binary glTF's start kept so that its JSON chunk is read from memory, not from
 /// disk again; a larger JSON chunk is read back from the file.
 pub(super) const GLB_HEAD: usize = 1024 * 1024;
 
@@ -24,10 +24,13 @@ pub(super) struct Sink {
     pub(super) head: Head,
 }
 
-/// A file's first bytes: [`HEAD`] of them, or for a `.glb` up to the end of its JSON chunk.
+/// A file's first bytes: [`HEAD`] of them, or for a binary glTF up to the end of its JSON
+/// chunk.
 #[derive(Default)]
 pub(super) struct Head {
     pub(super) bytes: Vec<u8>,
+    /// Whether the file may be read as a binary glTF: its kind comes from its name, and its
+    /// first bytes decide.
     pub(super) glb: bool,
 }
 
@@ -35,14 +38,19 @@ impl Head {
     pub(super) fn new(kind: &FileKind) -> Self {
         Head {
             bytes: Vec::new(),
-            glb: matches!(kind, FileKind::Glb),
+            glb: !kind.has_context(),
         }
+    }
+
+    /// Whether the bytes so far are those of a binary glTF.
+    fn is_glb(&self) -> bool {
+        self.glb && self.bytes.starts_with(b"glTF")
     }
 
     /// How many bytes to keep, as far as the bytes so far tell.
     pub(super) fn limit(&self) -> usize {
         match glb_json_end(&self.bytes) {
-            Some(end) if self.glb => end.clamp(HEAD, GLB_HEAD),
+            Some(end) if self.is_glb() => end.clamp(HEAD, GLB_HEAD),
             _ => HEAD,
         }
     }
@@ -62,7 +70,7 @@ impl Head {
 
     /// The whole JSON chunk of a `.glb` with its header, when it is all in memory.
     pub(super) fn glb_json(&self) -> Option<&[u8]> {
-        if !self.glb {
+        if !self.is_glb() {
             return None;
         }
         let end = glb_json_end(&self.bytes)?;

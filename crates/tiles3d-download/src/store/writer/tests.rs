@@ -307,14 +307,20 @@ fn a_glb_head_keeps_its_json_chunk_whatever_the_pieces() {
         glb.chunks(piece).for_each(|c| head.keep(c));
         assert_eq!(head.glb_json(), Some(&glb[..5020]), "pieces of {piece}");
     }
-    // Other kinds keep only what the structural check needs.
-    let mut other = Head::new(&FileKind::Leaf);
-    other.keep(&glb);
+    // Under any name: the first bytes say it is a binary glTF.
+    let mut named_otherwise = Head::new(&FileKind::Leaf);
+    glb.chunks(19).for_each(|c| named_otherwise.keep(c));
+    assert_eq!(named_otherwise.glb_json(), Some(&glb[..5020]));
+    // Other content keeps only what the structural check needs.
+    let mut not_glb = glb.clone();
+    not_glb[..4].copy_from_slice(b"b3dm");
+    let mut other = Head::new(&FileKind::Glb);
+    other.keep(&not_glb);
     assert_eq!((other.bytes.len(), other.glb_json()), (HEAD, None));
     // Also when the limit is reached in a later piece.
     let mut other = Head::new(&FileKind::Leaf);
-    other.keep(&glb[..10]);
-    other.keep(&glb[10..]);
+    other.keep(&not_glb[..10]);
+    other.keep(&not_glb[10..]);
     assert_eq!(other.bytes.len(), HEAD);
 }
 

@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{dedup, glb_uris, gltf_uris};
+use super::dedup;
 use crate::walk::{FileKind, WalkError, references};
+use crate::walk::{glb_uris, gltf_uris};
 
 fn gltf_text_uris(text: &str) -> Result<Vec<String>, WalkError> {
     gltf_uris(serde_json::Deserializer::from_str(text))
@@ -15,10 +16,16 @@ fn parsed_gltf_uris(bytes: &[u8]) -> Option<Vec<String>> {
     if !gltf.is_object() || gltf.get("asset").is_none() {
         return None;
     }
-    let uris = ["buffers", "images"]
+    // Lists, or glTF 1.0's dictionaries (one entry each in these documents: a parsed map's
+    // order is not the document's).
+    let uris = ["buffers", "images", "shaders"]
         .iter()
-        .filter_map(|key| gltf.get(key).and_then(Value::as_array))
-        .flatten()
+        .filter_map(|key| gltf.get(key))
+        .flat_map(|list| match list {
+            Value::Array(items) => items.iter().collect::<Vec<_>>(),
+            Value::Object(items) => items.values().collect(),
+            _ => Vec::new(),
+        })
         .filter_map(|item| item.get("uri").and_then(Value::as_str))
         .map(str::to_owned)
         .collect();
@@ -56,6 +63,8 @@ fn a_streamed_gltf_names_what_the_parsed_document_names() {
     let mut documents: Vec<Vec<u8>> = [
         r#"{"asset": null, "buffers": [{"uri": "a.bin"}]}"#,
         r#"{"asset": {}, "buffers": {"uri": "a.bin"}, "images": "b.png"}"#,
+        r#"{"asset": {"version": "1.0"}, "buffers": {"b": {"uri": "a.bin"}}, "shaders": {"s": {"uri": "s.glsl"}}}"#,
+        r#"{"asset": {}, "images": {"i": 1, "j": {"uri": "j.png"}}}"#,
         r#"{"asset": {}, "buffers": [1, "x", null, [{"uri": "in-array.bin"}], {"uri": 3}, {"uri": ["c"]}, {"uri": "ok.bin"}]}"#,
         r#"{"asset": {}, "buffers": [{"uri": {"uri": "in-object.bin"}}, {"uri": true}, {"uri": -1.5}, {"uri": "ok.bin"}]}"#,
         r#"{"asset": {}, "buffers": [{"uri": "first.bin"}], "buffers": [{"uri": "last.bin"}]}"#,

@@ -359,15 +359,19 @@ fn children_and_tiles_of_the_wrong_shape_are_skipped_whole_and_the_walk_goes_on(
 fn json_files_starting_with_a_byte_order_mark_are_read_and_pass_their_check() {
     let tileset = json!({"asset": {"version": "1.0"}, "root": {"content": {"uri": "a.glb"}}});
     let gltf = json!({"asset": {"version": "2.0"}, "images": [{"uri": "i.png"}]});
-    let path = TilePath::parse("t.json").unwrap();
     for (kind, document, uri) in [
-        (FileKind::Tileset, tileset, "a.glb"),
-        (FileKind::Gltf, gltf, "i.png"),
+        (FileKind::Tileset, tileset.clone(), "a.glb"),
+        (FileKind::Gltf, gltf.clone(), "i.png"),
+        (FileKind::Json, tileset, "a.glb"),
+        (FileKind::Json, gltf, "i.png"),
     ] {
         let mut bytes = b"\xEF\xBB\xBF".to_vec();
         bytes.extend(serde_json::to_vec(&document).unwrap());
-        crate::content::check_head(&kind, &path, &bytes, bytes.len() as u64).unwrap();
+        crate::content::check_head(&kind, &bytes, bytes.len() as u64).unwrap();
         assert_eq!(references(kind, &bytes[..]).unwrap(), [uri]);
+        // Named as what it is not, the bytes after the mark still say JSON.
+        let named_otherwise = FileKind::of(&TilePath::parse("t.bin").unwrap());
+        assert_eq!(named_otherwise.sniffed(&bytes), FileKind::Json);
     }
 }
 

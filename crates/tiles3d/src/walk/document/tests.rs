@@ -1,0 +1,111 @@
+//! JSON read by its keys: tilesets and glTF under any name, and the files their extensions
+//! name.
+
+use serde_json::{Value, json};
+
+use crate::TilePath;
+use crate::walk::{Document, FileKind, Walked, gltf_uris, read, references};
+
+fn read_as(name: &str, document: &Value) -> Walked {
+    let path = TilePath::parse(name).unwrap();
+    let bytes = serde_json::to_vec(document).unwrap();
+    let kind = FileKind::of(&path).sniffed(&bytes);
+    read(&kind, &path, &bytes[..]).unwrap()
+}
+
+fn uris(walked: &Walked) -> Vec<&str> {
+    walked.references.iter().map(|r| r.uri.as_str()).collect()
+}
+
+#[test]
+fn a_gltf_names_the_schema_of_its_structural_metadata() {
+    let gltf = json!({
+        "asset": {"version": "2.0"},
+        "extensions": {"EXT_structural_metadata": {"schemaUri": "schema.json", "propertyTables": []}},
+        "buffers": [{"uri": "a.bin"}],
+    });
+    let named = gltf_uris(serde_json::Deserializer::from_slice(
+        &serde_json::to_vec(&gltf).unwrap(),
+    ));
+    assert_eq!(named.unwrap(), ["a.bin", "schema.json"]);
+}
+
+#[test]
+fn gltf_extensions_that_name_files_are_followed() {
+    let gltf = json!({
+        "asset": {"version": "2.0"},
+        "extensions": {
+            "EXT_feature_metadata": {"schemaUri": "old-schema.json"},
+            "EXT_lights_ies": {"lights": [{"uri": "lamp.ies"}, {"bufferView": 1}]},
+            "KHR_audio_emitter": {"audio": [{"uri": "a.mp3"}]},
+            "KHR_techniques_webgl": {"shaders": [{"uri": "s.glsl"}]},
+            "KHR_lights_punctual": {"lights": [{"uri": "not-a-file"}]},
+        },
+    });
+    let walked = read_as("m.gltf", &gltf);
+    assert_eq!(walked.document, Document::Gltf);
+    assert_eq!(
+        uris(&walked),
+        ["old-schema.json", "lamp.ies", "a.mp3", "s.glsl"]
+    );
+}
+
+#[test]
+fn a_1_0_tileset_names_its_3dtiles_metadata_schema() {
+    let tileset = json!({
+        "asset": {"version": "1.0"},
+        "extensionsUsed": ["3DTILES_metadata"],
+        "extensions": {"3DTILES_metadata": {"schemaUri": "schema/s.json"}},
+        "root": {"content": {"uri": "a.glb"}},
+    });
+    let named = references(
+        FileKind::Tileset,
+        &serde_json::to_vec(&tileset).unwrap()[..],
+    );
+    assert_eq!(named.unwrap(), ["schema/s.json", "a.glb"]);
+}
+
+#[test]
+fn the_1_1_schema_uri_and_the_1_0_one_are_both_named_once() {
+    let tileset = json!({
+        "asset": {"version": "1.1"},
+        "schemaUri": "s.json",
+        "extensions": {"3DTILES_metadata": {"schemaUri": "s.json"}},
+        "root": {},
+    });
+    assert_eq!(uris(&read_as("tileset.json", &tileset)), ["s.json"]);
+}
+
+#[test]
+fn json_under_any_name_is_read_as_what_its_keys_say() {
+    let tileset = json!({"asset": {"version": "1.1"}, "root": {"content": {"uri": "a.glb"}}});
+    let gltf = json!({"asset": {"version": "2.0"}, "buffers": [{"uri": "b.bin"}]});
+    for name in ["t.bin", "t.glb", "t.gltf", "t", "t.json"] {
+        let walked = read_as(name, &tileset);
+        assert_eq!(walked.document, Document::Tileset, "{name}");
+        assert_eq!(uris(&walked), ["a.glb"], "{name}");
+        let walked = read_as(name, &gltf);
+        assert_eq!(walked.document, Document::Gltf, "{name}");
+        assert_eq!(uris(&walked), ["b.bin"], "{name}");
+    }
+}
+
+#[test]
+fn json_that_is_neither_names_nothing_and_says_so() {
+    let schema = json!({"id": "s", "classes": {}});
+    for name in ["schema.json", "schema.bin"] {
+        let walked = read_as(name, &schema);
+        assert_eq!(walked.document, Document::Other, "{name}");
+        assert!(walked.references.is_empty(), "{name}");
+    }
+    // An `asset` alone is a glTF only where the name says so.
+    let bare = json!({"asset": {"version": "2.0"}});
+    assert_eq!(read_as("m.gltf", &bare).document, Document::Gltf);
+    assert_eq!(read_as("m.json", &bare).document, Document::Other);
+    // Bytes that only looked like JSON name nothing; a `.json` that is not JSON is an error.
+    let path = TilePath::parse("b.bin").unwrap();
+    let walked = read(&FileKind::Json, &path, &b"{\x00\x01binary"[..]).unwrap();
+    assert!(walked.references.is_empty());
+    assert!(references(FileKind::Tileset, &b"{ not json"[..]).is_err());
+    assert!(references(FileKind::Tileset, &serde_json::to_vec(&schema).unwrap()[..]).is_err());
+}
