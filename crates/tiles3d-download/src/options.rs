@@ -53,11 +53,12 @@ pub struct DownloadOptions {
     /// bomb expands a thousandfold. Past it the file fails as for
     /// [`max_decoded_bytes`](Self::max_decoded_bytes).
     pub max_expansion: u64,
-    /// The deepest nesting of JSON arrays and objects read in a tileset. Default 1,000: a tile
-    /// nests two (itself and its `children`), so 500 levels of tiles, far past real tilesets.
-    /// Within it any depth is read, the parse's stack growing on the heap; past it the file
-    /// fails ([`FileError::TooDeep`](crate::FileError::TooDeep)) and what it names is not
-    /// followed. Raise it for a deeper tileset.
+    /// The deepest nesting of JSON arrays and objects read in a JSON document (a tileset, a
+    /// `.gltf`, any JSON its bytes say it is). Default 1,000: a tile nests two (itself and its
+    /// `children`), so 500 levels of tiles, far past real tilesets. Within it any depth is
+    /// read, the parse's stack growing on the heap; past it the file fails
+    /// ([`FileError::TooDeep`](crate::FileError::TooDeep)) and what it names is not followed.
+    /// Raise it for a deeper tileset.
     pub max_json_depth: u32,
 }
 
