@@ -47,7 +47,7 @@ pub fn check(data: &[u8]) {
             .expect("the implicit root is valid");
     let context = Arc::new(SubtreeContext::new(Arc::new(tiling), TileCoord::ROOT));
     let path = TilePath::parse("tiles/subtrees/0/0/0.subtree").expect("a valid path");
-    let Ok(walked) = read_subtree(&context, &path, bytes) else {
+    let Ok(walked) = read_subtree(&context, &path, bytes, u64::MAX) else {
         return;
     };
 

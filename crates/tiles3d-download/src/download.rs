@@ -80,6 +80,12 @@ impl Downloader {
         self
     }
 
+    /// The most files the download may name ([`DownloadOptions::max_files`]).
+    pub fn max_files(mut self, files: u64) -> Self {
+        self.options.max_files = files;
+        self
+    }
+
     /// A channel that follows the download's [`Progress`].
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()

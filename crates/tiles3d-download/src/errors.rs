@@ -70,6 +70,17 @@ pub enum FileError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A gzip body decoded past [`DownloadOptions::max_decoded_bytes`] or expanded past
+    /// [`DownloadOptions::max_expansion`]: a decompression bomb, or a file larger than
+    /// allowed. Not kept, and not fetched again.
+    ///
+    /// [`DownloadOptions::max_decoded_bytes`]: crate::DownloadOptions::max_decoded_bytes
+    /// [`DownloadOptions::max_expansion`]: crate::DownloadOptions::max_expansion
+    #[error("its gzip body {reason}")]
+    GzipBound {
+        /// Which bound it passed, and how to raise it.
+        reason: String,
+    },
     /// The server sent the body with a `Content-Encoding` this downloader cannot decode.
     #[error("the body has Content-Encoding `{0}`, which this downloader cannot decode")]
     UnsupportedEncoding(String),
@@ -83,6 +94,29 @@ pub enum FileError {
     /// cannot be read), so files may be missing.
     #[error("what it names could not be read: {0}")]
     Uninterpretable(String),
+    /// The file names more files than the download may still take on: it stopped at
+    /// [`DownloadOptions::max_files`](crate::DownloadOptions::max_files).
+    #[error(
+        "it names {named} more file(s), past the {max_files} files a download may name; raise \
+         DownloadOptions::max_files to download this tileset"
+    )]
+    TooManyFiles {
+        /// The files it names (at least; counting may stop early).
+        named: u64,
+        /// The bound.
+        max_files: u64,
+    },
+    /// The file's JSON nests deeper than
+    /// [`DownloadOptions::max_json_depth`](crate::DownloadOptions::max_json_depth), so what it
+    /// names was not read.
+    #[error(
+        "its JSON nests deeper than {limit} arrays and objects; raise \
+         DownloadOptions::max_json_depth to read it"
+    )]
+    TooDeep {
+        /// The bound.
+        limit: u32,
+    },
     /// The file names files in a way the walk cannot interpret (an unknown template variable,
     /// a malformed implicit tiling or subtree, a subtree as a `data:` URI), so they were not
     /// fetched.

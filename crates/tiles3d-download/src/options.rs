@@ -16,7 +16,9 @@ pub struct DownloadOptions {
     /// Retries of each file. Default: the crate's [`RetryOptions`] with 6 attempts, a 250 ms
     /// first backoff and a 10-minute budget per file, because a file is a cheap, idempotent GET
     /// and one lost file makes the whole tileset incomplete. A broken transfer is continued
-    /// with a `Range` request, not started again.
+    /// with a `Range` request, not started again. A body that arrived whole but fails its
+    /// structure check is fetched once more at most, whatever this allows: a captive portal
+    /// may be in the way once, but no back-off changes what the server has.
     pub retry: RetryOptions,
     /// Whether a file the manifest lists is re-hashed before it is skipped. Default true: a
     /// local read is much cheaper than a fetch, and it catches files changed since.
@@ -34,6 +36,30 @@ pub struct DownloadOptions {
     /// resets the count, so a download may outlive any number of signatures, while a source
     /// that keeps handing out refused ones stops soon.
     pub max_resigns: u32,
+    /// The most files a download may name, the entry included. Default 1,000,000: ten times
+    /// the largest exports seen, and still well under a gigabyte of bookkeeping. An implicit
+    /// tileset's hundred-byte subtree can claim a million files; its files are counted
+    /// before they are listed, and past this bound the file naming them fails
+    /// ([`FileError::TooManyFiles`](crate::FileError::TooManyFiles)) and the download is
+    /// incomplete. Raise it for a larger tileset.
+    pub max_files: u64,
+    /// The most bytes a file sent gzip-encoded (`Content-Encoding: gzip`) may decode to.
+    /// Default 1 GiB, larger than any tile seen. Past it the file fails
+    /// ([`FileError::GzipBound`](crate::FileError::GzipBound)), is not kept, and is not fetched
+    /// again. A body sent as is needs no bound: its bytes are the ones received.
+    pub max_decoded_bytes: u64,
+    /// How many times its own size a gzip body may decode to, once past its first MiB.
+    /// Default 100: tiles and JSON compress five to twenty times, while a decompression
+    /// bomb expands a thousandfold. Past it the file fails as for
+    /// [`max_decoded_bytes`](Self::max_decoded_bytes).
+    pub max_expansion: u64,
+    /// The deepest nesting of JSON arrays and objects read in a JSON document (a tileset, a
+    /// `.gltf`, any JSON its bytes say it is). Default 1,000: a tile nests two (itself and its
+    /// `children`), so 500 levels of tiles, far past real tilesets. Within it any depth is
+    /// read, the parse's stack growing on the heap; past it the file fails
+    /// ([`FileError::TooDeep`](crate::FileError::TooDeep)) and what it names is not followed.
+    /// Raise it for a deeper tileset.
+    pub max_json_depth: u32,
 }
 
 impl Default for DownloadOptions {
@@ -51,6 +77,10 @@ impl Default for DownloadOptions {
             fsync: false,
             idle_timeout: Duration::from_secs(60),
             max_resigns: 5,
+            max_files: 1_000_000,
+            max_decoded_bytes: 1 << 30,
+            max_expansion: 100,
+            max_json_depth: 1_000,
         }
     }
 }
@@ -67,7 +97,8 @@ pub struct Progress {
     pub files_skipped: u64,
     /// Bytes of finished files plus bytes received for files in flight.
     pub bytes_done: u64,
-    /// Bytes received over the network in this run, excluding failed attempts.
+    /// Bytes received over the network in this run, as sent (gzip bodies before decoding),
+    /// excluding failed attempts.
     pub bytes_downloaded: u64,
     /// Retries so far.
     pub retries: u64,
@@ -95,7 +126,8 @@ pub struct DownloadSummary {
     pub bytes: u64,
     /// Of `files`, those fetched in this run.
     pub downloaded_files: u64,
-    /// Bytes fetched in this run.
+    /// Bytes received over the network for the files fetched in this run, as sent (gzip
+    /// bodies before decoding).
     pub downloaded_bytes: u64,
     /// Of `files`, those already complete on disk and not fetched again.
     pub skipped: u64,

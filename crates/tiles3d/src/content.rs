@@ -19,7 +19,16 @@ pub struct ContentError {
 /// bytes of the file, or all of it when it is shorter. The kind is the one the file is read
 /// as: its name's, or the one its first bytes say ([`FileKind::sniffed`]).
 pub fn check_head(kind: &FileKind, head: &[u8], size: u64) -> Result<(), ContentError> {
-    check_structure(kind, head, size)
+    // A JSON file may start with a byte order mark, which its readers skip.
+    let json = matches!(
+        kind,
+        FileKind::Tileset | FileKind::Gltf | FileKind::Json | FileKind::Subtree(_)
+    );
+    let structure = match head.strip_prefix(crate::walk::bom::BOM) {
+        Some(rest) if json => rest,
+        _ => head,
+    };
+    check_structure(kind, structure, size)
 }
 
 /// The structure a file's type promises, from its first bytes and size: a `.glb` starts with

@@ -56,9 +56,10 @@ impl FileKind {
     /// The kind the first bytes of a file (`head`, at least 64 of them or all the file) say it
     /// is, where a kind taken from the name may be wrong: the magic of a binary glTF (`glTF`),
     /// of a 3D Tiles 1.0 tile (`b3dm`, `i3dm`, `cmpt`, `pnts`) or of a binary subtree
-    /// (`subt`), or a JSON object under a name that is not `.json` or `.gltf`. A file named in
-    /// its context (a subtree, a subtree buffer) keeps its kind; so does one whose bytes say
-    /// nothing known, and a page that is not what its name promises then fails its check.
+    /// (`subt`), or a JSON object (after any byte order mark) under a name that is not `.json`
+    /// or `.gltf`. A file named in its context (a subtree, a subtree buffer) keeps its kind;
+    /// so does one whose bytes say nothing known, and a page that is not what its name
+    /// promises then fails its check.
     pub fn sniffed(&self, head: &[u8]) -> Self {
         if self.has_context() {
             return self.clone();
@@ -69,7 +70,9 @@ impl FileKind {
             Some(b"subt") => return Self::SubtreeWithoutTiling,
             _ => {}
         }
-        let json_object = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        // A JSON file may start with a byte order mark, which its readers skip.
+        let json = head.strip_prefix(crate::walk::bom::BOM).unwrap_or(head);
+        let json_object = json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         match self {
             Self::Tileset | Self::Gltf => self.clone(),
             _ if json_object => Self::Json,
@@ -169,6 +172,22 @@ pub enum WalkError {
         /// Why.
         reason: String,
     },
+    /// The file's JSON nests arrays and objects deeper than the reader was allowed to read.
+    #[error("JSON nested deeper than {limit} arrays and objects")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        limit: u32,
+    },
+    /// The file names more files than the reader was allowed to list; none were listed.
+    #[error("`{uri}` names {named} files, more than the {limit} allowed")]
+    TooManyFiles {
+        /// The file.
+        uri: String,
+        /// How many files it names.
+        named: u64,
+        /// How many it was allowed to name.
+        limit: u64,
+    },
 }
 
 impl WalkError {
@@ -212,6 +231,8 @@ mod tests {
             ("a.subtree", b"subt", FileKind::SubtreeWithoutTiling),
             ("a.bin", b"  {\"asset\":{}}", FileKind::Json),
             ("a.glb", b"{", FileKind::Json),
+            ("a.bin", b"\xEF\xBB\xBF {\"asset\":{}}", FileKind::Json),
+            ("a.bin", b"\xEF\xBB\xBF<html>", FileKind::Leaf),
             ("a.json", b"{", FileKind::Tileset),
             ("a.gltf", b"\n{", FileKind::Gltf),
             ("a.json", b"<html>", FileKind::Tileset),

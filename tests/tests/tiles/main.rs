@@ -2,6 +2,7 @@
 //! Export API in the way: the test blob store, scripted servers that misbehave on purpose, and
 //! implicit tilesets built here.
 
+mod bounds;
 mod download;
 mod hostile;
 mod implicit;

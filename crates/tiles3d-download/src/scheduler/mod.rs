@@ -33,6 +33,12 @@ pub(crate) struct Scheduler {
     /// Fresh signatures asked for since a file last arrived with the current one.
     resigns_in_a_row: u32,
     max_resigns: u32,
+    /// [`DownloadOptions::max_files`]: no claim past it.
+    max_files: u64,
+    /// References of the file being followed that the bound left unclaimed.
+    over_bound: u64,
+    /// Bytes received over the network for the files fetched, as sent.
+    downloaded_bytes: u64,
     concurrency: usize,
     in_flight: usize,
     claims: Claims,
@@ -91,6 +97,9 @@ impl Scheduler {
             generation: 0,
             resigns_in_a_row: 0,
             max_resigns: options.max_resigns,
+            max_files: options.max_files,
+            over_bound: 0,
+            downloaded_bytes: 0,
             concurrency: options.concurrency.max(1),
             in_flight: 0,
             claims,
@@ -136,11 +145,20 @@ impl Scheduler {
             // The current signature works: a later refusal may ask for fresh ones again.
             self.resigns_in_a_row = 0;
         }
+        if !fetched.skipped {
+            self.downloaded_bytes += fetched.received;
+        }
         let path = started.file.path();
         for reference in std::mem::take(&mut fetched.references) {
             if let Some(problem) = self.follow(reference, path) {
                 fetched.problems.push(problem);
             }
+        }
+        if self.over_bound > 0 {
+            fetched.problems.push(FileError::TooManyFiles {
+                named: std::mem::take(&mut self.over_bound),
+                max_files: self.max_files,
+            });
         }
         let (known, refused) = (self.claims.len() as u64, self.refused.len() as u64);
         self.progress.send_modify(|p| {
@@ -184,6 +202,10 @@ impl Scheduler {
             });
         match resolved {
             Ok(Some(file)) => {
+                if self.claims.len() as u64 >= self.max_files && !self.claims.has(file.path()) {
+                    self.over_bound += 1;
+                    return None;
+                }
                 let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                 if self.claims.claim(file.path()) {
                     let queued = Queued::new(file, kind);
@@ -298,10 +320,8 @@ impl Scheduler {
         let done = self.done;
         let files = done.len() as u64;
         let bytes = done.iter().map(|(_, r, _)| r.size).sum();
-        let (downloaded_files, downloaded_bytes) = done
-            .iter()
-            .filter(|(_, _, skipped)| !skipped)
-            .fold((0, 0), |(n, b), (_, r, _)| (n + 1, b + r.size));
+        let downloaded_files = done.iter().filter(|(_, _, skipped)| !skipped).count() as u64;
+        let downloaded_bytes = self.downloaded_bytes;
         let dirs: HashSet<PathBuf> = done
             .iter()
             .filter_map(|(path, _, _)| TilePath::parse(path))

@@ -38,6 +38,7 @@ fn arrived(started: &Started, size: u64, names: &[&str]) -> Fetched {
             xxh3_128: "0".repeat(32),
         },
         skipped: false,
+        received: size,
         references: names
             .iter()
             .map(|uri| Reference {
@@ -366,7 +367,9 @@ fn a_complete_download_sums_its_files_and_tells_skipped_from_downloaded() {
     fetched.skipped = true;
     scheduler.fetched(entry, fetched);
     let a = scheduler.next().unwrap();
-    let fetched = arrived(&a, 5, &[]);
+    let mut fetched = arrived(&a, 5, &[]);
+    // Sent gzipped: four bytes on the wire for five on disk.
+    fetched.received = 4;
     scheduler.fetched(a, fetched);
     progress.send_modify(|p| p.retries = 3);
 
@@ -380,9 +383,48 @@ fn a_complete_download_sums_its_files_and_tells_skipped_from_downloaded() {
         .unwrap();
 
     assert_eq!((summary.files, summary.bytes), (2, 15));
-    assert_eq!((summary.downloaded_files, summary.downloaded_bytes), (1, 5));
+    assert_eq!((summary.downloaded_files, summary.downloaded_bytes), (1, 4));
     assert_eq!((summary.skipped, summary.retries), (1, 3));
     assert_eq!(summary.tileset, Path::new("out").join("tileset.json"));
     assert_eq!(summary.manifest, Path::new("out").join("manifest.json"));
     assert_eq!(summary.elapsed, Duration::from_secs(2));
+}
+
+#[test]
+fn past_max_files_nothing_more_is_claimed_and_the_file_naming_them_fails_once() {
+    let options = DownloadOptions {
+        max_files: 3,
+        ..options(8, 5)
+    };
+    let (mut scheduler, progress) = scheduler(&options);
+
+    // The entry and two more fill the bound; a name already claimed is still fine.
+    entry_arrives_naming(
+        &mut scheduler,
+        &["a.glb", "b.glb", "c.glb", "d.glb", "a.glb"],
+    );
+    let started = start_all(&mut scheduler);
+
+    assert_eq!(paths(&started), ["a.glb", "b.glb"]);
+    assert_eq!(progress.borrow().files_total_known, 3);
+    for file in started {
+        let fetched = arrived(&file, 1, &[]);
+        scheduler.fetched(file, fetched);
+    }
+    let finished = scheduler.finish();
+    assert_eq!(finished.failures.len(), 1);
+    assert_eq!(finished.failures[0].path.as_str(), "tileset.json");
+    assert_eq!(
+        finished.failures[0].error,
+        FileError::TooManyFiles {
+            named: 2,
+            max_files: 3
+        }
+    );
+    assert!(
+        finished.failures[0]
+            .error
+            .to_string()
+            .contains("raise DownloadOptions::max_files")
+    );
 }

@@ -69,6 +69,11 @@ impl Claims {
         self.files.len()
     }
 
+    /// Whether `path` is claimed.
+    pub(crate) fn has(&self, path: &TilePath) -> bool {
+        self.files.contains_key(path.case_key().as_str())
+    }
+
     /// Claims a checked path; false when it was claimed already.
     pub(crate) fn claim(&mut self, path: &TilePath) -> bool {
         let key = path.case_key();

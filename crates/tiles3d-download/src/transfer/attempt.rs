@@ -14,10 +14,21 @@ use super::response::{BlobFetch, Encoding, content_range, encoding, transport, v
 use crate::errors::FileError;
 use crate::options::Progress;
 use crate::store::manifest::ManifestEntry;
-use crate::store::writer::{FileWriter, References, WriteFailure, Written};
+use crate::store::writer::{FileWriter, GzipBound, References, WriteFailure, Written};
 use crate::url::TileFile;
 use http_policy::retry::{ClassifyRetry, Verdict};
 use tiles3d::walk::FileKind;
+
+/// Fetches of a file that arrived whole but failed its check, before it fails for good.
+const MALFORMED_FETCHES: u32 = 1;
+
+/// A file that arrived: its record, what it names, and the bytes received for it.
+pub(crate) struct Arrived {
+    pub(crate) entry: ManifestEntry,
+    pub(crate) references: References,
+    /// Bytes received over the network, as sent (gzip before decoding).
+    pub(crate) received: u64,
+}
 
 /// Why one attempt failed, and whether another may follow.
 pub(super) enum AttemptError {
@@ -56,6 +67,8 @@ pub(super) struct Part {
     resumable: bool,
     /// The size the server announced for the whole file.
     total: Option<u64>,
+    /// Attempts whose body arrived whole but failed its check.
+    malformed: u32,
 }
 
 impl Part {
@@ -67,6 +80,7 @@ impl Part {
             validator: None,
             resumable: false,
             total: None,
+            malformed: 0,
         }
     }
 }
@@ -90,7 +104,7 @@ impl Fetcher {
         file: &TileFile,
         kind: &FileKind,
         part: &mut Part,
-    ) -> Result<(ManifestEntry, References), AttemptError> {
+    ) -> Result<Arrived, AttemptError> {
         let (mut response, resume_from) = self.send(file, part).await?;
         let span = accept_span(&response, resume_from, part)?;
         let mut body = Delivery::new(FileWriter {
@@ -100,9 +114,14 @@ impl Fetcher {
             kind: kind.clone(),
             resume_from: span.offset,
             gzip: span.gzip,
+            gzip_bound: GzipBound {
+                max_decoded_bytes: self.options.max_decoded_bytes,
+                max_expansion: self.options.max_expansion,
+            },
             fsync: self.options.fsync,
             journal: self.journal.clone(),
             created_dirs: self.created_dirs.clone(),
+            limits: self.read_limits(),
         });
         let received = self.receive(&mut response, &mut body).await;
         let counted = body.received();
@@ -110,7 +129,7 @@ impl Fetcher {
         // Whatever arrived is written, complete or not: a broken transfer leaves its part for
         // the next attempt's `Range` request.
         let written = body.finish(checked.is_ok(), &self.write_threads).await;
-        self.settle(checked, written, counted, part)
+        self.settle(checked, written, (span.offset, counted), part)
     }
 
     /// Sends the GET, continuing the part file when it may be, and judges the status.
@@ -169,32 +188,51 @@ impl Fetcher {
     }
 
     /// What the attempt ended with, from what was received (`checked`) and what the writer
-    /// made of it; the progress keeps the `counted` bytes only for a file that arrived.
+    /// made of it; `received` is the bytes of earlier attempts this one continued and the
+    /// bytes it `counted` itself, which the progress keeps only for a file that arrived.
     fn settle(
         &self,
         checked: Result<(), AttemptError>,
         written: Result<Written, WriteFailure>,
-        counted: u64,
+        (continued, counted): (u64, u64),
         part: &mut Part,
-    ) -> Result<(ManifestEntry, References), AttemptError> {
+    ) -> Result<Arrived, AttemptError> {
+        // The bytes of earlier attempts this one continued came over the network too.
+        let received = continued + counted;
         let uncount = |p: &mut Progress| p.bytes_done = p.bytes_done.saturating_sub(counted);
         match (checked, written) {
             (Ok(()), Ok(Written::Done(entry, references))) => {
                 self.progress.send_modify(|p| {
-                    p.bytes_downloaded += counted;
-                    // Bytes of earlier attempts that this one continued.
+                    p.bytes_downloaded += received;
+                    // The file's size on disk, less what this attempt counted as it came.
                     p.bytes_done += entry.size.saturating_sub(counted);
                 });
-                Ok((entry, references))
+                Ok(Arrived {
+                    entry,
+                    references,
+                    received,
+                })
+            }
+            (_, Err(WriteFailure::Bound(error))) => {
+                self.progress.send_modify(uncount);
+                Err(AttemptError::Fatal(error))
             }
             (_, Err(WriteFailure::Io(error))) => {
                 self.progress.send_modify(uncount);
                 Err(AttemptError::Fatal(FileError::Write(error.to_string())))
             }
-            (_, Err(WriteFailure::Content(error))) => {
+            (checked, Err(WriteFailure::Content(error))) => {
                 self.progress.send_modify(uncount);
                 // Content that fails its check is fetched again from the start.
                 part.resumable = false;
+                if checked.is_ok() {
+                    // It arrived whole: once more for a page that was in the way (a captive
+                    // portal), then it is what the server has, and no back-off changes that.
+                    part.malformed += 1;
+                    if part.malformed > MALFORMED_FETCHES {
+                        return Err(AttemptError::Fatal(error));
+                    }
+                }
                 Err(AttemptError::retry(error, "content failed its check"))
             }
             (checked, Ok(Written::Partial { len })) => {

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::Dir;
+use tiles3d::walk::ReadLimits;
 use tokio::sync::watch;
 
 use crate::options::{DownloadOptions, Progress};
@@ -22,4 +23,16 @@ pub(crate) struct Fetcher {
     pub(crate) created_dirs: Arc<CreatedDirs>,
     /// Where a body that arrived whole is written.
     pub(crate) write_threads: WriteThreads,
+}
+
+impl Fetcher {
+    /// What reading a file may cost now: the files it may list are those the download may
+    /// still name.
+    pub(crate) fn read_limits(&self) -> ReadLimits {
+        let known = self.progress.borrow().files_total_known;
+        ReadLimits {
+            max_files: self.options.max_files.saturating_sub(known),
+            max_json_depth: self.options.max_json_depth,
+        }
+    }
 }

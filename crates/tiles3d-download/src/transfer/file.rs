@@ -28,6 +28,8 @@ pub(crate) struct Fetched {
     pub(crate) entry: ManifestEntry,
     /// Whether it was found complete on disk rather than fetched.
     pub(crate) skipped: bool,
+    /// Bytes received over the network for it, as sent (gzip before decoding).
+    pub(crate) received: u64,
     /// The files it names, not yet resolved.
     pub(crate) references: Vec<Reference>,
     /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
@@ -53,16 +55,19 @@ impl FileTransfer {
             return Ok(Fetched {
                 entry,
                 skipped: true,
+                received: 0,
                 references,
                 problems,
             });
         }
-        let (entry, read) = self.fetcher.fetch_with_retries(file, kind).await?;
+        let arrived = self.fetcher.fetch_with_retries(file, kind).await?;
         progress.send_modify(|p| p.files_done += 1);
-        let (references, problems) = self.classify_references(file.path(), kind, read);
+        let (references, problems) =
+            self.classify_references(file.path(), kind, arrived.references);
         Ok(Fetched {
-            entry,
+            entry: arrived.entry,
             skipped: false,
+            received: arrived.received,
             references,
             problems,
         })
@@ -77,6 +82,7 @@ impl FileTransfer {
         let known = *self.known.get(path.as_str())?;
         let dir = self.fetcher.dir.clone();
         let verify = self.fetcher.options.verify_existing;
+        let limits = self.fetcher.read_limits();
         let (path, kind) = (path.clone(), kind.clone());
         tokio::task::spawn_blocking(move || {
             let size = dir.metadata(path.relative()).ok()?.len();
@@ -88,7 +94,7 @@ impl FileTransfer {
             }
             Some((
                 known.entry(path.as_str()),
-                references_on_disk(&dir, &path, &kind),
+                references_on_disk(&dir, &path, &kind, limits),
             ))
         })
         .await
@@ -132,6 +138,16 @@ impl FileTransfer {
                 }
                 (references, problems.into_iter().map(unsupported).collect())
             }
+            (Err(WalkError::TooDeep { limit }), _) => {
+                (Vec::new(), vec![FileError::TooDeep { limit }])
+            }
+            (Err(WalkError::TooManyFiles { named, .. }), _) => (
+                Vec::new(),
+                vec![FileError::TooManyFiles {
+                    named,
+                    max_files: self.fetcher.options.max_files,
+                }],
+            ),
             (Err(e @ WalkError::Unsupported { .. }), _)
             | (Err(e), FileKind::Subtree(_) | FileKind::SubtreeBuffer(_)) => {
                 (Vec::new(), vec![unsupported(e)])

@@ -5,12 +5,10 @@ use std::sync::Mutex;
 
 use tiles3d::walk::FileKind;
 
-use super::attempt::{AttemptError, Part};
+use super::attempt::{Arrived, AttemptError, Part};
 use super::fetcher::Fetcher;
 use crate::errors::FileError;
-use crate::store::manifest::ManifestEntry;
 use crate::store::output::part_path;
-use crate::store::writer::References;
 use crate::url::TileFile;
 use http_policy::retry::{self, Ended, Verdict};
 
@@ -27,12 +25,13 @@ impl Fetcher {
     ///
     /// The retries are the crate's one loop ([`retry::run`]) with the blob classifier: what
     /// an attempt found retryable (a transient status, a broken or stalled transfer, content
-    /// that failed its check) comes back as a verdict, and the strategy decides when.
+    /// that failed its check, though only once when it arrived whole) comes back as a verdict,
+    /// and the strategy decides when.
     pub(crate) async fn fetch_with_retries(
         &self,
         file: &TileFile,
         kind: &FileKind,
-    ) -> Result<(ManifestEntry, References), FileError> {
+    ) -> Result<Arrived, FileError> {
         // The part file's state passes from one attempt to the next: each attempt takes it out
         // and puts it back, so no lock is held across an await.
         let part = Mutex::new(Some(Part::new(part_path(&file.path().relative()))));

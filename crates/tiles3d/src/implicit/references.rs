@@ -34,8 +34,13 @@ impl ImplicitTiling {
 
 /// Lists the subtree's available contents and child subtrees. A tile counts only when its
 /// parent does (a client never reaches it otherwise), and nothing at or beyond
-/// `availableLevels` counts.
-pub(super) fn available(pending: &PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
+/// `availableLevels` counts. A subtree naming more than `max_files` files is refused after
+/// counting them, before any is listed: a hundred bytes can claim a million files.
+pub(super) fn available(
+    pending: &PendingSubtree,
+    walked: &mut Walked,
+    max_files: u64,
+) -> Result<(), WalkError> {
     let bits = |availability: &Availability| match *availability {
         Availability::Constant(value) => Bits::Constant(value),
         Availability::Bitstream { view, .. } => Bits::Stream(
@@ -44,75 +49,130 @@ pub(super) fn available(pending: &PendingSubtree, walked: &mut Walked) -> Result
                 .expect("every availability view was read"),
         ),
     };
-    let context = &pending.context;
-    let tiling = &context.tiling;
-    let scheme = tiling.scheme;
-    let dims = scheme.dimensions();
-    let root = context.root;
-    let tiles = bits(&pending.parsed.tiles);
-    let contents: Vec<Bits<'_>> = pending.parsed.contents.iter().map(bits).collect();
-    let children = bits(&pending.parsed.children);
-    // Set bits bound what the subtree names (unreachable ones name nothing): refuse a subtree
-    // that claims too much before building anything.
-    let (tile_bits, child_bits) = (
-        scheme.tiles_in(tiling.subtree_levels),
-        scheme.tiles_at(tiling.subtree_levels),
-    );
-    let tile_count = tiles.ones(tile_bits);
-    let claimed = contents
-        .iter()
-        .map(|c| c.ones(tile_bits).min(tile_count))
-        .sum::<u64>()
-        + children.ones(child_bits);
-    if claimed > MAX_SUBTREE_FILES {
-        return Err(WalkError::unsupported(
-            &pending.subtree,
-            format!(
-                "names up to {claimed} files, more than the {MAX_SUBTREE_FILES} this reader \
-                 follows from one subtree"
-            ),
-        ));
+    let found = Found {
+        pending,
+        tiles: bits(&pending.parsed.tiles),
+        contents: pending.parsed.contents.iter().map(bits).collect(),
+        children: bits(&pending.parsed.children),
+    };
+    found.check_claim()?;
+    let mut named = 0u64;
+    found.each(|_| named += 1);
+    if named > max_files {
+        return Err(WalkError::TooManyFiles {
+            uri: pending.subtree.to_string(),
+            named,
+            limit: max_files,
+        });
     }
-    let levels = tiling
-        .subtree_levels
-        .min(tiling.available_levels.saturating_sub(root.level));
-    let mut parents: Vec<bool> = Vec::new();
-    for level in 0..levels {
-        let offset = scheme.tiles_in(level);
-        let count = scheme.tiles_at(level);
-        let mut here = vec![false; count as usize];
-        for morton in 0..count {
-            let reachable = level == 0 || parents[(morton >> dims) as usize];
-            if !reachable || !tiles.get(offset + morton) {
-                continue;
-            }
-            here[morton as usize] = true;
-            let coord = root.descendant(scheme, level, morton);
-            for (template, content) in tiling.contents.iter().zip(&contents) {
-                if content.get(offset + morton) {
-                    walked.references.push(Reference {
-                        uri: template.expand(coord),
-                        base: Some(tiling.tileset.clone()),
-                        kind: None,
-                    });
+    let tiling = &pending.context.tiling;
+    walked.references.reserve(named as usize);
+    found.each(|file| {
+        walked.references.push(match file {
+            Available::Content(template, coord) => Reference {
+                uri: tiling.contents[template].expand(coord),
+                base: Some(tiling.tileset.clone()),
+                kind: None,
+            },
+            Available::Subtree(coord) => tiling.subtree_reference(coord),
+        });
+    });
+    Ok(())
+}
+
+/// A file a subtree makes available.
+enum Available {
+    /// The content of this template index at this tile.
+    Content(usize, TileCoord),
+    /// The child subtree rooted at this tile.
+    Subtree(TileCoord),
+}
+
+/// A subtree's availability with its bits at hand.
+struct Found<'a> {
+    pending: &'a PendingSubtree,
+    tiles: Bits<'a>,
+    contents: Vec<Bits<'a>>,
+    children: Bits<'a>,
+}
+
+impl Found<'_> {
+    /// Refuses a subtree whose set bits (an upper bound of what it names: unreachable ones
+    /// name nothing) claim more than one subtree may, before counting anything.
+    fn check_claim(&self) -> Result<(), WalkError> {
+        let tiling = &self.pending.context.tiling;
+        let scheme = tiling.scheme;
+        let (tile_bits, child_bits) = (
+            scheme.tiles_in(tiling.subtree_levels),
+            scheme.tiles_at(tiling.subtree_levels),
+        );
+        let tile_count = self.tiles.ones(tile_bits);
+        let claimed = self
+            .contents
+            .iter()
+            .map(|c| c.ones(tile_bits).min(tile_count))
+            .sum::<u64>()
+            + self.children.ones(child_bits);
+        if claimed > MAX_SUBTREE_FILES {
+            return Err(WalkError::unsupported(
+                &self.pending.subtree,
+                format!(
+                    "names up to {claimed} files, more than the {MAX_SUBTREE_FILES} this \
+                     reader follows from one subtree"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with each available file, in level and Morton order, child subtrees
+    /// last.
+    fn each(&self, mut visit: impl FnMut(Available)) {
+        let context = &self.pending.context;
+        let tiling = &context.tiling;
+        let scheme = tiling.scheme;
+        let dims = scheme.dimensions();
+        let root = context.root;
+        let levels = tiling
+            .subtree_levels
+            .min(tiling.available_levels.saturating_sub(root.level));
+        let mut parents: Vec<bool> = Vec::new();
+        for level in 0..levels {
+            let offset = scheme.tiles_in(level);
+            let count = scheme.tiles_at(level);
+            let mut here = vec![false; count as usize];
+            for morton in 0..count {
+                let reachable = level == 0 || parents[(morton >> dims) as usize];
+                if !reachable || !self.tiles.get(offset + morton) {
+                    continue;
+                }
+                here[morton as usize] = true;
+                let coord = root.descendant(scheme, level, morton);
+                for (template, content) in self.contents.iter().enumerate() {
+                    if content.get(offset + morton) {
+                        visit(Available::Content(template, coord));
+                    }
                 }
             }
+            parents = here;
         }
-        parents = here;
-    }
-    // Child subtrees start past this subtree's last level; when that is past availableLevels
-    // there are none (and when this subtree is cut short by availableLevels, it is).
-    let deeper = root.level + tiling.subtree_levels;
-    if deeper >= tiling.available_levels {
-        return Ok(());
-    }
-    for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
-        if parents[(morton >> dims) as usize] && children.get(morton) {
-            let coord = root.descendant(scheme, tiling.subtree_levels, morton);
-            walked.references.push(tiling.subtree_reference(coord));
+        // Child subtrees start past this subtree's last level; when that is past
+        // availableLevels there are none (and when this subtree is cut short by
+        // availableLevels, it is).
+        let deeper = root.level + tiling.subtree_levels;
+        if deeper >= tiling.available_levels {
+            return;
+        }
+        for morton in 0..scheme.tiles_at(tiling.subtree_levels) {
+            if parents[(morton >> dims) as usize] && self.children.get(morton) {
+                visit(Available::Subtree(root.descendant(
+                    scheme,
+                    tiling.subtree_levels,
+                    morton,
+                )));
+            }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reading a subtree file (binary `.subtree` with magic `subt`, or JSON) and the external
 //! buffers holding its availability, one file at a time.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -21,11 +22,13 @@ const SUBTREE_MAGIC: &[u8; 4] = b"subt";
 /// The files a subtree file names: the contents of its available tiles, its available child
 /// subtrees (within `availableLevels`), and its external buffers. When its availability lies
 /// in external buffers, the first of them carries the rest of the work (see
-/// [`read_subtree_buffer`]).
+/// [`read_subtree_buffer`]). A subtree that would name more than `max_files` contents and
+/// child subtrees is a [`WalkError::TooManyFiles`], counted before any is listed.
 pub fn read_subtree(
     context: &Arc<SubtreeContext>,
     path: &TilePath,
     mut reader: impl Read,
+    max_files: u64,
 ) -> Result<Walked, WalkError> {
     let (json, binary_length) = read_json(path, &mut reader)?;
     let document: SubtreeJson = serde_json::from_slice(&json)
@@ -52,11 +55,11 @@ pub fn read_subtree(
     let (waiting, others) = external_buffers(&parsed, &wanted);
     let subtree = Arc::new(path.clone());
     let mut walked = Walked::default();
+    // A file that also holds availability is fetched once, for that; a set keeps the work
+    // linear in the number of buffers.
+    let mut known: HashSet<String> = waiting.iter().map(|w| w.uri.clone()).collect();
     for uri in others {
-        // A file that also holds availability is fetched once, for that.
-        let known =
-            walked.references.iter().any(|r| r.uri == uri) || waiting.iter().any(|w| w.uri == uri);
-        if !known {
+        if known.insert(uri.clone()) {
             walked.references.push(Reference {
                 uri,
                 base: Some(subtree.clone()),
@@ -71,7 +74,7 @@ pub fn read_subtree(
         views,
         waiting,
     };
-    advance(pending, &mut walked)?;
+    advance(pending, &mut walked, max_files)?;
     Ok(walked)
 }
 
@@ -160,17 +163,21 @@ fn external_buffers(
     wanted: &[(usize, u64)],
 ) -> (Vec<ExternalBuffer>, Vec<String>) {
     let mut waiting: Vec<ExternalBuffer> = Vec::new();
+    // Where each waited-for URI sits in `waiting`, so that many buffers stay linear work.
+    let mut waiting_at: HashMap<&str, usize> = HashMap::new();
+    let needed: HashSet<usize> = wanted
+        .iter()
+        .map(|(view, _)| parsed.views[*view].buffer)
+        .collect();
     let mut others = Vec::new();
     for (index, buffer) in parsed.buffers.iter().enumerate() {
         let Some(uri) = &buffer.uri else { continue };
-        let needed = wanted
-            .iter()
-            .any(|(view, _)| parsed.views[*view].buffer == index);
-        if !needed {
+        if !needed.contains(&index) {
             others.push(uri.clone());
-        } else if let Some(same) = waiting.iter_mut().find(|w| w.uri == *uri) {
-            same.buffers.push(index);
+        } else if let Some(&at) = waiting_at.get(uri.as_str()) {
+            waiting[at].buffers.push(index);
         } else {
+            waiting_at.insert(uri, waiting.len());
             waiting.push(ExternalBuffer {
                 uri: uri.clone(),
                 buffers: vec![index],
@@ -181,11 +188,13 @@ fn external_buffers(
 }
 
 /// The files a subtree names once the external buffer `path`, the first its `pending` state
-/// waits for, is read: the next buffer it waits for, or its contents and child subtrees.
+/// waits for, is read: the next buffer it waits for, or its contents and child subtrees (at
+/// most `max_files` of them, as for [`read_subtree`]).
 pub fn read_subtree_buffer(
     pending: &PendingSubtree,
     path: &TilePath,
     mut reader: impl Read,
+    max_files: u64,
 ) -> Result<Walked, WalkError> {
     let Some((current, rest)) = pending.waiting.split_first() else {
         return Err(WalkError::unsupported(
@@ -230,13 +239,13 @@ pub fn read_subtree_buffer(
         waiting: rest.to_vec(),
     };
     let mut walked = Walked::default();
-    advance(next, &mut walked)?;
+    advance(next, &mut walked, max_files)?;
     Ok(walked)
 }
 
 /// Asks for the next external buffer `pending` waits for, or, with none left, lists the
 /// subtree's contents and child subtrees.
-fn advance(pending: PendingSubtree, walked: &mut Walked) -> Result<(), WalkError> {
+fn advance(pending: PendingSubtree, walked: &mut Walked, max_files: u64) -> Result<(), WalkError> {
     if let Some(next) = pending.waiting.first() {
         let uri = next.uri.clone();
         let base = Some(pending.subtree.clone());
@@ -247,7 +256,7 @@ fn advance(pending: PendingSubtree, walked: &mut Walked) -> Result<(), WalkError
         });
         return Ok(());
     }
-    available(&pending, walked)
+    available(&pending, walked, max_files)
 }
 
 #[cfg(test)]

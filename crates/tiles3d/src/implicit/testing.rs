@@ -132,7 +132,7 @@ pub(super) fn sort(walked: Walked) -> (Named, Vec<Reference>) {
 /// What the subtree file `bytes` names, read as `set/s/0/0/0.subtree`.
 pub(super) fn read(context: &Arc<SubtreeContext>, bytes: &[u8]) -> Result<Named, WalkError> {
     let path = TilePath::parse("set/s/0/0/0.subtree").unwrap();
-    read_subtree(context, &path, bytes).map(|w| sort(w).0)
+    read_subtree(context, &path, bytes, u64::MAX).map(|w| sort(w).0)
 }
 
 /// Reads a binary subtree at the root of a two-level quadtree with one content template.

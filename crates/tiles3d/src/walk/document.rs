@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::bom;
 use super::checked::{Checked, drain_seq, ignore_other_types, seed_of_visitor};
+use super::depth::DepthGuard;
 use super::extensions::{ExtensionsSeed, NamedByExtensions};
 use super::gltf::{UrisSeed, dedup};
 use super::tileset::{TileSeed, dedup_references};
@@ -24,8 +26,12 @@ use crate::reference::{Document, FileKind, Reference, WalkError, Walked};
 ///
 /// The JSON is streamed: only the URIs and the small objects around them are kept, so memory
 /// follows the URIs, not the document.
+///
+/// JSON nested deeper than [`ReadLimits::default`](super::ReadLimits)'s `max_json_depth` is a
+/// [`WalkError::TooDeep`].
 pub fn tileset_references(path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
-    let top = TopLevel::read(path, serde_json::Deserializer::from_reader(reader))?;
+    let max_depth = super::ReadLimits::default().max_json_depth;
+    let top = TopLevel::read_within(path, reader, max_depth)?;
     match top.document(false) {
         Document::Tileset => Ok(top.into_walked(Document::Tileset)),
         _ => Err(not_a_tileset()),
@@ -74,13 +80,15 @@ pub(super) fn not_a_gltf() -> WalkError {
 /// What a JSON file of `kind` names, read as what its keys say it is. A `.gltf` needs only
 /// an `asset` to be read as a glTF; a `.json` that is neither a tileset nor a glTF (a metadata
 /// schema) names nothing, and a file whose bytes only looked like JSON ([`FileKind::Json`])
-/// names nothing when it does not parse.
+/// names nothing when it does not parse. JSON nested deeper than `max_depth` is a
+/// [`WalkError::TooDeep`], whatever the kind.
 pub(super) fn read(
     kind: &FileKind,
     path: &TilePath,
     reader: impl Read,
+    max_depth: u32,
 ) -> Result<Walked, WalkError> {
-    let top = match TopLevel::read(path, serde_json::Deserializer::from_reader(reader)) {
+    let top = match TopLevel::read_within(path, reader, max_depth) {
         Err(WalkError::Json(_)) if *kind == FileKind::Json => return Ok(Walked::default()),
         read => read?,
     };
@@ -151,6 +159,34 @@ impl TopLevel {
         }
         .deserialize(&mut de)?;
         de.end()?;
+        Ok(top)
+    }
+
+    /// Reads the whole document at `path` from `reader`, a leading byte order mark skipped,
+    /// with JSON nested at most `max_depth` deep. Within it any depth is read: serde_json's
+    /// own limit (128, which 64 levels of tiles reach) is off, and the parse's stack grows on
+    /// the heap, so a small thread stack does not overflow either.
+    pub(super) fn read_within(
+        path: &TilePath,
+        reader: impl Read,
+        max_depth: u32,
+    ) -> Result<Self, WalkError> {
+        let mut guard = DepthGuard::new(bom::skip(reader)?, max_depth);
+        let mut top = TopLevel::default();
+        let parsed = {
+            let mut de = serde_json::Deserializer::from_reader(&mut guard);
+            de.disable_recursion_limit();
+            TopSeed {
+                path,
+                top: &mut top,
+            }
+            .deserialize(serde_stacker::Deserializer::new(&mut de))
+            .and_then(|()| de.end())
+        };
+        if guard.exceeded {
+            return Err(WalkError::TooDeep { limit: max_depth });
+        }
+        parsed?;
         Ok(top)
     }
 

@@ -44,8 +44,9 @@ pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
             "binary glTF truncated in its JSON chunk".to_owned(),
         ));
     }
+    let json = json.strip_prefix(super::bom::BOM).unwrap_or(&json);
     if version_1 {
-        return gltf_1_binary_uris(&json);
+        return gltf_1_binary_uris(json);
     }
-    gltf_uris(serde_json::Deserializer::from_slice(&json))
+    gltf_uris(serde_json::Deserializer::from_slice(json))
 }

@@ -33,7 +33,9 @@ use std::io::Read;
 use crate::TilePath;
 use crate::implicit;
 
+pub(crate) mod bom;
 mod checked;
+mod depth;
 mod document;
 mod extensions;
 mod glb;
@@ -46,16 +48,55 @@ pub use document::{gltf_uris, tileset_references};
 pub use glb::glb_uris;
 pub use tile_format::tile_uris;
 
-/// What the file at `path`, of the given kind, names. The kind is what the caller knows: the
-/// name's ([`FileKind::of`]), the context's, or the first bytes' ([`FileKind::sniffed`]).
+/// What the file at `path`, of the given kind, names, within [`ReadLimits::default`]. The
+/// kind is what the caller knows: the name's ([`FileKind::of`]), the context's, or the first
+/// bytes' ([`FileKind::sniffed`]).
 pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walked, WalkError> {
+    read_within(kind, path, reader, ReadLimits::default())
+}
+
+/// What reading one file may cost: bounds a reader meets long before its memory or stack
+/// is at risk, whatever the file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// The most files a subtree may name; past it the subtree is a
+    /// [`WalkError::TooManyFiles`], found by counting before any is listed, so a caller
+    /// bounding a whole download never holds more than its bound. Default: no bound but the
+    /// one every subtree has (2^20 files).
+    pub max_files: u64,
+    /// The deepest nesting of arrays and objects read in a JSON document (a tileset, a glTF
+    /// or other JSON); past it the file is a [`WalkError::TooDeep`]. A tile nests two (itself
+    /// and its `children`), so the default, 1,000, allows 500 levels of tiles, far past real
+    /// tilesets (tens of levels), with the parse's stack growing on the heap as it needs.
+    pub max_json_depth: u32,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_files: u64::MAX,
+            max_json_depth: 1_000,
+        }
+    }
+}
+
+/// What the file at `path`, of the given kind, names, within `limits`.
+pub fn read_within(
+    kind: &FileKind,
+    path: &TilePath,
+    reader: impl Read,
+    limits: ReadLimits,
+) -> Result<Walked, WalkError> {
     let plain = |uris: Vec<String>, document| Walked {
         references: uris.into_iter().map(Reference::plain).collect(),
         problems: Vec::new(),
         document,
     };
+    let max_files = limits.max_files;
     match kind {
-        FileKind::Tileset | FileKind::Gltf | FileKind::Json => document::read(kind, path, reader),
+        FileKind::Tileset | FileKind::Gltf | FileKind::Json => {
+            document::read(kind, path, reader, limits.max_json_depth)
+        }
         FileKind::Glb => Ok(plain(glb_uris(reader)?, Document::Gltf)),
         FileKind::Tile => Ok(plain(tile_uris(path, reader)?, Document::Other)),
         FileKind::Leaf => Ok(Walked::default()),
@@ -63,8 +104,12 @@ pub fn read(kind: &FileKind, path: &TilePath, reader: impl Read) -> Result<Walke
             path,
             "a binary subtree named where no implicit tiling says how to read it",
         )),
-        FileKind::Subtree(context) => implicit::read_subtree(context, path, reader),
-        FileKind::SubtreeBuffer(pending) => implicit::read_subtree_buffer(pending, path, reader),
+        FileKind::Subtree(context) => {
+            implicit::read_subtree(context, path, bom::skip(reader)?, max_files)
+        }
+        FileKind::SubtreeBuffer(pending) => {
+            implicit::read_subtree_buffer(pending, path, reader, max_files)
+        }
     }
 }
 

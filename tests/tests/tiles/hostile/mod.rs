@@ -5,6 +5,8 @@
 
 mod content;
 mod directory;
+mod encoded;
+mod malformed;
 mod names;
 mod server;
 mod signatures;

@@ -35,6 +35,8 @@ pub(super) enum Reply {
     Status(u16),
     Html,
     Gzip(Bytes),
+    /// These bytes, already gzip-encoded, labelled `Content-Encoding: gzip`.
+    Encoded(Bytes),
     /// The body, labelled `Content-Encoding: identity`.
     Identity(Bytes),
     /// Declares the full length of the body gzipped, sends `sent` bytes of that, then breaks
@@ -116,6 +118,7 @@ async fn serve(
         )
             .into_response(),
         Reply::Gzip(body) => ([(header::CONTENT_ENCODING, "gzip")], gzip(&body)).into_response(),
+        Reply::Encoded(body) => ([(header::CONTENT_ENCODING, "gzip")], body).into_response(),
         Reply::Identity(body) => ([(header::CONTENT_ENCODING, "identity")], body).into_response(),
         Reply::GzipCut(body, sent) => {
             let mut response = cut(Bytes::from(gzip(&body)), sent);

@@ -18,12 +18,15 @@ use crate::store::checksum::Checksum;
 use crate::store::manifest::{Journal, ManifestEntry};
 use tiles3d::TilePath;
 use tiles3d::content;
-use tiles3d::walk::{self, FileKind, WalkError, Walked};
+use tiles3d::walk::{self, FileKind, ReadLimits, WalkError, Walked};
 
+use self::gunzip::Gunzip;
+pub(crate) use self::gunzip::GzipBound;
 #[cfg(test)]
 use self::sink::{GLB_HEAD, HEAD};
 use self::sink::{Head, STREAM_BUFFER, Sink};
 
+mod gunzip;
 mod sink;
 
 /// What a downloaded file names (`None` for a file that names nothing), as read from disk.
@@ -58,9 +61,13 @@ pub(crate) struct FileWriter {
     pub(crate) resume_from: u64,
     /// Whether the body is gzip-encoded and is decoded on the way to disk.
     pub(crate) gzip: bool,
+    /// How far a gzip body may decode.
+    pub(crate) gzip_bound: GzipBound,
     pub(crate) fsync: bool,
     pub(crate) journal: Arc<Mutex<Journal>>,
     pub(crate) created_dirs: Arc<CreatedDirs>,
+    /// What reading it may cost: the files it may name are what the download's bound leaves.
+    pub(crate) limits: ReadLimits,
 }
 
 /// The directories a download has created: each is created once, not once per file (creating
@@ -100,10 +107,12 @@ enum Staging {
     Unnamed(crate::store::unnamed::Unnamed),
 }
 
-/// Why a writer failed: the disk, or the content.
+/// Why a writer failed: the disk, the content, or a bound the content passed.
 pub(crate) enum WriteFailure {
     Io(std::io::Error),
     Content(FileError),
+    /// Another attempt would pass it again.
+    Bound(FileError),
 }
 
 impl From<std::io::Error> for WriteFailure {
@@ -115,22 +124,29 @@ impl From<std::io::Error> for WriteFailure {
 impl FileWriter {
     /// Writes the pieces until `Complete` (or until the sender goes away: `Partial`).
     pub(crate) fn write(
-        self,
+        mut self,
         mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     ) -> Result<Written, WriteFailure> {
         self.ensure_parent()?;
+        let first = pieces.blocking_recv();
+        if let Some(Piece::Chunk(chunk)) = &first {
+            self.sniff_gzip(std::slice::from_ref(chunk));
+        }
         let sink = self.open(STREAM_BUFFER)?;
+        let mut pieces = first
+            .into_iter()
+            .chain(std::iter::from_fn(|| pieces.blocking_recv()));
         let finished = if self.gzip {
-            let mut decoder = flate2::write::MultiGzDecoder::new(sink);
-            let complete = Self::pump(&mut pieces, &mut decoder)?;
+            let mut gunzip = Gunzip::new(sink, self.gzip_bound);
+            let complete = Self::pump(&mut pieces, |chunk| gunzip.feed(chunk))?;
             if !complete {
                 // A cut gzip stream cannot be resumed: the next attempt starts afresh.
                 return Ok(Written::Partial { len: 0 });
             }
-            finish_gzip(decoder)?
+            gunzip.finish()?
         } else {
             let mut sink = sink;
-            if !Self::pump(&mut pieces, &mut sink)? {
+            if !Self::pump(&mut pieces, |chunk| Ok(sink.write_all(chunk)?))? {
                 sink.flush()?;
                 return Ok(Written::Partial { len: sink.size });
             }
@@ -143,8 +159,9 @@ impl FileWriter {
     /// start goes into an unnamed file linked into place once complete (see `unnamed`);
     /// elsewhere, where the file system cannot, and for the rest of a part file, it goes
     /// through the part file.
-    pub(crate) fn write_whole(self, body: Vec<bytes::Bytes>) -> Result<Written, WriteFailure> {
+    pub(crate) fn write_whole(mut self, body: Vec<bytes::Bytes>) -> Result<Written, WriteFailure> {
         self.ensure_parent()?;
+        self.sniff_gzip(&body);
         #[cfg(target_os = "linux")]
         if self.resume_from == 0 && !self.created_dirs.no_unnamed_files.load(Ordering::Relaxed) {
             match crate::store::unnamed::create(&self.dir, &self.path.parent_relative()) {
@@ -178,6 +195,30 @@ impl FileWriter {
         self.commit(sink, Staging::Part)
     }
 
+    /// Decodes a JSON file (tileset, glTF, subtree) whose body starts with the gzip magic,
+    /// as a blob store serves a file uploaded gzipped without `Content-Encoding`: no JSON
+    /// or binary subtree starts with those bytes, so nothing valid is lost.
+    fn sniff_gzip(&mut self, body: &[bytes::Bytes]) {
+        const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+        let json = matches!(
+            self.kind,
+            FileKind::Tileset | FileKind::Gltf | FileKind::Subtree(_)
+        );
+        if !json || self.gzip || self.resume_from > 0 {
+            return;
+        }
+        let head: Vec<u8> = body
+            .iter()
+            .flat_map(|c| c.iter())
+            .take(2)
+            .copied()
+            .collect();
+        if head == GZIP_MAGIC {
+            tracing::debug!(path = %self.path, "gzip magic without Content-Encoding; decoding");
+            self.gzip = true;
+        }
+    }
+
     /// Writes all of `body`, chunk after chunk, into `sink`, decoding it when it is gzipped.
     fn fill(&self, mut sink: Sink, body: &[bytes::Bytes]) -> Result<Sink, WriteFailure> {
         if !self.gzip {
@@ -186,11 +227,11 @@ impl FileWriter {
             }
             return Ok(sink);
         }
-        let mut decoder = flate2::write::MultiGzDecoder::new(sink);
+        let mut gunzip = Gunzip::new(sink, self.gzip_bound);
         for chunk in body {
-            decoder.write_all(chunk).map_err(decoding_failure)?;
+            gunzip.feed(chunk)?;
         }
-        finish_gzip(decoder)
+        gunzip.finish()
     }
 
     /// The write buffer for a body already in memory: none, as its chunks are written straight
@@ -261,14 +302,14 @@ impl FileWriter {
         ))
     }
 
-    /// Writes chunks into `out` until `Complete` (true) or the sender goes away (false).
+    /// Hands chunks to `out` until `Complete` (true) or the sender goes away (false).
     fn pump(
-        pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
-        out: &mut impl Write,
+        pieces: &mut impl Iterator<Item = Piece>,
+        mut out: impl FnMut(&[u8]) -> Result<(), WriteFailure>,
     ) -> Result<bool, WriteFailure> {
         loop {
-            match pieces.blocking_recv() {
-                Some(Piece::Chunk(chunk)) => out.write_all(&chunk).map_err(decoding_failure)?,
+            match pieces.next() {
+                Some(Piece::Chunk(chunk)) => out(&chunk)?,
                 Some(Piece::Complete) => return Ok(true),
                 None => return Ok(false),
             }
@@ -296,10 +337,11 @@ impl FileWriter {
             .map_err(|e| WriteFailure::Content(e.into()))?;
         let glb_json = head.glb_json().filter(|_| *kind == FileKind::Glb);
         let references = kind.names_files().then(|| match glb_json {
-            Some(json) => walk::read(kind, &self.path, json),
+            Some(json) => walk::read_within(kind, &self.path, json, self.limits),
             None => {
                 file.seek(SeekFrom::Start(0))?;
-                walk::read(kind, &self.path, std::io::BufReader::new(&file))
+                let reader = std::io::BufReader::new(&file);
+                walk::read_within(kind, &self.path, reader, self.limits)
             }
         });
         // A JSON file that does not parse is a broken transfer or someone else's page; a
@@ -339,32 +381,14 @@ impl FileWriter {
     }
 }
 
-/// A gzip stream that is not one.
-fn corrupt_gzip(error: std::io::Error) -> WriteFailure {
-    WriteFailure::Content(FileError::Corrupt {
-        kind: "gzip stream",
-        reason: error.to_string(),
-    })
-}
-
-/// A failed write through a gzip decoder (or the plain file behind it): the decoder reports
-/// bad input as `InvalidInput`/`InvalidData`, the disk anything else.
-fn decoding_failure(error: std::io::Error) -> WriteFailure {
-    match error.kind() {
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => corrupt_gzip(error),
-        _ => WriteFailure::Io(error),
-    }
-}
-
-/// Ends a gzip stream whose input is all written: a stream cut short is corrupt.
-fn finish_gzip(mut decoder: flate2::write::MultiGzDecoder<Sink>) -> Result<Sink, WriteFailure> {
-    decoder.try_finish().map_err(corrupt_gzip)?;
-    decoder.finish().map_err(corrupt_gzip)
-}
-
 /// What a file complete on disk names, read as `kind` or as what its first bytes say (`None`
-/// for a file that names nothing).
-pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) -> References {
+/// for a file that names nothing), within `limits`.
+pub(crate) fn references_on_disk(
+    dir: &Dir,
+    path: &TilePath,
+    kind: &FileKind,
+    limits: ReadLimits,
+) -> References {
     let file = match dir.open(path.relative()) {
         Ok(file) => file,
         Err(e) => return kind.names_files().then(|| Err(e.into())),
@@ -374,7 +398,8 @@ pub(crate) fn references_on_disk(dir: &Dir, path: &TilePath, kind: &FileKind) ->
         Ok(head) => kind.sniffed(head),
         Err(e) => return kind.names_files().then(|| Err(e.into())),
     };
-    kind.names_files().then(|| walk::read(&kind, path, reader))
+    kind.names_files()
+        .then(|| walk::read_within(&kind, path, reader, limits))
 }
 
 #[cfg(test)]

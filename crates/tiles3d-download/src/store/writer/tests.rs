@@ -28,9 +28,14 @@ fn a_part_file_shorter_than_the_resume_point_is_refused_not_padded() {
         kind: FileKind::Leaf,
         resume_from: 10,
         gzip: false,
+        gzip_bound: GzipBound {
+            max_decoded_bytes: u64::MAX,
+            max_expansion: u64::MAX,
+        },
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
+        limits: tiles3d::walk::ReadLimits::default(),
     };
     let (pieces, received) = tokio::sync::mpsc::channel(4);
     pieces
@@ -69,9 +74,14 @@ fn writer_of(path: &str, kind: FileKind) -> (tempfile::TempDir, FileWriter) {
         kind,
         resume_from: 0,
         gzip: false,
+        gzip_bound: GzipBound {
+            max_decoded_bytes: u64::MAX,
+            max_expansion: u64::MAX,
+        },
         fsync: false,
         journal: Arc::new(Mutex::new(journal)),
         created_dirs: Arc::default(),
+        limits: tiles3d::walk::ReadLimits::default(),
     };
     (temp, writer)
 }
@@ -327,4 +337,36 @@ fn a_glb_json_chunk_past_the_memory_bound_is_left_on_disk() {
     let mut head = Head::new(&FileKind::Glb);
     head.keep(&absurd);
     assert_eq!((head.bytes.len(), head.glb_json()), (20, None));
+}
+
+#[test]
+fn a_json_body_with_the_gzip_magic_is_decoded_whole_or_streamed_and_a_leaf_is_not() {
+    use std::io::Write as _;
+    let tileset = br#"{"asset":{"version":"1.0"},"root":{"content":{"uri":"a.glb"}}}"#;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(tileset).unwrap();
+    let gzipped = bytes::Bytes::from(encoder.finish().unwrap());
+
+    let (temp, writer) = writer_of("t.json", FileKind::Tileset);
+    assert!(matches!(
+        writer.write_whole(vec![gzipped.clone()]),
+        Ok(Written::Done(..))
+    ));
+    assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), tileset);
+
+    let (temp, writer) = writer_of("t.json", FileKind::Tileset);
+    let (pieces, received) = tokio::sync::mpsc::channel(4);
+    pieces.try_send(Piece::Chunk(gzipped.clone())).unwrap();
+    pieces.try_send(Piece::Complete).unwrap();
+    drop(pieces);
+    assert!(matches!(writer.write(received), Ok(Written::Done(..))));
+    assert_eq!(std::fs::read(temp.path().join("t.json")).unwrap(), tileset);
+
+    // A buffer may hold anything, those two bytes included.
+    let (temp, writer) = writer_of("t.bin", FileKind::Leaf);
+    assert!(matches!(
+        writer.write_whole(vec![gzipped.clone()]),
+        Ok(Written::Done(..))
+    ));
+    assert_eq!(std::fs::read(temp.path().join("t.bin")).unwrap(), gzipped);
 }

@@ -158,3 +158,34 @@ fn a_subtree_naming_exactly_the_limit_is_read() {
     // No tile is available, so no child subtree is reachable.
     assert_eq!(named, Named::default());
 }
+
+#[test]
+fn a_subtree_naming_more_than_its_caller_allows_is_refused_before_listing_any() {
+    // Two levels: 5 tiles with contents and 16 child subtrees, 21 files in all.
+    let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+    let subtree = json!({
+        "tileAvailability": {"constant": 1},
+        "contentAvailability": [{"constant": 1}],
+        "childSubtreeAvailability": {"constant": 1},
+    })
+    .to_string();
+    let path = crate::TilePath::parse("set/s/0/0/0.subtree").unwrap();
+    let read = |max_files| {
+        crate::implicit::read_subtree(
+            &context(&tiling, TileCoord::ROOT),
+            &path,
+            subtree.as_bytes(),
+            max_files,
+        )
+    };
+    assert_eq!(read(21).unwrap().references.len(), 21);
+    match read(20) {
+        Err(crate::walk::WalkError::TooManyFiles { uri, named, limit }) => {
+            assert_eq!(
+                (uri.as_str(), named, limit),
+                ("set/s/0/0/0.subtree", 21, 20)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

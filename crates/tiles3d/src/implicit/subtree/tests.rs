@@ -47,6 +47,7 @@ fn availability_in_external_buffers_is_read_from_them_in_turn() {
         &context,
         &subtree,
         &binary_subtree(&document, &internal)[..],
+        u64::MAX,
     )
     .unwrap();
     let (named, mut pending) = sort(walked);
@@ -63,6 +64,7 @@ fn availability_in_external_buffers_is_read_from_them_in_turn() {
             &context,
             &subtree,
             &binary_subtree(&document, &internal)[..],
+            u64::MAX,
         )
         .unwrap(),
     );
@@ -71,7 +73,8 @@ fn availability_in_external_buffers_is_read_from_them_in_turn() {
         unreachable!()
     };
     let path = TilePath::parse("set/s/avail/contents.bin").unwrap();
-    let (named, mut pending) = sort(read_subtree_buffer(state, &path, &contents[..]).unwrap());
+    let (named, mut pending) =
+        sort(read_subtree_buffer(state, &path, &contents[..], u64::MAX).unwrap());
     assert_eq!(named.waiting, strings(&["children.bin"]));
     let second = pending.remove(0);
     assert_eq!(second.base.as_deref(), Some(&subtree));
@@ -80,12 +83,12 @@ fn availability_in_external_buffers_is_read_from_them_in_turn() {
     };
     // A buffer shorter than its byteLength is an error.
     let path = TilePath::parse("set/s/0/0/children.bin").unwrap();
-    let err = read_subtree_buffer(state, &path, &children[..20]).unwrap_err();
+    let err = read_subtree_buffer(state, &path, &children[..20], u64::MAX).unwrap_err();
     assert!(
         err.to_string().contains("shorter than its byteLength"),
         "{err}"
     );
-    let (named, _) = sort(read_subtree_buffer(state, &path, &children[..]).unwrap());
+    let (named, _) = sort(read_subtree_buffer(state, &path, &children[..], u64::MAX).unwrap());
     assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
     assert_eq!(named.subtrees.len(), 2);
 }
@@ -98,13 +101,13 @@ fn a_json_subtree_reads_its_bitstreams_from_external_buffers() {
     let context = context(&tiling, TileCoord::ROOT);
     let subtree = TilePath::parse("set/s/0/0/0.json").unwrap();
     let text = serde_json::to_vec_pretty(&json).unwrap();
-    let (named, pending) = sort(read_subtree(&context, &subtree, &text[..]).unwrap());
+    let (named, pending) = sort(read_subtree(&context, &subtree, &text[..], u64::MAX).unwrap());
     assert_eq!(named.waiting, strings(&["0.bin"]));
     let Some(FileKind::SubtreeBuffer(state)) = &pending[0].kind else {
         unreachable!()
     };
     let path = TilePath::parse("set/s/0/0/0.bin").unwrap();
-    let (named, _) = sort(read_subtree_buffer(state, &path, &buffer[..]).unwrap());
+    let (named, _) = sort(read_subtree_buffer(state, &path, &buffer[..], u64::MAX).unwrap());
     assert_eq!(named.contents, strings(&["c/0/0/0.glb", "c/1/1/1.glb"]));
     assert_eq!(named.subtrees.len(), 2);
 }
@@ -204,8 +207,8 @@ fn a_subtree_json_of_64_mib_is_read_and_one_byte_more_is_refused() {
             .chain(io::repeat(b' ').take(total - document.len() as u64))
     };
     let path = TilePath::parse("set/s/0/0/0.json").unwrap();
-    assert!(read_subtree(&context, &path, padded(LIMIT)).is_ok());
-    let err = read_subtree(&context, &path, padded(LIMIT + 1)).unwrap_err();
+    assert!(read_subtree(&context, &path, padded(LIMIT), u64::MAX).is_ok());
+    let err = read_subtree(&context, &path, padded(LIMIT + 1), u64::MAX).unwrap_err();
     assert!(err.to_string().contains("too large"), "{err}");
 }
 
@@ -257,5 +260,37 @@ fn overlapping_availability_views_are_read_in_one_pass() {
             ("s/2/1/0.subtree".to_owned(), coord(2, 1, 0, 0)),
             ("s/2/2/2.subtree".to_owned(), coord(2, 2, 2, 0)),
         ]
+    );
+}
+
+#[test]
+fn a_subtree_naming_100_000_buffers_names_each_once() {
+    // Work per subtree is linear in its size: before, each buffer was compared with every
+    // one named before it, and this subtree took minutes.
+    const COUNT: usize = 100_000;
+    let tiling = tiling("QUADTREE", 2, 5, &["c/{level}/{x}/{y}.glb"]);
+    let mut buffers: Vec<Value> = (0..COUNT)
+        .map(|i| json!({"uri": format!("meta/{i}.bin"), "byteLength": 8}))
+        .collect();
+    // Each named a second time, which must not name it again.
+    buffers.extend((0..COUNT).map(|i| json!({"uri": format!("meta/{i}.bin"), "byteLength": 8})));
+    let document = json!({
+        "buffers": buffers,
+        "tileAvailability": {"constant": 1},
+        "contentAvailability": [{"constant": 0}],
+        "childSubtreeAvailability": {"constant": 0},
+    });
+    let named = read(
+        &context(&tiling, TileCoord::ROOT),
+        document.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(named.buffers.len(), COUNT);
+    assert!(
+        named
+            .buffers
+            .iter()
+            .enumerate()
+            .all(|(i, uri)| *uri == format!("meta/{i}.bin"))
     );
 }

@@ -109,3 +109,42 @@ fn json_that_is_neither_names_nothing_and_says_so() {
     assert!(references(FileKind::Tileset, &b"{ not json"[..]).is_err());
     assert!(references(FileKind::Tileset, &serde_json::to_vec(&schema).unwrap()[..]).is_err());
 }
+
+#[test]
+fn every_json_document_is_read_past_a_byte_order_mark_and_refused_past_the_depth_bound() {
+    let nested = |depth: usize| {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(
+            br#"{"asset": {"version": "2.0"}, "images": [{"uri": "i.png"}], "extras": "#,
+        );
+        bytes.extend(std::iter::repeat_n(b'[', depth));
+        bytes.extend(std::iter::repeat_n(b']', depth));
+        bytes.push(b'}');
+        bytes
+    };
+    let run = move || {
+        for name in ["m.gltf", "m.bin", "t.json"] {
+            let path = TilePath::parse(name).unwrap();
+            let within = |bytes: &[u8]| {
+                let kind = FileKind::of(&path).sniffed(bytes);
+                let limits = crate::walk::ReadLimits::default();
+                crate::walk::read_within(&kind, &path, bytes, limits)
+            };
+            // Past serde_json's own limit of 128, within the bound: read whole.
+            let walked = within(&nested(900)).unwrap();
+            assert_eq!(walked.document, Document::Gltf, "{name}");
+            assert_eq!(uris(&walked), ["i.png"], "{name}");
+            let refused = within(&nested(100_000)).unwrap_err();
+            assert!(
+                matches!(refused, crate::walk::WalkError::TooDeep { limit: 1_000 }),
+                "{name}: {refused}"
+            );
+        }
+    };
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+}

@@ -354,3 +354,88 @@ fn children_and_tiles_of_the_wrong_shape_are_skipped_whole_and_the_walk_goes_on(
         ]
     );
 }
+
+#[test]
+fn json_files_starting_with_a_byte_order_mark_are_read_and_pass_their_check() {
+    let tileset = json!({"asset": {"version": "1.0"}, "root": {"content": {"uri": "a.glb"}}});
+    let gltf = json!({"asset": {"version": "2.0"}, "images": [{"uri": "i.png"}]});
+    for (kind, document, uri) in [
+        (FileKind::Tileset, tileset.clone(), "a.glb"),
+        (FileKind::Gltf, gltf.clone(), "i.png"),
+        (FileKind::Json, tileset, "a.glb"),
+        (FileKind::Json, gltf, "i.png"),
+    ] {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(serde_json::to_vec(&document).unwrap());
+        crate::content::check_head(&kind, &bytes, bytes.len() as u64).unwrap();
+        assert_eq!(references(kind, &bytes[..]).unwrap(), [uri]);
+        // Named as what it is not, the bytes after the mark still say JSON.
+        let named_otherwise = FileKind::of(&TilePath::parse("t.bin").unwrap());
+        assert_eq!(named_otherwise.sniffed(&bytes), FileKind::Json);
+    }
+}
+
+/// A tileset whose tiles nest `levels` deep, one content per level.
+fn nested_tileset(levels: usize) -> Vec<u8> {
+    let mut tile = json!({"geometricError": 0, "content": {"uri": format!("{levels}.glb")}});
+    for level in (1..levels).rev() {
+        tile = json!({
+            "geometricError": level,
+            "content": {"uri": format!("{level}.glb")},
+            "children": [tile],
+        });
+    }
+    let tileset = json!({"asset": {"version": "1.1"}, "geometricError": 100, "root": tile});
+    // serde_json's own serializer recurses too; the test thread's stack takes 70 levels.
+    serde_json::to_vec(&tileset).unwrap()
+}
+
+#[test]
+fn a_tileset_nested_seventy_levels_deep_is_read_whole() {
+    // 70 levels nest 140 arrays and objects and more: past serde_json's limit of 128.
+    let bytes = nested_tileset(70);
+    let uris = references(FileKind::Tileset, &bytes[..]).unwrap();
+    let expected: Vec<String> = (1..=70).map(|level| format!("{level}.glb")).collect();
+    assert_eq!(uris, expected);
+}
+
+#[test]
+fn hostile_nesting_is_refused_at_the_bound_without_exhausting_a_small_stack() {
+    let path = TilePath::parse("tileset.json").unwrap();
+    let hostile = |depth: usize| {
+        let mut bytes = br#"{"asset": {"version": "1.0"}, "root": {"extras": "#.to_vec();
+        bytes.extend(std::iter::repeat_n(b'[', depth));
+        bytes.extend(std::iter::repeat_n(b']', depth));
+        bytes.extend_from_slice(b"}}");
+        bytes
+    };
+    let deep = nested_tileset(600);
+    let run = move || {
+        let within = |bytes: &[u8], max_json_depth| {
+            let limits = crate::walk::ReadLimits {
+                max_json_depth,
+                ..Default::default()
+            };
+            crate::walk::read_within(&FileKind::Tileset, &path, bytes, limits)
+        };
+        let refused = within(&hostile(100_000), 1_000).unwrap_err();
+        assert!(
+            matches!(refused, WalkError::TooDeep { limit: 1_000 }),
+            "{refused}"
+        );
+        // Within the bound any depth is read, deeper than this stack alone would allow.
+        assert!(within(&hostile(990), 1_000).is_ok());
+        assert!(matches!(
+            within(&deep, 1_000),
+            Err(WalkError::TooDeep { .. })
+        ));
+        let walked = within(&deep, 2_000).unwrap();
+        assert_eq!(walked.references.len(), 600);
+    };
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+}
