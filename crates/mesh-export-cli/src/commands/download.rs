@@ -25,6 +25,10 @@ pub struct DownloadArgs {
     /// A raw `_links.mesh.href` (container root plus signed query), or a signed tileset.json URL.
     #[arg(long, value_name = "URL")]
     href: Option<String>,
+    /// A folder of the same container above the --href tileset (unsigned): the tileset may
+    /// name files up to it, and files are written at their paths under it.
+    #[arg(long, value_name = "URL", requires = "href", conflicts_with_all = ["id", "imodel"])]
+    root: Option<String>,
     /// Export type when choosing by --imodel.
     #[arg(long = "type", value_name = "TYPE", default_value = "3DTiles")]
     export_type: String,
@@ -42,7 +46,13 @@ pub struct DownloadArgs {
 /// signature is renewed by reading the export again through get-exports.
 pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
     let (source, export_id): (Box<dyn SignedUrlSource>, _) = match &args.href {
-        Some(href) => (Box::new(FixedUrl(TilesetUrl::parse(href)?)), None),
+        Some(href) => {
+            let tileset = match &args.root {
+                Some(root) => TilesetUrl::with_root(href, root)?,
+                None => TilesetUrl::parse(href)?,
+            };
+            (Box::new(FixedUrl(tileset)), None)
+        }
         None => {
             let client = g.client()?;
             let export = which_export(

@@ -6,6 +6,7 @@ use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 use predicates::prelude::*;
 use serde_json::Value;
 
+use crate::hostile_tilesets::hostile;
 use crate::support::{IMODEL, bare, service, service_with};
 
 #[test]
@@ -208,4 +209,71 @@ fn a_package_href_is_refused_at_once_and_never_says_run_again() {
         .stderr(predicate::str::contains("run again").not())
         .stderr(predicate::str::contains("SECRETSIG").not());
     assert!(!out.path().join("manifest.json").exists());
+}
+
+#[test]
+fn an_href_with_a_root_above_it_fetches_files_up_to_the_root_at_their_paths() {
+    let schema = br#"{"id":"x"}"#.to_vec();
+    let tileset = serde_json::to_vec(&serde_json::json!({
+        "asset": {"version": "1.1"},
+        "geometricError": 1,
+        "schemaUri": "../../schemas/x.json",
+        "root": {"geometricError": 1, "content": {"uri": "../../../outside.json"}},
+    }))
+    .unwrap();
+    let server = hostile(vec![
+        ("/c/sub/dir/tileset.json", tileset.clone()),
+        ("/c/schemas/x.json", schema.clone()),
+        ("/outside.json", schema.clone()),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let href = format!(
+        "http://{}/c/sub/dir/tileset.json?sig=SECRETSIG",
+        server.addr
+    );
+    let root = format!("http://{}/c/", server.addr);
+    bare()
+        .args(["download", "--href", &href, "--root", &root, "--out"])
+        .arg(out.path())
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("outside.json"))
+        .stderr(predicate::str::contains("SECRETSIG").not());
+    assert_eq!(
+        std::fs::read(out.path().join("sub/dir/tileset.json")).unwrap(),
+        tileset
+    );
+    assert_eq!(
+        std::fs::read(out.path().join("schemas/x.json")).unwrap(),
+        schema
+    );
+    assert!(!out.path().join("outside.json").exists());
+
+    // A root that is not above the entry is refused before anything is fetched.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = format!("http://{}/other/", server.addr);
+    bare()
+        .args(["download", "--href", &href, "--root", &other, "--out"])
+        .arg(elsewhere.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a folder above"));
+    assert!(!elsewhere.path().join("manifest.json").exists());
+}
+
+#[test]
+fn a_root_without_an_href_is_a_usage_error() {
+    let out = tempfile::tempdir().unwrap();
+    bare()
+        .args([
+            "download",
+            "some-export",
+            "--root",
+            "http://127.0.0.1:9/c/",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--href"));
 }

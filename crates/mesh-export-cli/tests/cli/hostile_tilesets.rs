@@ -8,12 +8,12 @@ use crate::support::bare;
 
 /// A blob store on its own runtime that serves `files` by raw request path (404 otherwise),
 /// whatever the query: a stand-in for a hostile or broken server.
-struct Hostile {
-    addr: std::net::SocketAddr,
+pub(crate) struct Hostile {
+    pub(crate) addr: std::net::SocketAddr,
     _runtime: tokio::runtime::Runtime,
 }
 
-fn hostile(files: Vec<(&str, Vec<u8>)>) -> Hostile {
+pub(crate) fn hostile(files: Vec<(&str, Vec<u8>)>) -> Hostile {
     use axum::http::{StatusCode, Uri};
     use axum::response::IntoResponse;
     let files: std::collections::HashMap<String, Vec<u8>> = files

@@ -56,6 +56,27 @@ pub enum TilesetUrlError {
          walked; fetch it as a single file, or extract it and download the extracted tileset"
     )]
     Package(String),
+    /// The root given with the entry URL has a query of its own: the entry URL's query is the
+    /// one signature every file is fetched with.
+    #[error("the root URL must not have a query: the tileset URL's query signs every file")]
+    RootHasQuery,
+    /// The root is on another scheme, host or port than the entry: the signature would go
+    /// where it was not issued.
+    #[error("the root `{root}` is not on the scheme, host and port of the tileset URL `{entry}`")]
+    RootOtherOrigin {
+        /// The root, redacted.
+        root: String,
+        /// The entry URL, redacted.
+        entry: String,
+    },
+    /// The entry does not lie under the root.
+    #[error("the root `{root}` is not a folder above the tileset URL `{entry}`")]
+    RootNotAbove {
+        /// The root, redacted.
+        root: String,
+        /// The entry URL, redacted.
+        entry: String,
+    },
 }
 
 /// The signed root of a tileset: the folder its files live in, and the query that signs them.
@@ -134,6 +155,68 @@ impl TilesetUrl {
         } else {
             Self::from_root_href(href)
         }
+    }
+
+    /// A tileset whose entry (`entry_url`, signed, in either form [`parse`](Self::parse)
+    /// takes) lies below `root_url`, a folder of the same container: URIs may climb above the
+    /// entry's folder as far as the root, and files are named by their path under the root.
+    ///
+    /// ```
+    /// use tiles3d_download::{TilePath, TilesetUrl};
+    ///
+    /// let url = TilesetUrl::with_root(
+    ///     "https://blobs.example/c/sub/dir/tileset.json?sig=secret",
+    ///     "https://blobs.example/c/",
+    /// )?;
+    /// assert_eq!(url.entry().as_str(), "sub/dir/tileset.json");
+    /// let schema = url.resolve("../../schemas/x.json", url.entry()).unwrap().unwrap();
+    /// assert_eq!(schema.path().as_str(), "schemas/x.json");
+    /// assert!(url.resolve("../../../x.json", url.entry()).is_err());
+    /// # Ok::<(), tiles3d_download::TilesetUrlError>(())
+    /// ```
+    pub fn with_root(entry_url: &str, root_url: &str) -> Result<Self, TilesetUrlError> {
+        let at_entry = Self::parse(entry_url)?;
+        let (root_base, root_query) = split_query(root_url);
+        if root_query.is_some() {
+            return Err(TilesetUrlError::RootHasQuery);
+        }
+        let mut root = parse_base(root_base)?;
+        if !root.path().ends_with('/') {
+            let path = format!("{}/", root.path());
+            root.set_path(&path);
+        }
+        let shown = || (redacted(&root), redacted(&at_entry.tileset_json()));
+        if root.scheme() != at_entry.root.scheme()
+            || root.host_str() != at_entry.root.host_str()
+            || root.port_or_known_default() != at_entry.root.port_or_known_default()
+        {
+            let (root, entry) = shown();
+            return Err(TilesetUrlError::RootOtherOrigin { root, entry });
+        }
+        let decoded = |url: &Url| -> Vec<String> {
+            url.path_segments()
+                .map(|s| s.filter(|s| !s.is_empty()).map(percent_decode).collect())
+                .unwrap_or_default()
+        };
+        let (above, entry_folder) = (decoded(&root), decoded(&at_entry.root));
+        let Some(below) = entry_folder.strip_prefix(above.as_slice()) else {
+            let (root, entry) = shown();
+            return Err(TilesetUrlError::RootNotAbove { root, entry });
+        };
+        let segments = below
+            .iter()
+            .map(String::as_str)
+            .chain(at_entry.entry.segments());
+        let entry = TilePath::new(segments.map(str::to_owned).collect())
+            .map_err(TilesetUrlError::UnsafeEntryName)?;
+        if is_reserved(&entry) {
+            return Err(TilesetUrlError::UnsafeEntryName(NameError::Reserved));
+        }
+        Ok(Self {
+            root,
+            query: at_entry.query,
+            entry,
+        })
     }
 
     /// The signed URL of the tileset's entry file (`tileset.json` for a mesh href).

@@ -401,3 +401,137 @@ fn a_package_href_is_refused_at_once_as_a_package_not_walked_as_a_folder() {
     // A folder whose name merely contains the extension is a folder.
     assert!(TilesetUrl::parse("https://blobs.example/c/model.3tz.d?sig=1").is_ok());
 }
+
+const ENTRY_BELOW: &str = "https://blobs.example/c/export/sub/dir/tileset.json?sv=1&sig=SECRET";
+
+fn with_root(root: &str) -> Result<TilesetUrl, TilesetUrlError> {
+    TilesetUrl::with_root(ENTRY_BELOW, root)
+}
+
+#[test]
+fn a_root_above_the_entry_names_files_by_their_path_under_it() {
+    for root in [
+        "https://blobs.example/c/export/",
+        "https://blobs.example/c/export",
+    ] {
+        let url = with_root(root).unwrap();
+        assert_eq!(url.entry().as_str(), "sub/dir/tileset.json");
+        assert_eq!(
+            url.root_unsigned().as_str(),
+            "https://blobs.example/c/export/"
+        );
+        assert_eq!(
+            url.tileset_json().as_str(),
+            "https://blobs.example/c/export/sub/dir/tileset.json?sv=1&sig=SECRET"
+        );
+        let schema = url
+            .resolve("../../schemas/x.json", url.entry())
+            .unwrap()
+            .unwrap();
+        assert_eq!(schema.path().as_str(), "schemas/x.json");
+        assert_eq!(
+            schema.url().as_str(),
+            "https://blobs.example/c/export/schemas/x.json?sv=1&sig=SECRET"
+        );
+        let beside = url.resolve("t.glb", url.entry()).unwrap().unwrap();
+        assert_eq!(beside.path().as_str(), "sub/dir/t.glb");
+    }
+}
+
+#[test]
+fn above_the_given_root_is_still_refused() {
+    let url = with_root("https://blobs.example/c/export/").unwrap();
+    for uri in [
+        "../../../x.json",
+        "https://blobs.example/c/other/x.json",
+        "//blobs.example/c/x.json",
+    ] {
+        let refused = url.resolve(uri, url.entry()).unwrap_err();
+        assert!(
+            matches!(refused.reason, RefusalReason::EscapesRoot),
+            "{uri}: {refused}"
+        );
+    }
+    let absolute = url
+        .resolve("https://blobs.example/c/export/schemas/y.json", url.entry())
+        .unwrap()
+        .unwrap();
+    assert_eq!(absolute.path().as_str(), "schemas/y.json");
+}
+
+#[test]
+fn a_root_that_is_the_entrys_own_folder_or_a_folder_href_is_taken_as_well() {
+    let url = with_root("https://blobs.example/c/export/sub/dir/").unwrap();
+    assert_eq!(url.entry().as_str(), "tileset.json");
+    let folder = TilesetUrl::with_root(
+        "https://blobs.example/c/export/sub?sig=S",
+        "https://blobs.example/c/",
+    )
+    .unwrap();
+    assert_eq!(folder.entry().as_str(), "export/sub/tileset.json");
+    // Escapes are compared decoded.
+    let encoded = TilesetUrl::with_root(
+        "https://blobs.example/c/a%20b/tileset.json?sig=S",
+        "https://blobs.example/c/a b/",
+    )
+    .unwrap();
+    assert_eq!(encoded.entry().as_str(), "tileset.json");
+}
+
+#[test]
+fn a_root_not_above_the_entry_is_refused_clearly() {
+    for root in [
+        "https://blobs.example/c/other/",
+        "https://blobs.example/c/export/sub/dir/deeper/",
+        "https://blobs.example/c/exp",
+    ] {
+        let err = with_root(root).unwrap_err();
+        assert!(
+            matches!(err, TilesetUrlError::RootNotAbove { .. }),
+            "{root}: {err}"
+        );
+        let shown = err.to_string();
+        assert!(shown.contains("not a folder above"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+    }
+}
+
+#[test]
+fn a_root_on_another_origin_or_with_a_query_is_refused_clearly() {
+    for root in [
+        "https://cdn.example/c/",
+        "http://blobs.example/c/",
+        "https://blobs.example:8443/c/",
+    ] {
+        let err = with_root(root).unwrap_err();
+        assert!(
+            matches!(err, TilesetUrlError::RootOtherOrigin { .. }),
+            "{root}: {err}"
+        );
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+    assert!(with_root("https://blobs.example:443/c/").is_ok());
+    let err = with_root("https://blobs.example/c/?sig=OTHER").unwrap_err();
+    assert_eq!(err, TilesetUrlError::RootHasQuery);
+    assert!(err.to_string().contains("must not have a query"), "{err}");
+    assert!(matches!(
+        with_root("ftp://blobs.example/c/"),
+        Err(TilesetUrlError::Scheme(_))
+    ));
+}
+
+#[test]
+fn an_entry_under_a_root_still_names_a_safe_file() {
+    let err = TilesetUrl::with_root(
+        "https://blobs.example/c/manifest.json?sig=S",
+        "https://blobs.example/c/",
+    )
+    .unwrap_err();
+    assert!(matches!(err, TilesetUrlError::UnsafeEntryName(_)), "{err}");
+    let err = TilesetUrl::with_root(
+        "https://blobs.example/c/NUL/tileset.json?sig=S",
+        "https://blobs.example/",
+    )
+    .unwrap_err();
+    assert!(matches!(err, TilesetUrlError::UnsafeEntryName(_)), "{err}");
+}

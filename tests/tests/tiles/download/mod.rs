@@ -5,6 +5,7 @@ mod faults;
 mod named;
 mod origins;
 mod resume;
+mod root;
 mod signatures;
 
 use mesh_export_test_support::emulator::quick_retries;
