@@ -19,7 +19,7 @@ fn downloader(dir: &std::path::Path) -> Downloader {
 }
 
 /// A bitstream of `len` bits with the listed bits set, LSB first.
-fn bits(len: usize, set: &[usize]) -> Vec<u8> {
+pub(crate) fn bits(len: usize, set: &[usize]) -> Vec<u8> {
     let mut out = vec![0u8; len.div_ceil(8)];
     for &i in set {
         out[i / 8] |= 1 << (i % 8);
@@ -28,7 +28,7 @@ fn bits(len: usize, set: &[usize]) -> Vec<u8> {
 }
 
 /// A binary subtree, its chunks padded to 8 bytes.
-fn binary_subtree(json: &Value, binary: &[u8]) -> Vec<u8> {
+pub(crate) fn binary_subtree(json: &Value, binary: &[u8]) -> Vec<u8> {
     let mut text = serde_json::to_vec(json).unwrap();
     while !text.len().is_multiple_of(8) {
         text.push(b' ');

@@ -3,6 +3,7 @@
 //! implicit tilesets built here.
 
 mod bounds;
+mod corpus;
 mod download;
 mod hostile;
 mod implicit;

@@ -2,7 +2,7 @@
 
 mod complete;
 mod faults;
-mod named;
+pub(crate) mod named;
 mod origins;
 mod resume;
 mod root;
@@ -12,6 +12,6 @@ use mesh_export_test_support::emulator::quick_retries;
 use tiles3d_download::Downloader;
 
 /// A downloader of four connections with quick retries, as most tests here use.
-fn downloader(dir: &std::path::Path) -> Downloader {
+pub(crate) fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retries())
 }

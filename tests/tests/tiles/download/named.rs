@@ -12,12 +12,12 @@ use tiles3d_download::{DownloadError, FileError, MANIFEST_FILE, TilesetUrl};
 
 use super::downloader;
 
-fn json_bytes(value: &Value) -> Vec<u8> {
+pub(crate) fn json_bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap()
 }
 
 /// A binary glTF naming `buffers` and one image.
-fn glb_naming(buffers: &[&str], image: &str) -> Vec<u8> {
+pub(crate) fn glb_naming(buffers: &[&str], image: &str) -> Vec<u8> {
     let buffers: Vec<Value> = buffers
         .iter()
         .map(|u| json!({"uri": u, "byteLength": 4}))
