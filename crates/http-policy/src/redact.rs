@@ -92,8 +92,8 @@ pub fn quote(text: &str) -> String {
     }
 }
 
-/// Cuts the query string off every `scheme://...` URL in `text`, JSON-escaped ones
-/// (`https:\/\/...`) included.
+/// Cuts the query string and the credentials of the authority off every `scheme://...` URL in
+/// `text`, JSON-escaped ones (`https:\/\/...`) included.
 fn redact_url_queries(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -114,6 +114,16 @@ fn redact_url_queries(text: &str) -> String {
                 ends_value(b) && !matches!(b, b'&' | b';' | b',') && !(escaped && b == b'\\')
             })
             .map_or(bytes.len(), |n| start + n);
+        // Credentials in the authority (`user:password@`): the authority ends at the first
+        // `/` (or its escaped form), `?` or `#`.
+        let authority_end = text[start..end]
+            .find(['/', '\\', '?', '#'])
+            .map_or(end, |n| start + n);
+        if let Some(at_sign) = text[start..authority_end].rfind('@') {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = start + at_sign;
+        }
         if let Some(q) = text[start..end].find('?') {
             let q = start + q;
             let query_end = text[q..end].find('#').map_or(end, |h| q + h);

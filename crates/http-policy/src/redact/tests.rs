@@ -128,3 +128,21 @@ fn a_credential_echoed_json_escaped_is_removed_too() {
     assert!(!shown.contains("Hunter2"), "{shown}");
     drop(secret);
 }
+
+#[test]
+fn credentials_in_the_authority_of_a_url_in_free_text_are_removed() {
+    for text in [
+        "refused `https://user:AAB6password@h.example/x.glb` named in tileset.json",
+        "see http://AAB6password@h.example/",
+        r#"{"u":"https:\/\/user:AAB6password@h.example\/x"}"#,
+    ] {
+        let shown = redact(text);
+        assert!(!shown.contains("AAB6password"), "{text} -> {shown}");
+        assert!(shown.contains("REDACTED@h.example"), "{text} -> {shown}");
+    }
+    // An `@` past the authority is part of the path or the query, not a credential.
+    assert_eq!(
+        redact("https://h.example/a@b/c.glb"),
+        "https://h.example/a@b/c.glb"
+    );
+}

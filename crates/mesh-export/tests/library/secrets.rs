@@ -62,14 +62,14 @@ async fn a_client_secret_echoed_by_the_token_endpoint_is_not_in_the_error() {
 async fn a_client_secret_echoed_by_the_token_endpoint_is_not_logged() {
     const SECRET: &str = "Hunter2-echoed-in-the-logs";
     let _logs = LogCapture::start();
-    let token_url = echoing_token_endpoint(SECRET, 1, 3).await;
+    let token_url = echoing_token_endpoint(SECRET, 1, 10).await;
     let cache = TokenCache::new(Arc::new(
         ClientCredentials::new("app", SECRET).token_url(token_url),
     ));
     let first = cache.get().await.unwrap();
-    // Past half of the token's three seconds, well before it expires: the refresh runs behind
-    // the still-valid token.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // Past half of the token's ten seconds, nearly five before it expires (room for a loaded
+    // machine): the refresh runs behind the still-valid token.
+    tokio::time::sleep(Duration::from_millis(5_200)).await;
     let again = cache.get().await.unwrap();
     assert_eq!(again.token, first.token, "the still-valid token is used");
     let deadline = Instant::now() + Duration::from_secs(20);

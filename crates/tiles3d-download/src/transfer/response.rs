@@ -62,7 +62,7 @@ pub(super) fn transport(error: reqwest::Error) -> FileError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    FileError::Transport(message)
+    FileError::Transport(http_policy::redact::quote(&message))
 }
 
 /// The classifier of blob `GET`s by signed URL: a GET of an immutable blob is harmless to
