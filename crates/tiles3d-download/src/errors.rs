@@ -40,8 +40,9 @@ pub enum FileError {
         status: u16,
     },
     /// The blob store refuses this file (401 or 403) while it accepts the same signature for
-    /// other files started after the refusal: a fresh signature, where one could be had, was
-    /// refused for it too. S3 and CloudFront answer 403 for a key that does not exist.
+    /// other files started after the refusal: sent again, with a fresh signature where one
+    /// could be had, it was refused again. S3 and CloudFront answer 403 for a key that does
+    /// not exist.
     #[error(
         "the store refuses this file (HTTP {status}) while it accepts the signature for the \
          others: it may be missing (S3 and CloudFront answer 403 for a missing key) or not \

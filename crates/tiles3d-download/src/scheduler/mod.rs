@@ -189,7 +189,7 @@ impl Scheduler {
             // The current signature works: a later refusal may ask for fresh ones again.
             self.resigns_in_a_row = 0;
             self.proven = true;
-            self.forbid_refused_before(started.number);
+            self.clear_refused_before(started.number, true);
         }
         if !fetched.skipped {
             self.ever_arrived = true;
@@ -343,7 +343,7 @@ impl Scheduler {
         // download. Without fresh signatures only a file started after a refusal, and
         // arrived, clears it.
         if !self.no_fresh_signatures && self.ever_arrived {
-            self.forbid_refused_before(u64::MAX);
+            self.clear_refused_before(u64::MAX, false);
             return None;
         }
         Some(self.renew_or_stop())
@@ -418,21 +418,31 @@ impl Scheduler {
     }
 
     /// The held refusals that came back before file `number` started, which then arrived
-    /// with the same signature: the store refuses their paths, not the signature.
-    fn forbid_refused_before(&mut self, number: u64) {
-        let (forbidden, held) = std::mem::take(&mut self.suspects)
+    /// with the same signature: the store accepts the signature, so a file refused only once
+    /// is sent once more with it (`once_more`), and one refused again fails: the store
+    /// refuses its path.
+    fn clear_refused_before(&mut self, number: u64, once_more: bool) {
+        let (cleared, held) = std::mem::take(&mut self.suspects)
             .into_iter()
             .partition(|s| s.since <= number);
         self.suspects = held;
-        for suspect in forbidden {
-            let path = suspect.queued.path;
+        let mut again = Vec::new();
+        for suspect in cleared {
+            let mut queued = suspect.queued;
+            if !queued.retried && once_more {
+                queued.retried = true;
+                again.push(queued);
+                continue;
+            }
+            let path = queued.path;
             tracing::warn!(%path, "the store refuses this file while it accepts the others");
-            self.fail(
-                path,
-                FileError::Forbidden {
-                    status: suspect.status,
-                },
-            );
+            let error = FileError::Forbidden {
+                status: suspect.status,
+            };
+            self.fail(path, error);
+        }
+        for queued in again.into_iter().rev() {
+            self.queue.push_front(queued);
         }
     }
 

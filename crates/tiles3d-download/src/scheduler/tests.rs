@@ -491,23 +491,36 @@ fn a_file_refused_again_with_a_fresh_signature_while_later_files_arrive_fails_al
 }
 
 #[test]
-fn after_a_fresh_signature_more_refused_paths_fail_without_another_one() {
+fn after_a_fresh_signature_a_path_refused_twice_while_later_files_arrive_fails_without_another_one()
+{
     let (mut scheduler, progress) = scheduler(&options(1, 5));
-    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb", "d.glb"]);
+    entry_arrives_naming(
+        &mut scheduler,
+        &["a.glb", "b.glb", "c.glb", "d.glb", "e.glb"],
+    );
     assert!(matches!(
         start_and_refuse(&mut scheduler),
         Refusal::AskForFreshSignature
     ));
     scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    // a, refused with the fresh signature while a later file arrives with it.
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let b = scheduler.next().unwrap();
+    arrives(&mut scheduler, b);
 
-    // a, then b, refused with the fresh signature while later files arrive with it.
-    for _ in 0..2 {
-        assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
-        let next = scheduler.next().unwrap();
-        arrives(&mut scheduler, next);
-    }
+    // c, refused once with the signature that works, is sent once more with it.
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let d = scheduler.next().unwrap();
+    assert_eq!(d.file.path().as_str(), "d.glb");
+    arrives(&mut scheduler, d);
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "c.glb");
+    assert!(matches!(scheduler.refused(again, 403), Refusal::Held));
+    let e = scheduler.next().unwrap();
+    arrives(&mut scheduler, e);
 
     assert!(scheduler.next().is_none());
+    assert!(scheduler.settle().is_none());
     let finished = scheduler.finish();
     assert_eq!(
         failures_of(&finished),
@@ -551,9 +564,9 @@ fn files_started_after_a_held_refusal_and_refused_too_ask_for_a_fresh_signature(
 }
 
 #[test]
-fn without_a_fresh_signature_a_refused_file_fails_once_a_later_one_arrives() {
+fn without_a_fresh_signature_a_file_refused_twice_while_later_ones_arrive_fails() {
     let (mut scheduler, progress) = scheduler(&options(1, 5));
-    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb"]);
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb"]);
     assert!(matches!(
         start_and_refuse(&mut scheduler),
         Refusal::AskForFreshSignature
@@ -562,6 +575,12 @@ fn without_a_fresh_signature_a_refused_file_fails_once_a_later_one_arrives() {
     scheduler.resigned(None).unwrap();
     let b = scheduler.next().unwrap();
     arrives(&mut scheduler, b);
+    // Sent once more with the signature the store took for b.
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "a.glb");
+    assert!(matches!(scheduler.refused(again, 403), Refusal::Held));
+    let c = scheduler.next().unwrap();
+    arrives(&mut scheduler, c);
 
     assert!(scheduler.settle().is_none());
     let finished = scheduler.finish();
@@ -570,6 +589,30 @@ fn without_a_fresh_signature_a_refused_file_fails_once_a_later_one_arrives() {
         [("a.glb", FileError::Forbidden { status: 403 })]
     );
     assert_eq!(progress.borrow().resigns, 0);
+}
+
+#[test]
+fn a_file_refused_once_while_later_ones_arrive_is_sent_once_more_and_kept() {
+    let (mut scheduler, _) = scheduler(&options(1, 5));
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb"]);
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    let a = scheduler.next().unwrap();
+    arrives(&mut scheduler, a);
+
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let c = scheduler.next().unwrap();
+    arrives(&mut scheduler, c);
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "b.glb");
+    arrives(&mut scheduler, again);
+
+    let finished = scheduler.finish();
+    assert!(finished.complete());
+    assert_eq!(finished.entries.len(), 4);
 }
 
 #[test]
