@@ -292,8 +292,9 @@ impl Scheduler {
 
     /// The store refused the signature `started` was sent with. A refusal with the current
     /// signature is held until the files started after it tell a refused path (they arrive:
-    /// the file fails with [`FileError::Forbidden`]) from a refused signature (they are
-    /// refused too: a fresh signature is asked for, or the download stops).
+    /// the file is sent once more, and fails with [`FileError::Forbidden`] when refused
+    /// again) from a refused signature (they are refused too: a fresh signature is asked
+    /// for, or the download stops).
     pub(crate) fn refused(&mut self, started: Started, status: u16) -> Refusal {
         self.in_flight.remove(&started.number);
         let mut queued = Queued::new(started.file, started.kind);
