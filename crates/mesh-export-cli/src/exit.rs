@@ -63,7 +63,7 @@ impl Exit {
             Exit::SignatureRefused => {
                 "the tileset URL's signature expired or was refused and no fresh one could be \
                  had (`--href` cannot be renewed; `download ID` and `--imodel` renew it through \
-                 get-exports); complete files are kept"
+                 get-exports); complete files are kept and listed in `manifest.json`"
             }
         }
     }

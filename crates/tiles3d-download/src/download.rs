@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::errors::{DownloadError, FileError};
 use crate::options::{DownloadOptions, DownloadSummary, Progress};
 use crate::reserved::JOURNAL_FILE;
-use crate::scheduler::{Finished, Refusal, Scheduler, Started};
+use crate::scheduler::{Finished, Refusal, Scheduler};
 use crate::signer::{FixedUrl, SignedUrlSource};
 use crate::store::manifest::{
     Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestOut, Recorded, RecordedFiles,
@@ -23,7 +23,7 @@ use crate::store::manifest::{
 };
 use crate::store::output::{OutputDir, remove_stale_parts};
 use crate::store::write_threads::WriteThreads;
-use crate::transfer::{Fetched, Fetcher, FileTransfer};
+use crate::transfer::{Fetcher, FileTransfer};
 use crate::url::TilesetUrl;
 use http_policy::retry::RetryOptions;
 
@@ -98,7 +98,9 @@ impl Downloader {
 
     /// Downloads every file of `tileset` into the directory, skipping files already complete
     /// there, and writes `manifest.json`. The URL is used as it is: when its signature is
-    /// refused, the download stops with [`DownloadError::SignatureRejected`].
+    /// refused for more than some files' paths, the download stops with
+    /// [`DownloadError::SignatureRejected`] (the manifest still records what arrived); a file
+    /// refused while others started after it arrive fails with [`FileError::Forbidden`].
     ///
     /// Refused URIs, failed files and content the walker cannot read make the result
     /// [`DownloadError::Incomplete`], with everything that did arrive kept and recorded.
@@ -108,7 +110,9 @@ impl Downloader {
     }
 
     /// Downloads the tileset `source` signs, asking it for a fresh signature when the store
-    /// refuses one, up to [`DownloadOptions::max_resigns`] times.
+    /// refuses one, up to [`DownloadOptions::max_resigns`] times in a row. A file the store
+    /// still refuses with a fresh signature while it accepts others fails with
+    /// [`FileError::Forbidden`]: one fresh signature settles that, not one per file.
     pub async fn download_from(
         &self,
         source: &dyn SignedUrlSource,
@@ -145,9 +149,26 @@ impl Downloader {
             entry: tileset.entry().clone(),
         });
         let scheduler = Scheduler::new(tileset, &self.options, self.progress.clone());
-        let finished = run(scheduler, &transfer, source).await?;
+        let (finished, stop) = match run(scheduler, &transfer, source).await {
+            Ok(finished) => (finished, None),
+            Err((stop, finished)) => (finished, Some(stop)),
+        };
 
         let manifest_path = self.dir.join(MANIFEST_FILE);
+        if let Some(stop) = stop {
+            // What arrived is recorded; the journal stays, since it also holds the files of
+            // earlier runs this one did not reach.
+            blocking(move || {
+                if let Err(error) = write_manifest(&dir, &finished) {
+                    let path = manifest_path.display();
+                    tracing::warn!(%path, %error, "cannot write the manifest");
+                }
+                drop(lock);
+                Ok(())
+            })
+            .await?;
+            return Err(stop);
+        }
         let finished = blocking(move || {
             write_manifest(&dir, &finished).map_err(|source| DownloadError::Output {
                 path: manifest_path,
@@ -188,12 +209,13 @@ impl Downloader {
 }
 
 /// Runs the transfers `scheduler` starts, feeding their outcomes back to it, until nothing
-/// is left; a refused signature is renewed through `source` when the scheduler asks.
+/// is left; a refused signature is renewed through `source` when the scheduler asks. A
+/// download that stops comes back with what it had come to, for its manifest.
 async fn run(
     mut scheduler: Scheduler,
     transfer: &Arc<FileTransfer>,
     source: &dyn SignedUrlSource,
-) -> Result<Finished, DownloadError> {
+) -> Result<Finished, (DownloadError, Finished)> {
     let mut tasks = JoinSet::new();
     loop {
         while let Some(started) = scheduler.next() {
@@ -204,44 +226,63 @@ async fn run(
             });
         }
         debug_assert_eq!(tasks.len(), scheduler.in_flight());
-        let Some(joined) = tasks.join_next().await else {
-            break;
+        let refusal = match tasks.join_next().await {
+            // Nothing in flight: refusals still held are judged now.
+            None => match scheduler.settle() {
+                Some(refusal) => refusal,
+                None => break,
+            },
+            // Tasks are aborted only on the way out, so a join error here is a panic.
+            Some(joined) => {
+                let (started, result) =
+                    joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                match result {
+                    Ok(fetched) => {
+                        scheduler.fetched(started, fetched);
+                        continue;
+                    }
+                    Err(FileError::SignatureRejected { status }) => {
+                        scheduler.refused(started, status)
+                    }
+                    Err(error) => {
+                        scheduler.failed(started, error);
+                        continue;
+                    }
+                }
+            }
         };
-        // Tasks are aborted only on the way out, so a join error here is a panic.
-        let (started, result) =
-            joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        if let Err(stop) = hand_back(&mut scheduler, started, result, source).await {
+        if let Err(stop) = follow(&mut scheduler, refusal, source).await {
             tasks.abort_all();
-            return Err(stop);
+            // Files that arrived before the abort took effect are recorded.
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok((started, Ok(fetched))) = joined {
+                    scheduler.fetched(started, fetched);
+                }
+            }
+            return Err((stop, scheduler.stopped()));
         }
     }
     Ok(scheduler.finish())
 }
 
-/// Feeds one transfer's outcome to the scheduler; an error ends the download.
-async fn hand_back(
+/// Does what the scheduler asked after a refusal; an error ends the download.
+async fn follow(
     scheduler: &mut Scheduler,
-    started: Started,
-    result: Result<Fetched, FileError>,
+    refusal: Refusal,
     source: &dyn SignedUrlSource,
 ) -> Result<(), DownloadError> {
-    match result {
-        Ok(fetched) => scheduler.fetched(started, fetched),
-        Err(FileError::SignatureRejected { status }) => match scheduler.refused(started, status) {
-            Refusal::Requeued => {}
-            Refusal::Stop(error) => return Err(error),
-            Refusal::AskForFreshSignature => {
-                let fresh = source
-                    .refresh()
-                    .await
-                    .inspect_err(|e| tracing::info!(error = %e, "no fresh signature"))
-                    .ok();
-                scheduler.resigned(fresh)?;
-            }
-        },
-        Err(error) => scheduler.failed(started, error),
+    match refusal {
+        Refusal::Requeued | Refusal::Held => Ok(()),
+        Refusal::Stop(error) => Err(error),
+        Refusal::AskForFreshSignature => {
+            let fresh = source
+                .refresh()
+                .await
+                .inspect_err(|e| tracing::info!(error = %e, "no fresh signature"))
+                .ok();
+            scheduler.resigned(fresh)
+        }
     }
-    Ok(())
 }
 
 /// Writes the manifest of a finished download into `dir`.

@@ -39,6 +39,19 @@ pub enum FileError {
         /// The HTTP status.
         status: u16,
     },
+    /// The blob store refuses this file (401 or 403) while it accepts the same signature for
+    /// other files started after the refusal: sent again, with a fresh signature where one
+    /// could be had, it was refused again. S3 and CloudFront answer 403 for a key that does
+    /// not exist.
+    #[error(
+        "the store refuses this file (HTTP {status}) while it accepts the signature for the \
+         others: it may be missing (S3 and CloudFront answer 403 for a missing key) or not \
+         readable with this link"
+    )]
+    Forbidden {
+        /// The HTTP status.
+        status: u16,
+    },
     /// A `Retry-After` longer than the retry options allow.
     #[error("the server asked to wait {wait:?}, longer than the retry options allow")]
     RateLimited {
@@ -167,11 +180,14 @@ impl From<tiles3d::content::ContentError> for FileError {
 #[non_exhaustive]
 pub enum DownloadError {
     /// The blob store refused the URL's signature: it has expired (they last about an hour) or
-    /// is not valid, and no fresh one could be had (or the re-sign budget is spent). Complete
-    /// files are kept; a new run with a fresh URL resumes.
+    /// is not valid, and no fresh one could be had (or the re-sign budget is spent): no file
+    /// started after the refusal arrived, or none had arrived at all. Complete files are kept
+    /// and `manifest.json` records them and what is missing; a new run with a fresh URL
+    /// resumes. A refusal of some paths only is [`FileError::Forbidden`] instead.
     #[error(
         "the tileset URL's signature has expired or is not valid (HTTP {status} for `{path}`); \
-         get a freshly signed URL and run again: complete files are kept"
+         get a freshly signed URL and run again: complete files are kept, and manifest.json lists \
+         what arrived and what is missing"
     )]
     SignatureRejected {
         /// The HTTP status (401 or 403).

@@ -4,7 +4,7 @@
 //! [`Scheduler::resigned`]), and [`Scheduler::finish`] says what it came to. Synchronous and
 //! without I/O: the driver in `download` runs the transfers and feeds their outcomes here.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,11 +40,22 @@ pub(crate) struct Scheduler {
     /// Bytes received over the network for the files fetched, as sent.
     downloaded_bytes: u64,
     concurrency: usize,
-    in_flight: usize,
+    /// Files started so far: each started file's number, to tell what started after a refusal.
+    starts: u64,
+    /// The files started and not yet handed back, by number: listed as missing if the
+    /// download stops.
+    in_flight: HashMap<u64, TilePath>,
     claims: Claims,
     queue: VecDeque<Queued>,
-    /// A refused file waiting for a fresh signature, with the status that refused it.
-    awaiting_signature: Option<(Queued, u16)>,
+    /// Files refused with the current signature, waiting for what tells a refused path from
+    /// a refused signature.
+    suspects: Vec<Suspect>,
+    /// Whether a file sent with the current signature has arrived.
+    proven: bool,
+    /// Whether any file sent during this download has arrived.
+    ever_arrived: bool,
+    /// The source had no fresh signature to give: refusals are judged without one.
+    no_fresh_signatures: bool,
     /// Each finished file: its path and record, and whether it was already on disk.
     done: Vec<(Box<str>, Recorded, bool)>,
     failures: Vec<FileFailure>,
@@ -62,7 +73,27 @@ pub(crate) struct Started {
     pub(crate) kind: FileKind,
     /// The signature generation its requests use.
     generation: u32,
+    /// Its number among the files started.
+    number: u64,
+    /// Whether it was refused before, with an older signature.
+    retried: bool,
 }
+
+/// A file refused with the current signature.
+struct Suspect {
+    queued: Queued,
+    status: u16,
+    /// The number of the refused start.
+    number: u64,
+    /// [`Scheduler::starts`] when the refusal came back: files numbered from here on were
+    /// started after it.
+    since: u64,
+}
+
+/// Files started after a refusal, and refused too with no arrival to clear it, that make the
+/// signature rather than the paths suspect. Each costs one quick refused request when the
+/// signature has expired; fewer would take a run of missing files for an expiry.
+const REFUSALS_THAT_DOUBT_THE_SIGNATURE: usize = 8;
 
 /// What follows a refused signature.
 #[derive(Debug)]
@@ -70,6 +101,9 @@ pub(crate) enum Refusal {
     /// The file had been sent with an older signature; it is queued again with the current
     /// one.
     Requeued,
+    /// The file waits: the files started after it tell whether the store refuses its path or
+    /// the signature (or it was settled at once as the file's failure).
+    Held,
     /// Ask the source for a fresh signature and hand it to [`Scheduler::resigned`].
     AskForFreshSignature,
     /// The download ends here: fresh signatures have been refused too often in a row.
@@ -90,6 +124,7 @@ impl Scheduler {
             kind: FileKind::of(&entry),
             path: entry,
             own_query: None,
+            retried: false,
         }]);
         progress.send_modify(|p| p.files_total_known = 1);
         Scheduler {
@@ -101,10 +136,14 @@ impl Scheduler {
             over_bound: 0,
             downloaded_bytes: 0,
             concurrency: options.concurrency.max(1),
-            in_flight: 0,
+            starts: 0,
+            in_flight: HashMap::new(),
             claims,
             queue,
-            awaiting_signature: None,
+            suspects: Vec::new(),
+            proven: false,
+            ever_arrived: false,
+            no_fresh_signatures: false,
             done: Vec::new(),
             failures: Vec::new(),
             refused: Vec::new(),
@@ -116,36 +155,44 @@ impl Scheduler {
     /// The next file to start, while fewer than the concurrency are in flight and no write
     /// has failed; each one started comes back through exactly one transition.
     pub(crate) fn next(&mut self) -> Option<Started> {
-        if self.write_failed || self.in_flight >= self.concurrency {
+        if self.write_failed || self.in_flight.len() >= self.concurrency {
             return None;
         }
         let Queued {
             path,
             own_query,
             kind,
+            retried,
         } = self.queue.pop_front()?;
-        self.in_flight += 1;
+        let number = self.starts;
+        self.starts += 1;
+        self.in_flight.insert(number, path.clone());
         Some(Started {
             file: self.tileset.file_at(path, own_query.map(String::from)),
             kind,
             generation: self.generation,
+            number,
+            retried,
         })
     }
 
     /// Files started and not yet handed back.
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
+        self.in_flight.len()
     }
 
     /// A file arrived (or was found complete on disk): what it names is claimed and queued,
     /// each file once, and what cannot be followed is recorded.
     pub(crate) fn fetched(&mut self, started: Started, mut fetched: Fetched) {
-        self.in_flight -= 1;
+        self.in_flight.remove(&started.number);
         if started.generation == self.generation && !fetched.skipped {
             // The current signature works: a later refusal may ask for fresh ones again.
             self.resigns_in_a_row = 0;
+            self.proven = true;
+            self.clear_refused_before(started.number, true);
         }
         if !fetched.skipped {
+            self.ever_arrived = true;
             self.downloaded_bytes += fetched.received;
         }
         let path = started.file.path();
@@ -243,32 +290,70 @@ impl Scheduler {
         }
     }
 
-    /// The store refused the signature `started` was sent with.
+    /// The store refused the signature `started` was sent with. A refusal with the current
+    /// signature is held until the files started after it tell a refused path (they arrive:
+    /// the file is sent once more, and fails with [`FileError::Forbidden`] when refused
+    /// again) from a refused signature (they are refused too: a fresh signature is asked
+    /// for, or the download stops).
     pub(crate) fn refused(&mut self, started: Started, status: u16) -> Refusal {
-        self.in_flight -= 1;
-        let queued = Queued::new(started.file, started.kind);
+        self.in_flight.remove(&started.number);
+        let mut queued = Queued::new(started.file, started.kind);
+        queued.retried = started.retried;
         if started.generation < self.generation {
             // Sent before the fresh signature arrived: try again with it.
+            queued.retried = true;
             self.queue.push_front(queued);
             return Refusal::Requeued;
         }
-        if self.resigns_in_a_row >= self.max_resigns {
-            return Refusal::Stop(DownloadError::SignatureRejected {
-                status,
-                path: queued.path,
-            });
+        self.suspects.push(Suspect {
+            queued,
+            status,
+            number: started.number,
+            since: self.starts,
+        });
+        // The signature a download starts with may be old: the first refusal asks for a
+        // fresh one at once, as an expiry would want.
+        let first_refusal = self.generation == 0 && !started.retried && self.can_renew();
+        if first_refusal || self.signature_doubted() {
+            return self.renew_or_stop();
         }
-        self.awaiting_signature = Some((queued, status));
-        Refusal::AskForFreshSignature
+        if self.in_flight.is_empty() && self.queue.is_empty() {
+            return self.settle().unwrap_or(Refusal::Held);
+        }
+        Refusal::Held
+    }
+
+    /// When nothing is in flight or queued, no file started after the refusals still held
+    /// can tell about them: a fresh signature is asked for while the budget lasts. `None`
+    /// when nothing is left to do.
+    pub(crate) fn settle(&mut self) -> Option<Refusal> {
+        if self.suspects.is_empty() {
+            return None;
+        }
+        if self.write_failed {
+            // Nothing starts any more: they are not attempted, like the rest of the queue.
+            for suspect in std::mem::take(&mut self.suspects) {
+                self.queue.push_back(suspect.queued);
+            }
+            return None;
+        }
+        if self.can_renew() {
+            return Some(Refusal::AskForFreshSignature);
+        }
+        // Refused through the re-sign budget while the store accepted other files during this
+        // download. Without fresh signatures only a file started after a refusal, and
+        // arrived, clears it.
+        if !self.no_fresh_signatures && self.ever_arrived {
+            self.clear_refused_before(u64::MAX, false);
+            return None;
+        }
+        Some(self.renew_or_stop())
     }
 
     /// The answer to [`Refusal::AskForFreshSignature`]: a fresh signature for the same root
-    /// carries on (the refused file first), anything else ends the download.
+    /// carries on (the refused files first). Without one, the download ends unless other
+    /// files have arrived and the refusals seem to be their paths'.
     pub(crate) fn resigned(&mut self, fresh: Option<TilesetUrl>) -> Result<(), DownloadError> {
-        let (queued, status) = self
-            .awaiting_signature
-            .take()
-            .expect("a fresh signature answers a refusal that asked for one");
         let fresh = fresh.filter(|fresh| {
             let same_root = fresh.root_unsigned() == self.tileset.root_unsigned();
             if !same_root {
@@ -277,24 +362,94 @@ impl Scheduler {
             same_root
         });
         let Some(fresh) = fresh else {
-            return Err(DownloadError::SignatureRejected {
-                status,
-                path: queued.path,
-            });
+            if !self.ever_arrived || self.signature_doubted() {
+                return Err(self.rejected());
+            }
+            // Judged without a fresh signature: the files started after them tell.
+            self.no_fresh_signatures = true;
+            return Ok(());
         };
-        let path = &queued.path;
-        tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
+        if let Some(suspect) = self.suspects.last() {
+            let path = &suspect.queued.path;
+            tracing::info!(%path, "the signature was refused; carrying on with a fresh one");
+        }
         self.tileset = fresh;
         self.generation += 1;
         self.resigns_in_a_row += 1;
+        self.proven = false;
         self.progress.send_modify(|p| p.resigns += 1);
-        self.queue.push_front(queued);
+        for suspect in std::mem::take(&mut self.suspects).into_iter().rev() {
+            let mut queued = suspect.queued;
+            queued.retried = true;
+            self.queue.push_front(queued);
+        }
         Ok(())
+    }
+
+    /// Whether a fresh signature may still be asked for.
+    fn can_renew(&self) -> bool {
+        !self.no_fresh_signatures && self.resigns_in_a_row < self.max_resigns
+    }
+
+    /// Whether enough files started after a held refusal were refused too, with none
+    /// arriving, to blame the signature.
+    fn signature_doubted(&self) -> bool {
+        let Some(first) = self.suspects.iter().map(|s| s.since).min() else {
+            return false;
+        };
+        let after = self.suspects.iter().filter(|s| s.number >= first).count();
+        after >= REFUSALS_THAT_DOUBT_THE_SIGNATURE
+    }
+
+    fn renew_or_stop(&self) -> Refusal {
+        if self.can_renew() {
+            Refusal::AskForFreshSignature
+        } else {
+            Refusal::Stop(self.rejected())
+        }
+    }
+
+    /// The download's end for the latest refusal.
+    fn rejected(&self) -> DownloadError {
+        let suspect = self.suspects.last().expect("a refusal is held");
+        DownloadError::SignatureRejected {
+            status: suspect.status,
+            path: suspect.queued.path.clone(),
+        }
+    }
+
+    /// The held refusals that came back before file `number` started, which then arrived
+    /// with the same signature: the store accepts the signature, so a file refused only once
+    /// is sent once more with it (`once_more`), and one refused again fails: the store
+    /// refuses its path.
+    fn clear_refused_before(&mut self, number: u64, once_more: bool) {
+        let (cleared, held) = std::mem::take(&mut self.suspects)
+            .into_iter()
+            .partition(|s| s.since <= number);
+        self.suspects = held;
+        let mut again = Vec::new();
+        for suspect in cleared {
+            let mut queued = suspect.queued;
+            if !queued.retried && once_more {
+                queued.retried = true;
+                again.push(queued);
+                continue;
+            }
+            let path = queued.path;
+            tracing::warn!(%path, "the store refuses this file while it accepts the others");
+            let error = FileError::Forbidden {
+                status: suspect.status,
+            };
+            self.fail(path, error);
+        }
+        for queued in again.into_iter().rev() {
+            self.queue.push_front(queued);
+        }
     }
 
     /// A file failed for good.
     pub(crate) fn failed(&mut self, started: Started, error: FileError) {
-        self.in_flight -= 1;
+        self.in_flight.remove(&started.number);
         let path = started.file.path().clone();
         tracing::warn!(%path, %error, "file failed");
         self.write_failed |= matches!(error, FileError::Write(_));
@@ -310,13 +465,41 @@ impl Scheduler {
     /// What the download came to, once nothing is in flight: files still queued (after a
     /// write error) are failures too.
     pub(crate) fn finish(mut self) -> Finished {
-        debug_assert_eq!(self.in_flight, 0, "finished with files in flight");
+        debug_assert!(self.in_flight.is_empty(), "finished with files in flight");
+        debug_assert!(self.suspects.is_empty(), "finished with refusals unsettled");
         for queued in std::mem::take(&mut self.queue) {
             self.fail(
                 queued.path,
                 FileError::NotAttempted("an earlier write to disk failed".to_owned()),
             );
         }
+        self.into_finished()
+    }
+
+    /// What a download stopped by a refused signature came to: what arrived, and as missing
+    /// the refused files, those in flight and those queued.
+    pub(crate) fn stopped(mut self) -> Finished {
+        for suspect in std::mem::take(&mut self.suspects) {
+            let error = FileError::SignatureRejected {
+                status: suspect.status,
+            };
+            self.fail(suspect.queued.path, error);
+        }
+        let stopped = || {
+            FileError::NotAttempted("the download stopped when the signature was refused".into())
+        };
+        let mut in_flight: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();
+        in_flight.sort_unstable_by_key(|(number, _)| *number);
+        for (_, path) in in_flight {
+            self.fail(path, stopped());
+        }
+        for queued in std::mem::take(&mut self.queue) {
+            self.fail(queued.path, stopped());
+        }
+        self.into_finished()
+    }
+
+    fn into_finished(self) -> Finished {
         let done = self.done;
         let files = done.len() as u64;
         let bytes = done.iter().map(|(_, r, _)| r.size).sum();
@@ -427,6 +610,8 @@ struct Queued {
     path: TilePath,
     own_query: Option<Box<str>>,
     kind: FileKind,
+    /// Refused before with an older signature: it has had a fresh one.
+    retried: bool,
 }
 
 impl Queued {
@@ -436,6 +621,7 @@ impl Queued {
             path,
             own_query: own_query.map(String::into_boxed_str),
             kind,
+            retried: false,
         }
     }
 }

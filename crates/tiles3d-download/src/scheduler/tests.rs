@@ -428,3 +428,258 @@ fn past_max_files_nothing_more_is_claimed_and_the_file_naming_them_fails_once() 
             .contains("raise DownloadOptions::max_files")
     );
 }
+
+/// Has `started` arrive naming nothing.
+fn arrives(scheduler: &mut Scheduler, started: Started) {
+    let fetched = arrived(&started, 1, &[]);
+    scheduler.fetched(started, fetched);
+}
+
+/// `count` leaf names, `f0.glb` on.
+fn leaves(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("f{i}.glb")).collect()
+}
+
+fn failures_of(finished: &Finished) -> Vec<(&str, FileError)> {
+    finished
+        .failures
+        .iter()
+        .map(|f| (f.path.as_str(), f.error.clone()))
+        .collect()
+}
+
+#[test]
+fn a_file_refused_again_with_a_fresh_signature_while_later_files_arrive_fails_alone() {
+    let (mut scheduler, progress) = scheduler(&options(2, 5));
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb", "d.glb"]);
+    let mut started = start_all(&mut scheduler).into_iter();
+    let (a, b) = (started.next().unwrap(), started.next().unwrap());
+    assert!(matches!(
+        scheduler.refused(b, 403),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    let b = scheduler.next().unwrap();
+    assert_eq!(b.file.path().as_str(), "b.glb");
+
+    assert!(matches!(scheduler.refused(b, 403), Refusal::Held));
+    let c = scheduler.next().unwrap();
+    arrives(&mut scheduler, c);
+    arrives(&mut scheduler, a);
+    let d = scheduler.next().unwrap();
+    arrives(&mut scheduler, d);
+    assert!(scheduler.next().is_none());
+    assert!(scheduler.settle().is_none());
+
+    let finished = scheduler.finish();
+    assert_eq!(
+        failures_of(&finished),
+        [("b.glb", FileError::Forbidden { status: 403 })]
+    );
+    let kept: Vec<&str> = finished.entries.iter().map(|(p, _)| &**p).collect();
+    assert_eq!(kept, ["a.glb", "c.glb", "d.glb", "tileset.json"]);
+    assert_eq!(progress.borrow().resigns, 1);
+    let result = finished.into_result(Path::new("out"), &Progress::default(), Duration::ZERO);
+    let Err(DownloadError::Incomplete { failures, .. }) = result else {
+        panic!("a refused file makes the download incomplete");
+    };
+    let shown = failures[0].to_string();
+    assert!(
+        shown.contains("b.glb") && shown.contains("accepts"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn after_a_fresh_signature_a_path_refused_twice_while_later_files_arrive_fails_without_another_one()
+{
+    let (mut scheduler, progress) = scheduler(&options(1, 5));
+    entry_arrives_naming(
+        &mut scheduler,
+        &["a.glb", "b.glb", "c.glb", "d.glb", "e.glb"],
+    );
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    // a, refused with the fresh signature while a later file arrives with it.
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let b = scheduler.next().unwrap();
+    arrives(&mut scheduler, b);
+
+    // c, refused once with the signature that works, is sent once more with it.
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let d = scheduler.next().unwrap();
+    assert_eq!(d.file.path().as_str(), "d.glb");
+    arrives(&mut scheduler, d);
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "c.glb");
+    assert!(matches!(scheduler.refused(again, 403), Refusal::Held));
+    let e = scheduler.next().unwrap();
+    arrives(&mut scheduler, e);
+
+    assert!(scheduler.next().is_none());
+    assert!(scheduler.settle().is_none());
+    let finished = scheduler.finish();
+    assert_eq!(
+        failures_of(&finished),
+        [
+            ("a.glb", FileError::Forbidden { status: 403 }),
+            ("c.glb", FileError::Forbidden { status: 403 })
+        ]
+    );
+    assert_eq!(progress.borrow().resigns, 1);
+}
+
+#[test]
+fn files_started_after_a_held_refusal_and_refused_too_ask_for_a_fresh_signature() {
+    let (mut scheduler, progress) = scheduler(&options(1, 5));
+    let names = leaves(12);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    entry_arrives_naming(&mut scheduler, &names);
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    let f0 = scheduler.next().unwrap();
+    arrives(&mut scheduler, f0);
+
+    // f1 is held; f2 to f8 started after it and were refused too: not yet enough.
+    for _ in 1..=8 {
+        assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    }
+    let refusal = start_and_refuse(&mut scheduler);
+
+    assert!(
+        matches!(refusal, Refusal::AskForFreshSignature),
+        "{refusal:?}"
+    );
+    scheduler.resigned(Some(signed("THIRD"))).unwrap();
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "f1.glb");
+    assert!(again.file.url().as_str().ends_with("sig=THIRD"));
+    assert_eq!(progress.borrow().resigns, 2);
+}
+
+#[test]
+fn without_a_fresh_signature_a_file_refused_twice_while_later_ones_arrive_fails() {
+    let (mut scheduler, progress) = scheduler(&options(1, 5));
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb"]);
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+
+    scheduler.resigned(None).unwrap();
+    let b = scheduler.next().unwrap();
+    arrives(&mut scheduler, b);
+    // Sent once more with the signature the store took for b.
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "a.glb");
+    assert!(matches!(scheduler.refused(again, 403), Refusal::Held));
+    let c = scheduler.next().unwrap();
+    arrives(&mut scheduler, c);
+
+    assert!(scheduler.settle().is_none());
+    let finished = scheduler.finish();
+    assert_eq!(
+        failures_of(&finished),
+        [("a.glb", FileError::Forbidden { status: 403 })]
+    );
+    assert_eq!(progress.borrow().resigns, 0);
+}
+
+#[test]
+fn a_file_refused_once_while_later_ones_arrive_is_sent_once_more_and_kept() {
+    let (mut scheduler, _) = scheduler(&options(1, 5));
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb", "c.glb"]);
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    let a = scheduler.next().unwrap();
+    arrives(&mut scheduler, a);
+
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    let c = scheduler.next().unwrap();
+    arrives(&mut scheduler, c);
+    let again = scheduler.next().unwrap();
+    assert_eq!(again.file.path().as_str(), "b.glb");
+    arrives(&mut scheduler, again);
+
+    let finished = scheduler.finish();
+    assert!(finished.complete());
+    assert_eq!(finished.entries.len(), 4);
+}
+
+#[test]
+fn without_a_fresh_signature_refusals_of_later_files_stop_with_everything_listed() {
+    let (mut scheduler, _) = scheduler(&options(1, 5));
+    let names = leaves(11);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    entry_arrives_naming(&mut scheduler, &names);
+    assert!(matches!(
+        start_and_refuse(&mut scheduler),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(None).unwrap();
+
+    for _ in 1..8 {
+        assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    }
+    let refusal = start_and_refuse(&mut scheduler);
+    let Refusal::Stop(DownloadError::SignatureRejected { status, path }) = refusal else {
+        panic!("expected the end of the download, got {refusal:?}");
+    };
+    assert_eq!((status, path.as_str()), (403, "f8.glb"));
+    let in_flight = scheduler.next().unwrap();
+    assert_eq!(in_flight.file.path().as_str(), "f9.glb");
+
+    let finished = scheduler.stopped();
+    assert!(!finished.complete());
+    let kept: Vec<&str> = finished.entries.iter().map(|(p, _)| &**p).collect();
+    assert_eq!(kept, ["tileset.json"]);
+    let missing: Vec<&str> = finished.missing.iter().map(|g| &*g.what).collect();
+    assert_eq!(missing.len(), 11, "{missing:?}");
+    let failures = failures_of(&finished);
+    assert_eq!(
+        failures[0],
+        ("f0.glb", FileError::SignatureRejected { status: 403 })
+    );
+    // Sorted by path: f10 (queued) and f9 (in flight) were not attempted.
+    assert!(matches!(
+        failures[2],
+        ("f10.glb", FileError::NotAttempted(_))
+    ));
+    assert!(matches!(
+        failures[10],
+        ("f9.glb", FileError::NotAttempted(_))
+    ));
+}
+
+#[test]
+fn the_last_file_refused_through_the_re_sign_budget_fails_when_others_arrived() {
+    let (mut scheduler, progress) = scheduler(&options(8, 1));
+    entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb"]);
+    let mut started = start_all(&mut scheduler).into_iter();
+    let (a, b) = (started.next().unwrap(), started.next().unwrap());
+    assert!(matches!(
+        scheduler.refused(a, 403),
+        Refusal::AskForFreshSignature
+    ));
+    scheduler.resigned(Some(signed("SECOND"))).unwrap();
+    // Sent with the first signature: it shows the store took that one, not the fresh one.
+    arrives(&mut scheduler, b);
+
+    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+
+    let finished = scheduler.finish();
+    assert_eq!(
+        failures_of(&finished),
+        [("a.glb", FileError::Forbidden { status: 403 })]
+    );
+    assert_eq!(progress.borrow().resigns, 1);
+}

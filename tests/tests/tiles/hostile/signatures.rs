@@ -1,5 +1,7 @@
 //! Signatures that expire mid-download: renewed through the signing source, and a source
-//! that keeps handing out refused ones stops after the budget.
+//! that keeps handing out refused ones stops after the budget. A blob the store refuses
+//! while it accepts the signature for the others is that file's failure; a download stopped
+//! by a refused signature still writes its manifest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -11,7 +13,8 @@ use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::files::files_under;
 use mesh_export_test_support::glb::glb_of;
 use tiles3d_download::{
-    DownloadError, DownloadOptions, Downloader, RefreshError, SignedUrlSource, TilesetUrl,
+    DownloadError, DownloadOptions, Downloader, FileError, Manifest, RefreshError, SignedUrlSource,
+    TilesetUrl,
 };
 
 use super::server::{Hostile, Reply, downloader, tileset_naming};
@@ -59,6 +62,16 @@ async fn rotating_server(
     tiles: usize,
     every: usize,
 ) -> (Hostile, Arc<AtomicU32>, HashMap<String, Bytes>, Accepted) {
+    rotating_server_refusing(tiles, every, None).await
+}
+
+/// [`rotating_server`], answering 403 for `refused` whatever the signature, as S3 and
+/// CloudFront answer for a key that does not exist.
+async fn rotating_server_refusing(
+    tiles: usize,
+    every: usize,
+    refused: Option<&'static str>,
+) -> (Hostile, Arc<AtomicU32>, HashMap<String, Bytes>, Accepted) {
     let names: Vec<String> = (0..tiles).map(|i| format!("t{i}.glb")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut files: HashMap<String, Bytes> = names
@@ -80,11 +93,14 @@ async fn rotating_server(
         {
             return Reply::Status(403);
         }
+        let name = request.path.trim_start_matches("/c/e/");
+        if Some(name) == refused {
+            return Reply::Status(403);
+        }
         if accepted.fetch_add(1, Ordering::SeqCst) % every == every - 1 {
             // This signature expires after this request.
             current.fetch_add(1, Ordering::SeqCst);
         }
-        let name = request.path.trim_start_matches("/c/e/");
         paths.lock().unwrap().push(name.to_owned());
         match served.get(name) {
             Some(body) => Reply::Full(body.clone()),
@@ -157,4 +173,127 @@ async fn a_source_that_keeps_handing_out_refused_signatures_stops_after_the_budg
     );
     assert_eq!(source.refreshes.load(Ordering::SeqCst), 3);
     assert!(!err.to_string().contains("GEN"), "{err}");
+}
+
+/// The store answers 403 for `t150.glb` whatever the signature, and accepts it for the 300
+/// other files.
+async fn one_refused_blob_among_300() -> (Hostile, Arc<AtomicU32>) {
+    let (server, generation, _, _) =
+        rotating_server_refusing(301, usize::MAX, Some("t150.glb")).await;
+    (server, generation)
+}
+
+/// Asserts the download kept every file but `t150.glb`, which failed alone as refused, and
+/// that the manifest says so.
+fn assert_only_the_refused_blob_is_missing(err: DownloadError, out: &std::path::Path) {
+    let DownloadError::Incomplete { failures, summary } = err else {
+        panic!("expected an incomplete download, got {err}");
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path.as_str(), "t150.glb");
+    assert_eq!(failures[0].error, FileError::Forbidden { status: 403 });
+    let shown = failures[0].to_string();
+    assert!(
+        shown.contains("t150.glb") && shown.contains("accepts"),
+        "{shown}"
+    );
+    assert_eq!(summary.files, 301, "300 tiles and the tileset are kept");
+    assert_eq!(files_under(out).len(), 301 + 1, "and the manifest");
+    let manifest = Manifest::read(out).unwrap().expect("a manifest");
+    assert!(!manifest.complete);
+    assert_eq!(manifest.files.len(), 301);
+    let missing: Vec<&str> = manifest.missing.iter().map(|g| g.what.as_str()).collect();
+    assert_eq!(missing, ["t150.glb"]);
+    assert!(
+        manifest.missing[0].reason.contains("refuses"),
+        "{manifest:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_blob_refused_always_fails_alone_after_one_fresh_signature_and_300_are_kept() {
+    let (server, generation) = one_refused_blob_among_300().await;
+    let source = Rotating {
+        addr: server.addr,
+        generation,
+        refreshes: Arc::default(),
+        fresh: true,
+    };
+    let out = tempfile::tempdir().unwrap();
+
+    let err = downloader(out.path())
+        .download_from(&source)
+        .await
+        .unwrap_err();
+
+    assert_only_the_refused_blob_is_missing(err, out.path());
+    let refreshes = source.refreshes.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&refreshes), "{refreshes} refreshes");
+    assert_eq!(server.requests_for("/c/e/t150.glb").len(), 1 + refreshes);
+}
+
+#[tokio::test]
+async fn one_blob_refused_always_with_a_fixed_url_fails_alone_and_300_are_kept() {
+    let (server, _) = one_refused_blob_among_300().await;
+    let tileset =
+        TilesetUrl::from_root_href(&format!("http://{}/c/e?sv=1&sig=GEN1", server.addr)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    assert_only_the_refused_blob_is_missing(err, out.path());
+    // Sent once more after other files arrived with the same signature.
+    assert_eq!(server.requests_for("/c/e/t150.glb").len(), 2);
+}
+
+#[tokio::test]
+async fn an_expired_fixed_url_ends_with_signature_rejected_and_a_manifest() {
+    let (server, _, _, _) = rotating_server(3, usize::MAX).await;
+    let expired =
+        TilesetUrl::from_root_href(&format!("http://{}/c/e?sv=1&sig=GEN0", server.addr)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let err = downloader(out.path()).download(&expired).await.unwrap_err();
+
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
+        "{err}"
+    );
+    let manifest = Manifest::read(out.path()).unwrap().expect("a manifest");
+    assert!(!manifest.complete);
+    assert!(manifest.files.is_empty());
+    let missing: Vec<&str> = manifest.missing.iter().map(|g| g.what.as_str()).collect();
+    assert_eq!(missing, ["tileset.json"]);
+    assert!(
+        !std::fs::read_to_string(out.path().join("manifest.json"))
+            .unwrap()
+            .contains("GEN0")
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_url_that_expires_mid_download_ends_with_a_manifest_of_what_arrived() {
+    let (server, generation, _, accepted) = rotating_server(30, 10).await;
+    let tileset =
+        TilesetUrl::from_root_href(&format!("http://{}/c/e?sv=1&sig=GEN1", server.addr)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let err = downloader(out.path()).download(&tileset).await.unwrap_err();
+
+    assert!(
+        matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
+        "{err}"
+    );
+    assert_eq!(generation.load(Ordering::SeqCst), 2);
+    assert_eq!(accepted.lock().unwrap().len(), 10);
+    let manifest = Manifest::read(out.path()).unwrap().expect("a manifest");
+    assert!(!manifest.complete);
+    assert!(manifest.files.iter().any(|f| f.path == "tileset.json"));
+    assert!(manifest.files.len() <= 10, "{manifest:?}");
+    // Every file named is either recorded or listed missing.
+    assert_eq!(
+        manifest.files.len() + manifest.missing.len(),
+        31,
+        "{manifest:?}"
+    );
 }
