@@ -207,7 +207,9 @@ impl TopLevel {
         match document {
             Document::Tileset => self.into_tileset(),
             Document::Gltf => Walked {
-                references: self.gltf_uris().into_iter().map(Reference::plain).collect(),
+                references: (self.gltf_uris().into_iter())
+                    .map(Reference::not_a_tileset)
+                    .collect(),
                 problems: Vec::new(),
                 document,
             },
@@ -224,7 +226,7 @@ impl TopLevel {
             .schema_uri
             .into_iter()
             .chain(self.extensions.tileset)
-            .map(Reference::plain);
+            .map(Reference::not_a_tileset);
         references.splice(0..0, schemas);
         Walked {
             references: dedup_references(references),

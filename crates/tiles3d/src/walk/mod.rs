@@ -88,7 +88,7 @@ pub fn read_within(
     limits: ReadLimits,
 ) -> Result<Walked, WalkError> {
     let plain = |uris: Vec<String>, document| Walked {
-        references: uris.into_iter().map(Reference::plain).collect(),
+        references: uris.into_iter().map(Reference::not_a_tileset).collect(),
         problems: Vec::new(),
         document,
     };

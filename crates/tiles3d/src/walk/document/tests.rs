@@ -148,3 +148,37 @@ fn every_json_document_is_read_past_a_byte_order_mark_and_refused_past_the_depth
         .join()
         .expect("no stack overflow");
 }
+
+#[test]
+fn a_json_named_by_a_schema_uri_or_a_gltf_is_any_json_and_a_tile_content_a_tileset() {
+    let kinds = |walked: &Walked| -> Vec<(String, Option<FileKind>)> {
+        (walked.references.iter())
+            .map(|r| (r.uri.clone(), r.kind.clone()))
+            .collect()
+    };
+    let tileset = json!({
+        "asset": {"version": "1.1"},
+        "schemaUri": "s.JSON?v=1",
+        "extensions": {"3DTILES_metadata": {"schemaUri": "meta/s.json"}},
+        "root": {"content": {"uri": "child.json"}, "children": [{"content": {"uri": "a.glb"}}]},
+    });
+    let json = Some(FileKind::Json);
+    assert_eq!(
+        kinds(&read_as("tileset.json", &tileset)),
+        [
+            ("s.JSON?v=1".to_owned(), json.clone()),
+            ("meta/s.json".to_owned(), json.clone()),
+            ("child.json".to_owned(), None),
+            ("a.glb".to_owned(), None),
+        ]
+    );
+    let gltf = json!({
+        "asset": {"version": "2.0"},
+        "buffers": [{"uri": "b.bin"}],
+        "extensions": {"EXT_structural_metadata": {"schemaUri": "schema.json"}},
+    });
+    assert_eq!(
+        kinds(&read_as("m.gltf", &gltf)),
+        [("b.bin".to_owned(), None), ("schema.json".to_owned(), json)]
+    );
+}
