@@ -53,6 +53,23 @@ async fn invalid_json_that_arrived_whole_is_fetched_once_more_then_fails() {
 }
 
 #[tokio::test]
+async fn a_child_tileset_under_a_name_without_json_cut_short_is_fetched_once_more_then_fails() {
+    let cut = br#"{"asset":{"version":"1.1"},"geometricError":1,"root":{"geometricError":0,"content":{"uri":"a.glb"},"children":[{"content":{"uri":"b.gl"#;
+    let (error, requests) = failure_of("child", Bytes::from_static(cut)).await;
+    assert!(
+        matches!(
+            error,
+            FileError::Corrupt {
+                kind: "JSON object",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(requests, 2);
+}
+
+#[tokio::test]
 async fn a_bad_glb_header_that_arrived_whole_is_fetched_once_more_then_fails() {
     let mut glb = glb_of(3, 200);
     glb[4] = 3;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::TilePath;
-use crate::walk::{Document, FileKind, Walked, gltf_uris, read, references};
+use crate::walk::{Document, FileKind, WalkError, Walked, gltf_uris, read, references};
 
 fn read_as(name: &str, document: &Value) -> Walked {
     let path = TilePath::parse(name).unwrap();
@@ -181,4 +181,23 @@ fn a_json_named_by_a_schema_uri_or_a_gltf_is_any_json_and_a_tile_content_a_tiles
         kinds(&read_as("m.gltf", &gltf)),
         [("b.bin".to_owned(), None), ("schema.json".to_owned(), json)]
     );
+}
+
+#[test]
+fn bytes_that_looked_like_json_and_showed_a_tileset_or_gltf_are_an_error_when_cut_short() {
+    let path = TilePath::parse("child/tileset").unwrap();
+    let truncated_tileset: &[u8] = br#"{"asset":{"version":"1.1"},"geometricError":1,"root":{"geometricError":0,"content":{"uri":"a.glb"},"children":[{"content":{"uri":"b.gl"#;
+    let truncated_gltf: &[u8] =
+        br#"{"asset":{"version":"2.0"},"buffers":[{"uri":"b.bin"}],"images":[{"uri":"i."#;
+    for bytes in [truncated_tileset, truncated_gltf] {
+        let read = read(&FileKind::Json, &path, bytes);
+        assert!(
+            matches!(read, Err(WalkError::Json(_))),
+            "{:?}",
+            read.map(|w| w.document)
+        );
+    }
+    // Bytes that never showed a tileset's or a glTF's keys still name nothing.
+    let walked = read(&FileKind::Json, &path, &br#"{"id":"s","classes":{"#[..]).unwrap();
+    assert!(walked.references.is_empty());
 }
