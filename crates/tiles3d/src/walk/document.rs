@@ -64,11 +64,19 @@ pub fn gltf_uris<'de, R: serde_json::de::Read<'de>>(
     Ok(top.gltf_uris())
 }
 
-/// The URIs of the JSON of a binary glTF 1.0 (`KHR_binary_glTF`): its container says it is a
-/// glTF, whose `asset` 1.0 did not require.
-pub(super) fn gltf_1_binary_uris(json: &[u8]) -> Result<Vec<String>, WalkError> {
+/// The URIs the JSON of a binary glTF names, as [`gltf_uris`], read within `max_depth` as a
+/// `.gltf` is. A binary glTF 1.0 (`KHR_binary_glTF`, `version_1`) needs no `asset`: its
+/// container says it is a glTF, and 1.0 did not require one.
+pub(super) fn glb_json_uris(
+    json: &[u8],
+    version_1: bool,
+    max_depth: u32,
+) -> Result<Vec<String>, WalkError> {
     let path = TilePath::parse("model.glb").expect("a valid path");
-    let top = TopLevel::read(&path, serde_json::Deserializer::from_slice(json))?;
+    let top = TopLevel::read_within(&path, json, max_depth)?;
+    if !version_1 && !top.has_asset() {
+        return Err(not_a_gltf());
+    }
     Ok(top.gltf_uris())
 }
 
