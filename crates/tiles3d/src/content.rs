@@ -32,7 +32,8 @@ pub fn check_head(kind: &FileKind, head: &[u8], size: u64) -> Result<(), Content
 }
 
 /// The structure a file's type promises, from its first bytes and size: a `.glb` starts with
-/// the binary glTF 2.0 header whose length is the file's; a `.json` or `.gltf` is a JSON
+/// the binary glTF 2.0 header whose length is the file's (or a 1.0 one, whose JSON content
+/// fits in it); a `.json` or `.gltf` is a JSON
 /// object (its parse is checked where it is read). An HTML page from a captive portal, an
 /// error page or a truncated file fails here. A subtree is a binary subtree (`subt` magic) or
 /// a JSON object; the rest of it, and its buffers, are checked where they are read, against
@@ -62,8 +63,31 @@ fn check_structure(kind: &FileKind, head: &[u8], size: u64) -> Result<(), Conten
             if &head[0..4] != b"glTF" {
                 return corrupt("binary glTF", "no `glTF` magic".to_owned());
             }
-            if word(4) != 2 {
-                return corrupt("binary glTF", format!("version {}, not 2", word(4)));
+            match word(4) {
+                2 => {}
+                // glTF 1.0 (`KHR_binary_glTF`): a 20-byte header, then its JSON content.
+                1 if head.len() < 20 => {
+                    return corrupt(
+                        "binary glTF",
+                        format!("{size} bytes, too short for a version 1 header"),
+                    );
+                }
+                1 if word(16) != 0 => {
+                    return corrupt(
+                        "binary glTF",
+                        format!("version 1 content format {}, not 0 (JSON)", word(16)),
+                    );
+                }
+                1 if 20 + u64::from(word(12)) > size => {
+                    return corrupt(
+                        "binary glTF",
+                        format!("its JSON content of {} bytes runs past the file", word(12)),
+                    );
+                }
+                1 => {}
+                version => {
+                    return corrupt("binary glTF", format!("version {version}, not 1 or 2"));
+                }
             }
             if u64::from(word(8)) != size {
                 return corrupt(

@@ -121,6 +121,29 @@ impl Reference {
             kind: None,
         }
     }
+
+    /// A URI named where no tileset can be (a `schemaUri`, a glTF's buffers, images and
+    /// extensions): a `.json` it names is read as any JSON object ([`FileKind::Json`]), not as
+    /// a tileset that must have a `root` tile; any other is read by its path, as
+    /// [`Reference::plain`].
+    pub(crate) fn not_a_tileset(uri: String) -> Self {
+        let kind = names_json(&uri).then_some(FileKind::Json);
+        Reference {
+            uri,
+            base: None,
+            kind,
+        }
+    }
+}
+
+/// Whether the path of `uri` (before any query or fragment) ends in a `.json` file name, as
+/// [`FileKind::of`] reads the path it resolves to.
+fn names_json(uri: &str) -> bool {
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.rfind('.')
+        .filter(|&i| i > 0)
+        .is_some_and(|i| name[i + 1..].eq_ignore_ascii_case("json"))
 }
 
 /// What a file turned out to be when it was read.

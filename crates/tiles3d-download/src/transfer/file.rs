@@ -11,7 +11,7 @@ use crate::store::output::checksum_of;
 use crate::store::writer::{References, references_on_disk};
 use crate::url::TileFile;
 use tiles3d::TilePath;
-use tiles3d::walk::{Document, FileKind, Reference, WalkError, Walked};
+use tiles3d::walk::{Document, FileKind, Reference, WalkError};
 
 /// What every file transfer of a download needs.
 pub(crate) struct FileTransfer {
@@ -104,8 +104,9 @@ impl FileTransfer {
 
     /// What a file's references mean for the download. What the walker cannot read or
     /// interpret is a failure with its reason, so a partial download is never called
-    /// complete. Only a JSON object that is neither a tileset nor a glTF (a metadata schema)
-    /// names nothing; the entry must be a tileset.
+    /// complete. Only a JSON object named where no tileset can be (a metadata schema, read
+    /// as [`FileKind::Json`]) may be neither a tileset nor a glTF, and then names nothing; the
+    /// entry must be a tileset, and a tile's `.json` content a tileset or a glTF.
     fn classify_references(
         &self,
         path: &TilePath,
@@ -125,19 +126,16 @@ impl FileTransfer {
                 };
                 (Vec::new(), vec![FileError::NotATileset(what.to_owned())])
             }
-            (
-                Ok(Walked {
-                    references,
-                    problems,
-                    document,
-                }),
-                _,
-            ) => {
-                if document == Document::Other && *kind == FileKind::Tileset {
-                    tracing::debug!(%path, "a .json file that is not a tileset");
-                }
-                (references, problems.into_iter().map(unsupported).collect())
+            // A tile's `.json` content must be a tileset (or a glTF): an object without a
+            // `root` (an error body served with 200, a replaced child) would drop its subtree.
+            (Ok(walked), FileKind::Tileset) if walked.document == Document::Other => {
+                let why = "not a 3D Tiles tileset: no `root` tile".to_owned();
+                (Vec::new(), vec![FileError::NotATileset(why)])
             }
+            (Ok(walked), _) => (
+                walked.references,
+                walked.problems.into_iter().map(unsupported).collect(),
+            ),
             (Err(WalkError::TooDeep { limit }), _) => {
                 (Vec::new(), vec![FileError::TooDeep { limit }])
             }

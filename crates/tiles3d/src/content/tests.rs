@@ -124,3 +124,33 @@ fn glb_header(length: u32, version: u32) -> Vec<u8> {
     h.extend_from_slice(&length.to_le_bytes());
     h
 }
+
+/// A binary glTF 1.0 header (`KHR_binary_glTF`): magic, version 1, length, content length
+/// and content format.
+fn glb_1_header(length: u32, content_length: u32, content_format: u32) -> Vec<u8> {
+    let mut h = glb_header(length, 1);
+    h.extend_from_slice(&content_length.to_le_bytes());
+    h.extend_from_slice(&content_format.to_le_bytes());
+    h
+}
+
+#[test]
+fn a_standalone_binary_gltf_1_is_accepted_with_its_own_checks() {
+    let mut glb = glb_1_header(22, 2, 0);
+    glb.extend_from_slice(b"{}");
+    assert_eq!(check_head(&FileKind::Glb, &glb, 22), Ok(()));
+    for (head, size) in [
+        // Its length is not the file's.
+        (glb.clone(), 23),
+        // Its content is not JSON (contentFormat 0).
+        (glb_1_header(22, 2, 1), 22),
+        // Its JSON content runs past the file.
+        (glb_1_header(22, 3, 0), 22),
+        // Too short for the 20-byte version 1 header.
+        (glb_header(22, 1), 22),
+        // Neither version 1 nor 2.
+        (glb_header(22, 3), 22),
+    ] {
+        assert!(check_head(&FileKind::Glb, &head, size).is_err(), "{head:?}");
+    }
+}

@@ -64,11 +64,19 @@ pub fn gltf_uris<'de, R: serde_json::de::Read<'de>>(
     Ok(top.gltf_uris())
 }
 
-/// The URIs of the JSON of a binary glTF 1.0 (`KHR_binary_glTF`): its container says it is a
-/// glTF, whose `asset` 1.0 did not require.
-pub(super) fn gltf_1_binary_uris(json: &[u8]) -> Result<Vec<String>, WalkError> {
+/// The URIs the JSON of a binary glTF names, as [`gltf_uris`], read within `max_depth` as a
+/// `.gltf` is. A binary glTF 1.0 (`KHR_binary_glTF`, `version_1`) needs no `asset`: its
+/// container says it is a glTF, and 1.0 did not require one.
+pub(super) fn glb_json_uris(
+    json: &[u8],
+    version_1: bool,
+    max_depth: u32,
+) -> Result<Vec<String>, WalkError> {
     let path = TilePath::parse("model.glb").expect("a valid path");
-    let top = TopLevel::read(&path, serde_json::Deserializer::from_slice(json))?;
+    let top = TopLevel::read_within(&path, json, max_depth)?;
+    if !version_1 && !top.has_asset() {
+        return Err(not_a_gltf());
+    }
     Ok(top.gltf_uris())
 }
 
@@ -80,7 +88,7 @@ pub(super) fn not_a_gltf() -> WalkError {
 /// What a JSON file of `kind` names, read as what its keys say it is. A `.gltf` needs only
 /// an `asset` to be read as a glTF; a `.json` that is neither a tileset nor a glTF (a metadata
 /// schema) names nothing, and a file whose bytes only looked like JSON ([`FileKind::Json`])
-/// names nothing when it does not parse. JSON nested deeper than `max_depth` is a
+/// names nothing when it does not parse, unless it showed a tileset's or a glTF's keys first. JSON nested deeper than `max_depth` is a
 /// [`WalkError::TooDeep`], whatever the kind.
 pub(super) fn read(
     kind: &FileKind,
@@ -88,10 +96,15 @@ pub(super) fn read(
     reader: impl Read,
     max_depth: u32,
 ) -> Result<Walked, WalkError> {
-    let top = match TopLevel::read_within(path, reader, max_depth) {
-        Err(WalkError::Json(_)) if *kind == FileKind::Json => return Ok(Walked::default()),
+    let mut top = TopLevel::default();
+    match top.read_into(path, reader, max_depth) {
+        // Bytes that only looked like JSON; but one that showed a tileset's or a glTF's keys
+        // before it broke off is a document cut short, whose files would be lost.
+        Err(WalkError::Json(_)) if *kind == FileKind::Json && !top.showed_document_keys => {
+            return Ok(Walked::default());
+        }
         read => read?,
-    };
+    }
     let document = top.document(*kind == FileKind::Gltf);
     if document == Document::Other && *kind == FileKind::Gltf {
         return Err(not_a_gltf());
@@ -111,6 +124,9 @@ pub(super) struct TopLevel {
     asset: bool,
     /// Whether a key only a glTF has at its top level (`buffers`, `meshes`, ...) was there.
     gltf_keys: bool,
+    /// Whether a key of a tileset or a glTF (`root`, `asset`, a glTF's own) was met, even
+    /// where its value then failed to parse.
+    showed_document_keys: bool,
     buffers: Vec<String>,
     images: Vec<String>,
     /// glTF 1.0's shaders, by URI.
@@ -171,23 +187,30 @@ impl TopLevel {
         reader: impl Read,
         max_depth: u32,
     ) -> Result<Self, WalkError> {
-        let mut guard = DepthGuard::new(bom::skip(reader)?, max_depth);
         let mut top = TopLevel::default();
+        top.read_into(path, reader, max_depth)?;
+        Ok(top)
+    }
+
+    /// As [`TopLevel::read_within`], into `self`, which keeps what was read before a failure.
+    fn read_into(
+        &mut self,
+        path: &TilePath,
+        reader: impl Read,
+        max_depth: u32,
+    ) -> Result<(), WalkError> {
+        let mut guard = DepthGuard::new(bom::skip(reader)?, max_depth);
         let parsed = {
             let mut de = serde_json::Deserializer::from_reader(&mut guard);
             de.disable_recursion_limit();
-            TopSeed {
-                path,
-                top: &mut top,
-            }
-            .deserialize(serde_stacker::Deserializer::new(&mut de))
-            .and_then(|()| de.end())
+            TopSeed { path, top: self }
+                .deserialize(serde_stacker::Deserializer::new(&mut de))
+                .and_then(|()| de.end())
         };
         if guard.exceeded {
             return Err(WalkError::TooDeep { limit: max_depth });
         }
-        parsed?;
-        Ok(top)
+        Ok(parsed?)
     }
 
     /// What the document is, by its keys; `gltf_by_name` when its name says glTF, which then
@@ -207,7 +230,9 @@ impl TopLevel {
         match document {
             Document::Tileset => self.into_tileset(),
             Document::Gltf => Walked {
-                references: self.gltf_uris().into_iter().map(Reference::plain).collect(),
+                references: (self.gltf_uris().into_iter())
+                    .map(Reference::not_a_tileset)
+                    .collect(),
                 problems: Vec::new(),
                 document,
             },
@@ -224,7 +249,7 @@ impl TopLevel {
             .schema_uri
             .into_iter()
             .chain(self.extensions.tileset)
-            .map(Reference::plain);
+            .map(Reference::not_a_tileset);
         references.splice(0..0, schemas);
         Walked {
             references: dedup_references(references),
@@ -273,6 +298,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let top = self.top;
         while let Some(key) = map.next_key::<TopKey>()? {
+            top.showed_document_keys |= !matches!(key, TopKey::Other | TopKey::SchemaUri);
             // As with a parsed document, of a repeated member the last counts.
             match key {
                 TopKey::Root => {

@@ -2,16 +2,26 @@
 
 use std::io::Read;
 
-use super::document::{gltf_1_binary_uris, gltf_uris};
+use super::document::glb_json_uris;
 use crate::reference::WalkError;
 
 /// The largest JSON chunk of a `.glb` this module reads (the binary chunk is never read).
 const MAX_GLB_JSON: u64 = 64 * 1024 * 1024;
 
-/// The URIs the JSON chunk of a binary glTF names, as [`gltf_uris`]. Reads only the header and
-/// the JSON chunk. A binary glTF 1.0 (`KHR_binary_glTF`, as 3D Tiles 1.0 tiles often embed) is
-/// read as well: its header is as long, and its JSON content follows it the same way.
-pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
+/// The URIs the JSON chunk of a binary glTF names, as [`super::gltf_uris`], its JSON nested
+/// at most [`ReadLimits::default`](super::ReadLimits)'s `max_json_depth` deep. Reads only the
+/// header and the JSON chunk. A binary glTF 1.0 (`KHR_binary_glTF`, as 3D Tiles 1.0 tiles
+/// often embed) is read as well: its header is as long, and its JSON content follows it the
+/// same way.
+pub fn glb_uris(reader: impl Read) -> Result<Vec<String>, WalkError> {
+    glb_uris_within(reader, super::ReadLimits::default().max_json_depth)
+}
+
+/// As [`glb_uris`], with the JSON nested at most `max_depth` deep, as a `.gltf` is read.
+pub(super) fn glb_uris_within(
+    mut reader: impl Read,
+    max_depth: u32,
+) -> Result<Vec<String>, WalkError> {
     let mut header = [0u8; 20];
     reader.read_exact(&mut header)?;
     let word =
@@ -45,8 +55,5 @@ pub fn glb_uris(mut reader: impl Read) -> Result<Vec<String>, WalkError> {
         ));
     }
     let json = json.strip_prefix(super::bom::BOM).unwrap_or(&json);
-    if version_1 {
-        return gltf_1_binary_uris(json);
-    }
-    gltf_uris(serde_json::Deserializer::from_slice(json))
+    glb_json_uris(json, version_1, max_depth)
 }

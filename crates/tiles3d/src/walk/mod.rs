@@ -88,7 +88,7 @@ pub fn read_within(
     limits: ReadLimits,
 ) -> Result<Walked, WalkError> {
     let plain = |uris: Vec<String>, document| Walked {
-        references: uris.into_iter().map(Reference::plain).collect(),
+        references: uris.into_iter().map(Reference::not_a_tileset).collect(),
         problems: Vec::new(),
         document,
     };
@@ -97,7 +97,10 @@ pub fn read_within(
         FileKind::Tileset | FileKind::Gltf | FileKind::Json => {
             document::read(kind, path, reader, limits.max_json_depth)
         }
-        FileKind::Glb => Ok(plain(glb_uris(reader)?, Document::Gltf)),
+        FileKind::Glb => Ok(plain(
+            glb::glb_uris_within(reader, limits.max_json_depth)?,
+            Document::Gltf,
+        )),
         FileKind::Tile => Ok(plain(tile_uris(path, reader)?, Document::Other)),
         FileKind::Leaf => Ok(Walked::default()),
         FileKind::SubtreeWithoutTiling => Err(WalkError::unsupported(

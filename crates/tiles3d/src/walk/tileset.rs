@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::checked::{Checked, drain_map, drain_seq, ignore_other_types, seed_of_visitor};
 use crate::TilePath;
 use crate::implicit::ImplicitTiling;
-use crate::reference::{Reference, WalkError};
+use crate::reference::{FileKind, Reference, WalkError};
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "camelCase")]
@@ -165,13 +165,13 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
     }
 }
 
-/// Keeps the first of each plain URI; references with a context of their own all stay.
+/// Keeps the first of each URI read without a context; references with a context of their own all stay.
 pub(super) fn dedup_references(mut references: Vec<Reference>) -> Vec<Reference> {
     let keep: Vec<bool> = {
         let mut seen = HashSet::new();
         references
             .iter()
-            .map(|r| r.kind.is_some() || seen.insert(r.uri.as_str()))
+            .map(|r| r.kind.as_ref().is_some_and(FileKind::has_context) || seen.insert(&r.uri))
             .collect()
     };
     let mut keep = keep.into_iter();

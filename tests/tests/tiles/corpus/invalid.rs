@@ -53,6 +53,16 @@ async fn every_invalid_tileset_of_the_corpus_fails_naming_the_bad_file() {
             b"{\"asset\": not json".to_vec(),
         ),
         ("an unknown gltfFormat", "t/odd.i3dm", unknown_gltf_format()),
+        (
+            "a child tileset without a root tile",
+            "ext/tileset.json",
+            br#"{"asset":{"version":"1.1"},"geometricError":100}"#.to_vec(),
+        ),
+        (
+            "an error object served as a child tileset",
+            "ext/gone.json",
+            br#"{"code":"BlobNotFound","message":"gone"}"#.to_vec(),
+        ),
     ];
     for (name, bad, bytes) in cases {
         let unnamed: Files = [("t/unnamed.glb".to_owned(), glb_of(9, 16))].into();

@@ -53,14 +53,31 @@ async fn invalid_json_that_arrived_whole_is_fetched_once_more_then_fails() {
 }
 
 #[tokio::test]
+async fn a_child_tileset_under_a_name_without_json_cut_short_is_fetched_once_more_then_fails() {
+    let cut = br#"{"asset":{"version":"1.1"},"geometricError":1,"root":{"geometricError":0,"content":{"uri":"a.glb"},"children":[{"content":{"uri":"b.gl"#;
+    let (error, requests) = failure_of("child", Bytes::from_static(cut)).await;
+    assert!(
+        matches!(
+            error,
+            FileError::Corrupt {
+                kind: "JSON object",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(requests, 2);
+}
+
+#[tokio::test]
 async fn a_bad_glb_header_that_arrived_whole_is_fetched_once_more_then_fails() {
     let mut glb = glb_of(3, 200);
-    glb[4] = 1;
+    glb[4] = 3;
     let (error, requests) = failure_of("t.glb", Bytes::from(glb)).await;
     let FileError::Corrupt { reason, .. } = &error else {
         panic!("{error:?}")
     };
-    assert!(reason.contains("version 1, not 2"), "{reason}");
+    assert!(reason.contains("version 3, not 1 or 2"), "{reason}");
     assert_eq!(requests, 2);
 }
 

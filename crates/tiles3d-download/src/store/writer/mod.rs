@@ -344,10 +344,13 @@ impl FileWriter {
                 walk::read_within(kind, &self.path, reader, self.limits)
             }
         });
-        // A JSON file that does not parse is a broken transfer or someone else's page; a
-        // `.glb` whose header checked out is what the server has, and only unreadable.
-        if let (Some(Err(WalkError::Json(e))), FileKind::Tileset | FileKind::Gltf) =
-            (&references, kind)
+        // A JSON file that does not parse is a broken transfer or someone else's page (bytes
+        // that only looked like JSON are no error unless they showed a tileset or a glTF
+        // first); a `.glb` whose header checked out is what the server has, only unreadable.
+        if let (
+            Some(Err(WalkError::Json(e))),
+            FileKind::Tileset | FileKind::Gltf | FileKind::Json,
+        ) = (&references, kind)
         {
             return Err(WriteFailure::Content(FileError::corrupt(
                 "JSON object",

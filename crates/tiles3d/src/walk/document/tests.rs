@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::TilePath;
-use crate::walk::{Document, FileKind, Walked, gltf_uris, read, references};
+use crate::walk::{Document, FileKind, WalkError, Walked, gltf_uris, read, references};
 
 fn read_as(name: &str, document: &Value) -> Walked {
     let path = TilePath::parse(name).unwrap();
@@ -147,4 +147,57 @@ fn every_json_document_is_read_past_a_byte_order_mark_and_refused_past_the_depth
         .unwrap()
         .join()
         .expect("no stack overflow");
+}
+
+#[test]
+fn a_json_named_by_a_schema_uri_or_a_gltf_is_any_json_and_a_tile_content_a_tileset() {
+    let kinds = |walked: &Walked| -> Vec<(String, Option<FileKind>)> {
+        (walked.references.iter())
+            .map(|r| (r.uri.clone(), r.kind.clone()))
+            .collect()
+    };
+    let tileset = json!({
+        "asset": {"version": "1.1"},
+        "schemaUri": "s.JSON?v=1",
+        "extensions": {"3DTILES_metadata": {"schemaUri": "meta/s.json"}},
+        "root": {"content": {"uri": "child.json"}, "children": [{"content": {"uri": "a.glb"}}]},
+    });
+    let json = Some(FileKind::Json);
+    assert_eq!(
+        kinds(&read_as("tileset.json", &tileset)),
+        [
+            ("s.JSON?v=1".to_owned(), json.clone()),
+            ("meta/s.json".to_owned(), json.clone()),
+            ("child.json".to_owned(), None),
+            ("a.glb".to_owned(), None),
+        ]
+    );
+    let gltf = json!({
+        "asset": {"version": "2.0"},
+        "buffers": [{"uri": "b.bin"}],
+        "extensions": {"EXT_structural_metadata": {"schemaUri": "schema.json"}},
+    });
+    assert_eq!(
+        kinds(&read_as("m.gltf", &gltf)),
+        [("b.bin".to_owned(), None), ("schema.json".to_owned(), json)]
+    );
+}
+
+#[test]
+fn bytes_that_looked_like_json_and_showed_a_tileset_or_gltf_are_an_error_when_cut_short() {
+    let path = TilePath::parse("child/tileset").unwrap();
+    let truncated_tileset: &[u8] = br#"{"asset":{"version":"1.1"},"geometricError":1,"root":{"geometricError":0,"content":{"uri":"a.glb"},"children":[{"content":{"uri":"b.gl"#;
+    let truncated_gltf: &[u8] =
+        br#"{"asset":{"version":"2.0"},"buffers":[{"uri":"b.bin"}],"images":[{"uri":"i."#;
+    for bytes in [truncated_tileset, truncated_gltf] {
+        let read = read(&FileKind::Json, &path, bytes);
+        assert!(
+            matches!(read, Err(WalkError::Json(_))),
+            "{:?}",
+            read.map(|w| w.document)
+        );
+    }
+    // Bytes that never showed a tileset's or a glTF's keys still name nothing.
+    let walked = read(&FileKind::Json, &path, &br#"{"id":"s","classes":{"#[..]).unwrap();
+    assert!(walked.references.is_empty());
 }

@@ -146,3 +146,44 @@ fn a_glb_json_chunk_may_declare_64_mib_and_not_one_byte_more() {
     let err = glb_uris(&declaring(64 << 20)[..]).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
 }
+
+/// `json` as a binary glTF 2.0: header, then its JSON chunk.
+fn glb_around(json: &[u8]) -> Vec<u8> {
+    let mut glb = b"glTF".to_vec();
+    glb.extend_from_slice(&2u32.to_le_bytes());
+    glb.extend_from_slice(&(20 + json.len() as u32).to_le_bytes());
+    glb.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    glb.extend_from_slice(b"JSON");
+    glb.extend_from_slice(json);
+    glb
+}
+
+#[test]
+fn a_glb_json_chunk_is_read_within_the_same_depth_bound_as_a_gltf() {
+    let path = crate::TilePath::parse("m.glb").unwrap();
+    let nested = |levels: usize| {
+        format!(
+            r#"{{"asset":{{"version":"2.0"}},"buffers":[{{"uri":"b.bin"}}],"extras":{}{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+        .into_bytes()
+    };
+    let uris = |kind: FileKind, bytes: &[u8]| {
+        crate::walk::read(&kind, &path, bytes).map(|w| {
+            (w.references.into_iter())
+                .map(|r| r.uri)
+                .collect::<Vec<_>>()
+        })
+    };
+    let deep = nested(500);
+    assert_eq!(uris(FileKind::Gltf, &deep).unwrap(), ["b.bin"]);
+    assert_eq!(uris(FileKind::Glb, &glb_around(&deep)).unwrap(), ["b.bin"]);
+    let too_deep = nested(1_500);
+    for read in [
+        uris(FileKind::Gltf, &too_deep),
+        uris(FileKind::Glb, &glb_around(&too_deep)),
+    ] {
+        assert!(matches!(read, Err(WalkError::TooDeep { .. })), "{read:?}");
+    }
+}
