@@ -92,6 +92,24 @@ pub fn quote(text: &str) -> String {
     }
 }
 
+/// An error's message followed by each of its causes (`error sending request: client error
+/// (Connect): tcp connect error: Connection refused`), so a DNS, TLS or refused connection is
+/// named, not only "error sending request". Redacted, because a cause may quote a URL.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        // Some errors repeat their source in their own message.
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
+    }
+    redact(&text)
+}
+
 /// Cuts the query string and the credentials of the authority off every `scheme://...` URL in
 /// `text`, JSON-escaped ones (`https:\/\/...`) included.
 fn redact_url_queries(text: &str) -> String {

@@ -10,8 +10,8 @@ use http_policy::redact::quote;
 use http_policy::retry;
 
 use crate::auth::AuthError;
-use crate::cause_chain::cause_chain;
 use crate::headers::CORRELATION_ID;
+use http_policy::redact::cause_chain;
 
 /// Everything a call to the Mesh Export service can end with, other than success.
 ///

@@ -56,7 +56,6 @@
 pub struct ReadmeDoctests;
 
 pub mod auth;
-mod cause_chain;
 mod client;
 pub mod deprecation;
 mod error;

@@ -146,3 +146,36 @@ fn credentials_in_the_authority_of_a_url_in_free_text_are_removed() {
         "https://h.example/a@b/c.glb"
     );
 }
+
+#[derive(Debug)]
+struct Layer(&'static str, Option<Box<Layer>>);
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Layer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|l| l as _)
+    }
+}
+
+#[test]
+fn a_cause_chain_names_every_cause_once_and_redacted() {
+    let inner = Layer("tcp connect error: https://h/p?sig=SECRET refused", None);
+    // The innermost cause, already quoted by the one above it, is not repeated.
+    let repeating = Layer(
+        "client error (Connect): tcp connect error: https://h/p?sig=SECRET refused",
+        Some(Box::new(inner)),
+    );
+    let mid = Layer("client error (Connect)", Some(Box::new(repeating)));
+    let outer = Layer("error sending request", Some(Box::new(mid)));
+
+    assert_eq!(
+        cause_chain(&outer),
+        "error sending request: client error (Connect): client error (Connect): \
+         tcp connect error: https://h/p?REDACTED refused"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::cause_chain::cause_chain;
+use http_policy::redact::cause_chain;
 
 /// Why no token could be obtained. Cheap to clone: a failure is remembered and shared by every
 /// caller that waited for the same fetch.

@@ -4,6 +4,8 @@
 
 use reqwest::header::{self, HeaderMap};
 
+use http_policy::redact::{cause_chain, quote};
+
 use crate::errors::FileError;
 
 pub(super) enum Encoding {
@@ -54,15 +56,7 @@ pub(super) fn validator(headers: &HeaderMap) -> Option<String> {
 
 /// A transport error's message with its causes, without the (signed) URL.
 pub(super) fn transport(error: reqwest::Error) -> FileError {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    FileError::Transport(http_policy::redact::quote(&message))
+    FileError::Transport(quote(&cause_chain(&error.without_url())))
 }
 
 /// The classifier of blob `GET`s by signed URL: a GET of an immutable blob is harmless to
