@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::targets::bounds::Attack;
+
 /// Benchmarks of the Mesh Export client against bare reqwest and curl, on the local emulator.
 #[derive(Debug, Parser)]
 #[command(name = "mesh-export-bench")]
@@ -37,7 +39,7 @@ pub struct Args {
     /// `--quick`).
     #[arg(long, value_name = "N", hide = true)]
     pub scale_tiles: Option<u32>,
-    /// Run one part only, for profiling (`api` or `download`); implies --no-report.
+    /// Run one part only, for profiling (`api`, `download` or `bounds`); implies --no-report.
     #[arg(long, value_name = "PART", hide = true)]
     pub only: Option<Part>,
     /// For profiling: send `get-exports` the stack's way (`stack`) or bare reqwest's (`bare`),
@@ -62,6 +64,8 @@ pub enum Part {
     Api,
     /// The tileset download.
     Download,
+    /// The downloader's bounds under attack.
+    Bounds,
 }
 
 // Subcommands the benchmark runs itself as; not for users.
@@ -76,5 +80,12 @@ pub enum Hidden {
         /// Files at the same time.
         #[arg(long)]
         concurrency: usize,
+    },
+    /// Downloads a hostile tileset served in-process (used by the benchmark).
+    #[command(hide = true)]
+    AttackChild {
+        /// Which one.
+        #[arg(long, value_enum)]
+        attack: Attack,
     },
 }

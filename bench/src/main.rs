@@ -38,6 +38,7 @@ use emulator::{EmulatorProcess, EmulatorSettings};
 use plan::{CONCURRENT, Plan};
 use procfs::load_average;
 use report::{Results, benchmarks_md};
+use targets::bounds::{attack_child_main, bounds};
 use targets::emulator_throughput::emulator_throughput;
 use targets::get_exports::compare_api;
 use targets::many_files::many_files;
@@ -45,8 +46,12 @@ use targets::tileset_download::download_comparison;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Hidden::DownloadChild { dir, concurrency }) = &args.command {
-        return download::child_main(dir, *concurrency);
+    match &args.command {
+        Some(Hidden::DownloadChild { dir, concurrency }) => {
+            return download::child_main(dir, *concurrency);
+        }
+        Some(Hidden::AttackChild { attack }) => return attack_child_main(*attack),
+        None => {}
     }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,15 +92,15 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(side) = args.profile {
         return profile(&runtime, &api, side);
     }
-    let (comparisons, throughput) = if args.only == Some(Part::Download) {
+    let (comparisons, throughput) = if matches!(args.only, Some(Part::Download | Part::Bounds)) {
         (Vec::new(), Vec::new())
     } else {
         let comparisons = runtime.block_on(compare_api(&api, &emulator, &plan))?;
         let throughput = runtime.block_on(emulator_throughput(&api, &emulator, &plan))?;
         (comparisons, throughput)
     };
-    let download = if args.only == Some(Part::Api) {
-        Err("skipped (--only api)".to_owned())
+    let download = if let Some(only @ (Part::Api | Part::Bounds)) = args.only {
+        Err(format!("skipped (--only {only:?})"))
     } else {
         download_comparison(&runtime, &api, &exe, &plan, args.download_concurrency)
     };
@@ -103,8 +108,8 @@ fn run(args: &Args) -> Result<(), String> {
         eprintln!("download comparison not run: {why}");
     }
     drop(emulator);
-    let scale = if args.only == Some(Part::Api) {
-        Err("skipped (--only api)".to_owned())
+    let scale = if let Some(only @ (Part::Api | Part::Bounds)) = args.only {
+        Err(format!("skipped (--only {only:?})"))
     } else {
         many_files(
             &runtime,
@@ -117,6 +122,13 @@ fn run(args: &Args) -> Result<(), String> {
     if let Err(why) = &scale {
         eprintln!("many-files download not run: {why}");
     }
+    let bounds = match args.only {
+        Some(only @ (Part::Api | Part::Download)) => Err(format!("skipped (--only {only:?})")),
+        _ => bounds(&exe),
+    };
+    if let Err(why) = &bounds {
+        eprintln!("bounds under attack not measured: {why}");
+    }
 
     let results = Results {
         quick: args.quick,
@@ -128,6 +140,7 @@ fn run(args: &Args) -> Result<(), String> {
         emulator: throughput,
         download,
         scale,
+        bounds,
         codegen_ms: args.codegen_check_ms,
         codegen_subprocess_ms: args.codegen_subprocess_ms,
         load: (load_before, load_average()),

@@ -82,6 +82,7 @@ impl Results {
                 mib(PEAK_MEMORY_TARGET)
             ));
         }
+        self.bounds_findings(&mut out);
         out
     }
 }

@@ -2,12 +2,15 @@
 //! details ([`details`]), the targets missed ([`findings`]) and `BENCHMARKS.md`
 //! ([`markdown`]).
 
+mod bounds;
 mod details;
 mod findings;
 mod markdown;
 mod table;
 
 use crate::stats::median;
+
+pub use bounds::{AttackRun, BoundsResults};
 
 /// The stack may cost at most this much more per call than bare reqwest.
 pub const API_OVERHEAD_TARGET: f64 = 1.05;
@@ -191,6 +194,8 @@ pub struct Results {
     pub download: Result<DownloadResults, String>,
     /// The many-files download, or why it did not run.
     pub scale: Result<ScaleResults, String>,
+    /// The bounds under attack, or why they were not measured.
+    pub bounds: Result<BoundsResults, String>,
     /// `codegen --check` in-process wall time (median of several runs), in ms.
     pub codegen_ms: Option<f64>,
     /// One `cargo xtask codegen --check` subprocess, in ms.

@@ -16,6 +16,7 @@ impl Results {
         self.api_rows(&mut t);
         self.download_rows(&mut t);
         self.scale_row(&mut t);
+        self.bounds_rows(&mut t);
         self.emulator_row(&mut t);
         self.codegen_row(&mut t);
         t

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use mesh_export_test_support::attacks::claims_everything;
 use mesh_export_test_support::blobs::BlobStore;
 use mesh_export_test_support::emulator::quick_retries;
 use mesh_export_test_support::glb::glb_of;
@@ -12,50 +13,6 @@ use tiles3d_download::{DownloadError, Downloader, FileError, TilesetUrl};
 
 fn downloader(dir: &std::path::Path) -> Downloader {
     Downloader::new(dir).concurrency(4).retry(quick_retries())
-}
-
-/// A quadtree whose every subtree, about a hundred bytes, says all its tiles and all its
-/// child subtrees are available, down to `available_levels`: each subtree file claims
-/// 4^levels more. The subtree is served at every path down to `served_levels` subtrees deep.
-fn claims_everything(
-    subtree_levels: u32,
-    available_levels: u32,
-    served_levels: u32,
-) -> HashMap<String, Vec<u8>> {
-    let mut files = HashMap::new();
-    files.insert(
-        "tileset.json".to_owned(),
-        serde_json::to_vec(&json!({
-            "asset": {"version": "1.1"},
-            "geometricError": 100,
-            "root": {
-                "geometricError": 100,
-                "boundingVolume": {"box": [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]},
-                "implicitTiling": {
-                    "subdivisionScheme": "QUADTREE",
-                    "subtreeLevels": subtree_levels,
-                    "availableLevels": available_levels,
-                    "subtrees": {"uri": "s/{level}/{x}/{y}.json"}
-                }
-            }
-        }))
-        .unwrap(),
-    );
-    let subtree = serde_json::to_vec(&json!({
-        "tileAvailability": {"constant": 1},
-        "childSubtreeAvailability": {"constant": 1},
-    }))
-    .unwrap();
-    for depth in 0..served_levels {
-        let level = depth * subtree_levels;
-        let side = 1u64 << level;
-        for x in 0..side {
-            for y in 0..side {
-                files.insert(format!("s/{level}/{x}/{y}.json"), subtree.clone());
-            }
-        }
-    }
-    files
 }
 
 #[tokio::test]
