@@ -61,6 +61,11 @@ pub fn benchmarks_md(results: &Results, table: &str) -> String {
          to all the machine's cores, what it could serve with a client elsewhere. On two cores shared by client and emulator, the \
          concurrent runs saturate the machine (the *CPU in use* figures in the findings), so \
          there the stack's extra CPU per call turns directly into fewer requests per second.\n\
+         - **Attack** rows download a hostile tileset with the default options, in a child \
+         process served by an in-process blob store: the time from the download's start to its \
+         error, the files kept, and the process's peak memory (`VmHWM`, the store included). The \
+         subtree row reads, in-process, a subtree naming 100,000 external buffers twice each: \
+         its work must stay linear in its size.\n\
          - Targets are goals reported here, not tests: a miss is written down, not hidden.\n",
     );
     let findings = results.findings();
