@@ -88,6 +88,11 @@ pub struct EmulatorConfig {
     /// [`DEFAULT_ITWIN_ID`]. Otherwise start-export of any other iModel answers 404
     /// `IModelNotFound`, as the service does.
     pub imodels: Vec<IModel>,
+    /// Blob paths under an export's container root (e.g. `tiles/3.glb`) that the store
+    /// refuses with 403 `AuthorizationFailure` whatever the signature, while it serves the
+    /// others: a fault to inject, as S3 and CloudFront answer 403 for a missing key and as a
+    /// blob with its own access policy answers. Empty (the default) refuses none.
+    pub forbid_blob_paths: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -108,6 +113,7 @@ impl Default for EmulatorConfig {
             share_keys: Vec::new(),
             implicit: None,
             imodels: Vec::new(),
+            forbid_blob_paths: Vec::new(),
         }
     }
 }
@@ -134,6 +140,7 @@ impl fmt::Debug for EmulatorConfig {
             )
             .field("implicit", &self.implicit)
             .field("imodels", &self.imodels)
+            .field("forbid_blob_paths", &self.forbid_blob_paths)
             .finish()
     }
 }
@@ -313,6 +320,14 @@ impl EmulatorBuilder {
     /// of any other iModel answers 404.
     pub fn imodel(mut self, imodel: IModel) -> Self {
         self.config.imodels.push(imodel);
+        self
+    }
+
+    /// Makes the store refuse the blob at `path` under every export's container root (e.g.
+    /// `tiles/3.glb`) with 403 whatever the signature, while it serves the others
+    /// (`--forbid-blob`, repeatable).
+    pub fn forbid_blob(mut self, path: impl Into<String>) -> Self {
+        self.config.forbid_blob_paths.push(path.into());
         self
     }
 

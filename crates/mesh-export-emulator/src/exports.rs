@@ -243,6 +243,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    Counters::bump(&state.counters.exports_listed);
     let query = match parse_list_query(raw.as_deref()) {
         Ok(query) => query,
         Err(bad) => return bad.into_response(),

@@ -65,6 +65,10 @@ struct Args {
     /// instead of the explicit one; --tiles then does not apply.
     #[arg(long, value_name = "quadtree|octree")]
     implicit: Option<ImplicitScheme>,
+    /// Refuse the blob at this path under every export's container root (e.g. tiles/3.glb)
+    /// with 403 whatever the signature, while serving the others (repeatable).
+    #[arg(long = "forbid-blob", value_name = "PATH")]
+    forbid_blobs: Vec<String>,
     /// Write one export's tileset (with the tile options above) into DIR and exit, for
     /// offline validation of the content.
     #[arg(long, value_name = "DIR")]
@@ -145,6 +149,9 @@ impl Args {
         }
         for key in &self.share_keys {
             builder = builder.share_key(key);
+        }
+        for path in &self.forbid_blobs {
+            builder = builder.forbid_blob(path);
         }
         builder
     }

@@ -34,6 +34,9 @@ pub struct Stats {
     pub tokens_issued: u64,
     /// Requests that reached the blob route (tileset files), whatever their answer.
     pub blob_requests: u64,
+    /// Requests that reached get-exports (`GET /mesh-export/`) past authentication and the
+    /// rate limit, whatever their answer: how often a client read its exports.
+    pub exports_listed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +48,7 @@ pub(crate) struct Counters {
     pub(crate) exports_started: AtomicU64,
     pub(crate) tokens_issued: AtomicU64,
     pub(crate) blob_requests: AtomicU64,
+    pub(crate) exports_listed: AtomicU64,
 }
 
 impl Counters {
@@ -61,6 +65,7 @@ impl Counters {
             exports_started: self.exports_started.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
             blob_requests: self.blob_requests.load(Ordering::Relaxed),
+            exports_listed: self.exports_listed.load(Ordering::Relaxed),
         }
     }
 }

@@ -277,3 +277,54 @@ fn a_root_without_an_href_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("--href"));
 }
+
+#[test]
+fn an_export_with_one_forbidden_tile_exits_7_naming_it_after_at_most_one_get_exports_call() {
+    let service = service_with(
+        Emulator::builder()
+            .tiles(12)
+            .tile_bytes(4_000)
+            .export_duration(Duration::from_millis(100))
+            .forbid_blob("tiles/2.glb"),
+    );
+    let id = service.complete_export();
+    let listed_before = service.emulator.stats().exports_listed;
+    let out = tempfile::tempdir().unwrap();
+
+    // One file at a time: files always start after the refusal, to tell a refused path from
+    // a refused signature.
+    let args = ["download", &id, "--concurrency", "1", "--out"];
+    let output = service.cmd().args(args).arg(out.path()).output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("tiles/2.glb") && stderr.contains("refuses"),
+        "{stderr}"
+    );
+    let listed = service.emulator.stats().exports_listed - listed_before;
+    assert!(listed <= 1, "{listed} get-exports calls");
+    let expected = tempfile::tempdir().unwrap();
+    let count = mesh_export_emulator::dump_tileset(service.emulator.config(), &id, expected.path())
+        .unwrap();
+    assert!(count > 12);
+    assert!(!out.path().join("tiles/2.glb").exists());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], false);
+    // Every other file the emulator serves, byte for byte.
+    let kept = manifest["files"].as_array().unwrap();
+    assert_eq!(kept.len(), count - 1);
+    for file in kept {
+        let rel = file["path"].as_str().unwrap();
+        let want = std::fs::read(expected.path().join(rel)).unwrap();
+        let have = std::fs::read(out.path().join(rel)).unwrap();
+        assert!(want == have, "{rel} differs from what the emulator serves");
+    }
+    assert_eq!(
+        manifest["missing"].as_array().unwrap().len(),
+        1,
+        "{manifest}"
+    );
+    assert_eq!(manifest["missing"][0]["what"], "tiles/2.glb");
+}

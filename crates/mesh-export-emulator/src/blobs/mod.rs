@@ -137,6 +137,14 @@ pub(crate) async fn serve(
     if let Err(refused) = authorize(&state, &export_id, raw.as_deref(), 'r') {
         return refused.into_response();
     }
+    if state.config.forbid_blob_paths.contains(&path) {
+        tracing::info!(export_id = %export_id, path = %path, "blob request refused: forbidden blob");
+        return storage_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailure",
+            "This request is not authorized to perform this operation.",
+        );
+    }
     let layout = Layout::of(&state.config);
     // Generating a large tile is CPU work; keep it off the reactor threads.
     let file = {

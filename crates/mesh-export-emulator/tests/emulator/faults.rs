@@ -108,3 +108,49 @@ async fn no_faults_by_default() {
     assert_eq!(emulator.stats().faults_injected, 0);
     assert_eq!(emulator.stats().requests, 21);
 }
+
+#[tokio::test]
+async fn a_forbidden_blob_answers_403_whatever_the_signature_and_the_others_are_served() {
+    let emulator = mesh_export_test_support::emulator::quick()
+        .tiles(4)
+        .forbid_blob("tiles/1.glb")
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&emulator).await;
+    let id = api.start("m").await;
+    let (root, query) = api.mesh(&id).await;
+    let get = |path: &str| http().get(format!("{root}/{path}?{query}")).send();
+
+    let refused = get("tiles/1.glb").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["x-ms-error-code"], "AuthorizationFailure");
+    for path in ["tileset.json", "tiles/0.glb", "tiles/2.glb"] {
+        assert_eq!(get(path).await.unwrap().status(), 200, "{path}");
+    }
+    // Still listed: the blob exists, it is only refused.
+    let listing = http()
+        .get(format!("{root}?{query}&restype=container&comp=list"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listing.contains("<Name>tiles/1.glb</Name>"), "{listing}");
+}
+
+#[tokio::test]
+async fn get_exports_calls_are_counted() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let api = Api::new(&emulator).await;
+    assert_eq!(emulator.stats().exports_listed, 0);
+    api.start("m").await;
+    api.get_json("/").await;
+    api.get_json("/?iModelId=m").await;
+    assert_eq!(
+        emulator.stats().exports_listed,
+        2,
+        "start-export is not counted"
+    );
+}

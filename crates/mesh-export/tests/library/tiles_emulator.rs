@@ -4,7 +4,7 @@ use mesh_export::tiles::{DownloadExport as _, ExportTileset as _};
 use std::path::Path;
 use std::time::Duration;
 
-use mesh_export::tiles::{DownloadError, Downloader, Manifest, TilesetUrl};
+use mesh_export::tiles::{DownloadError, Downloader, FileError, Manifest, TilesetUrl};
 use mesh_export::{
     Client, ClientCredentials, Export, ExportType, RetryOptions, StartExport, WaitOptions,
 };
@@ -56,11 +56,24 @@ async fn complete_export(emulator: &Emulator) -> Export {
 
 /// Asserts `dir` holds exactly what the emulator serves for `export`, byte for byte.
 fn assert_identical_to_emulator(emulator: &Emulator, export: &Export, dir: &Path) {
+    assert_identical_to_emulator_but(emulator, export, dir, &[]);
+}
+
+/// Asserts `dir` holds exactly what the emulator serves for `export` but the files `missing`,
+/// byte for byte.
+fn assert_identical_to_emulator_but(
+    emulator: &Emulator,
+    export: &Export,
+    dir: &Path,
+    missing: &[&str],
+) {
     let expected = tempfile::tempdir().unwrap();
     let count =
         mesh_export_emulator::dump_tileset(emulator.config(), &export.id, expected.path()).unwrap();
-    let expected_files = files_under(expected.path());
+    let mut expected_files = files_under(expected.path());
     assert_eq!(expected_files.len(), count);
+    expected_files.retain(|p| !missing.contains(&p.as_str()));
+    assert_eq!(expected_files.len(), count - missing.len(), "{missing:?}");
     let mut got: Vec<String> = files_under(dir);
     got.retain(|p| p != "manifest.json");
     assert_eq!(got, expected_files);
@@ -243,4 +256,64 @@ async fn downloads_an_implicit_quadtree_export_complete_and_byte_identical() {
 #[tokio::test]
 async fn downloads_an_implicit_octree_export_complete_and_byte_identical() {
     downloads_implicit(ImplicitScheme::Octree).await;
+}
+
+/// Downloads an export whose store refuses the files `forbidden` whatever the signature and
+/// serves the rest, one file at a time (so that files always start after each refusal and can
+/// tell a refused path from a refused signature), and checks that each forbidden file fails
+/// alone as forbidden, every other file is kept byte-identical with a manifest that says the
+/// download is incomplete, and the whole download read the export again through get-exports
+/// at most once, whatever the number of forbidden files.
+async fn forbidden_blobs_fail_alone_after_one_get_exports_call(forbidden: &[&str]) {
+    let emulator = forbidden
+        .iter()
+        .fold(emulator(), |builder, path| builder.forbid_blob(*path))
+        .start()
+        .await
+        .unwrap();
+    let export = complete_export(&emulator).await;
+    let listed_before = emulator.stats().exports_listed;
+    let out = tempfile::tempdir().unwrap();
+
+    let err = Downloader::new(out.path())
+        .concurrency(1)
+        .retry(quick_retries())
+        .download_export(&client_for(&emulator), IMODEL, &export)
+        .await
+        .unwrap_err();
+
+    let listed = emulator.stats().exports_listed - listed_before;
+    let DownloadError::Incomplete { failures, summary } = err else {
+        panic!("expected an incomplete download, got {err}");
+    };
+    let failed: Vec<(&str, &FileError)> = failures
+        .iter()
+        .map(|f| (f.path.as_str(), &f.error))
+        .collect();
+    let expected: Vec<(&str, &FileError)> = forbidden
+        .iter()
+        .map(|path| (*path, &FileError::Forbidden { status: 403 }))
+        .collect();
+    assert_eq!(failed, expected);
+    assert!(
+        listed <= 1,
+        "{listed} get-exports calls for {} forbidden files",
+        forbidden.len()
+    );
+    assert_eq!(summary.resigns, listed, "one call per fresh link");
+    assert_identical_to_emulator_but(&emulator, &export, out.path(), forbidden);
+    let manifest = Manifest::read(out.path()).unwrap().expect("a manifest");
+    assert!(!manifest.complete);
+    let missing: Vec<&str> = manifest.missing.iter().map(|g| g.what.as_str()).collect();
+    assert_eq!(missing, forbidden);
+}
+
+#[tokio::test]
+async fn one_forbidden_blob_of_an_export_fails_alone_after_at_most_one_get_exports_call() {
+    forbidden_blobs_fail_alone_after_one_get_exports_call(&["tiles/1.glb"]).await;
+}
+
+#[tokio::test]
+async fn two_forbidden_blobs_of_an_export_cost_at_most_one_get_exports_call_in_all() {
+    forbidden_blobs_fail_alone_after_one_get_exports_call(&["tiles/3.glb", "tiles/9.glb"]).await;
 }
