@@ -124,6 +124,8 @@ seeds = {
         "tileAvailability": {"constant": 1}, "contentAvailability": [{"constant": 1}],
         "childSubtreeAvailability": {"constant": 0}}), mtime=0))),
 }
+seeds['conditional-content-json'] = (TILESET, WIDE, js({"conditionalContents": [
+    {"uri": "r0.glb", "keys": {"revision": "r0"}}, {"uri": "r1.b3dm", "keys": {"revision": "r1"}}]}))
 deep = {"geometricError": 0, "content": {"uri": "deep.glb"}}
 for _ in range(400):
     deep = {"geometricError": 1, "children": [deep]}

@@ -173,6 +173,7 @@ fn content_read_fixture_seeds_name_their_files() {
             &["avail.bin", "content/0/0/0.glb", "content/1/1/0.glb"],
             None,
         ),
+        ("conditional-content-json", &["r0.glb", "r1.b3dm"], None),
         ("tileset-800-deep-unbounded", &["deep.glb"], None),
         ("tileset-past-max-json-depth", &[], Some("deeper than 8")),
     ];
