@@ -4,6 +4,7 @@
 //!
 //! Each `check` takes the raw fuzzer input and panics when a property does not hold.
 
+pub mod content_read;
 pub mod portable;
 pub mod retry_after;
 pub mod subtree;

@@ -56,9 +56,10 @@ impl Exit {
             Exit::ExportInvalid => "the export ended `Invalid`",
             Exit::Throttled => "rate limited beyond the retry budget, or timed out waiting",
             Exit::Incomplete => {
-                "download incomplete: files failed, or URIs the tileset names were refused or \
-                 could not be read (listed on stderr, in `--json` and in `manifest.json`; run \
-                 again to retry)"
+                "download incomplete: files failed or passed a `--max-*` bound, or URIs the \
+                 tileset names were refused or could not be read (listed on stderr, in `--json` \
+                 and in `manifest.json`; run again to retry, with the bound raised if one was \
+                 passed)"
             }
             Exit::SignatureRefused => {
                 "the tileset URL's signature expired or was refused and no fresh one could be \

@@ -154,6 +154,10 @@ pub enum Document {
     Tileset,
     /// A glTF, JSON or binary.
     Gltf,
+    /// A tile content that lists the contents a client chooses from
+    /// (`3DTILES_content_conditional`'s `conditionalContents`, or `dynamicContents` of its
+    /// earlier draft `3DTILES_dynamic`): each item's `uri`, relative to this file.
+    ConditionalContents,
     /// Anything else: a 3D Tiles 1.0 tile, a subtree, a JSON object that is neither of the
     /// above (a metadata schema), a file that names nothing.
     #[default]

@@ -8,7 +8,7 @@ use mesh_export::tiles::ExportLinks;
 use mesh_export::{Client, ClientCredentials, ExportType, StartExport, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, ImplicitScheme};
 
-use super::download::fetch_tileset;
+use super::download::{DownloadBounds, fetch_tileset};
 use super::wait::seconds;
 use crate::error::CliError;
 use crate::global::Global;
@@ -96,7 +96,7 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         &reporter,
         &source,
         args.dir,
-        args.concurrency,
+        DownloadBounds::default().options(args.concurrency),
         Some(&export.id),
     )
     .await;

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mesh_export::tiles::{
-    DownloadError, DownloadSummary, Downloader, ExportLinks, FixedUrl, SignedUrlSource, TilesetUrl,
+    DownloadError, DownloadOptions, DownloadSummary, Downloader, ExportLinks, FixedUrl,
+    SignedUrlSource, TilesetUrl,
 };
+
+mod bounds;
+
+pub use bounds::DownloadBounds;
 
 use super::lookup::which_export;
 use crate::error::CliError;
@@ -38,6 +43,8 @@ pub struct DownloadArgs {
     /// Files fetched at the same time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+    #[command(flatten)]
+    bounds: DownloadBounds,
 }
 
 /// `download`.
@@ -79,7 +86,7 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         &reporter,
         source.as_ref(),
         args.out,
-        args.concurrency,
+        args.bounds.options(args.concurrency),
         export_id.as_deref(),
     )
     .await?;
@@ -93,10 +100,10 @@ pub async fn fetch_tileset(
     reporter: &Reporter,
     source: &dyn SignedUrlSource,
     dir: PathBuf,
-    concurrency: u16,
+    options: DownloadOptions,
     export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
-    let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
+    let downloader = Downloader::new(dir).with_options(options);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
     display.finish().await;

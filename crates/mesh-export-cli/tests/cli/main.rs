@@ -2,6 +2,7 @@
 //! small hostile servers ([`hostile`], [`hostile_tilesets`]).
 
 mod auth;
+mod bounds;
 #[cfg(feature = "demo")]
 mod demo;
 mod download;

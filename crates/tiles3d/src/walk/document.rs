@@ -1,6 +1,7 @@
 //! A JSON document read by its keys, streamed: a 3D Tiles tileset (a `root` tile), a glTF
-//! (`asset` and glTF's own top-level keys), or neither; and the files each names, including
-//! those its root `extensions` name (see [`super::extensions`]).
+//! (`asset` and glTF's own top-level keys), a conditional content file
+//! (`conditionalContents`), or none of them; and the files each names, including those its
+//! root `extensions` name (see [`super::extensions`]).
 
 use std::fmt;
 use std::io::Read;
@@ -131,6 +132,11 @@ pub(super) struct TopLevel {
     images: Vec<String>,
     /// glTF 1.0's shaders, by URI.
     shaders: Vec<String>,
+    /// `FRAUNHOFER_external_model`'s glTF models, kept at the top level outside `extensions`.
+    models: Vec<String>,
+    /// The contents a conditional content file chooses from (`conditionalContents`, or
+    /// `dynamicContents` of its earlier draft), when it had the key.
+    conditional_contents: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +149,11 @@ enum TopKey {
     Buffers,
     Images,
     Shaders,
+    /// `FRAUNHOFER_external_model` adds a top-level list of models, each a glTF by URI.
+    Models,
+    /// `3DTILES_content_conditional`'s content file; `3DTILES_dynamic` was its earlier draft.
+    #[serde(alias = "dynamicContents")]
+    ConditionalContents,
     #[serde(
         rename = "meshes",
         alias = "accessors",
@@ -220,6 +231,8 @@ impl TopLevel {
             Document::Tileset
         } else if self.asset && (self.gltf_keys || gltf_by_name) {
             Document::Gltf
+        } else if self.conditional_contents.is_some() {
+            Document::ConditionalContents
         } else {
             Document::Other
         }
@@ -232,6 +245,13 @@ impl TopLevel {
             Document::Gltf => Walked {
                 references: (self.gltf_uris().into_iter())
                     .map(Reference::not_a_tileset)
+                    .collect(),
+                problems: Vec::new(),
+                document,
+            },
+            Document::ConditionalContents => Walked {
+                references: (dedup(self.conditional_contents.unwrap_or_default()).into_iter())
+                    .map(Reference::plain)
                     .collect(),
                 problems: Vec::new(),
                 document,
@@ -258,7 +278,8 @@ impl TopLevel {
         }
     }
 
-    /// What a glTF names: `buffers[].uri`, `images[].uri`, glTF 1.0's `shaders`, then the
+    /// What a glTF names: `buffers[].uri`, `images[].uri`, glTF 1.0's `shaders`,
+    /// `FRAUNHOFER_external_model`'s `models`, then the
     /// files its extensions name, each once.
     pub(super) fn gltf_uris(self) -> Vec<String> {
         let uris = self
@@ -266,6 +287,7 @@ impl TopLevel {
             .into_iter()
             .chain(self.images)
             .chain(self.shaders)
+            .chain(self.models)
             .chain(self.extensions.gltf);
         dedup(uris.collect())
     }
@@ -333,6 +355,13 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                 TopKey::Shaders => {
                     top.shaders = map.next_value_seed(UrisSeed)?;
                     top.gltf_keys = true;
+                }
+                TopKey::Models => {
+                    top.models = map.next_value_seed(UrisSeed)?;
+                    top.gltf_keys = true;
+                }
+                TopKey::ConditionalContents => {
+                    top.conditional_contents = Some(map.next_value_seed(UrisSeed)?);
                 }
                 TopKey::GltfPart => {
                     map.next_value::<Checked>()?;

@@ -1,4 +1,5 @@
-//! The files the root `extensions` of a tileset or a glTF name.
+//! The files the root `extensions` of a tileset or a glTF name, and those a tile content's
+//! `extensions` name.
 //!
 //! Only the extensions listed in the table of the [`crate::walk`] docs are kept, each as a
 //! JSON value; every other is checked and dropped as it streams by.
@@ -16,10 +17,22 @@ enum Named {
     Property(&'static str),
     /// The `uri` of each object of a list.
     ListUris(&'static [&'static str]),
+    /// The `uri` of each object of a list inside each object of a list (`media[].alternatives[]`).
+    NestedListUris(&'static str, &'static str),
 }
 
 /// The tileset extensions that name files.
-const TILESET: &[(&str, Named)] = &[("3DTILES_metadata", Named::Property("schemaUri"))];
+const TILESET: &[(&str, Named)] = &[
+    ("3DTILES_metadata", Named::Property("schemaUri")),
+    // A draft: buffers of binary metadata beside the tileset, relative to it.
+    ("3DTILES_binary_buffers", Named::ListUris(&["buffers"])),
+];
+
+/// The extensions of a tile's `content` that name files.
+const CONTENT: &[(&str, Named)] = &[
+    // A draft before 3DTILES_metadata: the content's feature metadata in a file of its own.
+    ("3DTILES_feature_metadata", Named::Property("uri")),
+];
 
 /// The glTF extensions that name files.
 const GLTF: &[(&str, Named)] = &[
@@ -30,6 +43,7 @@ const GLTF: &[(&str, Named)] = &[
     ("KHR_audio_emitter", Named::ListUris(&["audio"])),
     ("KHR_audio", Named::ListUris(&["audio", "sources"])),
     ("KHR_techniques_webgl", Named::ListUris(&["shaders"])),
+    ("MPEG_media", Named::NestedListUris("media", "alternatives")),
 ];
 
 /// The files the root `extensions` name, for each reading of the document.
@@ -89,16 +103,42 @@ impl<'de> Visitor<'de> for ExtensionsSeed {
     }
 }
 
+/// The files the extensions of a tile's `content` object name, in table order.
+pub(super) fn content_uris(content: &Value) -> Vec<String> {
+    let Some(extensions) = content.get("extensions") else {
+        return Vec::new();
+    };
+    CONTENT
+        .iter()
+        .filter_map(|(name, named)| Some(uris(extensions.get(name)?, named)))
+        .flatten()
+        .collect()
+}
+
 /// The URIs an extension's object names; a member of another shape names nothing.
 fn uris(extension: &Value, named: &Named) -> Vec<String> {
     let text = |v: &Value| v.as_str().map(str::to_owned);
+    let list_uris = |owner: &Value, list: &str| -> Vec<String> {
+        owner
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.get("uri").and_then(text))
+            .collect()
+    };
     match named {
         Named::Property(key) => extension.get(key).and_then(text).into_iter().collect(),
         Named::ListUris(lists) => lists
             .iter()
-            .filter_map(|list| extension.get(list).and_then(Value::as_array))
+            .flat_map(|list| list_uris(extension, list))
+            .collect(),
+        Named::NestedListUris(outer, inner) => extension
+            .get(outer)
+            .and_then(Value::as_array)
+            .into_iter()
             .flatten()
-            .filter_map(|item| item.get("uri").and_then(text))
+            .flat_map(|item| list_uris(item, inner))
             .collect(),
     }
 }

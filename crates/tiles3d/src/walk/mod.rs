@@ -9,24 +9,47 @@
 //! tile (`tile_format`), or a subtree file and its buffers ([`crate::implicit`]). The JSON
 //! readers stream, and check what they skip as a full parse would (`checked`).
 //!
-//! Files named by glTF and 3D Tiles extensions are read in `extensions`; its table:
+//! Files named by glTF and 3D Tiles extensions are read in `extensions` (and, for those in
+//! the tile or the glTF's own top level, beside the core properties). The survey of the 3D
+//! Tiles registry (CesiumGS/3d-tiles `extensions/`, 1.0 and 1.1, drafts included) and the glTF
+//! registry (KhronosGroup/glTF `extensions/2.0/Khronos`, `Vendor` and `Archived`) for
+//! properties that name a file:
 //!
-//! | Where | Extension | Property |
-//! |---|---|---|
-//! | tileset | `3DTILES_metadata` (3D Tiles 1.0) | `schemaUri` |
-//! | tileset | core 3D Tiles 1.1 | `schemaUri` |
-//! | tileset | `3DTILES_implicit_tiling`, `3DTILES_multiple_contents` | read with the tiles |
-//! | glTF | `EXT_structural_metadata`, `EXT_feature_metadata` | `schemaUri` |
-//! | glTF | `EXT_lights_ies`, `KHR_lights_ies` (draft) | `lights[].uri` |
-//! | glTF | `KHR_audio_emitter`, `KHR_audio` (drafts) | `audio[].uri`, `sources[].uri` |
-//! | glTF | `KHR_techniques_webgl` (archived) | `shaders[].uri` |
+//! | Where | Extension | Property | Followed |
+//! |---|---|---|---|
+//! | tileset | core 3D Tiles 1.1 | `schemaUri` | yes |
+//! | tileset | `3DTILES_metadata` (1.0) | `schemaUri` | yes |
+//! | tileset | `3DTILES_binary_buffers` (draft) | `buffers[].uri` | yes |
+//! | tile | core 1.1 `implicitTiling`, `3DTILES_implicit_tiling` (1.0) | `subtrees.uri` and content templates; a subtree's `buffers[].uri` | yes, with the tiles ([`crate::implicit`]) |
+//! | tile | core 1.1 `contents`, `3DTILES_multiple_contents` (1.0) | `contents[].uri` (`content[]` in early drafts) | yes, with the tiles |
+//! | tile content | `3DTILES_feature_metadata` (draft) | `uri` | yes |
+//! | content file | `3DTILES_content_conditional` (draft) | `conditionalContents[].uri` | yes ([`Document::ConditionalContents`]) |
+//! | content file | `3DTILES_dynamic` (its earlier draft) | `dynamicContents[].uri` | yes |
+//! | glTF | `EXT_structural_metadata`, `EXT_feature_metadata` | `schemaUri` | yes |
+//! | glTF | `EXT_lights_ies`, `KHR_lights_ies` (draft) | `lights[].uri` | yes |
+//! | glTF | `KHR_audio_emitter`, `KHR_audio` (drafts) | `audio[].uri`, `sources[].uri` | yes |
+//! | glTF | `KHR_techniques_webgl` (archived) | `shaders[].uri` | yes |
+//! | glTF | `MPEG_media` | `media[].alternatives[].uri` | yes: a stream on another host or scheme is refused, and reported |
+//! | glTF | `FRAUNHOFER_external_model` | top-level `models[].uri` (a glTF) | yes, read as a glTF |
+//! | glTF 1.0 | core, `KHR_binary_glTF` | `shaders` by URI; by `bufferView` | yes; no file |
 //!
-//! Surveyed and naming no file of their own: the texture-format extensions
-//! (`KHR_texture_basisu`, `EXT_texture_webp`, `EXT_texture_avif`, `MSFT_texture_dds`) point
-//! at `images`, and the compression ones (`KHR_draco_mesh_compression`,
-//! `EXT_meshopt_compression`, `KHR_meshopt_compression`) at `bufferViews`, both read already;
-//! the other 3D Tiles extensions (`3DTILES_content_gltf`, `3DTILES_bounding_volume_S2`,
-//! `3DTILES_batch_table_hierarchy`, ...) name no file.
+//! Surveyed and naming no file of their own, each with what it points at instead:
+//!
+//! | Extension | Points at |
+//! |---|---|
+//! | `3DTILES_content_gltf` | names glTF extensions (`extensionsUsed`), not files |
+//! | `3DTILES_bounding_volume_S2`, `3DTILES_bounding_volume_cylinder`, `3DTILES_ellipsoid` | numbers and tokens |
+//! | `3DTILES_batch_table_hierarchy`, `3DTILES_draco_point_compression` | byte offsets into the tile's own body |
+//! | `3DTILES_content_voxels` | a class and dimensions; the voxels are a glTF content (`EXT_primitive_voxels`), whose buffers are read |
+//! | `EXT_mesh_features`, `EXT_instance_features` | feature ID textures and attributes (`textures`, accessors) |
+//! | `EXT_structural_metadata`, `EXT_feature_metadata` tables and textures | `bufferViews`, `textures` |
+//! | `EXT_mesh_gpu_instancing`, `CESIUM_primitive_outline`, `EXT_mesh_primitive_edge_visibility`, `EXT_mesh_primitive_restart`, `KHR_gaussian_splatting` | accessors |
+//! | `KHR_draco_mesh_compression`, `EXT_meshopt_compression`, `KHR_meshopt_compression`, `GRIFFEL_bim_data` | `bufferViews` or `buffers` by index, whose `uri` is read |
+//! | `KHR_texture_basisu`, `EXT_texture_webp`, `EXT_texture_avif`, `MSFT_texture_dds`, `EXT_texture_astc`, `EXT_texture_svg`, `KHR_lights_environment`, `EXT_lights_image_based` | `images` by index, whose `uri` is read |
+//! | `KHR_materials_*`, `EXT_materials_*`, `KHR_texture_transform`, `KHR_materials_variants` | textures and materials by index |
+//! | `MSFT_lod`, `EXT_mesh_lod`, `EXT_node_lod` | nodes and materials by index |
+//! | `MPEG_haptic`, `MPEG_buffer_circular`, `MPEG_accessor_timed` | `MPEG_media` by index, whose URIs are followed |
+//! | `KHR_animation_pointer`, `KHR_lights_punctual`, `KHR_xmp_json_ld`, `KHR_mesh_quantization`, `CESIUM_RTC` | JSON pointers, inline values |
 
 use std::io::Read;
 

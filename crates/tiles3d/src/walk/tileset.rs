@@ -123,6 +123,9 @@ impl<'de> Visitor<'de> for TileSeed<'_> {
                 if let Some(uri) = uri {
                     self.out.push(Reference::plain(uri.to_owned()));
                 }
+                let named = super::extensions::content_uris(content);
+                self.out
+                    .extend(named.into_iter().map(Reference::not_a_tileset));
             }
         }
         self.out.append(&mut children);

@@ -234,6 +234,70 @@ fn read_by_their_bytes() -> Case {
     }
 }
 
+/// `3DTILES_content_conditional`: a tile's content is a JSON file listing the contents a client
+/// chooses from, each fetched; so is `dynamicContents` of its earlier draft, `3DTILES_dynamic`.
+fn conditional_contents() -> Case {
+    let dimensions = json!({"extensions": {"3DTILES_content_conditional": {"dimensions": [
+        {"name": "revision", "keySet": ["r0", "r1"]}
+    ]}}});
+    let root = tile(
+        &[],
+        vec![
+            tile(&["c/content.json"], vec![]),
+            tile(&["d/dynamic.json"], vec![]),
+        ],
+    );
+    let conditional = json!({"conditionalContents": [
+        {"uri": "r0.glb", "keys": {"revision": "r0"}},
+        {"uri": "../r1/m.b3dm", "keys": {"revision": "r1"}},
+    ]});
+    let dynamic = json!({"dynamicContents": [{"uri": "t.glb", "keys": {"revision": "r0"}}]});
+    Case {
+        name: "3DTILES_content_conditional and 3DTILES_dynamic contents",
+        named: files(vec![
+            ("tileset.json", tileset("1.1", root, dimensions)),
+            ("c/content.json", json_bytes(&conditional)),
+            ("c/r0.glb", glb_of(1, 32)),
+            ("r1/m.b3dm", b3dm_of(2, 64)),
+            ("d/dynamic.json", json_bytes(&dynamic)),
+            ("d/t.glb", glb_of(3, 32)),
+        ]),
+        unnamed: decoys(&["c/r1.glb", "d/dynamic.glb"]),
+    }
+}
+
+/// Files the extension survey found named where nothing was read before: a draft tileset
+/// extension's buffers, a content's feature metadata, a glTF's external models and media.
+fn surveyed_extensions() -> Case {
+    let buffers = json!({"extensions": {"3DTILES_binary_buffers": {
+        "buffers": [{"uri": "meta/a.bin", "byteLength": 4}],
+        "bufferViews": [{"buffer": 0, "byteLength": 4}],
+    }}});
+    let mut with_metadata = tile(&["t.b3dm"], vec![tile(&["m/scene.gltf"], vec![])]);
+    with_metadata["content"]["extensions"] =
+        json!({"3DTILES_feature_metadata": {"uri": "t.metadata.json"}});
+    let scene = json!({
+        "asset": {"version": "2.0"},
+        "models": [{"uri": "door.glb"}],
+        "extensions": {"MPEG_media": {"media": [{"autoplay": true, "alternatives": [
+            {"uri": "video/a.mp4", "mimeType": "video/mp4"},
+        ]}]}},
+    });
+    Case {
+        name: "3DTILES_binary_buffers, 3DTILES_feature_metadata, FRAUNHOFER_external_model, MPEG_media",
+        named: files(vec![
+            ("tileset.json", tileset("1.0", with_metadata, buffers)),
+            ("meta/a.bin", vec![1; 4]),
+            ("t.b3dm", b3dm_of(1, 64)),
+            ("t.metadata.json", json_bytes(&json!({"featureTables": {}}))),
+            ("m/scene.gltf", json_bytes(&scene)),
+            ("m/door.glb", glb_of(2, 32)),
+            ("m/video/a.mp4", vec![3; 16]),
+        ]),
+        unnamed: decoys(&["a.bin", "m/a.mp4"]),
+    }
+}
+
 fn implicit_quadtree() -> Case {
     let mut root = tile(&["q/{level}/{x}/{y}.glb"], vec![]);
     root["implicitTiling"] = json!({
@@ -287,6 +351,8 @@ async fn every_valid_tileset_of_the_corpus_is_fetched_exactly_and_byte_identical
         metadata_schemas(),
         read_by_their_bytes(),
         implicit_quadtree(),
+        conditional_contents(),
+        surveyed_extensions(),
     ];
     for case in cases {
         let (store, url) = serve(&case.named, &case.unnamed).await;

@@ -201,3 +201,61 @@ fn bytes_that_looked_like_json_and_showed_a_tileset_or_gltf_are_an_error_when_cu
     let walked = read(&FileKind::Json, &path, &br#"{"id":"s","classes":{"#[..]).unwrap();
     assert!(walked.references.is_empty());
 }
+
+#[test]
+fn a_conditional_content_file_names_every_content_it_chooses_from() {
+    let conditional = json!({"conditionalContents": [
+        {"uri": "a-2025.glb", "keys": {"time": "2025"}},
+        {"uri": "b/a-2026.b3dm", "keys": {"time": "2026"}},
+        {"uri": "a-2025.glb", "keys": {"time": "again"}},
+    ]});
+    let dynamic = json!({"dynamicContents": [{"uri": "d.glb", "keys": {"k": "v"}}]});
+    for (document, expected) in [
+        (&conditional, &["a-2025.glb", "b/a-2026.b3dm"][..]),
+        (&dynamic, &["d.glb"][..]),
+    ] {
+        let walked = read_as("tiles/content.json", document);
+        assert_eq!(walked.document, Document::ConditionalContents, "{document}");
+        let uris: Vec<&str> = walked.references.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, expected, "{document}");
+        // Each is a content like `content.uri`, read by its own name.
+        assert!(
+            walked
+                .references
+                .iter()
+                .all(|r| r.kind.is_none() && r.base.is_none())
+        );
+    }
+}
+
+#[test]
+fn files_the_survey_found_named_by_extensions_are_named() {
+    let tileset = json!({
+        "asset": {"version": "1.0"},
+        "extensions": {"3DTILES_binary_buffers": {
+            "buffers": [{"uri": "meta/a.bin", "byteLength": 4}],
+            "bufferViews": [{"buffer": 0, "byteLength": 4}],
+        }},
+        "root": {"content": {
+            "uri": "t.b3dm",
+            "extensions": {"3DTILES_feature_metadata": {"uri": "t.metadata.json"}},
+        }},
+    });
+    let walked = read_as("tileset.json", &tileset);
+    assert_eq!(uris(&walked), ["meta/a.bin", "t.b3dm", "t.metadata.json"]);
+    // A metadata file is read as any JSON, not as a tileset that needs a root.
+    assert_eq!(walked.references[2].kind, Some(FileKind::Json));
+
+    let gltf = json!({
+        "asset": {"version": "2.0"},
+        "models": [{"uri": "door.glb"}, {"bufferView": 0, "mimeType": "model/gltf-binary"}],
+        "extensions": {"MPEG_media": {"media": [
+            {"autoplay": true, "alternatives": [
+                {"uri": "video/a.mp4", "mimeType": "video/mp4"},
+                {"uri": "video/a.mpd", "mimeType": "application/dash+xml"},
+            ]},
+        ]}},
+    });
+    let walked = read_as("m.gltf", &gltf);
+    assert_eq!(uris(&walked), ["door.glb", "video/a.mp4", "video/a.mpd"]);
+}
