@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mesh_export::tiles::{
-    DownloadError, DownloadSummary, Downloader, ExportLinks, FixedUrl, SignedUrlSource, TilesetUrl,
+    Concurrency, DownloadError, DownloadOptions, DownloadSummary, Downloader, ExportLinks,
+    FixedUrl, SignedUrlSource, TilesetUrl,
 };
 
 use super::lookup::which_export;
@@ -35,9 +36,48 @@ pub struct DownloadArgs {
     /// Output directory (created if missing).
     #[arg(long, short, value_name = "DIR")]
     out: PathBuf,
-    /// Files fetched at the same time.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    concurrency: u16,
+    #[command(flatten)]
+    concurrency: ConcurrencyArgs,
+}
+
+/// How many files are fetched at the same time: found as the download goes unless pinned.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ConcurrencyArgs {
+    /// Always fetch N files at the same time. Without it the number is found as the download
+    /// goes: it starts at --min-concurrency, doubles while throughput grows, settles where
+    /// more files in flight stop adding throughput, and backs off when the store answers 429
+    /// or 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024),
+          conflicts_with_all = ["min_concurrency", "max_concurrency"])]
+    concurrency: Option<u16>,
+    /// The fewest files in flight when the number is found as the download goes [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    min_concurrency: Option<u16>,
+    /// The most files in flight when the number is found as the download goes; each holds a
+    /// buffer of up to 1 MiB [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_concurrency: Option<u16>,
+}
+
+impl ConcurrencyArgs {
+    /// The downloader's setting; a ceiling below the floor is a usage error.
+    pub fn concurrency(&self) -> Result<Concurrency, CliError> {
+        if let Some(files) = self.concurrency {
+            return Ok(Concurrency::Fixed(usize::from(files)));
+        }
+        let min = self
+            .min_concurrency
+            .map_or(Concurrency::DEFAULT_MIN, usize::from);
+        let max = self
+            .max_concurrency
+            .map_or(Concurrency::DEFAULT_MAX, usize::from);
+        if max < min {
+            return Err(CliError::Usage(format!(
+                "--max-concurrency ({max}) is below --min-concurrency ({min})"
+            )));
+        }
+        Ok(Concurrency::Adaptive { min, max })
+    }
 }
 
 /// `download`.
@@ -79,7 +119,7 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         &reporter,
         source.as_ref(),
         args.out,
-        args.concurrency,
+        args.concurrency.concurrency()?,
         export_id.as_deref(),
     )
     .await?;
@@ -93,10 +133,14 @@ pub async fn fetch_tileset(
     reporter: &Reporter,
     source: &dyn SignedUrlSource,
     dir: PathBuf,
-    concurrency: u16,
+    concurrency: Concurrency,
     export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
-    let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
+    let options = DownloadOptions {
+        concurrency,
+        ..DownloadOptions::default()
+    };
+    let downloader = Downloader::new(dir).with_options(options);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
     display.finish().await;
