@@ -34,6 +34,9 @@ pub struct Stats {
     pub tokens_issued: u64,
     /// Requests that reached the blob route (tileset files), whatever their answer.
     pub blob_requests: u64,
+    /// Blob requests answered 503 `ServerBusy` because `blob_concurrency` others were being
+    /// answered.
+    pub blobs_busy: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +48,9 @@ pub(crate) struct Counters {
     pub(crate) exports_started: AtomicU64,
     pub(crate) tokens_issued: AtomicU64,
     pub(crate) blob_requests: AtomicU64,
+    pub(crate) blobs_busy: AtomicU64,
+    /// Blob requests being answered now.
+    pub(crate) blobs_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -61,6 +67,7 @@ impl Counters {
             exports_started: self.exports_started.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
             blob_requests: self.blob_requests.load(Ordering::Relaxed),
+            blobs_busy: self.blobs_busy.load(Ordering::Relaxed),
         }
     }
 }
