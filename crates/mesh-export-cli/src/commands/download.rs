@@ -85,6 +85,7 @@ impl ConcurrencyArgs {
 /// With `--href` the URL is used as it is. For an export (`ID`, `--imodel`), a refused
 /// signature is renewed by reading the export again through get-exports.
 pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
+    let concurrency = args.concurrency.concurrency()?;
     let (source, export_id): (Box<dyn SignedUrlSource>, _) = match &args.href {
         Some(href) => {
             let tileset = match &args.root {
@@ -119,7 +120,7 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         &reporter,
         source.as_ref(),
         args.out,
-        args.concurrency.concurrency()?,
+        concurrency,
         export_id.as_deref(),
     )
     .await?;
