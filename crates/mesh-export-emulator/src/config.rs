@@ -84,6 +84,13 @@ pub struct EmulatorConfig {
     /// Serve a sparse 3D Tiles 1.1 implicit tileset (quadtree or octree, binary `.subtree`
     /// files) instead of the explicit one; `tiles` then does not apply. Default `None`.
     pub implicit: Option<ImplicitScheme>,
+    /// Blob (tileset file) requests answered at once; one more is answered 503 `ServerBusy`
+    /// at once, without `Retry-After`, as an Azure Storage account past its limits answers.
+    /// 0 (the default) is no limit.
+    pub blob_concurrency: u32,
+    /// How long every blob answer waits before it is sent, holding its place among the
+    /// [`blob_concurrency`](Self::blob_concurrency): a store far away or busy. Default zero.
+    pub blob_delay: Duration,
     /// The iModels the service has. Empty (the default): every iModel id exists, in the iTwin
     /// [`DEFAULT_ITWIN_ID`]. Otherwise start-export of any other iModel answers 404
     /// `IModelNotFound`, as the service does.
@@ -112,6 +119,8 @@ impl Default for EmulatorConfig {
             sas_permissions: "rl".to_owned(),
             share_keys: Vec::new(),
             implicit: None,
+            blob_concurrency: 0,
+            blob_delay: Duration::ZERO,
             imodels: Vec::new(),
             forbid_blob_paths: Vec::new(),
         }
@@ -139,6 +148,8 @@ impl fmt::Debug for EmulatorConfig {
                 &format_args!("{} (redacted)", self.share_keys.len()),
             )
             .field("implicit", &self.implicit)
+            .field("blob_concurrency", &self.blob_concurrency)
+            .field("blob_delay", &self.blob_delay)
             .field("imodels", &self.imodels)
             .field("forbid_blob_paths", &self.forbid_blob_paths)
             .finish()
@@ -286,6 +297,18 @@ impl EmulatorBuilder {
     /// Tiles per tileset (`--tiles`).
     pub fn tiles(mut self, tiles: u32) -> Self {
         self.config.tiles = tiles;
+        self
+    }
+
+    /// Blob requests answered at once, others 503 (`--blob-concurrency`); 0 is no limit.
+    pub fn blob_concurrency(mut self, requests: u32) -> Self {
+        self.config.blob_concurrency = requests;
+        self
+    }
+
+    /// How long every blob answer waits (`--blob-delay-ms`).
+    pub fn blob_delay(mut self, delay: Duration) -> Self {
+        self.config.blob_delay = delay;
         self
     }
 

@@ -55,6 +55,13 @@ struct Args {
     /// Approximate size of each tile in bytes.
     #[arg(long, value_name = "N", default_value_t = 16 * 1024)]
     tile_bytes: u64,
+    /// Blob (tileset file) requests answered at once; one more is answered 503 ServerBusy, as
+    /// an Azure Storage account past its limits answers. 0 is no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    blob_concurrency: u32,
+    /// Milliseconds every blob answer waits before it is sent: a store far away or busy.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    blob_delay_ms: u64,
     /// Validity of signed tile links, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     sas_ttl: u64,
@@ -133,6 +140,8 @@ impl Args {
             .seed(self.seed)
             .tiles(self.tiles)
             .tile_bytes(self.tile_bytes)
+            .blob_concurrency(self.blob_concurrency)
+            .blob_delay(Duration::from_millis(self.blob_delay_ms))
             .sas_ttl(Duration::from_secs(self.sas_ttl))
             .sas_permissions(&self.sas_permissions);
         for (id, secret) in &self.clients {

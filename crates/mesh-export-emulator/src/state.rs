@@ -37,6 +37,9 @@ pub struct Stats {
     /// Requests that reached get-exports (`GET /mesh-export/`) past authentication and the
     /// rate limit, whatever their answer: how often a client read its exports.
     pub exports_listed: u64,
+    /// Blob requests answered 503 `ServerBusy` because `blob_concurrency` others were being
+    /// answered.
+    pub blobs_busy: u64,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +52,9 @@ pub(crate) struct Counters {
     pub(crate) tokens_issued: AtomicU64,
     pub(crate) blob_requests: AtomicU64,
     pub(crate) exports_listed: AtomicU64,
+    pub(crate) blobs_busy: AtomicU64,
+    /// Blob requests being answered now.
+    pub(crate) blobs_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -66,6 +72,7 @@ impl Counters {
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
             blob_requests: self.blob_requests.load(Ordering::Relaxed),
             exports_listed: self.exports_listed.load(Ordering::Relaxed),
+            blobs_busy: self.blobs_busy.load(Ordering::Relaxed),
         }
     }
 }

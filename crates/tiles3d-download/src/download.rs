@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::errors::{DownloadError, FileError};
-use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::limit::Sample;
+use crate::options::{Concurrency, DownloadOptions, DownloadSummary, Progress};
 use crate::reserved::JOURNAL_FILE;
 use crate::scheduler::{Finished, Refusal, Scheduler};
 use crate::signer::{FixedUrl, SignedUrlSource};
@@ -23,7 +24,7 @@ use crate::store::manifest::{
 };
 use crate::store::output::{OutputDir, remove_stale_parts};
 use crate::store::write_threads::WriteThreads;
-use crate::transfer::{Fetcher, FileTransfer};
+use crate::transfer::{Fetched, Fetcher, FileTransfer, load_of};
 use crate::url::TilesetUrl;
 use http_policy::retry::RetryOptions;
 
@@ -68,9 +69,16 @@ impl Downloader {
         self
     }
 
-    /// Files fetched at the same time (at least 1).
+    /// Always `files` fetched at the same time (at least 1): [`Concurrency::Fixed`].
     pub fn concurrency(mut self, files: usize) -> Self {
-        self.options.concurrency = files.max(1);
+        self.options.concurrency = Concurrency::Fixed(files.max(1));
+        self
+    }
+
+    /// Files fetched at the same time found as the download goes, from `min` to `max`:
+    /// [`Concurrency::Adaptive`], the default (from 4 to 256).
+    pub fn adaptive_concurrency(mut self, min: usize, max: usize) -> Self {
+        self.options.concurrency = Concurrency::Adaptive { min, max };
         self
     }
 
@@ -121,18 +129,16 @@ impl Downloader {
         let tileset = source.current();
         let (output, known, journal) = self.open_output(&tileset).await?;
         let OutputDir { dir, lock } = output;
-        // As many writers as files in flight, but no more than the cores that run them.
+        // One writer per core: the number of files in flight changes as the download goes,
+        // and writers are CPU work.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let write_threads =
-            WriteThreads::start(self.options.concurrency.min(cores)).map_err(|e| {
-                DownloadError::Output {
-                    path: self.dir.clone(),
-                    source: std::io::Error::new(
-                        e.kind(),
-                        format!("cannot start the threads that write files: {e}"),
-                    ),
-                }
-            })?;
+        let write_threads = WriteThreads::start(cores).map_err(|e| DownloadError::Output {
+            path: self.dir.clone(),
+            source: std::io::Error::new(
+                e.kind(),
+                format!("cannot start the threads that write files: {e}"),
+            ),
+        })?;
         let dir = Arc::new(dir);
         self.progress.send_replace(Progress::default());
         let transfer = Arc::new(FileTransfer {
@@ -219,10 +225,12 @@ async fn run(
     let mut tasks = JoinSet::new();
     loop {
         while let Some(started) = scheduler.next() {
-            let transfer = transfer.clone();
+            let (transfer, in_flight, began) =
+                (transfer.clone(), scheduler.in_flight(), Instant::now());
             tasks.spawn(async move {
                 let result = transfer.fetch(&started.file, &started.kind).await;
-                (started, result)
+                let sample = sample_of(&result, began, in_flight);
+                (started, result, sample)
             });
         }
         debug_assert_eq!(tasks.len(), scheduler.in_flight());
@@ -234,8 +242,9 @@ async fn run(
             },
             // Tasks are aborted only on the way out, so a join error here is a panic.
             Some(joined) => {
-                let (started, result) =
+                let (started, result, sample) =
                     joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                scheduler.transferred(&sample);
                 match result {
                     Ok(fetched) => {
                         scheduler.fetched(started, fetched);
@@ -255,7 +264,7 @@ async fn run(
             tasks.abort_all();
             // Files that arrived before the abort took effect are recorded.
             while let Some(joined) = tasks.join_next().await {
-                if let Ok((started, Ok(fetched))) = joined {
+                if let Ok((started, Ok(fetched), _)) = joined {
                     scheduler.fetched(started, fetched);
                 }
             }
@@ -263,6 +272,22 @@ async fn run(
         }
     }
     Ok(scheduler.finish())
+}
+
+/// What the limit of files in flight learns from a transfer that began at `began`, with
+/// `in_flight` files in flight, itself included, and ended now.
+fn sample_of(result: &Result<Fetched, FileError>, began: Instant, in_flight: usize) -> Sample {
+    let (bytes, outcome) = match result {
+        Ok(fetched) => (fetched.received, fetched.load),
+        Err(error) => (0, load_of(error)),
+    };
+    Sample {
+        started: began,
+        ended: Instant::now(),
+        bytes,
+        in_flight,
+        outcome,
+    }
 }
 
 /// Does what the scheduler asked after a refusal; an error ends the download.

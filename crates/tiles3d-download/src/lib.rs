@@ -50,9 +50,10 @@
 // The layers, each using only those below it: `download` (the public `Downloader` and the
 // driver) -> `scheduler` (the state machine) -> `transfer` (one file) -> `store` (the
 // confined output directory, writer, manifest) -> `errors`, `options`, `signer`, `url`,
-// `reserved`.
+// `reserved`, `limit` (how many files may be in flight).
 mod download;
 mod errors;
+mod limit;
 mod options;
 mod reserved;
 mod scheduler;
@@ -63,7 +64,7 @@ mod url;
 
 pub use self::download::Downloader;
 pub use self::errors::{DownloadError, FileError, FileFailure};
-pub use self::options::{DownloadOptions, DownloadSummary, Progress};
+pub use self::options::{Concurrency, DownloadOptions, DownloadSummary, Progress};
 pub use self::signer::{FixedUrl, RefreshError, SignedUrlSource};
 pub use self::store::manifest::{MANIFEST_FILE, Manifest, ManifestEntry, ManifestGap};
 pub use self::url::{RefusalReason, Refused, TileFile, TilesetUrl, TilesetUrlError};

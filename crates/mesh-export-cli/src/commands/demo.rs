@@ -8,7 +8,7 @@ use mesh_export::tiles::ExportLinks;
 use mesh_export::{Client, ClientCredentials, ExportType, StartExport, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, ImplicitScheme};
 
-use super::download::{DownloadBounds, fetch_tileset};
+use super::download::{ConcurrencyArgs, DownloadBounds, fetch_tileset};
 use super::wait::seconds;
 use crate::error::CliError;
 use crate::global::Global;
@@ -36,14 +36,14 @@ pub struct DemoArgs {
     /// not apply.
     #[arg(long, value_name = "quadtree|octree")]
     implicit: Option<ImplicitScheme>,
-    /// Files fetched at the same time.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    concurrency: u16,
+    #[command(flatten)]
+    concurrency: ConcurrencyArgs,
 }
 
 /// `demo`.
 pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
     let started = Instant::now();
+    let concurrency = args.concurrency.concurrency()?;
     let reporter = Reporter::new(g.json);
     let mut emulator = Emulator::builder()
         .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
@@ -96,7 +96,7 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         &reporter,
         &source,
         args.dir,
-        DownloadBounds::default().options(args.concurrency),
+        DownloadBounds::default().options(concurrency),
         Some(&export.id),
     )
     .await;

@@ -10,8 +10,10 @@ use mesh_export::tiles::{
 };
 
 mod bounds;
+mod concurrency;
 
 pub use bounds::DownloadBounds;
+pub use concurrency::ConcurrencyArgs;
 
 use super::lookup::which_export;
 use crate::error::CliError;
@@ -40,9 +42,8 @@ pub struct DownloadArgs {
     /// Output directory (created if missing).
     #[arg(long, short, value_name = "DIR")]
     out: PathBuf,
-    /// Files fetched at the same time.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    concurrency: u16,
+    #[command(flatten)]
+    concurrency: ConcurrencyArgs,
     #[command(flatten)]
     bounds: DownloadBounds,
 }
@@ -52,6 +53,7 @@ pub struct DownloadArgs {
 /// With `--href` the URL is used as it is. For an export (`ID`, `--imodel`), a refused
 /// signature is renewed by reading the export again through get-exports.
 pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
+    let concurrency = args.concurrency.concurrency()?;
     let (source, export_id): (Box<dyn SignedUrlSource>, _) = match &args.href {
         Some(href) => {
             let tileset = match &args.root {
@@ -86,7 +88,7 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         &reporter,
         source.as_ref(),
         args.out,
-        args.bounds.options(args.concurrency),
+        args.bounds.options(concurrency),
         export_id.as_deref(),
     )
     .await?;

@@ -60,7 +60,13 @@ async fn show_progress(
         };
         let p = progress.borrow_and_update().clone();
         let rate = p.bytes_downloaded as f64 / started.elapsed().as_secs_f64().max(0.001);
-        let text = format!("{}  {}/s", bytes(p.bytes_done), bytes(rate as u64));
+        // The limit of files in flight, which an adaptive download finds as it goes.
+        let text = format!(
+            "{}  {}/s  {} at a time",
+            bytes(p.bytes_done),
+            bytes(rate as u64),
+            p.concurrency
+        );
         match &bar {
             Some(bar) => {
                 bar.set_length(p.files_total_known.max(1));

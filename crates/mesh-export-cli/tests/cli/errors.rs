@@ -21,6 +21,36 @@ fn a_usage_error_exits_with_2() {
     bare().args(["frobnicate"]).assert().code(2);
 }
 
+#[test]
+fn concurrency_is_pinned_or_bounded_but_not_both_and_the_bounds_in_order() {
+    let href = "http://127.0.0.1:9/c?sig=x";
+    let download = |extra: &[&str]| {
+        let mut command = bare();
+        command
+            .args(["download", "--href", href, "--out", "x"])
+            .args(extra);
+        command.output().unwrap()
+    };
+    let both = download(&["--concurrency", "8", "--max-concurrency", "16"]);
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+    let reversed = download(&["--min-concurrency", "9", "--max-concurrency", "3"]);
+    assert_eq!(reversed.status.code(), Some(2), "{reversed:?}");
+    let stderr = String::from_utf8_lossy(&reversed.stderr);
+    assert!(
+        stderr.contains("--max-concurrency (3) is below --min-concurrency (9)"),
+        "{stderr}"
+    );
+    let help = bare().args(["download", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--concurrency <N>",
+        "--min-concurrency <N>",
+        "--max-concurrency <N>",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
 /// Asserts a failed `--json` run printed nothing on stdout and exactly one error document,
 /// `{"error": {"message", "exit_code"}}`, on stderr, whose code is the process's.
 fn assert_json_error(output: &std::process::Output, code: i32) -> String {

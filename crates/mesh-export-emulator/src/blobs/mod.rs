@@ -13,6 +13,7 @@ mod sas;
 pub(crate) use sas::mesh_href;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::state::{AppState, Counters};
 use crate::tiles::{Layout, TileFile};
@@ -127,14 +128,60 @@ pub(crate) async fn container(
     listing::list(&state, &export_id, raw.as_deref().unwrap_or(""), &headers).await
 }
 
-/// `GET /blobs/{exportId}/{path}`: one file of an export's tileset, through a signed link.
+/// A blob request's place among those answered at once; released when dropped.
+struct BusySlot<'a>(&'a AtomicU64);
+
+impl<'a> BusySlot<'a> {
+    /// A place among `limit` (0: any number), or `None` when all are taken.
+    fn take(in_flight: &'a AtomicU64, limit: u32) -> Option<Self> {
+        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let slot = BusySlot(in_flight);
+        (limit == 0 || now <= u64::from(limit)).then_some(slot)
+    }
+}
+
+impl Drop for BusySlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `GET /blobs/{exportId}/{path}`: one file of an export's tileset, through a signed link,
+/// after the configured delay; 503 `ServerBusy` when `blob_concurrency` others are being
+/// answered.
 pub(crate) async fn serve(
     State(state): State<Arc<AppState>>,
     Path((export_id, path)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&state, &export_id, raw.as_deref(), 'r') {
+    let Some(_slot) = BusySlot::take(
+        &state.counters.blobs_in_flight,
+        state.config.blob_concurrency,
+    ) else {
+        Counters::bump(&state.counters.blob_requests);
+        Counters::bump(&state.counters.blobs_busy);
+        return storage_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServerBusy",
+            "The server is busy.",
+        );
+    };
+    if !state.config.blob_delay.is_zero() {
+        tokio::time::sleep(state.config.blob_delay).await;
+    }
+    serve_file(&state, export_id, path, raw, &headers).await
+}
+
+/// One file of an export's tileset, as [`serve`] answers once it has a place.
+async fn serve_file(
+    state: &AppState,
+    export_id: String,
+    path: String,
+    raw: Option<String>,
+    headers: &HeaderMap,
+) -> Response {
+    if let Err(refused) = authorize(state, &export_id, raw.as_deref(), 'r') {
         return refused.into_response();
     }
     if state.config.forbid_blob_paths.contains(&path) {
@@ -162,7 +209,7 @@ pub(crate) async fn serve(
         );
     };
     let len = file.bytes.len() as u64;
-    let (status, body, content_range) = match parse_range(&headers, len) {
+    let (status, body, content_range) = match parse_range(headers, len) {
         RangeRequest::Whole => (StatusCode::OK, file.bytes, None),
         RangeRequest::Part(first, last) => (
             StatusCode::PARTIAL_CONTENT,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::errors::{DownloadError, FileError, FileFailure};
+use crate::limit::{Change, LimitLog, Limiter, Sample};
 use crate::options::{DownloadOptions, DownloadSummary, Progress};
 use crate::store::claims::Claims;
 use crate::store::manifest::{ManifestGap, Recorded};
@@ -39,7 +40,9 @@ pub(crate) struct Scheduler {
     over_bound: u64,
     /// Bytes received over the network for the files fetched, as sent.
     downloaded_bytes: u64,
-    concurrency: usize,
+    /// How many files may be in flight.
+    limiter: Limiter,
+    limit_log: LimitLog,
     /// Files started so far: each started file's number, to tell what started after a refusal.
     starts: u64,
     /// The files started and not yet handed back, by number: listed as missing if the
@@ -126,7 +129,12 @@ impl Scheduler {
             own_query: None,
             retried: false,
         }]);
-        progress.send_modify(|p| p.files_total_known = 1);
+        let limiter = Limiter::new(options.concurrency);
+        let limit = limiter.limit();
+        progress.send_modify(|p| {
+            p.files_total_known = 1;
+            p.concurrency = limit;
+        });
         Scheduler {
             tileset,
             generation: 0,
@@ -135,7 +143,8 @@ impl Scheduler {
             max_files: options.max_files,
             over_bound: 0,
             downloaded_bytes: 0,
-            concurrency: options.concurrency.max(1),
+            limiter,
+            limit_log: LimitLog::default(),
             starts: 0,
             in_flight: HashMap::new(),
             claims,
@@ -152,10 +161,10 @@ impl Scheduler {
         }
     }
 
-    /// The next file to start, while fewer than the concurrency are in flight and no write
-    /// has failed; each one started comes back through exactly one transition.
+    /// The next file to start, while fewer than the limit are in flight and no write has
+    /// failed; each one started comes back through exactly one transition.
     pub(crate) fn next(&mut self) -> Option<Started> {
-        if self.write_failed || self.in_flight.len() >= self.concurrency {
+        if self.write_failed || self.in_flight.len() >= self.limiter.limit() {
             return None;
         }
         let Queued {
@@ -179,6 +188,21 @@ impl Scheduler {
     /// Files started and not yet handed back.
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// A transfer ended, as the limit of files in flight sees it: fed to the limiter, whose
+    /// limit the progress shows. Called beside the transition that hands the file back.
+    pub(crate) fn transferred(&mut self, sample: &Sample) {
+        let Some(change) = self.limiter.record(sample) else {
+            return;
+        };
+        self.limit_log.note(change, sample.ended);
+        let limit = self.limiter.limit();
+        let lowered = u64::from(matches!(change, Change::BackedOff { .. }));
+        self.progress.send_modify(|p| {
+            p.concurrency = limit;
+            p.concurrency_lowered += lowered;
+        });
     }
 
     /// A file arrived (or was found complete on disk): what it names is claimed and queued,

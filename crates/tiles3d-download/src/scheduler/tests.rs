@@ -5,6 +5,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::*;
+use crate::limit::Outcome;
+use crate::options::Concurrency;
 use crate::store::manifest::ManifestEntry;
 use crate::url::RefusalReason;
 
@@ -16,7 +18,7 @@ fn signed(signature: &str) -> TilesetUrl {
 
 fn options(concurrency: usize, max_resigns: u32) -> DownloadOptions {
     DownloadOptions {
-        concurrency,
+        concurrency: Concurrency::Fixed(concurrency),
         max_resigns,
         ..DownloadOptions::default()
     }
@@ -39,6 +41,7 @@ fn arrived(started: &Started, size: u64, names: &[&str]) -> Fetched {
         },
         skipped: false,
         received: size,
+        load: Outcome::Ok,
         references: names
             .iter()
             .map(|uri| Reference {
@@ -73,6 +76,64 @@ fn start_and_refuse(scheduler: &mut Scheduler) -> Refusal {
     let started = scheduler.next().expect("a file to start");
     assert!(scheduler.next().is_none(), "one file at a time here");
     scheduler.refused(started, 403)
+}
+
+#[test]
+fn next_follows_the_adaptive_limit_up_and_down() {
+    let adaptive = DownloadOptions {
+        concurrency: Concurrency::Adaptive { min: 2, max: 8 },
+        ..DownloadOptions::default()
+    };
+    let (mut scheduler, progress) = scheduler(&adaptive);
+    assert_eq!(progress.borrow().concurrency, 2);
+    let names: Vec<String> = (0..100).map(|i| format!("{i}.glb")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    entry_arrives_naming(&mut scheduler, &names);
+    let t0 = std::time::Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut in_flight = start_all(&mut scheduler);
+    assert_eq!(in_flight.len(), 2);
+    // Sixteen files arrive at two in flight, each replaced as it goes: a window, and the
+    // limit doubles.
+    for i in 0..16 {
+        let file = in_flight.remove(0);
+        let sample = Sample {
+            started: ms(i),
+            ended: ms(i + 1),
+            bytes: 1000,
+            in_flight: 2,
+            outcome: Outcome::Ok,
+        };
+        scheduler.transferred(&sample);
+        let fetched = arrived(&file, 1000, &[]);
+        scheduler.fetched(file, fetched);
+        in_flight.extend(start_all(&mut scheduler));
+        assert_eq!(in_flight.len(), if i < 15 { 2 } else { 4 }, "after {i}");
+    }
+    assert_eq!(progress.borrow().concurrency, 4);
+    // The store answers 503 to a file sent at the new limit: halved, and nothing starts until
+    // fewer than two are in flight.
+    let file = in_flight.remove(0);
+    let sample = Sample {
+        started: ms(20),
+        ended: ms(21),
+        bytes: 0,
+        in_flight: 4,
+        outcome: Outcome::Throttled,
+    };
+    scheduler.transferred(&sample);
+    scheduler.failed(file, FileError::Status { status: 503 });
+    assert_eq!(progress.borrow().concurrency, 2);
+    assert_eq!(progress.borrow().concurrency_lowered, 1);
+    assert!(scheduler.next().is_none(), "3 in flight, 2 allowed");
+    let file = in_flight.remove(0);
+    let fetched = arrived(&file, 1, &[]);
+    scheduler.fetched(file, fetched);
+    assert!(scheduler.next().is_none(), "2 in flight, 2 allowed");
+    let file = in_flight.remove(0);
+    let fetched = arrived(&file, 1, &[]);
+    scheduler.fetched(file, fetched);
+    assert_eq!(start_all(&mut scheduler).len(), 1);
 }
 
 #[test]

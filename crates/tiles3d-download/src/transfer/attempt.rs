@@ -12,6 +12,7 @@ use super::body::Delivery;
 use super::fetcher::Fetcher;
 use super::response::{BlobFetch, Encoding, content_range, encoding, transport, validator};
 use crate::errors::FileError;
+use crate::limit::Outcome;
 use crate::options::Progress;
 use crate::store::manifest::ManifestEntry;
 use crate::store::writer::{FileWriter, GzipBound, References, WriteFailure, Written};
@@ -25,6 +26,8 @@ const MALFORMED_FETCHES: u32 = 1;
 /// A file that arrived: its record, what it names, and the bytes received for it.
 pub(crate) struct Arrived {
     pub(crate) entry: ManifestEntry,
+    /// The worst sign of load its attempts met.
+    pub(crate) load: Outcome,
     pub(crate) references: References,
     /// Bytes received over the network, as sent (gzip before decoding).
     pub(crate) received: u64,
@@ -69,6 +72,8 @@ pub(super) struct Part {
     total: Option<u64>,
     /// Attempts whose body arrived whole but failed its check.
     malformed: u32,
+    /// The worst sign of load the attempts met.
+    pub(super) load: Outcome,
 }
 
 impl Part {
@@ -81,6 +86,7 @@ impl Part {
             resumable: false,
             total: None,
             malformed: 0,
+            load: Outcome::Ok,
         }
     }
 }
@@ -209,6 +215,7 @@ impl Fetcher {
                 });
                 Ok(Arrived {
                     entry,
+                    load: part.load,
                     references,
                     received,
                 })

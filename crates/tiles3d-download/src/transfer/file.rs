@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::fetcher::Fetcher;
 use crate::errors::FileError;
+use crate::limit::Outcome;
 use crate::store::manifest::{ManifestEntry, Recorded};
 use crate::store::output::checksum_of;
 use crate::store::writer::{References, references_on_disk};
@@ -30,6 +31,8 @@ pub(crate) struct Fetched {
     pub(crate) skipped: bool,
     /// Bytes received over the network for it, as sent (gzip before decoding).
     pub(crate) received: u64,
+    /// The worst sign of load its transfer met; [`Outcome::Other`] when found on disk.
+    pub(crate) load: Outcome,
     /// The files it names, not yet resolved.
     pub(crate) references: Vec<Reference>,
     /// Why the file arrived but what it names cannot be read, or cannot all be interpreted.
@@ -56,6 +59,7 @@ impl FileTransfer {
                 entry,
                 skipped: true,
                 received: 0,
+                load: Outcome::Other,
                 references,
                 problems,
             });
@@ -68,6 +72,7 @@ impl FileTransfer {
             entry: arrived.entry,
             skipped: false,
             received: arrived.received,
+            load: arrived.load,
             references,
             problems,
         })

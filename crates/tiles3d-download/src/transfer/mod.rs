@@ -14,3 +14,4 @@ mod tests;
 
 pub(crate) use self::fetcher::Fetcher;
 pub(crate) use self::file::{Fetched, FileTransfer};
+pub(crate) use self::retries::load_of;

@@ -8,6 +8,7 @@ use tiles3d::walk::FileKind;
 use super::attempt::{Arrived, AttemptError, Part};
 use super::fetcher::Fetcher;
 use crate::errors::FileError;
+use crate::limit::Outcome;
 use crate::store::output::part_path;
 use crate::url::TileFile;
 use http_policy::retry::{self, Ended, Verdict};
@@ -53,6 +54,9 @@ impl Fetcher {
                     self.progress.send_modify(|p| p.retries += 1);
                 }
                 let outcome = self.fetch_once(file, kind, &mut state).await;
+                if let Err(AttemptError::Retry { error, .. }) = &outcome {
+                    state.load = worse(state.load, load_of(error));
+                }
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
                 outcome
             },
@@ -72,4 +76,27 @@ impl Fetcher {
         }
         result
     }
+}
+
+/// What a failure says about the load on the store: a 429 or 503 asks to slow down; a broken
+/// transfer, a timeout or another 5xx may come from load; anything else does not.
+pub(crate) fn load_of(error: &FileError) -> Outcome {
+    match error {
+        FileError::RateLimited { .. } | FileError::Status { status: 429 | 503 } => {
+            Outcome::Throttled
+        }
+        FileError::Status { status } if *status == 408 || *status >= 500 => Outcome::Transient,
+        FileError::Transport(_) | FileError::LengthMismatch { .. } => Outcome::Transient,
+        _ => Outcome::Other,
+    }
+}
+
+/// The stronger of two signs of load.
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o| match o {
+        Outcome::Throttled => 2,
+        Outcome::Transient => 1,
+        Outcome::Ok | Outcome::Other => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }

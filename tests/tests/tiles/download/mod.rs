@@ -1,6 +1,7 @@
 //! The tileset downloader against a purpose-built blob store on loopback.
 
 mod complete;
+mod concurrency;
 mod faults;
 pub(crate) mod named;
 mod origins;

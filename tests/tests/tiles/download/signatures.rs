@@ -147,7 +147,7 @@ async fn the_re_sign_limit_counts_refusals_in_a_row_not_in_all() {
     let out = tempfile::tempdir().unwrap();
     let options = tiles3d_download::DownloadOptions {
         max_resigns: 1,
-        concurrency: 1,
+        concurrency: tiles3d_download::Concurrency::Fixed(1),
         retry: quick_retries(),
         ..Default::default()
     };

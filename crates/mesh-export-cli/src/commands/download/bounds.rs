@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use clap::Args;
-use mesh_export::tiles::DownloadOptions;
+use mesh_export::tiles::{Concurrency, DownloadOptions};
 
 /// The bounds a download keeps, each a flag whose default is the library's.
 #[derive(Debug, Clone, Args)]
@@ -44,9 +44,9 @@ pub struct DownloadBounds {
 
 impl DownloadBounds {
     /// The library's defaults with these bounds and `concurrency`.
-    pub fn options(&self, concurrency: u16) -> DownloadOptions {
+    pub fn options(&self, concurrency: Concurrency) -> DownloadOptions {
         DownloadOptions {
-            concurrency: usize::from(concurrency),
+            concurrency,
             max_files: self.max_files,
             max_decoded_bytes: self.max_decoded_bytes.0,
             max_expansion: self.max_expansion,
@@ -144,14 +144,17 @@ mod tests {
         use clap::Parser as _;
         let command =
             Command::try_parse_from(std::iter::once("download").chain(args.iter().copied()));
-        command.unwrap().bounds.options(3)
+        command.unwrap().bounds.options(Concurrency::Fixed(3))
     }
 
     #[test]
     fn without_flags_the_bounds_are_the_library_defaults() {
         let defaults = DownloadOptions::default();
-        for options in [parsed(&[]), DownloadBounds::default().options(3)] {
-            assert_eq!(options.concurrency, 3);
+        for options in [
+            parsed(&[]),
+            DownloadBounds::default().options(Concurrency::Fixed(3)),
+        ] {
+            assert_eq!(options.concurrency, Concurrency::Fixed(3));
             assert_eq!(options.max_files, defaults.max_files);
             assert_eq!(options.max_decoded_bytes, defaults.max_decoded_bytes);
             assert_eq!(options.max_expansion, defaults.max_expansion);

@@ -1,0 +1,327 @@
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A link that delivers `min(in flight, capacity) / rtt` files a second: a file started with
+/// `n` in flight takes `rtt * max(1, n / capacity)`. A store that throttles answers files
+/// started past `throttle_above` in flight at once with a quick 503.
+#[derive(Clone, Copy)]
+struct Link {
+    capacity: usize,
+    rtt: Duration,
+    throttle_above: Option<usize>,
+}
+
+impl Link {
+    fn new(capacity: usize, rtt_ms: u64) -> Self {
+        Link {
+            capacity,
+            rtt: Duration::from_millis(rtt_ms),
+            throttle_above: None,
+        }
+    }
+}
+
+/// Transfers in simulated time, from `t0`: the limiter starts files up to its limit, each
+/// finishing as the link says, and is fed each one as it ends.
+struct Simulation {
+    t0: Instant,
+    now: Duration,
+    /// Ends, with the sample each gives.
+    in_flight: BinaryHeap<Reverse<(Duration, u64)>>,
+    samples: std::collections::HashMap<u64, Sample>,
+    started: u64,
+}
+
+impl Simulation {
+    fn new() -> Self {
+        Simulation {
+            t0: Instant::now(),
+            now: Duration::ZERO,
+            in_flight: BinaryHeap::new(),
+            samples: Default::default(),
+            started: 0,
+        }
+    }
+
+    /// Runs `transfers` transfers to their end over `link`; the limit after each.
+    fn run(&mut self, limiter: &mut Limiter, link: Link, transfers: usize) -> Vec<usize> {
+        let mut limits = Vec::with_capacity(transfers);
+        for _ in 0..transfers {
+            while self.in_flight.len() < limiter.limit() {
+                self.start(link);
+            }
+            let Reverse((end, id)) = self.in_flight.pop().expect("files in flight");
+            self.now = end;
+            let sample = self.samples.remove(&id).expect("a started file");
+            limiter.record(&sample);
+            limits.push(limiter.limit());
+        }
+        limits
+    }
+
+    fn start(&mut self, link: Link) {
+        let n = self.in_flight.len() + 1;
+        let throttled = link.throttle_above.is_some_and(|above| n > above);
+        let took = if throttled {
+            link.rtt / 4
+        } else {
+            link.rtt.mul_f64((n as f64 / link.capacity as f64).max(1.0))
+        };
+        let id = self.started;
+        self.started += 1;
+        self.samples.insert(
+            id,
+            Sample {
+                started: self.t0 + self.now,
+                ended: self.t0 + self.now + took,
+                bytes: 16 * 1024,
+                in_flight: n,
+                outcome: match throttled {
+                    true => Outcome::Throttled,
+                    false => Outcome::Ok,
+                },
+            },
+        );
+        self.in_flight.push(Reverse((self.now + took, id)));
+    }
+}
+
+fn adaptive(min: usize, max: usize) -> Limiter {
+    Limiter::new(Concurrency::Adaptive { min, max })
+}
+
+fn within(limits: &[usize], low: usize, high: usize) -> bool {
+    limits.iter().all(|l| (low..=high).contains(l))
+}
+
+fn mean(limits: &[usize]) -> f64 {
+    limits.iter().sum::<usize>() as f64 / limits.len() as f64
+}
+
+#[test]
+fn from_the_floor_it_doubles_then_settles_around_the_capacity() {
+    let mut limiter = adaptive(4, 256);
+    let limits = Simulation::new().run(&mut limiter, Link::new(40, 40), 4000);
+    assert_eq!(limits[0], 4, "it starts at the floor");
+    // Four doublings (16 transfers a window at 4 and 8, twice the limit past that) and the
+    // capacity estimate: 272 transfers.
+    let reached = limits.iter().position(|&l| l >= 35).expect("reaches 35");
+    assert!(reached <= 400, "reached 35 files in flight after {reached}");
+    let settled = &limits[1000..];
+    let mut seen: Vec<usize> = settled.to_vec();
+    seen.dedup();
+    // A step (an eighth) either side of the knee, and mostly at it.
+    assert!(within(settled, 35, 46), "{seen:?}");
+    let average = mean(settled);
+    assert!((38.0..=43.0).contains(&average), "settled around {average}");
+}
+
+#[test]
+fn a_link_with_more_capacity_than_the_ceiling_keeps_the_ceiling() {
+    let mut limiter = adaptive(4, 64);
+    let limits = Simulation::new().run(&mut limiter, Link::new(1000, 40), 3000);
+    assert!(within(&limits[1000..], 56, 64), "{:?}", &limits[1000..1050]);
+    assert_eq!(limits.iter().max(), Some(&64));
+}
+
+#[test]
+fn a_link_that_gains_nothing_from_more_files_stays_near_the_floor() {
+    // Loopback: the client's CPU is the bottleneck, one file at a time is as fast as many.
+    let mut limiter = adaptive(4, 256);
+    let limits = Simulation::new().run(&mut limiter, Link::new(1, 1), 3000);
+    assert!(within(&limits, 4, 8), "{:?}", limits.iter().max());
+    assert!(mean(&limits[500..]) < 5.0, "{}", mean(&limits[500..]));
+}
+
+#[test]
+fn it_follows_the_capacity_down_and_up_again() {
+    let mut limiter = adaptive(4, 256);
+    let mut simulation = Simulation::new();
+    simulation.run(&mut limiter, Link::new(64, 40), 3000);
+    let busier = simulation.run(&mut limiter, Link::new(16, 40), 3000);
+    assert!(within(&busier[2000..], 14, 18), "{:?}", &busier[2000..2050]);
+    let quieter = simulation.run(&mut limiter, Link::new(64, 40), 6000);
+    let average = mean(&quieter[4000..]);
+    assert!((56.0..=72.0).contains(&average), "settled around {average}");
+}
+
+#[test]
+fn a_store_that_throttles_brings_it_down_below_its_threshold() {
+    let mut limiter = adaptive(4, 256);
+    let mut simulation = Simulation::new();
+    let before = simulation.run(&mut limiter, Link::new(64, 40), 3000);
+    assert!(before[2999] >= 56, "{}", before[2999]);
+    let throttling = Link {
+        throttle_above: Some(20),
+        ..Link::new(64, 40)
+    };
+    let limits = simulation.run(&mut limiter, throttling, 3000);
+    // Halved once a round: 64, 32, 16 within a few rounds, then it climbs by eighths and is
+    // halved again on crossing 20.
+    let below = limits.iter().position(|&l| l <= 20).expect("below 20");
+    assert!(below <= 200, "below the threshold after {below}");
+    assert!(within(&limits[1000..], 4, 24), "{:?}", &limits[1000..1050]);
+    assert!(mean(&limits[1000..]) >= 8.0, "not driven to the floor");
+}
+
+/// A limiter driven to `limit` by windows that each pay their doubling.
+fn at(limit: usize, t0: Instant) -> (Limiter, Instant) {
+    let mut limiter = adaptive(4, 256);
+    let mut now = t0;
+    while limiter.limit() < limit {
+        let l = limiter.limit();
+        for _ in 0..MIN_WINDOW.max(2 * l) {
+            let started = now;
+            now += Duration::from_millis(1);
+            limiter.record(&sample(started, now, l, Outcome::Ok));
+        }
+    }
+    assert_eq!(limiter.limit(), limit);
+    (limiter, now)
+}
+
+fn sample(started: Instant, ended: Instant, in_flight: usize, outcome: Outcome) -> Sample {
+    Sample {
+        started,
+        ended,
+        bytes: 16 * 1024,
+        in_flight,
+        outcome,
+    }
+}
+
+#[test]
+fn a_burst_of_429s_halves_the_limit_once_a_round() {
+    let t0 = Instant::now();
+    let (mut limiter, now) = at(32, t0);
+    let started = now;
+    let mut changes = Vec::new();
+    // 32 files sent at 32 in flight, all answered 429.
+    for i in 1..=32 {
+        let ended = started + Duration::from_millis(i);
+        changes.push(limiter.record(&sample(started, ended, 32, Outcome::Throttled)));
+    }
+    assert_eq!(changes[0], Some(Change::BackedOff { from: 32, to: 16 }));
+    assert!(changes[1..].iter().all(Option::is_none), "{changes:?}");
+    assert_eq!(limiter.limit(), 16);
+    // A file sent after the backoff and throttled too halves it again.
+    let later = started + Duration::from_millis(40);
+    let change = limiter.record(&sample(later, later, 16, Outcome::Throttled));
+    assert_eq!(change, Some(Change::BackedOff { from: 16, to: 8 }));
+}
+
+#[test]
+fn a_transport_failure_takes_a_quarter_off_and_other_failures_nothing() {
+    let t0 = Instant::now();
+    let (mut limiter, now) = at(32, t0);
+    assert_eq!(limiter.record(&sample(now, now, 32, Outcome::Other)), None);
+    assert_eq!(limiter.limit(), 32);
+    let change = limiter.record(&sample(now, now, 32, Outcome::Transient));
+    assert_eq!(change, Some(Change::BackedOff { from: 32, to: 24 }));
+}
+
+#[test]
+fn the_floor_holds_against_any_number_of_429s() {
+    let t0 = Instant::now();
+    let mut limiter = adaptive(3, 10);
+    for i in 0..100u32 {
+        let at = t0 + Duration::from_millis(u64::from(i));
+        limiter.record(&sample(at, at, 3, Outcome::Throttled));
+        assert_eq!(limiter.limit(), 3);
+    }
+}
+
+#[test]
+fn transfers_started_with_the_pipeline_half_empty_do_not_move_it() {
+    // The walk has few files to hand out: the limit is not what bounds throughput.
+    let t0 = Instant::now();
+    let (mut limiter, mut now) = at(16, t0);
+    for _ in 0..1000 {
+        let started = now;
+        now += Duration::from_millis(1);
+        assert_eq!(limiter.record(&sample(started, now, 11, Outcome::Ok)), None);
+    }
+    assert_eq!(limiter.limit(), 16);
+}
+
+#[test]
+fn a_fixed_concurrency_never_changes() {
+    let t0 = Instant::now();
+    let mut limiter = Limiter::new(Concurrency::Fixed(7));
+    for outcome in [Outcome::Ok, Outcome::Throttled, Outcome::Transient] {
+        for i in 0..100 {
+            let ended = t0 + Duration::from_millis(i);
+            assert_eq!(limiter.record(&sample(t0, ended, 7, outcome)), None);
+        }
+    }
+    assert_eq!(limiter.limit(), 7);
+    assert_eq!(Limiter::new(Concurrency::Fixed(0)).limit(), 1);
+}
+
+#[test]
+fn bounds_are_at_least_one_and_in_order() {
+    let bounds = |min, max| Concurrency::Adaptive { min, max }.bounds();
+    assert_eq!(bounds(0, 0), (1, 1));
+    assert_eq!(bounds(10, 2), (10, 10));
+    assert_eq!(bounds(4, 256), (4, 256));
+    assert_eq!(adaptive(0, 0).limit(), 1);
+    assert_eq!(adaptive(10, 2).limit(), 10);
+}
+
+#[test]
+fn absurd_samples_keep_it_within_its_bounds() {
+    // Zero and backward durations, no bytes and u64::MAX bytes, nothing and usize::MAX in
+    // flight, every outcome, in a fixed pseudo-random order.
+    let t0 = Instant::now();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut draw = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for (min, max) in [
+        (1, 1),
+        (1, 2),
+        (4, 256),
+        (1, usize::MAX),
+        (usize::MAX, usize::MAX),
+    ] {
+        let mut limiter = adaptive(min, max);
+        for _ in 0..20_000 {
+            let start = t0 + Duration::from_millis(draw(1000));
+            let end = t0 + Duration::from_millis(draw(1000));
+            let bytes = [0, 1, 16 * 1024, u64::MAX][draw(4) as usize];
+            let in_flight = [0, 1, limiter.limit(), usize::MAX][draw(4) as usize];
+            let outcome = [
+                Outcome::Ok,
+                Outcome::Ok,
+                Outcome::Throttled,
+                Outcome::Transient,
+            ][draw(4) as usize];
+            limiter.record(&Sample {
+                started: start,
+                ended: end,
+                bytes,
+                in_flight,
+                outcome,
+            });
+            assert!((min.max(1)..=max.max(min).max(1)).contains(&limiter.limit()));
+        }
+    }
+}
+
+#[test]
+fn rates_of_nothing_measured_are_no_change() {
+    assert_eq!(ratio(1.0, 0.0), 1.0);
+    assert_eq!(ratio(f64::INFINITY, 2.0), 1.0);
+    assert_eq!(ratio(3.0, 2.0), 1.5);
+    let at = |limit, rate| Measured { limit, rate };
+    assert!(gained(at(8, 100.0), at(16, 150.0)));
+    assert!(!gained(at(8, 100.0), at(16, 149.0)));
+    assert!(lost(at(16, 100.0), at(14, 93.0)));
+    assert!(!lost(at(16, 100.0), at(14, 94.0)));
+}
