@@ -53,6 +53,7 @@
 // `reserved`.
 mod download;
 mod errors;
+mod listing;
 mod options;
 mod reserved;
 mod scheduler;
