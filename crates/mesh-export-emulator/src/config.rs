@@ -88,6 +88,12 @@ pub struct EmulatorConfig {
     /// [`DEFAULT_ITWIN_ID`]. Otherwise start-export of any other iModel answers 404
     /// `IModelNotFound`, as the service does.
     pub imodels: Vec<IModel>,
+    /// Blobs in every export's container beside its tileset, which the tileset does not name,
+    /// as `(name, bytes)`: listed and served like its files. Default none.
+    pub extra_blobs: Vec<(String, Vec<u8>)>,
+    /// Names left out of the container's listing while still served: a listing that lacks a
+    /// file. Default none.
+    pub unlisted_blobs: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -108,6 +114,8 @@ impl Default for EmulatorConfig {
             share_keys: Vec::new(),
             implicit: None,
             imodels: Vec::new(),
+            extra_blobs: Vec::new(),
+            unlisted_blobs: Vec::new(),
         }
     }
 }
@@ -134,6 +142,8 @@ impl fmt::Debug for EmulatorConfig {
             )
             .field("implicit", &self.implicit)
             .field("imodels", &self.imodels)
+            .field("extra_blobs", &self.extra_blobs.len())
+            .field("unlisted_blobs", &self.unlisted_blobs)
             .finish()
     }
 }
@@ -313,6 +323,18 @@ impl EmulatorBuilder {
     /// of any other iModel answers 404.
     pub fn imodel(mut self, imodel: IModel) -> Self {
         self.config.imodels.push(imodel);
+        self
+    }
+
+    /// Adds a blob to every export's container that its tileset does not name.
+    pub fn extra_blob(mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.config.extra_blobs.push((name.into(), bytes.into()));
+        self
+    }
+
+    /// Leaves a blob out of the container's listing; it is still served.
+    pub fn unlisted_blob(mut self, name: impl Into<String>) -> Self {
+        self.config.unlisted_blobs.push(name.into());
         self
     }
 

@@ -8,7 +8,7 @@ use mesh_export::tiles::ExportLinks;
 use mesh_export::{Client, ClientCredentials, ExportType, StartExport, WaitOptions};
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, ImplicitScheme};
 
-use super::download::fetch_tileset;
+use super::download::{ListingFlags, fetch_tileset};
 use super::wait::seconds;
 use crate::error::CliError;
 use crate::global::Global;
@@ -97,6 +97,7 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
         &source,
         args.dir,
         args.concurrency,
+        ListingFlags::default(),
         Some(&export.id),
     )
     .await;

@@ -38,6 +38,31 @@ pub struct DownloadArgs {
     /// Files fetched at the same time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+    /// Walk the tileset only: do not list the container, even where the link allows it.
+    #[arg(long)]
+    no_listing: bool,
+    /// Also download the container's files that the tileset does not name (as `azcopy copy
+    /// --recursive` would); needs a link that allows listing.
+    #[arg(long, conflicts_with = "no_listing")]
+    all_files: bool,
+}
+
+/// How a download uses the container's listing.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingFlags {
+    /// List the container where the link allows it.
+    pub use_listing: bool,
+    /// Download the listed files the tileset does not name too.
+    pub all_files: bool,
+}
+
+impl Default for ListingFlags {
+    fn default() -> Self {
+        ListingFlags {
+            use_listing: true,
+            all_files: false,
+        }
+    }
 }
 
 /// `download`.
@@ -80,6 +105,10 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         source.as_ref(),
         args.out,
         args.concurrency,
+        ListingFlags {
+            use_listing: !args.no_listing,
+            all_files: args.all_files,
+        },
         export_id.as_deref(),
     )
     .await?;
@@ -94,9 +123,12 @@ pub async fn fetch_tileset(
     source: &dyn SignedUrlSource,
     dir: PathBuf,
     concurrency: u16,
+    listing: ListingFlags,
     export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
-    let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
+    let downloader = Downloader::new(dir)
+        .concurrency(usize::from(concurrency))
+        .listing(listing.use_listing, listing.all_files);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
     display.finish().await;
