@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::errors::{DownloadError, FileError};
+use crate::listing;
 use crate::options::{DownloadOptions, DownloadSummary, Progress};
 use crate::reserved::JOURNAL_FILE;
 use crate::scheduler::{Finished, Refusal, Scheduler};
@@ -21,7 +22,6 @@ use crate::store::manifest::{
     Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestOut, Recorded, RecordedFiles,
     previous_entries,
 };
-use crate::listing;
 use crate::store::output::{OutputDir, remove_stale_parts, remove_unnamed};
 use crate::store::write_threads::WriteThreads;
 use crate::transfer::{Fetcher, FileTransfer};

@@ -112,7 +112,10 @@ impl Listing {
             file.prefetch = content
                 && files.get(&key) == Some(&1)
                 && !dirs.contains(&key)
-                && file.path.parent_case_keys().all(|d| !files.contains_key(&d));
+                && file
+                    .path
+                    .parent_case_keys()
+                    .all(|d| !files.contains_key(&d));
         }
     }
 
@@ -166,7 +169,11 @@ async fn list_blobs(
     let mut markers = HashSet::new();
     let mut empty_in_a_row = 0;
     loop {
-        empty_in_a_row = if page.blobs.is_empty() { empty_in_a_row + 1 } else { 0 };
+        empty_in_a_row = if page.blobs.is_empty() {
+            empty_in_a_row + 1
+        } else {
+            0
+        };
         for blob in page.blobs {
             // Azure lists in the byte order of names, across pages: anything else (a repeat,
             // a page served again) is not a listing to trust.

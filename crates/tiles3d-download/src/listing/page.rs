@@ -82,8 +82,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<Page, NotAListing> {
         .blob
         .into_iter()
         .map(|blob| {
-            let encoded = (blob.name.encoded)
-                .is_some_and(|e| e.trim().eq_ignore_ascii_case("true"));
+            let encoded =
+                (blob.name.encoded).is_some_and(|e| e.trim().eq_ignore_ascii_case("true"));
             PageBlob {
                 name: blob.name.text,
                 encoded,

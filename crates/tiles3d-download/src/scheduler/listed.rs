@@ -109,7 +109,10 @@ impl Listed {
 
     /// Listed files mirrored.
     pub(super) fn mirrored(&self) -> u64 {
-        self.states.iter().filter(|s| **s == State::Mirrored).count() as u64
+        self.states
+            .iter()
+            .filter(|s| **s == State::Mirrored)
+            .count() as u64
     }
 
     /// The next file to fetch before the walk names it.
@@ -338,7 +341,10 @@ impl Scheduler {
     /// claimed one on a case-insensitive file system.
     fn claim_unnamed(&mut self, path: &TilePath) -> bool {
         let file = self.tileset.file_at(path.clone(), None);
-        match self.claims.check(&file, path.as_str(), self.tileset.entry()) {
+        match self
+            .claims
+            .check(&file, path.as_str(), self.tileset.entry())
+        {
             Ok(()) => self.claims.claim(path),
             Err(refused) => {
                 tracing::warn!(%refused, "not mirroring a file the tileset does not name");

@@ -14,10 +14,10 @@ use cap_std::fs::{Dir, OpenOptions};
 
 use super::checksum::{self, Checksum};
 use crate::errors::DownloadError;
-use tiles3d::TilePath;
 #[cfg(not(unix))]
 use crate::reserved::LOCK_FILE;
 use crate::reserved::PART_SUFFIX;
+use tiles3d::TilePath;
 
 /// The output directory of one run, opened and locked.
 pub(crate) struct OutputDir {

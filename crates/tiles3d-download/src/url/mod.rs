@@ -270,7 +270,11 @@ impl TilesetUrl {
         marker: Option<&str>,
         max_results: usize,
     ) -> Option<(Url, String)> {
-        let segments: Vec<&str> = self.root.path_segments()?.filter(|s| !s.is_empty()).collect();
+        let segments: Vec<&str> = self
+            .root
+            .path_segments()?
+            .filter(|s| !s.is_empty())
+            .collect();
         let kept = segments.len().checked_sub(up).filter(|&kept| kept > 0)?;
         let mut prefix = String::new();
         for segment in &segments[kept..] {
@@ -282,7 +286,9 @@ impl TilesetUrl {
         url.set_query(self.query.as_deref());
         {
             let mut pairs = url.query_pairs_mut();
-            pairs.append_pair("restype", "container").append_pair("comp", "list");
+            pairs
+                .append_pair("restype", "container")
+                .append_pair("comp", "list");
             if !prefix.is_empty() {
                 pairs.append_pair("prefix", &prefix);
             }

@@ -80,9 +80,15 @@ async fn a_listing_whose_next_marker_loops_is_given_up_and_the_walk_completes() 
 
     let summary = download(&server, out.path(), 1_000).await;
 
-    assert_eq!(summary.listed_files, None, "the looping listing is not used");
+    assert_eq!(
+        summary.listed_files, None,
+        "the looping listing is not used"
+    );
     assert_eq!(listing_requests(&server), 2, "given up at the first repeat");
-    assert_eq!(files_under(out.path()), ["a.glb", "manifest.json", "tileset.json"]);
+    assert_eq!(
+        files_under(out.path()),
+        ["a.glb", "manifest.json", "tileset.json"]
+    );
 }
 
 #[tokio::test]
@@ -95,7 +101,10 @@ async fn a_listing_of_empty_pages_without_end_is_given_up() {
     assert_eq!(summary.listed_files, None);
     let requests = listing_requests(&server);
     assert!((2..=20).contains(&requests), "{requests} listing requests");
-    assert_eq!(files_under(out.path()), ["a.glb", "manifest.json", "tileset.json"]);
+    assert_eq!(
+        files_under(out.path()),
+        ["a.glb", "manifest.json", "tileset.json"]
+    );
 }
 
 #[tokio::test]
@@ -116,12 +125,18 @@ async fn a_listing_of_more_blobs_than_a_download_may_name_is_given_up() {
 
     let summary = download(&server, out.path(), 100).await;
 
-    assert_eq!(summary.listed_files, None, "past max_files the listing is not used");
+    assert_eq!(
+        summary.listed_files, None,
+        "past max_files the listing is not used"
+    );
     assert!(
         !server.seen().iter().any(|r| r.path.starts_with("/c/x/")),
         "none of the listed files was fetched"
     );
-    assert_eq!(files_under(out.path()), ["a.glb", "manifest.json", "tileset.json"]);
+    assert_eq!(
+        files_under(out.path()),
+        ["a.glb", "manifest.json", "tileset.json"]
+    );
 }
 
 #[tokio::test]
@@ -156,14 +171,25 @@ async fn hostile_blob_names_are_never_fetched_nor_written_outside_the_directory(
 
     assert_eq!(summary.listed_files, Some(17));
     assert_eq!(summary.unnamed_files, 15);
-    assert_eq!(summary.mirrored_files, 1, "only the portable name is a file");
+    assert_eq!(
+        summary.mirrored_files, 1,
+        "only the portable name is a file"
+    );
     assert_eq!(
         files_under(base.path()),
-        ["out/a.glb", "out/manifest.json", "out/ok/extra.bin", "out/tileset.json"],
+        [
+            "out/a.glb",
+            "out/manifest.json",
+            "out/ok/extra.bin",
+            "out/tileset.json"
+        ],
         "nothing outside the directory, nothing under a hostile name"
     );
     for request in server.seen() {
         let path = &request.path;
-        assert!(!path.contains("escape"), "a hostile name was fetched: {path}");
+        assert!(
+            !path.contains("escape"),
+            "a hostile name was fetched: {path}"
+        );
     }
 }
