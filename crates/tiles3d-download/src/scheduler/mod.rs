@@ -5,9 +5,8 @@
 //! without I/O: the driver in `download` runs the transfers and feeds their outcomes here.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -15,7 +14,7 @@ pub(crate) use self::finished::{Finished, ListingOutcome};
 use self::listed::Listed;
 use crate::errors::{DownloadError, FileError, FileFailure};
 use crate::listing::Listing;
-use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::options::{DownloadOptions, Progress};
 use crate::store::claims::Claims;
 use crate::store::manifest::{ManifestGap, Recorded};
 use crate::transfer::Fetched;
