@@ -1,6 +1,6 @@
-// Loads a dumped tileset into Azurite and prints two container SAS URLs as shell
-// assignments: AZURITE_LIST_URL (sp=rl, as Bentley's mesh links) and AZURITE_READ_ONLY_URL
-// (sp=r). Usage: node azurite-setup.js BLOB_ENDPOINT DIR. Run by .ci/azurite-checks with
+// Loads a dumped tileset into Azurite and prints three container SAS URLs as shell
+// assignments: AZURITE_LIST_URL (sp=rl, as Bentley's mesh links), AZURITE_READ_ONLY_URL
+// (sp=r) and AZURITE_EXPIRED_URL (sp=rl, expired an hour ago). Usage: node azurite-setup.js BLOB_ENDPOINT DIR. Run by .ci/azurite-checks with
 // NODE_PATH pointing at the installed @azure/storage-blob.
 const fs = require('fs');
 const path = require('path');
@@ -36,14 +36,16 @@ function files(dir, prefix = '') {
       blobHTTPHeaders: { blobContentType: type },
     });
   }
-  const url = (permissions) => {
+  const url = (permissions, expiresInSeconds = 3600) => {
     const sas = generateBlobSASQueryParameters({
       containerName: 'tiles',
       permissions: ContainerSASPermissions.parse(permissions),
-      expiresOn: new Date(Date.now() + 3600 * 1000),
+      startsOn: new Date(Date.now() - 2 * 3600 * 1000),
+      expiresOn: new Date(Date.now() + expiresInSeconds * 1000),
     }, credential).toString();
     return `${container.url}?${sas}`;
   };
   console.log(`AZURITE_LIST_URL='${url('rl')}'`);
   console.log(`AZURITE_READ_ONLY_URL='${url('r')}'`);
+  console.log(`AZURITE_EXPIRED_URL='${url('rl', -3600)}'`);
 })().catch((e) => { console.error(e); process.exit(2); });

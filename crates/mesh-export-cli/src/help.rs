@@ -12,7 +12,8 @@ With --json, stdout holds one JSON document:
   url               {\"export_id\"?, \"tileset_url\"}   (signed: treat it as a secret)
   download, demo    {\"complete\", \"dir\", \"tileset\", \"manifest\", \"files\", \"bytes\",
                      \"downloaded_files\", \"downloaded_bytes\", \"skipped\", \"retries\", \"resigns\",
-                     \"elapsed_seconds\", \"failed\": [{\"path\", \"reason\"}],
+                     \"elapsed_seconds\", \"listed_files\", \"unnamed_files\",
+                     \"mirrored_files\", \"failed\": [{\"path\", \"reason\"}],
                      \"refused\": [{\"uri\", \"in_file\", \"reason\"}], \"export_id\"?}
                     (also on exit 7, with \"complete\": false)
 and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.

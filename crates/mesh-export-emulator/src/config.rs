@@ -100,6 +100,12 @@ pub struct EmulatorConfig {
     /// others: a fault to inject, as S3 and CloudFront answer 403 for a missing key and as a
     /// blob with its own access policy answers. Empty (the default) refuses none.
     pub forbid_blob_paths: Vec<String>,
+    /// Blobs in every export's container beside its tileset, which the tileset does not name,
+    /// as `(name, bytes)`: listed and served like its files. Default none.
+    pub extra_blobs: Vec<(String, Vec<u8>)>,
+    /// Names left out of the container's listing while still served: a listing that lacks a
+    /// file. Default none.
+    pub unlisted_blobs: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -123,6 +129,8 @@ impl Default for EmulatorConfig {
             blob_delay: Duration::ZERO,
             imodels: Vec::new(),
             forbid_blob_paths: Vec::new(),
+            extra_blobs: Vec::new(),
+            unlisted_blobs: Vec::new(),
         }
     }
 }
@@ -152,6 +160,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("blob_delay", &self.blob_delay)
             .field("imodels", &self.imodels)
             .field("forbid_blob_paths", &self.forbid_blob_paths)
+            .field("extra_blobs", &self.extra_blobs.len())
+            .field("unlisted_blobs", &self.unlisted_blobs)
             .finish()
     }
 }
@@ -351,6 +361,18 @@ impl EmulatorBuilder {
     /// (`--forbid-blob`, repeatable).
     pub fn forbid_blob(mut self, path: impl Into<String>) -> Self {
         self.config.forbid_blob_paths.push(path.into());
+        self
+    }
+
+    /// Adds a blob to every export's container that its tileset does not name.
+    pub fn extra_blob(mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.config.extra_blobs.push((name.into(), bytes.into()));
+        self
+    }
+
+    /// Leaves a blob out of the container's listing; it is still served.
+    pub fn unlisted_blob(mut self, name: impl Into<String>) -> Self {
+        self.config.unlisted_blobs.push(name.into());
         self
     }
 

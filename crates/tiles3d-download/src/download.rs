@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::errors::{DownloadError, FileError};
 use crate::limit::Sample;
+use crate::listing;
 use crate::options::{Concurrency, DownloadOptions, DownloadSummary, Progress};
 use crate::reserved::JOURNAL_FILE;
 use crate::scheduler::{Finished, Refusal, Scheduler};
@@ -22,7 +23,7 @@ use crate::store::manifest::{
     Journal, MANIFEST_FILE, MANIFEST_VERSION, ManifestOut, Recorded, RecordedFiles,
     previous_entries,
 };
-use crate::store::output::{OutputDir, remove_stale_parts};
+use crate::store::output::{OutputDir, remove_stale_parts, remove_unnamed};
 use crate::store::write_threads::WriteThreads;
 use crate::transfer::{Fetched, Fetcher, FileTransfer, load_of};
 use crate::url::TilesetUrl;
@@ -85,6 +86,15 @@ impl Downloader {
     /// Retries of each file.
     pub fn retry(mut self, retry: RetryOptions) -> Self {
         self.options.retry = retry;
+        self
+    }
+
+    /// Whether the container is listed where the link allows it
+    /// ([`DownloadOptions::use_listing`]), and whether the listed files the tileset does not
+    /// name are downloaded too ([`DownloadOptions::all_files`]).
+    pub fn listing(mut self, use_listing: bool, all_files: bool) -> Self {
+        self.options.use_listing = use_listing;
+        self.options.all_files = all_files;
         self
     }
 
@@ -154,7 +164,14 @@ impl Downloader {
             known,
             entry: tileset.entry().clone(),
         });
-        let scheduler = Scheduler::new(tileset, &self.options, self.progress.clone());
+        // Listed before the walk starts, so that every file the walk names can be checked
+        // against it at once: one request per 5,000 files, while prefetching keeps every slot
+        // busy from the first page on.
+        let listing = match self.options.use_listing {
+            true => listing::list(&self.http, &tileset, &self.options).await,
+            false => None,
+        };
+        let scheduler = Scheduler::new(tileset, &self.options, listing, self.progress.clone());
         let (finished, stop) = match run(scheduler, &transfer, source).await {
             Ok(finished) => (finished, None),
             Err((stop, finished)) => (finished, Some(stop)),
@@ -165,6 +182,7 @@ impl Downloader {
             // What arrived is recorded; the journal stays, since it also holds the files of
             // earlier runs this one did not reach.
             blocking(move || {
+                remove_unnamed_prefetched(&dir, &finished);
                 if let Err(error) = write_manifest(&dir, &finished) {
                     let path = manifest_path.display();
                     tracing::warn!(%path, %error, "cannot write the manifest");
@@ -176,6 +194,7 @@ impl Downloader {
             return Err(stop);
         }
         let finished = blocking(move || {
+            remove_unnamed_prefetched(&dir, &finished);
             write_manifest(&dir, &finished).map_err(|source| DownloadError::Output {
                 path: manifest_path,
                 source,
@@ -307,6 +326,14 @@ async fn follow(
                 .ok();
             scheduler.resigned(fresh)
         }
+    }
+}
+
+/// Removes the files fetched on the listing's word that the tileset turned out not to name
+/// (and that were not to be mirrored): they are no part of the download.
+fn remove_unnamed_prefetched(dir: &Dir, finished: &Finished) {
+    if let Some(listed) = &finished.listed {
+        remove_unnamed(dir, &listed.remove);
     }
 }
 

@@ -100,6 +100,10 @@ pub enum FileError {
     /// The file was not fetched because the download stopped early (after a write error).
     #[error("not attempted: {0}")]
     NotAttempted(String),
+    /// The tileset names the file, but the container's listing does not have it: it is
+    /// missing from the store (or the listing is not the container's).
+    #[error("the container's listing does not have this file")]
+    NotListed,
     /// The file downloaded, but is not a readable tileset, so what it names is unknown.
     #[error("not a readable tileset: {0}")]
     NotATileset(String),

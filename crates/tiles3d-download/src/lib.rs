@@ -54,6 +54,7 @@
 mod download;
 mod errors;
 mod limit;
+mod listing;
 mod options;
 mod reserved;
 mod scheduler;

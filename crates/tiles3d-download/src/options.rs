@@ -62,6 +62,18 @@ pub struct DownloadOptions {
     /// ([`FileError::TooDeep`](crate::FileError::TooDeep)) and what it names is not followed.
     /// Raise it for a deeper tileset.
     pub max_json_depth: u32,
+    /// Whether the container is listed (Azure's List Blobs), where the signed link allows it.
+    /// Default true: the listing names every file at once, so files are fetched before the
+    /// walk reaches them, and it checks the walk (a file the tileset names that the listing
+    /// lacks fails at once, [`FileError::NotListed`](crate::FileError::NotListed)). A link
+    /// without the `l` permission, or a store that is not Azure's, costs one refused request
+    /// and the download proceeds by the walk alone. The files on disk and the manifest are
+    /// the same either way.
+    pub use_listing: bool,
+    /// Whether the listed files the tileset does not name are downloaded too, as `azcopy copy
+    /// --recursive` would. Default false: they are counted
+    /// ([`DownloadSummary::unnamed_files`]) and left out. Needs the listing.
+    pub all_files: bool,
 }
 
 impl Default for DownloadOptions {
@@ -83,6 +95,8 @@ impl Default for DownloadOptions {
             max_decoded_bytes: 1 << 30,
             max_expansion: 100,
             max_json_depth: 1_000,
+            use_listing: true,
+            all_files: false,
         }
     }
 }
@@ -165,6 +179,10 @@ pub struct Progress {
     /// How many times the adaptive limit was lowered after the store asked to slow down (429,
     /// 503) or a transfer failed on the way.
     pub concurrency_lowered: u64,
+    /// Files the container's listing names under the root; 0 without a listing.
+    pub files_listed: u64,
+    /// Their total size in bytes, as listed.
+    pub bytes_listed: u64,
 }
 
 /// What a finished download did.
@@ -194,6 +212,15 @@ pub struct DownloadSummary {
     /// URIs the tileset names that were not followed, and why. Any makes the download
     /// incomplete.
     pub refused: Vec<Refused>,
+    /// Files the container's listing names under the root; `None` when the container was not
+    /// listed (not asked, refused, or not an Azure store).
+    pub listed_files: Option<u64>,
+    /// Of the listed files, those the tileset does not name: left out unless
+    /// [`DownloadOptions::all_files`] is set.
+    pub unnamed_files: u64,
+    /// Of `files`, those the tileset does not name, downloaded for
+    /// [`DownloadOptions::all_files`].
+    pub mirrored_files: u64,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
 }

@@ -7,3 +7,4 @@ mod corpus;
 mod download;
 mod hostile;
 mod implicit;
+mod listing;

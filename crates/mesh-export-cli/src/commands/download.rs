@@ -46,6 +46,13 @@ pub struct DownloadArgs {
     concurrency: ConcurrencyArgs,
     #[command(flatten)]
     bounds: DownloadBounds,
+    /// Walk the tileset only: do not list the container, even where the link allows it.
+    #[arg(long)]
+    no_listing: bool,
+    /// Also download the container's files that the tileset does not name (as `azcopy copy
+    /// --recursive` would); needs a link that allows listing.
+    #[arg(long, conflicts_with = "no_listing")]
+    all_files: bool,
 }
 
 /// `download`.
@@ -88,7 +95,11 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
         &reporter,
         source.as_ref(),
         args.out,
-        args.bounds.options(concurrency),
+        DownloadOptions {
+            use_listing: !args.no_listing,
+            all_files: args.all_files,
+            ..args.bounds.options(concurrency)
+        },
         export_id.as_deref(),
     )
     .await?;

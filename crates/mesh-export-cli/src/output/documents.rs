@@ -71,6 +71,13 @@ pub struct DownloadReport {
     pub resigns: u64,
     /// Wall-clock time of the run.
     pub elapsed_seconds: f64,
+    /// Files the container's listing names under the root; null when it was not listed
+    /// (`--no-listing`, or a link or store that does not allow it).
+    pub listed_files: Option<u64>,
+    /// Listed files the tileset does not name: not downloaded unless `--all-files`.
+    pub unnamed_files: u64,
+    /// Of `files`, those the tileset does not name, downloaded for `--all-files`.
+    pub mirrored_files: u64,
     /// URIs the tileset named that were not fetched, because they would escape the signed root
     /// or the output directory.
     pub refused: Vec<RefusedUri>,
@@ -120,6 +127,9 @@ impl DownloadReport {
             retries: summary.retries,
             resigns: summary.resigns,
             elapsed_seconds: summary.elapsed.as_secs_f64(),
+            listed_files: summary.listed_files,
+            unnamed_files: summary.unnamed_files,
+            mirrored_files: summary.mirrored_files,
             refused: summary
                 .refused
                 .iter()

@@ -250,6 +250,16 @@ impl Reporter {
                 format!(", {} URI(s) refused", summary.refused.len())
             }
         );
+        if summary.unnamed_files > 0 {
+            println!(
+                "{} file(s) in the container that the tileset does not name: {}",
+                summary.unnamed_files,
+                match summary.mirrored_files {
+                    0 => "left out (--all-files downloads them)".to_owned(),
+                    n => format!("{n} downloaded too"),
+                }
+            );
+        }
         println!("tileset: {}", summary.tileset.display());
         println!("manifest: {}", summary.manifest.display());
     }

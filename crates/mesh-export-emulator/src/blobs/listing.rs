@@ -136,6 +136,7 @@ pub(super) async fn list(
         .await
         .into_iter()
         .filter(|(name, _)| query.prefix.as_ref().is_none_or(|p| name.starts_with(p)))
+        .filter(|(name, _)| !state.config.unlisted_blobs.contains(name))
         .map(|(name, file)| Entry {
             etag: format!(
                 "\"0x{}\"",

@@ -104,12 +104,18 @@ fn authorize(
 pub(crate) async fn files_of(state: &AppState, export_id: &str) -> Vec<(String, TileFile)> {
     let layout = Layout::of(&state.config);
     let export_id = export_id.to_owned();
+    let extra = state.config.extra_blobs.clone();
     tokio::task::spawn_blocking(move || {
-        layout
-            .paths()
-            .into_iter()
-            .filter_map(|path| Some((path.clone(), layout.file(&export_id, &path)?)))
-            .collect()
+        let tileset = (layout.paths().into_iter())
+            .filter_map(|path| Some((path.clone(), layout.file(&export_id, &path)?)));
+        let extra = extra.into_iter().map(|(name, bytes)| {
+            let file = TileFile {
+                bytes,
+                media_type: "application/octet-stream",
+            };
+            (name, file)
+        });
+        tileset.chain(extra).collect()
     })
     .await
     .expect("tile generation does not panic")
@@ -194,7 +200,15 @@ async fn serve_file(
     }
     let layout = Layout::of(&state.config);
     // Generating a large tile is CPU work; keep it off the reactor threads.
-    let file = {
+    let extra = (state.config.extra_blobs.iter())
+        .find(|(name, _)| *name == path)
+        .map(|(_, bytes)| TileFile {
+            bytes: bytes.clone(),
+            media_type: "application/octet-stream",
+        });
+    let file = if extra.is_some() {
+        extra
+    } else {
         let export_id = export_id.clone();
         let path = path.clone();
         tokio::task::spawn_blocking(move || layout.file(&export_id, &path))

@@ -215,7 +215,8 @@ async fn a_signature_that_is_never_accepted_ends_with_signature_rejected_after_t
 }
 
 /// Downloads an export of an emulator serving an implicit tileset of `scheme` and checks it
-/// is complete, byte-identical, and that nothing but its files was requested, each once.
+/// is complete, byte-identical, and that nothing but its files (and the container's listing)
+/// was requested, each once.
 async fn downloads_implicit(scheme: ImplicitScheme) {
     let emulator = emulator()
         .tile_bytes(2_000)
@@ -241,9 +242,15 @@ async fn downloads_implicit(scheme: ImplicitScheme) {
     assert!(subtrees > 5, "{scheme:?}: {subtrees} subtrees");
     assert!(summary.files > 40, "{scheme:?}: {} files", summary.files);
     assert_eq!(
+        summary.listed_files,
+        Some(summary.files),
+        "{scheme:?}: the container was listed, and holds only the tileset"
+    );
+    assert_eq!(
         emulator.stats().blob_requests - before,
-        summary.files,
-        "{scheme:?}: one request per available file, none for anything else"
+        summary.files + 1,
+        "{scheme:?}: one request per available file and one for the listing, none for \
+         anything else (nothing fetched twice on the listing's word)"
     );
     assert!(Manifest::read(out.path()).unwrap().unwrap().complete);
 }

@@ -5,15 +5,17 @@
 //! without I/O: the driver in `download` runs the transfers and feeds their outcomes here.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub(crate) use self::finished::{Finished, ListingOutcome};
+use self::listed::Listed;
 use crate::errors::{DownloadError, FileError, FileFailure};
 use crate::limit::{Change, LimitLog, Limiter, Sample};
-use crate::options::{DownloadOptions, DownloadSummary, Progress};
+use crate::listing::Listing;
+use crate::options::{DownloadOptions, Progress};
 use crate::store::claims::Claims;
 use crate::store::manifest::{ManifestGap, Recorded};
 use crate::transfer::Fetched;
@@ -21,6 +23,8 @@ use crate::url::{Refused, TileFile, TilesetUrl};
 use tiles3d::TilePath;
 use tiles3d::walk::{FileKind, Reference};
 
+mod finished;
+mod listed;
 #[cfg(test)]
 mod tests;
 
@@ -66,7 +70,22 @@ pub(crate) struct Scheduler {
     /// After a write error (disk full, a file in the way) no new file is started: each would
     /// fail the same way, after a request for nothing.
     write_failed: bool,
+    /// The container's listing, when there is one, and what became of its files.
+    listed: Option<Listed>,
+    /// Prefetched files the walk named after they arrived: what they name is followed next.
+    ready: Vec<(TilePath, Fetched)>,
     progress: Arc<watch::Sender<Progress>>,
+}
+
+/// Why a file is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The walk named it.
+    Walk,
+    /// The listing named it, before the walk did (see `listed`).
+    Prefetch,
+    /// The listing named it and the tileset does not: mirrored on request.
+    Mirror,
 }
 
 /// A file the driver is to transfer now, handed back with its outcome.
@@ -80,6 +99,7 @@ pub(crate) struct Started {
     number: u64,
     /// Whether it was refused before, with an older signature.
     retried: bool,
+    origin: Origin,
 }
 
 /// A file refused with the current signature.
@@ -114,26 +134,35 @@ pub(crate) enum Refusal {
 }
 
 impl Scheduler {
-    /// A download of `tileset` that starts at its entry file.
+    /// A download of `tileset` that starts at its entry file, with the container's `listing`
+    /// when there is one.
     pub(crate) fn new(
         tileset: TilesetUrl,
         options: &DownloadOptions,
+        listing: Option<Listing>,
         progress: Arc<watch::Sender<Progress>>,
     ) -> Self {
         let entry = tileset.entry().clone();
         let mut claims = Claims::default();
         claims.claim(&entry);
+        let listed = listing.map(|listing| Listed::new(listing, &entry, options.all_files));
         let queue = VecDeque::from([Queued {
             kind: FileKind::of(&entry),
             path: entry,
             own_query: None,
             retried: false,
+            origin: Origin::Walk,
         }]);
         let limiter = Limiter::new(options.concurrency);
         let limit = limiter.limit();
+        let (listed_files, listed_bytes) = listed
+            .as_ref()
+            .map_or((0, 0), |l| (l.listed(), l.listed_bytes()));
         progress.send_modify(|p| {
             p.files_total_known = 1;
             p.concurrency = limit;
+            p.files_listed = listed_files;
+            p.bytes_listed = listed_bytes;
         });
         Scheduler {
             tileset,
@@ -157,6 +186,8 @@ impl Scheduler {
             failures: Vec::new(),
             refused: Vec::new(),
             write_failed: false,
+            listed,
+            ready: Vec::new(),
             progress,
         }
     }
@@ -172,7 +203,8 @@ impl Scheduler {
             own_query,
             kind,
             retried,
-        } = self.queue.pop_front()?;
+            origin,
+        } = self.pop_next()?;
         let number = self.starts;
         self.starts += 1;
         self.in_flight.insert(number, path.clone());
@@ -182,6 +214,7 @@ impl Scheduler {
             generation: self.generation,
             number,
             retried,
+            origin,
         })
     }
 
@@ -207,7 +240,7 @@ impl Scheduler {
 
     /// A file arrived (or was found complete on disk): what it names is claimed and queued,
     /// each file once, and what cannot be followed is recorded.
-    pub(crate) fn fetched(&mut self, started: Started, mut fetched: Fetched) {
+    pub(crate) fn fetched(&mut self, started: Started, fetched: Fetched) {
         self.in_flight.remove(&started.number);
         if started.generation == self.generation && !fetched.skipped {
             // The current signature works: a later refusal may ask for fresh ones again.
@@ -220,6 +253,24 @@ impl Scheduler {
             self.downloaded_bytes += fetched.received;
         }
         let path = started.file.path();
+        match started.origin {
+            Origin::Walk => self.absorb(path, fetched),
+            Origin::Prefetch => self.prefetched(path, Some(fetched)),
+            Origin::Mirror => self.record(fetched),
+        }
+        while let Some((path, fetched)) = self.ready.pop() {
+            self.absorb(&path, fetched);
+        }
+        let (known, refused) = (self.claims.len() as u64, self.refused.len() as u64);
+        self.progress.send_modify(|p| {
+            p.files_total_known = known;
+            p.refused = refused;
+        });
+    }
+
+    /// Takes a file of the tileset that arrived: what it names is claimed and queued, what
+    /// cannot be followed is recorded, and the file is recorded as done.
+    fn absorb(&mut self, path: &TilePath, mut fetched: Fetched) {
         for reference in std::mem::take(&mut fetched.references) {
             if let Some(problem) = self.follow(reference, path) {
                 fetched.problems.push(problem);
@@ -231,11 +282,6 @@ impl Scheduler {
                 max_files: self.max_files,
             });
         }
-        let (known, refused) = (self.claims.len() as u64, self.refused.len() as u64);
-        self.progress.send_modify(|p| {
-            p.files_total_known = known;
-            p.refused = refused;
-        });
         for error in fetched.problems {
             tracing::warn!(%path, %error, "not followed");
             self.fail(path.clone(), error);
@@ -279,13 +325,7 @@ impl Scheduler {
                 }
                 let kind = kind.unwrap_or_else(|| FileKind::of(file.path()));
                 if self.claims.claim(file.path()) {
-                    let queued = Queued::new(file, kind);
-                    // Tilesets and subtrees first: they reveal more work.
-                    if queued.kind.reveals_more() {
-                        self.queue.push_front(queued);
-                    } else {
-                        self.queue.push_back(queued);
-                    }
+                    self.enqueue_named(Queued::new(file, kind));
                     None
                 } else if kind.has_context() {
                     // Its first reading served another purpose; this one would be lost.
@@ -320,9 +360,15 @@ impl Scheduler {
     /// again) from a refused signature (they are refused too: a fresh signature is asked
     /// for, or the download stops).
     pub(crate) fn refused(&mut self, started: Started, status: u16) -> Refusal {
+        if started.origin == Origin::Prefetch {
+            // Only the walk's files judge the signature; the walk fetches this one itself.
+            self.failed(started, FileError::SignatureRejected { status });
+            return Refusal::Held;
+        }
         self.in_flight.remove(&started.number);
         let mut queued = Queued::new(started.file, started.kind);
         queued.retried = started.retried;
+        queued.origin = started.origin;
         if started.generation < self.generation {
             // Sent before the fresh signature arrived: try again with it.
             queued.retried = true;
@@ -475,6 +521,11 @@ impl Scheduler {
     pub(crate) fn failed(&mut self, started: Started, error: FileError) {
         self.in_flight.remove(&started.number);
         let path = started.file.path().clone();
+        if started.origin == Origin::Prefetch {
+            tracing::debug!(%path, %error, "a file fetched on the listing's word failed");
+            self.prefetched(&path, None);
+            return;
+        }
         tracing::warn!(%path, %error, "file failed");
         self.write_failed |= matches!(error, FileError::Write(_));
         self.fail(path, error);
@@ -515,7 +566,9 @@ impl Scheduler {
         let mut in_flight: Vec<_> = std::mem::take(&mut self.in_flight).into_iter().collect();
         in_flight.sort_unstable_by_key(|(number, _)| *number);
         for (_, path) in in_flight {
-            self.fail(path, stopped());
+            if !(self.listed.as_ref()).is_some_and(|l| l.prefetching_unnamed(&path)) {
+                self.fail(path, stopped());
+            }
         }
         for queued in std::mem::take(&mut self.queue) {
             self.fail(queued.path, stopped());
@@ -523,7 +576,13 @@ impl Scheduler {
         self.into_finished()
     }
 
-    fn into_finished(self) -> Finished {
+    fn into_finished(mut self) -> Finished {
+        let listed = self.listed.as_mut().map(|listed| ListingOutcome {
+            listed: listed.listed(),
+            unnamed: listed.unnamed(),
+            mirrored: listed.mirrored(),
+            remove: listed.arrived_unnamed(),
+        });
         let done = self.done;
         let files = done.len() as u64;
         let bytes = done.iter().map(|(_, r, _)| r.size).sum();
@@ -564,65 +623,7 @@ impl Scheduler {
             bytes,
             downloaded_files,
             downloaded_bytes,
-        }
-    }
-}
-
-/// What a download came to: what its manifest records, and what its result reports.
-pub(crate) struct Finished {
-    /// The signed root it ended with.
-    pub(crate) tileset: TilesetUrl,
-    /// Every file complete on disk with its record, by path.
-    pub(crate) entries: Vec<(Box<str>, Recorded)>,
-    /// What is missing: the failures, then the refused URIs.
-    pub(crate) missing: Vec<ManifestGap>,
-    /// The directories of the files complete on disk, where stale part files may be left.
-    pub(crate) dirs: HashSet<PathBuf>,
-    /// The failures, by path.
-    pub(crate) failures: Vec<FileFailure>,
-    pub(crate) refused: Vec<Refused>,
-    files: u64,
-    bytes: u64,
-    downloaded_files: u64,
-    downloaded_bytes: u64,
-}
-
-impl Finished {
-    /// Whether every file the tileset names is complete on disk.
-    pub(crate) fn complete(&self) -> bool {
-        self.failures.is_empty() && self.refused.is_empty()
-    }
-
-    /// The download's result into `dir`: its summary, or [`DownloadError::Incomplete`] with
-    /// the summary inside when anything is missing.
-    pub(crate) fn into_result(
-        self,
-        dir: &Path,
-        progress: &Progress,
-        elapsed: Duration,
-    ) -> Result<DownloadSummary, DownloadError> {
-        let complete = self.complete();
-        let summary = DownloadSummary {
-            dir: dir.to_owned(),
-            tileset: self.tileset.entry().to_path_under(dir),
-            manifest: dir.join(crate::store::manifest::MANIFEST_FILE),
-            files: self.files,
-            bytes: self.bytes,
-            downloaded_files: self.downloaded_files,
-            downloaded_bytes: self.downloaded_bytes,
-            skipped: self.files - self.downloaded_files,
-            retries: progress.retries,
-            resigns: progress.resigns,
-            refused: self.refused,
-            elapsed,
-        };
-        if complete {
-            Ok(summary)
-        } else {
-            Err(DownloadError::Incomplete {
-                failures: self.failures,
-                summary: Box::new(summary),
-            })
+            listed,
         }
     }
 }
@@ -636,6 +637,7 @@ struct Queued {
     kind: FileKind,
     /// Refused before with an older signature: it has had a fresh one.
     retried: bool,
+    origin: Origin,
 }
 
 impl Queued {
@@ -646,6 +648,7 @@ impl Queued {
             own_query: own_query.map(String::into_boxed_str),
             kind,
             retried: false,
+            origin: Origin::Walk,
         }
     }
 }

@@ -27,7 +27,7 @@ fn options(concurrency: usize, max_resigns: u32) -> DownloadOptions {
 /// A scheduler of the tileset at [`ROOT`] signed with `FIRST`, and the progress it reports.
 fn scheduler(options: &DownloadOptions) -> (Scheduler, Arc<watch::Sender<Progress>>) {
     let progress = Arc::new(watch::channel(Progress::default()).0);
-    let scheduler = Scheduler::new(signed("FIRST"), options, progress.clone());
+    let scheduler = Scheduler::new(signed("FIRST"), options, None, progress.clone());
     (scheduler, progress)
 }
 

@@ -17,6 +17,7 @@ use crate::errors::DownloadError;
 #[cfg(not(unix))]
 use crate::reserved::LOCK_FILE;
 use crate::reserved::PART_SUFFIX;
+use tiles3d::TilePath;
 
 /// The output directory of one run, opened and locked.
 pub(crate) struct OutputDir {
@@ -114,6 +115,21 @@ pub(crate) fn remove_stale_parts<'a>(dir: &Dir, dirs: impl Iterator<Item = &'a P
             if name.to_string_lossy().ends_with(PART_SUFFIX) {
                 let _ = dir.remove_file(sub.join(name));
             }
+        }
+    }
+}
+
+/// Removes files that are not part of the download (fetched on a listing's word, then not
+/// named by the tileset), and the folders that held only them.
+pub(crate) fn remove_unnamed(dir: &Dir, paths: &[TilePath]) {
+    for path in paths {
+        if dir.remove_file(path.relative()).is_err() {
+            continue;
+        }
+        let mut folder = path.parent_relative();
+        // Fails, and stops, at the first folder that still holds something.
+        while !folder.as_os_str().is_empty() && dir.remove_dir(&folder).is_ok() {
+            folder.pop();
         }
     }
 }

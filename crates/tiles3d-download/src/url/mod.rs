@@ -259,6 +259,47 @@ impl TilesetUrl {
         }
     }
 
+    /// The signed List Blobs URL (Azure's `restype=container&comp=list`) of the container
+    /// `up` folders above the root (0: the root is the container, as a mesh link's is), asking
+    /// for the page at `marker`; and the prefix of the root's blobs in it (`sub/dir/`, or
+    /// empty). `None` when the root has no `up + 1` folders. It carries the signature: send it
+    /// to its host only, never log it.
+    pub(crate) fn listing_page(
+        &self,
+        up: usize,
+        marker: Option<&str>,
+        max_results: usize,
+    ) -> Option<(Url, String)> {
+        let segments: Vec<&str> = self
+            .root
+            .path_segments()?
+            .filter(|s| !s.is_empty())
+            .collect();
+        let kept = segments.len().checked_sub(up).filter(|&kept| kept > 0)?;
+        let mut prefix = String::new();
+        for segment in &segments[kept..] {
+            prefix.push_str(&percent_decode(segment));
+            prefix.push('/');
+        }
+        let mut url = self.root.clone();
+        url.set_path(&format!("/{}", segments[..kept].join("/")));
+        url.set_query(self.query.as_deref());
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs
+                .append_pair("restype", "container")
+                .append_pair("comp", "list");
+            if !prefix.is_empty() {
+                pairs.append_pair("prefix", &prefix);
+            }
+            if let Some(marker) = marker {
+                pairs.append_pair("marker", marker);
+            }
+            pairs.append_pair("maxresults", &max_results.to_string());
+        }
+        Some((url, prefix))
+    }
+
     fn signed(&self, path: &TilePath, own_query: Option<&str>) -> Url {
         let mut url = self.root.clone();
         if let Ok(mut segments) = url.path_segments_mut() {

@@ -6,6 +6,7 @@
 mod content;
 mod directory;
 mod encoded;
+mod listing;
 mod malformed;
 mod names;
 mod server;
