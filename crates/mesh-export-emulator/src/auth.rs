@@ -11,13 +11,14 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::errors::{self, detail};
+use crate::signin;
 use crate::state::{AppState, Counters};
 use crate::tokens::Caller;
 
 /// The scope every Mesh Export call needs.
 const REQUIRED_SCOPE: &str = "itwin-platform";
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = errors::json(
         status,
         &json!({ "error": error, "error_description": description }),
@@ -65,7 +66,32 @@ fn decode_base64(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `POST /connect/token`: the OAuth2 client-credentials grant.
+/// A token endpoint's success answer: an access token for `ttl`, and a refresh token when the
+/// grant has one.
+pub(crate) fn token_response(
+    access_token: &str,
+    ttl: std::time::Duration,
+    scope: &str,
+    refresh_token: Option<&str>,
+) -> Response {
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs(),
+        "scope": scope,
+    });
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    let mut response = errors::json(StatusCode::OK, &body);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /connect/token`: the OAuth2 client-credentials grant, and the authorization-code and
+/// refresh-token grants of people signed in ([`crate::signin`]).
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -79,12 +105,17 @@ pub(crate) async fn token(
             "grant_type is required (form-encoded body).",
         );
     };
-    if grant_type != "client_credentials" {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "Only the client_credentials grant is supported.",
-        );
+    match grant_type.as_str() {
+        "client_credentials" => {}
+        "authorization_code" => return signin::exchange_code(&state, &form),
+        "refresh_token" => return signin::exchange_refresh_token(&state, &form),
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Supported grants: client_credentials, authorization_code, refresh_token.",
+            );
+        }
     }
     let credentials = basic_credentials(&headers).or_else(|| {
         Some((
@@ -119,19 +150,7 @@ pub(crate) async fn token(
     let access_token = state.tokens.issue(&client_id, ttl);
     Counters::bump(&state.counters.tokens_issued);
     tracing::info!(client_id = %client_id, ttl_secs = ttl.as_secs(), "token issued");
-    let mut response = errors::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": ttl.as_secs(),
-            "scope": REQUIRED_SCOPE,
-        }),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    token_response(&access_token, ttl, REQUIRED_SCOPE, None)
 }
 
 fn unauthorized(
