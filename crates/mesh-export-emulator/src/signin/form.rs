@@ -63,45 +63,47 @@ impl Request {
 /// Checks the client and the redirect URI; a failure is shown to the person, never sent to a
 /// redirect URI that is not trusted (RFC 6749 4.1.2.1). Then the rest of the request, whose
 /// failures go back to the app.
-fn check(params: HashMap<String, String>) -> Result<Request, Response> {
+fn check(params: HashMap<String, String>) -> Result<Request, Box<Response>> {
     let client_id = params.get("client_id").map(String::as_str).unwrap_or("");
     if client_id != DEMO_NATIVE_CLIENT_ID {
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
             "Unknown client",
             &format!("The client {client_id:?} is not registered."),
-        ));
+        )));
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
     if !is_loopback_redirect(&redirect_uri) {
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
             "Redirect URI not allowed",
             "A native client may only redirect to http://127.0.0.1, http://[::1] or http://localhost (any port).",
-        ));
+        )));
     }
     let request = Request {
         params,
         redirect_uri,
     };
     if request.get("response_type") != "code" {
-        return Err(request.error(
+        return Err(Box::new(request.error(
             "unsupported_response_type",
             "Only response_type=code is supported.",
-        ));
+        )));
     }
     if request.get("code_challenge_method") != "S256" || request.get("code_challenge").len() != 43 {
-        return Err(request.error(
+        return Err(Box::new(request.error(
             "invalid_request",
             "PKCE is required: code_challenge (43 characters) with code_challenge_method=S256.",
-        ));
+        )));
     }
     if !request
         .get("scope")
         .split_whitespace()
         .any(|s| s == "itwin-platform")
     {
-        return Err(request.error("invalid_scope", "The scope must include itwin-platform."));
+        return Err(Box::new(
+            request.error("invalid_scope", "The scope must include itwin-platform."),
+        ));
     }
     Ok(request)
 }
@@ -113,7 +115,7 @@ pub(crate) async fn authorize_form(RawQuery(query): RawQuery) -> Response {
         .collect();
     match check(params) {
         Ok(request) => login_form(&request, StatusCode::OK, None),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -125,7 +127,7 @@ pub(crate) async fn authorize_submit(State(state): State<Arc<AppState>>, body: B
     let password = params.get("password").cloned().unwrap_or_default();
     let request = match check(params) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if username != DEMO_USER || password != DEMO_PASSWORD {
         tracing::info!(username = %username, "sign-in refused: unknown user or wrong password");
