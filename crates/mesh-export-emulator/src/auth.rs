@@ -8,26 +8,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::json;
 
 use crate::errors::{self, detail};
+use crate::oauth::{oauth_error, token_response};
 use crate::signin;
 use crate::state::{AppState, Counters};
 use crate::tokens::Caller;
 
 /// The scope every Mesh Export call needs.
 const REQUIRED_SCOPE: &str = "itwin-platform";
-
-pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = errors::json(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
 
 /// Client id and secret from an `Authorization: Basic` header, if there is one.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -64,30 +53,6 @@ fn decode_base64(input: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// A token endpoint's success answer: an access token for `ttl`, and a refresh token when the
-/// grant has one.
-pub(crate) fn token_response(
-    access_token: &str,
-    ttl: std::time::Duration,
-    scope: &str,
-    refresh_token: Option<&str>,
-) -> Response {
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ttl.as_secs(),
-        "scope": scope,
-    });
-    if let Some(refresh_token) = refresh_token {
-        body["refresh_token"] = json!(refresh_token);
-    }
-    let mut response = errors::json(StatusCode::OK, &body);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// `POST /connect/token`: the OAuth2 client-credentials grant, and the authorization-code and

@@ -10,8 +10,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::EmulatorConfig;
+use crate::grants::Grants;
 use crate::rate_windows::RateWindows;
-use crate::signin::Grants;
 use crate::store::Store;
 use crate::tokens::Tokens;
 

@@ -13,3 +13,4 @@ pub mod filler;
 pub mod glb;
 pub mod logs;
 pub mod servers;
+pub mod signin;

@@ -10,8 +10,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::grants::PendingCode;
 use super::{DEMO_NATIVE_CLIENT_ID, DEMO_PASSWORD, DEMO_USER, is_loopback_redirect};
+use crate::grants::PendingCode;
 use crate::state::AppState;
 
 /// The parameters of an authorization request, as the form carries them along.

@@ -6,8 +6,8 @@
 //! loopback redirect URI (RFC 8252 7.3: any port, since a native app binds what is free). One
 //! person is known: [`DEMO_USER`] / [`DEMO_PASSWORD`].
 
+mod exchange;
 mod form;
-mod grants;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,8 +22,8 @@ use serde_json::json;
 use crate::errors;
 use crate::state::AppState;
 
+pub(crate) use exchange::{exchange_code, exchange_refresh_token};
 pub(crate) use form::{authorize_form, authorize_submit};
-pub(crate) use grants::{Grants, exchange_code, exchange_refresh_token};
 
 /// The native (public) client the emulator knows: no secret, any loopback redirect URI.
 pub const DEMO_NATIVE_CLIENT_ID: &str = "demo-native-client";
@@ -77,7 +77,7 @@ pub(crate) async fn discovery(State(state): State<Arc<AppState>>, headers: Heade
 pub(crate) async fn revocation(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
-        return crate::auth::oauth_error(
+        return crate::oauth::oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "token is required (form-encoded body).",

@@ -1,84 +1,19 @@
-//! The codes and refresh tokens of signed-in people, and the two grants that spend them:
-//! `authorization_code` (PKCE S256 checked, each code once) and `refresh_token` (rotated: a
-//! refresh token works once, and its answer carries the next one).
+//! The two grants of people signed in: `authorization_code` (PKCE S256 checked, each code
+//! once) and `refresh_token` (rotated: a refresh token works once, and its answer carries the
+//! next one).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use tokio::time::Instant;
 
-use crate::auth::{oauth_error, token_response};
+use crate::grants::Grant;
+use crate::oauth::{oauth_error, token_response};
 use crate::state::{AppState, Counters};
-
-/// A code handed to the app, waiting to be exchanged.
-pub(crate) struct PendingCode {
-    pub(crate) client_id: String,
-    pub(crate) redirect_uri: String,
-    pub(crate) code_challenge: String,
-    pub(crate) scope: String,
-    pub(crate) user: String,
-}
-
-/// Who a refresh token stands for.
-#[derive(Clone)]
-struct Grant {
-    client_id: String,
-    scope: String,
-    user: String,
-}
-
-/// Codes and refresh tokens; values are random, opaque and never logged.
-#[derive(Default)]
-pub(crate) struct Grants {
-    codes: Mutex<HashMap<String, (PendingCode, Instant)>>,
-    refresh_tokens: Mutex<HashMap<String, Grant>>,
-}
-
-fn random_value() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-impl Grants {
-    /// A fresh code for `pending`, valid for `ttl`.
-    pub(crate) fn issue_code(&self, pending: PendingCode, ttl: Duration) -> String {
-        let code = random_value();
-        let now = Instant::now();
-        let mut codes = self.codes.lock().expect("codes lock");
-        codes.retain(|_, (_, expires_at)| *expires_at > now);
-        codes.insert(code.clone(), (pending, now + ttl));
-        code
-    }
-
-    /// Takes a code out: a code is spent by its first exchange, whatever the outcome.
-    fn take_code(&self, code: &str) -> Option<PendingCode> {
-        let (pending, expires_at) = self.codes.lock().expect("codes lock").remove(code)?;
-        (expires_at > Instant::now()).then_some(pending)
-    }
-
-    fn issue_refresh_token(&self, grant: Grant) -> String {
-        let token = random_value();
-        self.refresh_tokens
-            .lock()
-            .expect("refresh tokens lock")
-            .insert(token.clone(), grant);
-        token
-    }
-
-    /// Forgets a refresh token of `client_id`; whether there was one.
-    pub(crate) fn revoke(&self, token: &str, client_id: &str) -> bool {
-        let mut tokens = self.refresh_tokens.lock().expect("refresh tokens lock");
-        let owned = tokens
-            .get(token)
-            .is_some_and(|g| client_id.is_empty() || g.client_id == client_id);
-        owned && tokens.remove(token).is_some()
-    }
-}
 
 /// `BASE64URL(SHA256(verifier))` equals the challenge (RFC 7636 4.6), for a verifier of the
 /// allowed length and alphabet.
@@ -138,20 +73,10 @@ pub(crate) fn exchange_refresh_token(
     form: &HashMap<String, String>,
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
-    let grant = {
-        let mut tokens = state
-            .grants
-            .refresh_tokens
-            .lock()
-            .expect("refresh tokens lock");
-        match tokens.get(field("refresh_token")) {
-            Some(grant) if grant.client_id == field("client_id") => {
-                tokens.remove(field("refresh_token"))
-            }
-            _ => None,
-        }
-    };
-    match grant {
+    match state
+        .grants
+        .take_refresh_token(field("refresh_token"), field("client_id"))
+    {
         Some(grant) => issue_pair(state, grant),
         None => invalid_grant(
             "The refresh token is unknown, revoked, already used, or of another client.",
