@@ -49,6 +49,8 @@ struct Tokens {
 /// A signed-in person's session: a [`TokenSource`] that refreshes with the refresh token, and
 /// keeps the rotated one (in its [`SessionFile`] too, when it has one).
 pub struct UserSession {
+    issuer: String,
+    client_id: String,
     tokens: Mutex<Tokens>,
     store: Option<SessionFile>,
     http: reqwest::Client,
@@ -59,6 +61,8 @@ impl UserSession {
     /// A session from what a sign-in left; `first`, when given, is used before any refresh.
     pub fn new(session: SavedSession, first: Option<AccessToken>) -> Self {
         UserSession {
+            issuer: session.issuer.clone(),
+            client_id: session.client_id.clone(),
             tokens: Mutex::new(Tokens { session, first }),
             store: None,
             http: token_http_client(),
@@ -86,6 +90,16 @@ impl UserSession {
             Some(store) => store.save(&self.tokens.lock().await.session),
             None => Ok(()),
         }
+    }
+
+    /// The issuer signed in with.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The native client id signed in with.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The session as it stands (with the latest refresh token).
@@ -160,6 +174,8 @@ impl UserSession {
 impl fmt::Debug for UserSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserSession")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
