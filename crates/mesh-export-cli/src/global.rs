@@ -226,7 +226,11 @@ impl Global {
             (None, Some(_)) => CliError::Auth(
                 "no credentials: --client-secret is set but --client-id is not".into(),
             ),
-            _ => CliError::Auth("no credentials".into()),
+            _ => CliError::Auth(
+                "no credentials, and nobody is signed in (`mesh-export login --client-id ID` signs \
+                 a person in)"
+                    .into(),
+            ),
         }
     }
 
