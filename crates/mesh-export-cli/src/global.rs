@@ -163,15 +163,16 @@ impl Global {
     /// share key, else client credentials, else the saved sign-in. Warns on stderr about every
     /// one the chosen one shadows.
     pub fn token_source(&self) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
-        let store = SessionFile::default_location()?;
-        let session = match UserSession::load(store.clone()) {
-            Ok(session) => session,
+        // A platform without a config directory has no saved sign-in; other credentials work.
+        let store = SessionFile::default_location().ok();
+        let session = match store.clone().map(UserSession::load).transpose() {
+            Ok(session) => session.flatten(),
             Err(e) => {
                 eprintln!("warning: the saved sign-in is ignored: {e}");
                 None
             }
         };
-        let found = self.found(session.is_some().then_some(&store));
+        let found = self.found(store.as_ref().filter(|_| session.is_some()));
         let Some(chosen) = found.first() else {
             return Err(self.no_credentials());
         };
