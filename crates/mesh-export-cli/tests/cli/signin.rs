@@ -152,3 +152,41 @@ fn logout_without_a_session_says_so() {
         .success()
         .stdout(predicate::str::contains("not signed in"));
 }
+
+#[test]
+fn the_refresh_token_never_reaches_the_output_even_with_trace_logs() {
+    let service = service();
+    let config = tempfile::tempdir().unwrap();
+    let (success, stderr) = login_through_the_form(&service, config.path());
+    assert!(success, "{stderr}");
+    let saved = |path: &std::path::Path| -> String {
+        let session: Value =
+            serde_json::from_slice(&std::fs::read(path.join("session.json")).unwrap()).unwrap();
+        session["refresh_token"].as_str().unwrap().to_owned()
+    };
+    let before = saved(config.path());
+    assert!(
+        !stderr.contains(&before),
+        "the refresh token leaked from login"
+    );
+    // A later run refreshes (rotating the refresh token) with every log line on.
+    let output = signed_out(&service, config.path())
+        .args(["-vvv", "--json", "login"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let after = saved(config.path());
+    assert_ne!(after, before, "the rotated refresh token was saved");
+    let printed = [output.stdout, output.stderr].concat();
+    let printed = String::from_utf8_lossy(&printed);
+    for token in [&before, &after] {
+        assert!(
+            !printed.contains(token.as_str()),
+            "a refresh token leaked: {printed}"
+        );
+    }
+}
