@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use clap::builder::{PossibleValue, TypedValueParser};
-use mesh_export::auth::{ShareKey, StaticToken, TokenSource};
+use mesh_export::auth::{
+    BENTLEY_ISSUER, SIGN_IN_REFRESH_AHEAD, SessionFile, ShareKey, StaticToken, TokenSource,
+    UserSession,
+};
 use mesh_export::{Client, ClientCredentials, Environment};
 
 use crate::error::CliError;
@@ -23,7 +26,8 @@ pub struct Global {
     /// OAuth2 token endpoint for client credentials [default: https://ims.bentley.com/connect/token, or the --env one].
     #[arg(long, global = true, env = "ITWIN_TOKEN_URL", value_name = "URL")]
     token_url: Option<String>,
-    /// OAuth2 client id (with --client-secret).
+    /// OAuth2 client id: with --client-secret, a service client; alone, the native client that
+    /// `login` signs a person in with.
     #[arg(long, global = true, env = "ITWIN_CLIENT_ID", value_name = "ID")]
     client_id: Option<String>,
     /// OAuth2 client secret (with --client-id).
@@ -79,51 +83,173 @@ fn environment_parser() -> impl TypedValueParser<Value = Environment> {
     })
 }
 
+/// Where a value came from: its environment variable when that holds it, else its flag.
+fn origin(value: &str, var: &str, flag: &str) -> String {
+    if std::env::var(var).is_ok_and(|v| v == value) {
+        format!("environment variable {var}")
+    } else {
+        flag.to_owned()
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// One kind of credentials found, in the order they are preferred.
+struct Found {
+    /// `token`, `share_key`, `client_credentials` or `session`.
+    method: &'static str,
+    /// Where it came from, for people.
+    source: String,
+}
+
 impl Global {
-    /// The credentials the flags and environment give: a token, else a share key, else client
-    /// credentials.
-    pub fn token_source(&self) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
-        if let Some(token) = self.token.as_deref().filter(|t| !t.is_empty()) {
-            let login = output::Login {
+    /// The client id given without a secret (nor a token or share key): a native client to
+    /// sign a person in with.
+    pub fn interactive_client_id(&self) -> Option<&str> {
+        let id = non_empty(&self.client_id)?;
+        let other = non_empty(&self.client_secret)
+            .or(non_empty(&self.token))
+            .or(non_empty(&self.share_key));
+        other.is_none().then_some(id)
+    }
+
+    /// The issuer people sign in with when `--issuer` is not given: Bentley's IMS of `--env`.
+    pub fn issuer(&self) -> String {
+        let token_url = self.environment.unwrap_or_default().token_url();
+        token_url
+            .strip_suffix("/connect/token")
+            .unwrap_or(BENTLEY_ISSUER)
+            .to_owned()
+    }
+
+    /// Every kind of credentials given, most preferred first.
+    fn found(&self, session: Option<&SessionFile>) -> Vec<Found> {
+        let mut found = Vec::new();
+        if let Some(token) = non_empty(&self.token) {
+            found.push(Found {
                 method: "token",
-                client_id: None,
-                token_url: None,
-                expires_in_seconds: None,
-            };
-            return Ok((Arc::new(StaticToken::new(token)), login));
+                source: origin(token, "ITWIN_ACCESS_TOKEN", "--token"),
+            });
         }
-        if let Some(key) = self.share_key.as_deref().filter(|k| !k.is_empty()) {
-            let login = output::Login {
+        if let Some(key) = non_empty(&self.share_key) {
+            found.push(Found {
                 method: "share_key",
-                client_id: None,
-                token_url: None,
-                expires_in_seconds: None,
-            };
-            return Ok((Arc::new(ShareKey::new(key)), login));
+                source: origin(key, "ITWIN_SHARE_KEY", "--share-key"),
+            });
         }
-        match (self.client_id.as_deref(), self.client_secret.as_deref()) {
-            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+        if let (Some(id), Some(_)) = (non_empty(&self.client_id), non_empty(&self.client_secret)) {
+            found.push(Found {
+                method: "client_credentials",
+                source: origin(id, "ITWIN_CLIENT_ID", "--client-id")
+                    .replace(
+                        "variable ITWIN_CLIENT_ID",
+                        "variables ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET",
+                    )
+                    .replace("--client-id", "--client-id and --client-secret"),
+            });
+        }
+        if let Some(store) = session {
+            found.push(Found {
+                method: "session",
+                source: format!("the saved sign-in ({})", store.path().display()),
+            });
+        }
+        found
+    }
+
+    /// The credentials the flags, the environment and a saved sign-in give: a token, else a
+    /// share key, else client credentials, else the saved sign-in. Warns on stderr about every
+    /// one the chosen one shadows.
+    pub fn token_source(&self) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
+        // A platform without a config directory has no saved sign-in; other credentials work.
+        let store = SessionFile::default_location().ok();
+        let session = match store.clone().map(UserSession::load).transpose() {
+            Ok(session) => session.flatten(),
+            Err(e) => {
+                eprintln!("warning: the saved sign-in is ignored: {e}");
+                None
+            }
+        };
+        let found = self.found(store.as_ref().filter(|_| session.is_some()));
+        let Some(chosen) = found.first() else {
+            return Err(self.no_credentials());
+        };
+        for shadowed in &found[1..] {
+            eprintln!(
+                "warning: using the credentials from {}; those from {} are ignored",
+                chosen.source, shadowed.source
+            );
+        }
+        let mut login = output::Login {
+            method: chosen.method,
+            source: chosen.source.clone(),
+            client_id: None,
+            token_url: None,
+            issuer: None,
+            expires_in_seconds: None,
+        };
+        let source: Arc<dyn TokenSource> = match chosen.method {
+            "token" => Arc::new(StaticToken::new(non_empty(&self.token).unwrap_or_default())),
+            "share_key" => Arc::new(ShareKey::new(
+                non_empty(&self.share_key).unwrap_or_default(),
+            )),
+            "client_credentials" => {
+                let id = non_empty(&self.client_id).unwrap_or_default();
+                let secret = non_empty(&self.client_secret).unwrap_or_default();
                 let token_url = self
                     .token_url
                     .clone()
                     .unwrap_or_else(|| self.environment.unwrap_or_default().token_url().to_owned());
-                let credentials = ClientCredentials::new(id, secret).token_url(token_url.clone());
-                let login = output::Login {
-                    method: "client_credentials",
-                    client_id: Some(id.to_owned()),
-                    token_url: Some(token_url),
-                    expires_in_seconds: None,
-                };
-                Ok((Arc::new(credentials), login))
+                login.client_id = Some(id.to_owned());
+                login.token_url = Some(token_url.clone());
+                Arc::new(ClientCredentials::new(id, secret).token_url(token_url))
             }
-            (Some(_), None) => Err(CliError::Auth(
-                "--client-id is set but --client-secret is not".into(),
+            _ => {
+                let session = session.expect("found only with a session");
+                login.client_id = Some(session.client_id().to_owned());
+                login.issuer = Some(session.issuer().to_owned());
+                Arc::new(session)
+            }
+        };
+        Ok((source, login))
+    }
+
+    /// Why there are no credentials, and what would give some.
+    fn no_credentials(&self) -> CliError {
+        match (non_empty(&self.client_id), non_empty(&self.client_secret)) {
+            (Some(id), None) => CliError::Auth(format!(
+                "no credentials: the client id {id} ({}) has no secret and nobody is signed in; \
+                 run `mesh-export login` to sign in with it",
+                origin(id, "ITWIN_CLIENT_ID", "--client-id")
             )),
-            (None, Some(_)) => Err(CliError::Auth(
-                "--client-secret is set but --client-id is not".into(),
-            )),
-            _ => Err(CliError::Auth("no credentials".into())),
+            (None, Some(_)) => CliError::Auth(
+                "no credentials: --client-secret is set but --client-id is not".into(),
+            ),
+            _ => CliError::Auth(
+                "no credentials, and nobody is signed in (`mesh-export login --client-id ID` signs \
+                 a person in)"
+                    .into(),
+            ),
         }
+    }
+
+    /// A client of the service these options name, authenticating with `source` as `login`
+    /// describes it (a signed-in session refreshes its tokens 10 minutes ahead).
+    pub fn client_for(
+        &self,
+        source: Arc<dyn TokenSource>,
+        login: &output::Login,
+    ) -> Result<Client, CliError> {
+        let mut builder = Client::builder()
+            .base_url(self.base_url())
+            .token_source(source)
+            .user_agent(concat!("mesh-export-cli/", env!("CARGO_PKG_VERSION")));
+        if login.method == "session" {
+            builder = builder.refresh_ahead(SIGN_IN_REFRESH_AHEAD);
+        }
+        Ok(builder.build()?)
     }
 
     fn base_url(&self) -> String {
@@ -133,18 +259,9 @@ impl Global {
         self.environment.unwrap_or_default().base_url().to_owned()
     }
 
-    /// A client of the service these options name, authenticating with `source`.
-    pub fn client_with(&self, source: Arc<dyn TokenSource>) -> Result<Client, CliError> {
-        Ok(Client::builder()
-            .base_url(self.base_url())
-            .token_source(source)
-            .user_agent(concat!("mesh-export-cli/", env!("CARGO_PKG_VERSION")))
-            .build()?)
-    }
-
     /// A client of the service these options name, with the credentials they give.
     pub fn client(&self) -> Result<Client, CliError> {
-        let (source, _) = self.token_source()?;
-        self.client_with(source)
+        let (source, login) = self.token_source()?;
+        self.client_for(source, &login)
     }
 }

@@ -5,7 +5,8 @@ use crate::exit;
 /// The `--json` documents and the credentials, as `--help` prints them after the exit codes.
 const JSON_AND_CREDENTIALS: &str = "\
 With --json, stdout holds one JSON document:
-  login             {\"method\", \"client_id\"?, \"token_url\"?, \"expires_in_seconds\"?}
+  login             {\"method\", \"source\", \"client_id\"?, \"token_url\"?, \"issuer\"?,
+                     \"expires_in_seconds\"?}
   list              [Export, ...]   (the API's Export objects)
   get, start, wait  Export
   delete            {\"deleted\": ID}
@@ -21,7 +22,8 @@ and on failure stderr holds {\"error\": {\"message\", \"exit_code\"}}.
 
 Credentials: --token or ITWIN_ACCESS_TOKEN; or --share-key or ITWIN_SHARE_KEY (an iTwin share
 key, sent as Authorization: Basic); or --client-id and --client-secret, or ITWIN_CLIENT_ID and
-ITWIN_CLIENT_SECRET (OAuth2 client credentials against --token-url).
+ITWIN_CLIENT_SECRET (OAuth2 client credentials against --token-url); else the session of a
+person signed in with `mesh-export login` (--client-id alone; `mesh-export logout` ends it).
 Tokens, secrets and URL signatures are never logged.";
 
 /// Exit codes, `--json` shapes and credentials, printed after `--help`'s options.

@@ -16,7 +16,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{delete, download, get, list, login, lookup, schema, start, url, wait};
+use crate::commands::{
+    delete, download, get, list, login, logout, lookup, schema, start, url, wait,
+};
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::global::Global;
@@ -33,8 +35,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check the credentials; print the client and the token's expiry (never the token).
-    Login,
+    /// Sign in with a browser (--client-id alone), or check the credentials in use and where
+    /// they came from.
+    Login(login::LoginArgs),
+    /// Forget the saved sign-in and revoke its refresh token.
+    Logout,
     /// List exports (the first page, or all with --all).
     List(list::ListArgs),
     /// Show one export.
@@ -124,7 +129,8 @@ fn usage_error(error: clap::Error) -> ExitCode {
 async fn run(cli: Cli) -> Result<(), CliError> {
     let g = &cli.global;
     match cli.command {
-        Command::Login => login::run(g).await,
+        Command::Login(args) => login::run(g, args).await,
+        Command::Logout => logout::run().await,
         Command::List(args) => list::run(g, args).await,
         Command::Get(args) => get::run(g, args).await,
         Command::Start(args) => start::run(g, args).await,

@@ -8,25 +8,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::json;
 
 use crate::errors::{self, detail};
+use crate::oauth::{oauth_error, token_response};
+use crate::signin;
 use crate::state::{AppState, Counters};
 use crate::tokens::Caller;
 
 /// The scope every Mesh Export call needs.
 const REQUIRED_SCOPE: &str = "itwin-platform";
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = errors::json(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
 
 /// Client id and secret from an `Authorization: Basic` header, if there is one.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -47,25 +37,19 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
+/// Base64 as HTTP Basic carries it; clients differ on padding, so either is accepted.
 fn decode_base64(input: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for byte in input.bytes().filter(|b| *b != b'=') {
-        let value = ALPHABET.iter().position(|c| *c == byte)? as u32;
-        buffer = (buffer << 6) | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(input).ok()
 }
 
-/// `POST /connect/token`: the OAuth2 client-credentials grant.
+/// `POST /connect/token`: the OAuth2 client-credentials grant, and the authorization-code and
+/// refresh-token grants of people signed in ([`crate::signin`]).
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -79,12 +63,17 @@ pub(crate) async fn token(
             "grant_type is required (form-encoded body).",
         );
     };
-    if grant_type != "client_credentials" {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "Only the client_credentials grant is supported.",
-        );
+    match grant_type.as_str() {
+        "client_credentials" => {}
+        "authorization_code" => return signin::exchange_code(&state, &form),
+        "refresh_token" => return signin::exchange_refresh_token(&state, &form),
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Supported grants: client_credentials, authorization_code, refresh_token.",
+            );
+        }
     }
     let credentials = basic_credentials(&headers).or_else(|| {
         Some((
@@ -119,19 +108,7 @@ pub(crate) async fn token(
     let access_token = state.tokens.issue(&client_id, ttl);
     Counters::bump(&state.counters.tokens_issued);
     tracing::info!(client_id = %client_id, ttl_secs = ttl.as_secs(), "token issued");
-    let mut response = errors::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": ttl.as_secs(),
-            "scope": REQUIRED_SCOPE,
-        }),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    token_response(&access_token, ttl, REQUIRED_SCOPE, None)
 }
 
 fn unauthorized(

@@ -58,6 +58,9 @@ pub struct EmulatorConfig {
     pub clients: Vec<(String, String)>,
     /// Lifetime of issued access tokens. Default one hour, like Bentley IMS.
     pub token_ttl: Duration,
+    /// How long an authorization code of the sign-in form may wait for its exchange. Default
+    /// one minute.
+    pub authorization_code_ttl: Duration,
     /// Time from start until an export is `Complete` (or `Invalid`). The first fifth of it the
     /// export is `NotStarted`, the rest `InProgress`. Default five seconds.
     pub export_duration: Duration,
@@ -114,6 +117,7 @@ impl Default for EmulatorConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             clients: Vec::new(),
             token_ttl: Duration::from_secs(3600),
+            authorization_code_ttl: Duration::from_secs(60),
             export_duration: Duration::from_secs(5),
             fail_imodels: Vec::new(),
             rate_limit: 0,
@@ -142,6 +146,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("addr", &self.addr)
             .field("clients", &client_ids)
             .field("token_ttl", &self.token_ttl)
+            .field("authorization_code_ttl", &self.authorization_code_ttl)
             .field("export_duration", &self.export_duration)
             .field("fail_imodels", &self.fail_imodels)
             .field("rate_limit", &self.rate_limit)
@@ -271,6 +276,13 @@ impl EmulatorBuilder {
     /// Lifetime of issued tokens (`--token-ttl`).
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
         self.config.token_ttl = ttl;
+        self
+    }
+
+    /// How long a sign-in's authorization code may wait for its exchange;
+    /// `Duration::ZERO` makes every code expired, which is how tests meet a late exchange.
+    pub fn authorization_code_ttl(mut self, ttl: Duration) -> Self {
+        self.config.authorization_code_ttl = ttl;
         self
     }
 

@@ -3,7 +3,13 @@
 //! Like Azurite for Azure Storage, it serves the real service's behaviour on loopback so that
 //! clients can be developed and tested offline, over real HTTP:
 //!
-//! - `POST /connect/token`: an IMS-like OAuth2 client-credentials token endpoint;
+//! - `POST /connect/token`: an IMS-like OAuth2 token endpoint (client credentials, and the
+//!   authorization-code and refresh-token grants of people signed in);
+//! - people sign in as IMS signs them in for native apps: OpenID discovery at
+//!   `/.well-known/openid-configuration` (the issuer is [`Emulator::base_url`]),
+//!   `/connect/authorize` with a plain HTML login form ([`DEMO_USER`] / [`DEMO_PASSWORD`]), the
+//!   public client [`DEMO_NATIVE_CLIENT_ID`] with any loopback redirect URI, PKCE (S256),
+//!   refresh tokens rotated on use, and `/connect/revocation`;
 //! - `/mesh-export/` and `/mesh-export/{id}`: the four operations of `spec/openapi.yaml`
 //!   (start, list, get, delete) with bearer-token checks, paging, `Prefer`, and 401, 404, 422
 //!   and 429 errors in the service's shape; iModels with their iTwin and changesets can be
@@ -43,11 +49,14 @@ mod blobs;
 mod config;
 mod errors;
 mod exports;
+mod grants;
 mod implicit;
 mod limits;
 mod list_query;
+mod oauth;
 mod rate_windows;
 mod server;
+mod signin;
 mod state;
 mod store;
 mod tiles;
@@ -64,6 +73,7 @@ pub use config::{
     DEFAULT_ITWIN_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorBuilder, EmulatorConfig, IModel,
 };
 pub use implicit::ImplicitScheme;
+pub use signin::{DEMO_NATIVE_CLIENT_ID, DEMO_PASSWORD, DEMO_USER};
 pub use state::Stats;
 
 use state::AppState;
@@ -151,6 +161,12 @@ impl Emulator {
     /// The token endpoint: `http://HOST:PORT/connect/token`.
     pub fn token_url(&self) -> String {
         format!("{}/connect/token", self.base_url())
+    }
+
+    /// The OpenID issuer for signing people in: [`Emulator::base_url`], whose discovery
+    /// document is at `{issuer}/.well-known/openid-configuration`.
+    pub fn issuer_url(&self) -> String {
+        self.base_url()
     }
 
     /// The settings the emulator runs with.

@@ -12,7 +12,10 @@ use mesh_export_emulator::{Emulator, EmulatorBuilder, IModel, ImplicitScheme};
 /// A local emulator of Bentley's iTwin Mesh Export service.
 ///
 /// Prints `listening on http://HOST:PORT` as its first line, then serves until killed.
-/// Clients get tokens at /connect/token and use /mesh-export as the service root.
+/// Clients get tokens at /connect/token and use /mesh-export as the service root. People sign
+/// in with the native client demo-native-client (any loopback redirect URI) as demo-user /
+/// demo-password; the issuer is the base URL (OpenID discovery at
+/// /.well-known/openid-configuration).
 #[derive(Debug, Parser)]
 #[command(name = "mesh-export-emulator", version)]
 struct Args {

@@ -21,7 +21,7 @@ use tower_service::Service;
 
 use crate::limits::{self, Fault};
 use crate::state::{AppState, Counters};
-use crate::{auth, blobs, errors, exports};
+use crate::{auth, blobs, errors, exports, signin};
 
 /// How long a graceful shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +44,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .route("/connect/token", post(auth::token))
+        .route("/.well-known/openid-configuration", get(signin::discovery))
+        .route(
+            "/connect/authorize",
+            get(signin::authorize_form).post(signin::authorize_submit),
+        )
+        .route("/connect/revocation", post(signin::revocation))
         .route("/blobs/{export_id}", get(blobs::container))
         .route("/blobs/{export_id}/{*path}", get(blobs::serve))
         .merge(mesh_export)

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::EmulatorConfig;
+use crate::grants::Grants;
 use crate::rate_windows::RateWindows;
 use crate::store::Store;
 use crate::tokens::Tokens;
@@ -85,6 +86,8 @@ pub(crate) struct AppState {
     pub(crate) clients: HashMap<String, String>,
     pub(crate) counters: Counters,
     pub(crate) tokens: Tokens,
+    /// Codes and refresh tokens of people signed in.
+    pub(crate) grants: Grants,
     pub(crate) store: Mutex<Store>,
     pub(crate) rate_windows: RateWindows,
     pub(crate) fault_rng: Mutex<StdRng>,
@@ -112,6 +115,7 @@ impl AppState {
             clients,
             counters: Counters::default(),
             tokens: Tokens::default(),
+            grants: Grants::default(),
             store: Mutex::new(Store::default()),
             rate_windows: RateWindows::default(),
             fault_rng,

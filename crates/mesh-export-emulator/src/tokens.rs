@@ -49,4 +49,13 @@ impl Tokens {
             .filter(|t| t.expires_at > Instant::now())
             .map(|t| t.client_id.clone())
     }
+
+    /// Forgets a token; whether it was known.
+    pub(crate) fn revoke(&self, token: &str) -> bool {
+        self.issued
+            .lock()
+            .expect("token lock")
+            .remove(token)
+            .is_some()
+    }
 }

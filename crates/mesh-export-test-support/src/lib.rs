@@ -15,3 +15,4 @@ pub mod filler;
 pub mod glb;
 pub mod logs;
 pub mod servers;
+pub mod signin;

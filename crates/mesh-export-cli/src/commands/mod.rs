@@ -7,6 +7,7 @@ pub mod download;
 pub mod get;
 pub mod list;
 pub mod login;
+pub mod logout;
 pub mod lookup;
 pub mod schema;
 pub mod start;

@@ -10,11 +10,18 @@ use serde::Serialize;
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// How the tool authenticates: `token` (a bearer token given as it is), `share_key` (an
-    /// iTwin share key) or `client_credentials` (OAuth2 client credentials).
+    /// iTwin share key), `client_credentials` (OAuth2 client credentials) or `session` (a person
+    /// signed in with `login`).
     pub method: &'static str,
-    /// The OAuth2 client id, for client credentials.
+    /// Where the credentials came from: a flag, an environment variable, or the saved sign-in
+    /// (with its file).
+    pub source: String,
+    /// The OAuth2 client id, for client credentials and a signed-in session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The issuer a person signed in with, for a signed-in session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// The token endpoint, for client credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,

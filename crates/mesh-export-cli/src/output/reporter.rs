@@ -53,10 +53,22 @@ impl Reporter {
         if self.json {
             return self.print_json(login);
         }
-        match (&login.client_id, &login.token_url) {
-            (Some(id), Some(url)) => println!("authenticated: client credentials of {id} at {url}"),
+        match (
+            login.method,
+            &login.client_id,
+            &login.token_url,
+            &login.issuer,
+        ) {
+            (_, Some(id), Some(url), _) => {
+                println!("authenticated: client credentials of {id} at {url}");
+            }
+            ("session", Some(id), _, Some(issuer)) => {
+                println!("authenticated: signed in with client {id} at {issuer}");
+            }
+            ("share_key", ..) => println!("authenticated: share key accepted by the service"),
             _ => println!("authenticated: bearer token accepted by the service"),
         }
+        println!("credentials from: {}", login.source);
         match login.expires_in_seconds {
             Some(s) => println!("token expires in {}", duration(Duration::from_secs(s))),
             None => println!("token expiry: unknown"),

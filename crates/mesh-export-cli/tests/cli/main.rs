@@ -11,4 +11,5 @@ mod exports;
 mod hostile;
 mod hostile_tilesets;
 mod schema;
+mod signin;
 mod support;

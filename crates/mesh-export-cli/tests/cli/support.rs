@@ -51,13 +51,21 @@ pub fn bare() -> Command {
         "ITWIN_CLIENT_ID",
         "ITWIN_CLIENT_SECRET",
         "ITWIN_TOKEN_URL",
+        "ITWIN_ISSUER_URL",
         "MESH_EXPORT_BASE_URL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }
+    // Never the saved sign-in of whoever runs the tests: a directory nothing writes to.
+    cmd.env("MESH_EXPORT_CONFIG_DIR", no_session_dir());
     cmd.timeout(Duration::from_secs(60));
     cmd
+}
+
+/// A config directory that holds no session (tests that sign in use their own).
+pub fn no_session_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mesh-export-cli-no-session")
 }
 
 impl Service {

@@ -7,5 +7,6 @@ mod faults;
 mod listing;
 mod operations;
 mod portal;
+mod signin;
 mod tiles;
 mod xml;

@@ -94,33 +94,7 @@ impl ClientCredentials {
             .append_pair("client_secret", self.client_secret.expose())
             .append_pair("scope", &self.scope)
             .finish();
-        let method = reqwest::Method::POST;
-        let ended = retry::run(
-            &self.retry,
-            &"token request",
-            |outcome: &reqwest::Result<(
-                reqwest::StatusCode,
-                reqwest::header::HeaderMap,
-                bytes::Bytes,
-            )>| {
-                match outcome {
-                    Ok((status, headers, _)) => {
-                        TokenFetch.classify_status(&method, *status, headers)
-                    }
-                    Err(error) => TokenFetch.classify_transport(&method, error),
-                }
-            },
-            |_| self.request_token(body.clone()),
-        )
-        .await;
-        let (status, _, bytes) = match ended {
-            Ended::Outcome(outcome) | Ended::HintTooLong { outcome, .. } => {
-                outcome.map_err(|e| AuthError::Transport(Arc::new(e.without_url())))?
-            }
-        };
-        if !status.is_success() {
-            return Err(token_endpoint_error(status.as_u16(), &bytes));
-        }
+        let bytes = post_token_form(&self.http, &self.retry, &self.token_url, body).await?;
         #[derive(Deserialize)]
         struct TokenResponse {
             access_token: String,
@@ -135,31 +109,65 @@ impl ClientCredentials {
     }
 }
 
-impl ClientCredentials {
-    /// One token request, read in full.
-    async fn request_token(
-        &self,
-        body: String,
-    ) -> reqwest::Result<(
-        reqwest::StatusCode,
-        reqwest::header::HeaderMap,
-        bytes::Bytes,
-    )> {
-        let mut response = self
-            .http
-            .post(&self.token_url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        Ok((status, headers, response.bytes().await?))
+/// Posts a form to a token endpoint through the one retry loop ([`TokenFetch`]) and returns
+/// the body of its success answer; any other answer is an [`AuthError::TokenEndpoint`].
+pub(crate) async fn post_token_form(
+    http: &reqwest::Client,
+    options: &RetryOptions,
+    url: &str,
+    body: String,
+) -> Result<bytes::Bytes, AuthError> {
+    let method = reqwest::Method::POST;
+    let ended = retry::run(
+        options,
+        &"token request",
+        |outcome: &reqwest::Result<(
+            reqwest::StatusCode,
+            reqwest::header::HeaderMap,
+            bytes::Bytes,
+        )>| {
+            match outcome {
+                Ok((status, headers, _)) => TokenFetch.classify_status(&method, *status, headers),
+                Err(error) => TokenFetch.classify_transport(&method, error),
+            }
+        },
+        |_| request_token(http, url, body.clone()),
+    )
+    .await;
+    let (status, _, bytes) = match ended {
+        Ended::Outcome(outcome) | Ended::HintTooLong { outcome, .. } => {
+            outcome.map_err(|e| AuthError::Transport(Arc::new(e.without_url())))?
+        }
+    };
+    if !status.is_success() {
+        return Err(token_endpoint_error(status.as_u16(), &bytes));
     }
+    Ok(bytes)
+}
+
+/// One token request, read in full.
+async fn request_token(
+    http: &reqwest::Client,
+    url: &str,
+    body: String,
+) -> reqwest::Result<(
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    bytes::Bytes,
+)> {
+    let mut response = http
+        .post(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    Ok((status, headers, response.bytes().await?))
 }
 
 /// The error of a token fetch that ended with `status`: the OAuth2 error body when it is
@@ -183,7 +191,7 @@ fn token_endpoint_error(status: u16, body: &[u8]) -> AuthError {
 /// The lifetime an `expires_in` gives: seconds as a number or a numeric string, at most
 /// [`MAX_TOKEN_LIFETIME`]. Anything else (negative, zero, NaN, not a number) is no known expiry:
 /// the token is used until the service answers 401, which replaces it.
-fn token_lifetime(expires_in: &serde_json::Value) -> Option<Duration> {
+pub(crate) fn token_lifetime(expires_in: &serde_json::Value) -> Option<Duration> {
     let seconds = match expires_in {
         serde_json::Value::Number(n) => n.as_f64()?,
         serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
@@ -200,7 +208,7 @@ fn token_lifetime(expires_in: &serde_json::Value) -> Option<Duration> {
 
 /// Token requests are quick or the endpoint is down: three attempts within 30 s, so a call
 /// waiting for its first token is not held for the API's whole 90 s budget.
-fn token_retry_options() -> RetryOptions {
+pub(crate) fn token_retry_options() -> RetryOptions {
     RetryOptions {
         max_attempts: 3,
         max_elapsed: Duration::from_secs(30),
@@ -226,7 +234,7 @@ impl TokenSource for ClientCredentials {
     }
 }
 
-fn token_http_client() -> reqwest::Client {
+pub(crate) fn token_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))

@@ -28,6 +28,10 @@ pub enum AuthError {
     /// The token endpoint answered with something that is not a token.
     #[error("unexpected token response: {0}")]
     Decode(String),
+    /// An interactive sign-in could not finish (the browser's answer, the loopback listener,
+    /// the saved session).
+    #[error("sign-in failed: {0}")]
+    SignIn(String),
     /// A custom [`TokenSource`](super::TokenSource) failed.
     #[error("{0}")]
     Other(String),

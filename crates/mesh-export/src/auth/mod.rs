@@ -8,10 +8,12 @@
 //! ahead of expiry in the background while calls keep using it, and dropped when the service
 //! answers 401. Tokens and secrets are [`Secret`]s, whose `Debug` prints nothing of them.
 //!
-//! Adding a kind of credential means one more [`TokenSource`]: [`StaticToken`] and
-//! [`ClientCredentials`] are the two examples, and [`from_env`] picks one from the
+//! Adding a kind of credential means one more [`TokenSource`]: [`StaticToken`],
+//! [`ClientCredentials`] and a person's [`UserSession`] (from an [`InteractiveSignIn`]) are
+//! examples, and [`from_env`] picks one from the
 //! environment.
 
+pub(crate) mod authorization_code;
 mod cache;
 pub(crate) mod client_credentials;
 mod env;
@@ -22,6 +24,11 @@ mod static_token;
 mod token;
 mod token_source;
 
+pub use authorization_code::{
+    BENTLEY_ISSUER, CONFIG_DIR_VAR, DEFAULT_REDIRECT_URI, DEFAULT_SIGN_IN_SCOPE,
+    DEFAULT_SIGN_IN_TIMEOUT, Endpoints, InteractiveSignIn, SIGN_IN_REFRESH_AHEAD, SavedSession,
+    SessionFile, UserSession, discovery_url,
+};
 pub use cache::{DEFAULT_REFRESH_AHEAD, TokenCache};
 pub use client_credentials::{
     ClientCredentials, DEFAULT_SCOPE, DEFAULT_TOKEN_URL, MAX_TOKEN_LIFETIME,

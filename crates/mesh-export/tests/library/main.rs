@@ -7,4 +7,5 @@ mod hostile;
 mod retry;
 mod secrets;
 mod share_key;
+mod signin;
 mod tiles_emulator;

@@ -1,0 +1,27 @@
+//! `logout`: forgets the saved sign-in, and revokes its refresh token at the issuer.
+
+use mesh_export::auth::{SessionFile, UserSession};
+
+use crate::error::CliError;
+
+/// `logout`.
+pub async fn run() -> Result<(), CliError> {
+    let store = SessionFile::default_location()?;
+    let path = store.path().display().to_string();
+    let Some(session) = UserSession::load(store)? else {
+        println!("not signed in (no session at {path})");
+        return Ok(());
+    };
+    match session.sign_out().await {
+        Ok(true) => println!("signed out: session removed from {path}, refresh token revoked"),
+        Ok(false) => println!(
+            "signed out: session removed from {path} (the issuer has no revocation endpoint)"
+        ),
+        // The session is forgotten here either way; the issuer's refusal is worth knowing.
+        Err(e) => {
+            println!("signed out: session removed from {path}");
+            eprintln!("warning: the issuer did not revoke the refresh token: {e}");
+        }
+    }
+    Ok(())
+}
