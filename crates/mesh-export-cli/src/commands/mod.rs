@@ -9,6 +9,7 @@ pub mod list;
 pub mod login;
 pub mod lookup;
 pub mod schema;
+pub mod shell;
 pub mod start;
 pub mod url;
 pub mod wait;

@@ -7,7 +7,10 @@ mod demo;
 mod download;
 mod errors;
 mod exports;
+mod friction;
 mod hostile;
 mod hostile_tilesets;
+#[cfg(unix)]
+mod pty;
 mod schema;
 mod support;
