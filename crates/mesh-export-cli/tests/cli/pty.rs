@@ -157,3 +157,85 @@ fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
     assert!(text.contains("DEBUG"), "{text:?}");
     assert!(!has_colour(&text), "{text:?}");
 }
+
+/// A service and blob store in one, on its own runtime: export `EXPORT_ID` is Complete, its
+/// tileset names one file, and the request for that file is never answered.
+struct StalledBlobs {
+    root: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+const EXPORT_ID: &str = "fc3aa1e5-5196-4dd9-a73e-4cfda693e576";
+
+fn stalled_blobs() -> StalledBlobs {
+    use axum::routing::get;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let root = format!("http://{}", listener.local_addr().unwrap());
+    let export = serde_json::json!({"export": {
+        "id": EXPORT_ID,
+        "displayName": "stalled",
+        "status": "Complete",
+        "request": {"iModelId": IMODEL, "changesetId": "", "exportType": "3DTiles"},
+        "_links": {"mesh": {"href": format!("{root}/blob/c?sig=s")}}
+    }});
+    let tileset = serde_json::json!({
+        "asset": {"version": "1.0"},
+        "geometricError": 1,
+        "root": {"geometricError": 1, "content": {"uri": "a.glb"}}
+    });
+    let app = axum::Router::new()
+        .route(
+            &format!("/mesh-export/{EXPORT_ID}"),
+            get(move || {
+                let export = export.clone();
+                async move { axum::Json(export) }
+            }),
+        )
+        .route(
+            "/blob/c/tileset.json",
+            get(move || {
+                let tileset = tileset.clone();
+                async move { axum::Json(tileset) }
+            }),
+        )
+        .route("/blob/c/a.glb", get(std::future::pending::<String>));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    StalledBlobs {
+        root,
+        _runtime: runtime,
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_download_names_the_export_and_the_command_that_resumes() {
+    let blobs = stalled_blobs();
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    command
+        .env_remove("RUST_LOG")
+        .args(["--base-url", &format!("{}/mesh-export", blobs.root)])
+        .args(["--token", "t", "download", EXPORT_ID, "--out", out_dir]);
+    let mut download = spawn_command(command, Some(PATIENCE_MS)).unwrap();
+    // The bar is drawn: the download, and the Ctrl-C handler, are running.
+    download.exp_string("files").unwrap();
+    download.send_control('c').unwrap();
+    download
+        .exp_string(&format!(
+            "interrupted; export {EXPORT_ID} goes on at the service"
+        ))
+        .unwrap();
+    download
+        .exp_string(&format!(
+            "resume with `mesh-export download {EXPORT_ID} --out {out_dir}`"
+        ))
+        .unwrap();
+    assert_eq!(exit_code(&mut download), 130);
+}
