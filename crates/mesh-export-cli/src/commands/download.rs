@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mesh_export::tiles::{
-    DownloadError, DownloadSummary, Downloader, ExportLinks, FixedUrl, SignedUrlSource, TilesetUrl,
+    DownloadError, DownloadOptions, DownloadSummary, Downloader, ExportLinks, FixedUrl,
+    SignedUrlSource, TilesetUrl,
 };
 
 use super::lookup::{TypeArg, id, which_export};
@@ -112,7 +113,14 @@ pub async fn fetch_tileset(
     concurrency: u16,
     export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
-    let downloader = Downloader::new(dir).concurrency(usize::from(concurrency));
+    // The blob store's waits are announced like the service's.
+    let retry = mesh_export::RetryOptions {
+        on_wait: reporter.wait_observer(),
+        ..DownloadOptions::default().retry
+    };
+    let downloader = Downloader::new(dir)
+        .concurrency(usize::from(concurrency))
+        .retry(retry);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
     match &result {

@@ -48,6 +48,11 @@ impl Reporter {
         !self.json && !self.quiet
     }
 
+    /// What announces retry waits on stderr, when anything is narrated.
+    pub fn wait_observer(&self) -> Option<mesh_export::retry::WaitObserver> {
+        self.narrating().then(super::announce_retry_waits)
+    }
+
     /// A line for people on stderr, above any progress (not with `--json` or `--quiet`).
     pub fn notice(&self, text: &str) {
         if self.narrating() {

@@ -393,3 +393,35 @@ fn every_environment_variable_the_tool_reads_is_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn a_blob_store_retry_wait_is_announced_too() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let seen = asked.clone();
+    let server = server(move |_, _, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            return (503, vec![("retry-after", "3".into())], String::new());
+        }
+        let tileset =
+            r#"{"asset":{"version":"1.0"},"geometricError":1,"root":{"geometricError":1}}"#;
+        (
+            200,
+            vec![("content-type", "application/json".into())],
+            tileset.into(),
+        )
+    });
+    let out = tempfile::tempdir().unwrap();
+    let output = bare()
+        .args(["download", "--href"])
+        .arg(format!("{}/c/tileset.json?sig=s", server.root))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting 3.0s (the service asked for it with Retry-After)"),
+        "{stderr}"
+    );
+}
