@@ -91,8 +91,10 @@ impl Situation {
                  --base-url) and your network"
             ),
             Situation::HostNotFound => format!(
-                "the host name {host} could not be resolved (nothing was rejected): check the URL \
-                 in MESH_EXPORT_BASE_URL (or --base-url), or unset it for the default service"
+                "the host name {} could not be resolved (nothing was rejected): check the URL \
+                 in MESH_EXPORT_BASE_URL (or --base-url), or unset it for the default service",
+                // A name, not an address: the port played no part.
+                host.rsplit_once(':').map_or(host, |(name, _)| name)
             ),
             Situation::ExportNotFound => {
                 "no such export here: list exports with `mesh-export list`".to_owned()
