@@ -62,7 +62,7 @@ pub struct Global {
     /// schema` prints their JSON Schemas).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Print no progress, notes or hints on stderr: only results and errors.
+    /// Print no progress or notes on stderr: only results, and errors with their hints.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }
