@@ -22,6 +22,13 @@ pub enum CliError {
     Auth(String),
     /// Anything else.
     Other(String),
+    /// Ctrl-C while an export was waited for or downloaded; the export goes on at the service.
+    Interrupted {
+        /// The export.
+        export_id: String,
+        /// The command that picks up where this one stopped.
+        resume: String,
+    },
 }
 
 impl std::fmt::Display for CliError {
@@ -32,6 +39,9 @@ impl std::fmt::Display for CliError {
             CliError::Url(e) => write!(f, "{e}"),
             CliError::Usage(m) | CliError::NotFound(m) | CliError::Auth(m) | CliError::Other(m) => {
                 f.write_str(m)
+            }
+            CliError::Interrupted { export_id, .. } => {
+                write!(f, "interrupted; export {export_id} goes on at the service")
             }
         }
     }
@@ -90,6 +100,7 @@ impl CliError {
         use mesh_export::Error as E;
         match self {
             CliError::Usage(_) => Exit::Usage,
+            CliError::Interrupted { .. } => Exit::Interrupted,
             CliError::Auth(_) => Exit::Auth,
             CliError::NotFound(_) => Exit::NotFound,
             CliError::Api(e) => match e.as_ref() {
@@ -107,25 +118,6 @@ impl CliError {
             CliError::Download(DownloadError::Incomplete { .. }) => Exit::Incomplete,
             CliError::Download(DownloadError::SignatureRejected { .. }) => Exit::SignatureRefused,
             CliError::Download(_) | CliError::Url(_) | CliError::Other(_) => Exit::Other,
-        }
-    }
-
-    /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            CliError::Download(DownloadError::Incomplete { failures, summary }) => Some(format!(
-                "{} file(s) failed and {} URI(s) were not followed (listed above and in \
-                 manifest.json); run the same command again to retry: complete files are kept",
-                failures.len(),
-                summary.refused.len()
-            )),
-            CliError::Api(_) if self.exit() != Exit::Auth => None,
-            CliError::Api(_) | CliError::Auth(_) => Some(
-                "pass --token, or --client-id and --client-secret (or set ITWIN_ACCESS_TOKEN, or \
-                 ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET)"
-                    .to_owned(),
-            ),
-            _ => None,
         }
     }
 }

@@ -24,11 +24,13 @@ pub enum Exit {
     Incomplete = 7,
     /// No usable signature for the tileset URL.
     SignatureRefused = 8,
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl Exit {
     /// Every exit code, in order.
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Success,
         Exit::Other,
         Exit::Usage,
@@ -38,6 +40,7 @@ impl Exit {
         Exit::Throttled,
         Exit::Incomplete,
         Exit::SignatureRefused,
+        Exit::Interrupted,
     ];
 
     /// The number the process exits with.
@@ -65,6 +68,10 @@ impl Exit {
                 "the tileset URL's signature expired or was refused and no fresh one could be \
                  had (`--href` cannot be renewed; `download ID` and `--imodel` renew it through \
                  get-exports); complete files are kept and listed in `manifest.json`"
+            }
+            Exit::Interrupted => {
+                "interrupted (Ctrl-C): the export goes on at the service; stderr names it and the \
+                 command that resumes"
             }
         }
     }
@@ -132,10 +139,13 @@ mod tests {
     }
 
     #[test]
-    fn every_code_is_its_position_in_the_table() {
+    fn every_code_is_its_position_in_the_table_up_to_the_signal_code() {
         for (position, exit) in Exit::ALL.iter().enumerate() {
-            assert_eq!(usize::from(exit.code()), position, "{exit:?}");
+            if *exit != Exit::Interrupted {
+                assert_eq!(usize::from(exit.code()), position, "{exit:?}");
+            }
         }
+        assert_eq!(Exit::Interrupted.code(), 128 + 2, "128 + SIGINT");
     }
 
     #[test]

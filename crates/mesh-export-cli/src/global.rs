@@ -15,6 +15,7 @@ use crate::output;
 
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Service root [default: https://api.bentley.com/mesh-export, or the --env one].
     #[arg(long, global = true, env = "MESH_EXPORT_BASE_URL", value_name = "URL")]
@@ -61,9 +62,13 @@ pub struct Global {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Print machine-readable JSON on stdout (shapes below).
+    /// Print machine-readable JSON on stdout (`mesh-export --help` lists the shapes; `mesh-export
+    /// schema` prints their JSON Schemas).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print no progress or notes on stderr: only results, and errors with their hints.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 /// `--env`: the library's deployments, each shown with its service root.
@@ -242,9 +247,16 @@ impl Global {
         source: Arc<dyn TokenSource>,
         login: &output::Login,
     ) -> Result<Client, CliError> {
+        let retry = mesh_export::RetryOptions {
+            on_wait: (!self.quiet && !self.json).then(output::announce_retry_waits),
+            ..mesh_export::RetryOptions::default()
+        };
         let mut builder = Client::builder()
             .base_url(self.base_url())
             .token_source(source)
+            .retry(retry)
+            // The tool reads through get-export only where no iModel is known, and says so.
+            .deprecation_warnings(mesh_export::DeprecationWarnings::Silent)
             .user_agent(concat!("mesh-export-cli/", env!("CARGO_PKG_VERSION")));
         if login.method == "session" {
             builder = builder.refresh_ahead(SIGN_IN_REFRESH_AHEAD);
@@ -252,7 +264,8 @@ impl Global {
         Ok(builder.build()?)
     }
 
-    fn base_url(&self) -> String {
+    /// The service root these options name.
+    pub fn base_url(&self) -> String {
         if let Some(url) = &self.base_url {
             return url.clone();
         }

@@ -28,6 +28,7 @@ pub fn quick_retries() -> RetryOptions {
         max_backoff: Duration::from_millis(100),
         max_elapsed: Duration::from_secs(30),
         max_retry_after: Duration::from_secs(5),
+        on_wait: None,
     }
 }
 

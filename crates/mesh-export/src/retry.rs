@@ -26,8 +26,8 @@ use reqwest::{Method, StatusCode};
 /// The token endpoint's classifier lives beside its one user, the client credentials source.
 pub use crate::auth::client_credentials::TokenFetch;
 pub use http_policy::retry::{
-    ClassifyRetry, Decision, Ended, RetryOptions, Verdict, is_idempotent, parse_retry_after,
-    retry_after, run, take_or_copy, transport_kind,
+    ClassifyRetry, Decision, Ended, RetryOptions, RetryWait, Verdict, WaitObserver, is_idempotent,
+    parse_retry_after, retry_after, run, take_or_copy, transport_kind,
 };
 
 /// The classifier of Mesh Export API calls (the table in the [module docs](self)).

@@ -13,7 +13,7 @@
 //! ends the call with the wait instead of sleeping through it ([`Ended::HintTooLong`]).
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod after;
@@ -49,7 +49,67 @@ pub struct RetryOptions {
     /// The longest `Retry-After` the client sleeps through. A longer hint ends the call at once
     /// with the wait (the caller's error type names it), so the caller decides (a batch job may sleep; an interactive tool should not hang).
     pub max_retry_after: Duration,
+    /// Told of every wait before it starts, so a caller can say why it is waiting (a command
+    /// line tool that would otherwise sit silent through a one-minute `Retry-After`).
+    pub on_wait: Option<WaitObserver>,
 }
+
+/// A wait [`run`] is about to sleep through, as a [`WaitObserver`] is told of it.
+#[derive(Clone, Copy)]
+pub struct RetryWait<'a> {
+    /// What is being sent (an operation, a token request, a tile file).
+    pub subject: &'a (dyn std::fmt::Display + Sync),
+    /// The attempt that follows the wait (2 for the first retry).
+    pub next_attempt: u32,
+    /// How long the wait lasts.
+    pub wait: Duration,
+    /// Why the last attempt failed retryably (the classifier's reason: `rate limited`, ...).
+    pub reason: &'static str,
+    /// Whether the server asked for this wait (`Retry-After`) rather than the backoff choosing it.
+    pub hinted: bool,
+}
+
+/// A callback told of each retry wait ([`RetryOptions::on_wait`]). Cheap to clone; two
+/// observers are equal only when they are the same one.
+#[derive(Clone)]
+pub struct WaitObserver(Arc<dyn Fn(&RetryWait<'_>) + Send + Sync>);
+
+impl WaitObserver {
+    /// An observer calling `f` before each wait.
+    pub fn new(f: impl Fn(&RetryWait<'_>) + Send + Sync + 'static) -> Self {
+        WaitObserver(Arc::new(f))
+    }
+
+    fn notify(&self, wait: &RetryWait<'_>) {
+        (self.0)(wait);
+    }
+}
+
+impl std::fmt::Debug for RetryWait<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryWait")
+            .field("subject", &self.subject.to_string())
+            .field("next_attempt", &self.next_attempt)
+            .field("wait", &self.wait)
+            .field("reason", &self.reason)
+            .field("hinted", &self.hinted)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WaitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitObserver")
+    }
+}
+
+impl PartialEq for WaitObserver {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for WaitObserver {}
 
 impl Default for RetryOptions {
     /// The defaults: 4 attempts, backoff from 500 ms doubling to 20 s with full jitter, 90 s in
@@ -68,6 +128,7 @@ impl Default for RetryOptions {
             max_backoff: Duration::from_secs(20),
             max_elapsed: Duration::from_secs(90),
             max_retry_after: Duration::from_secs(60),
+            on_wait: None,
         }
     }
 }
@@ -163,7 +224,7 @@ pub enum Ended<T> {
 /// The one retry loop: runs `attempt(n)` (1-based) until `classify` calls its outcome final or
 /// `options` end the call. Each retry is logged with `subject` (what is being sent: an
 /// operation and its correlation id, a token request, a tile file; formatted only when the
-/// event is logged), its reason and its wait.
+/// event is logged), its reason and its wait, and told to [`RetryOptions::on_wait`] first.
 pub async fn run<T, F>(
     options: &RetryOptions,
     subject: &(dyn std::fmt::Display + Sync),
@@ -190,6 +251,15 @@ where
                     hinted = hint.is_some(),
                     "retrying"
                 );
+                if let Some(observer) = &options.on_wait {
+                    observer.notify(&RetryWait {
+                        subject,
+                        next_attempt: number.saturating_add(1),
+                        wait,
+                        reason,
+                        hinted: hint.is_some_and(|h| !h.is_zero()),
+                    });
+                }
                 drop(outcome);
                 tokio::time::sleep(wait).await;
                 number = number.saturating_add(1);

@@ -122,6 +122,7 @@ fn limits_at_their_maximum_do_not_overflow() {
         max_backoff: Duration::MAX,
         max_elapsed: Duration::MAX,
         max_retry_after: Duration::MAX,
+        on_wait: None,
     };
     assert_eq!(
         o.decide(3, Duration::from_secs(5), Some(Duration::MAX)),
@@ -192,4 +193,56 @@ fn a_repeatable_request_is_retried_on_any_server_error_and_never_on_a_client_err
     for status in [200, 206, 304, 400, 401, 403, 404, 416] {
         assert!(!retried(&reqwest::Method::GET, status), "{status}");
     }
+}
+
+#[tokio::test]
+async fn the_wait_observer_is_told_each_wait_with_its_reason_and_hint() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let options = RetryOptions {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(1),
+        on_wait: Some(WaitObserver::new(move |w| {
+            record.lock().unwrap().push((
+                w.subject.to_string(),
+                w.next_attempt,
+                w.wait,
+                w.reason,
+                w.hinted,
+            ));
+        })),
+        ..RetryOptions::default()
+    };
+    let ended = run(
+        &options,
+        &"list",
+        |n: &u32| {
+            if *n < 3 {
+                Verdict::Retry {
+                    reason: "rate limited",
+                    hint: (*n == 1).then_some(Duration::from_millis(5)),
+                }
+            } else {
+                Verdict::Final
+            }
+        },
+        |n| async move { n },
+    )
+    .await;
+    assert!(matches!(ended, Ended::Outcome(3)));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        (
+            "list".to_owned(),
+            2,
+            Duration::from_millis(5),
+            "rate limited",
+            true
+        )
+    );
+    assert_eq!(seen[1].1, 3);
+    assert!(!seen[1].4, "a backoff wait is not hinted");
 }

@@ -44,7 +44,7 @@ pub struct DemoArgs {
 pub async fn run(g: &Global, args: DemoArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let concurrency = args.concurrency.concurrency()?;
-    let reporter = Reporter::new(g.json);
+    let reporter = Reporter::new(g.json).quiet(g.quiet);
     let mut emulator = Emulator::builder()
         .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         .tiles(args.tiles)

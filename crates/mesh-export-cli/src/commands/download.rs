@@ -1,7 +1,7 @@
 //! `download`: copies an export's whole tileset to a directory; the fetch `demo` shares.
 
 use mesh_export::tiles::ExportTileset as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mesh_export::tiles::{
@@ -15,7 +15,8 @@ mod concurrency;
 pub use bounds::DownloadBounds;
 pub use concurrency::ConcurrencyArgs;
 
-use super::lookup::which_export;
+use super::lookup::{TypeArg, id, which_export};
+use super::wait::interruptible;
 use crate::error::CliError;
 use crate::global::Global;
 use crate::output::Reporter;
@@ -23,25 +24,29 @@ use crate::output::Reporter;
 /// `download`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["id", "imodel", "href"]))]
+#[command(
+    after_help = "Example:\n  mesh-export download fc3aa1e5-5196-4dd9-a73e-4cfda693e576 --out ./tiles"
+)]
 pub struct DownloadArgs {
     /// Export id.
-    id: Option<String>,
+    #[arg(value_parser = id)]
+    pub id: Option<String>,
     /// The newest Complete export of this iModel (with --type).
-    #[arg(long, value_name = "ID")]
-    imodel: Option<String>,
+    #[arg(long, value_name = "ID", value_parser = id)]
+    pub imodel: Option<String>,
     /// A raw `_links.mesh.href` (container root plus signed query), or a signed tileset.json URL.
     #[arg(long, value_name = "URL")]
-    href: Option<String>,
+    pub href: Option<String>,
     /// A folder of the same container above the --href tileset (unsigned): the tileset may
     /// name files up to it, and files are written at their paths under it.
     #[arg(long, value_name = "URL", requires = "href", conflicts_with_all = ["id", "imodel"])]
     root: Option<String>,
-    /// Export type when choosing by --imodel.
-    #[arg(long = "type", value_name = "TYPE", default_value = "3DTiles")]
-    export_type: String,
-    /// Output directory (created if missing).
+    /// Export type when choosing by --imodel [default: 3DTiles].
+    #[command(flatten)]
+    export_type: TypeArg,
+    /// Output directory (created if missing; checked writable before the service is called).
     #[arg(long, short, value_name = "DIR")]
-    out: PathBuf,
+    pub out: PathBuf,
     #[command(flatten)]
     concurrency: ConcurrencyArgs,
     #[command(flatten)]
@@ -61,6 +66,8 @@ pub struct DownloadArgs {
 /// signature is renewed by reading the export again through get-exports.
 pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
     let concurrency = args.concurrency.concurrency()?;
+    let export_type = args.export_type.or_3d_tiles()?;
+    check_writable(&args.out)?;
     let (source, export_id): (Box<dyn SignedUrlSource>, _) = match &args.href {
         Some(href) => {
             let tileset = match &args.root {
@@ -75,7 +82,7 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
                 &client,
                 args.id.as_deref(),
                 args.imodel.as_deref(),
-                &args.export_type,
+                &export_type,
             )
             .await?;
             let imodel = args
@@ -90,19 +97,28 @@ pub async fn run(g: &Global, args: DownloadArgs) -> Result<(), CliError> {
             (source, Some(export.id))
         }
     };
-    let reporter = Reporter::new(g.json);
-    let summary = fetch_tileset(
+    let reporter = Reporter::new(g.json).quiet(g.quiet);
+    let fetch = fetch_tileset(
         &reporter,
         source.as_ref(),
-        args.out,
+        args.out.clone(),
         DownloadOptions {
             use_listing: !args.no_listing,
             all_files: args.all_files,
             ..args.bounds.options(concurrency)
         },
         export_id.as_deref(),
-    )
-    .await?;
+    );
+    let summary = match &export_id {
+        Some(id) => {
+            let resume = format!(
+                "mesh-export download {id} --out {}",
+                shell_word(&args.out.to_string_lossy())
+            );
+            interruptible(&reporter, id, resume, fetch).await?
+        }
+        None => fetch.await?,
+    };
     reporter.summary(&summary, export_id.as_deref(), &[]);
     Ok(())
 }
@@ -116,12 +132,57 @@ pub async fn fetch_tileset(
     options: DownloadOptions,
     export_id: Option<&str>,
 ) -> Result<DownloadSummary, CliError> {
+    // The blob store's waits are announced like the service's.
+    let options = DownloadOptions {
+        retry: mesh_export::RetryOptions {
+            on_wait: reporter.wait_observer(),
+            ..options.retry
+        },
+        ..options
+    };
     let downloader = Downloader::new(dir).with_options(options);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
-    display.finish().await;
+    match &result {
+        Ok(_) | Err(DownloadError::Incomplete { .. }) => display.finish().await,
+        Err(_) => display.clear().await,
+    }
     if let Err(DownloadError::Incomplete { failures, summary }) = &result {
         reporter.failures(failures, summary, export_id);
     }
     Ok(result?)
+}
+
+/// Fails with a usage error, before any request, when `dir` cannot be created or written to.
+fn check_writable(dir: &Path) -> Result<(), CliError> {
+    let refuse = |e: std::io::Error| {
+        CliError::Usage(format!(
+            "cannot write to --out {}: {e}",
+            dir.to_string_lossy()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(refuse)?;
+    // Permission bits do not say what the process may do (root, ACLs, read-only mounts): a
+    // file created and removed at once does.
+    let probe = dir.join(format!(".mesh-export-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(refuse)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// `text` as one word a POSIX shell reads back unchanged.
+pub fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }

@@ -4,23 +4,26 @@ use clap::Args;
 use futures::TryStreamExt;
 use mesh_export::{Export, ExportFilter};
 
-use super::lookup::export_type;
+use super::lookup::{TypeArg, id};
 use crate::error::CliError;
 use crate::global::Global;
 use crate::output::Reporter;
 
 /// `list`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mesh-export list --imodel b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc --all"
+)]
 pub struct ListArgs {
     /// Only exports of this iModel.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = id)]
     imodel: Option<String>,
     /// Only exports of this changeset.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = id)]
     changeset: Option<String>,
-    /// Only exports of this type (3DTiles, 3DFT, CESIUM, IMODEL).
-    #[arg(long = "type", value_name = "TYPE")]
-    export_type: Option<String>,
+    /// Only exports of this type.
+    #[command(flatten)]
+    export_type: TypeArg,
     /// Only exports a reader of this major tile format version can read (e.g. 36).
     #[arg(long, value_name = "N")]
     tile_version: Option<u32>,
@@ -47,6 +50,7 @@ pub struct ListArgs {
 
 /// `list`.
 pub async fn run(g: &Global, args: ListArgs) -> Result<(), CliError> {
+    let export_type = args.export_type.checked()?;
     let client = g.client()?;
     let mut filter = ExportFilter::new();
     if let Some(id) = args.imodel {
@@ -55,8 +59,8 @@ pub async fn run(g: &Global, args: ListArgs) -> Result<(), CliError> {
     if let Some(id) = args.changeset {
         filter = filter.changeset_id(id);
     }
-    if let Some(t) = args.export_type {
-        filter = filter.export_type(export_type(&t));
+    if let Some(t) = export_type {
+        filter = filter.export_type(t);
     }
     if let Some(major) = args.tile_version {
         filter = filter.tile_version(major);
@@ -78,11 +82,20 @@ pub async fn run(g: &Global, args: ListArgs) -> Result<(), CliError> {
         filter = filter.client(name, version);
     }
     filter = filter.cdn(args.cdn);
-    let exports: Vec<Export> = if args.all {
-        client.exports(filter).try_collect().await?
+    let (exports, more): (Vec<Export>, bool) = if args.all {
+        (client.exports(filter).try_collect().await?, false)
     } else {
-        client.list_page(&filter).await?.exports
+        let page = client.list_page(&filter).await?;
+        let more = page.links.next.is_some();
+        (page.exports, more)
     };
-    Reporter::new(g.json).exports(&exports);
+    let reporter = Reporter::new(g.json).quiet(g.quiet);
+    reporter.exports(&exports);
+    if more {
+        reporter.notice(&format!(
+            "showing the first {} exports; more exist: pass --all to list them all",
+            exports.len()
+        ));
+    }
     Ok(())
 }

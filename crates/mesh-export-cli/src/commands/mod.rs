@@ -10,6 +10,7 @@ pub mod login;
 pub mod logout;
 pub mod lookup;
 pub mod schema;
+pub mod shell;
 pub mod start;
 pub mod url;
 pub mod wait;

@@ -1,11 +1,13 @@
-//! `wait`: polls an export until it is Complete; the polling flags `start --wait` shares.
+//! `wait`: polls an export until it is Complete; the polling flags `start --wait` shares, and
+//! what Ctrl-C says while a command waits.
 
+use std::future::Future;
 use std::time::Duration;
 
 use clap::Args;
 use mesh_export::WaitOptions;
 
-use super::lookup::export_by_id;
+use super::lookup::{export_by_id, id};
 use crate::error::CliError;
 use crate::global::Global;
 use crate::output::Reporter;
@@ -16,19 +18,23 @@ pub struct WaitFlags {
     /// Seconds between polls.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     interval: f64,
-    /// Seconds to wait in all before giving up (exit code 6).
+    /// Seconds to wait in all before giving up (exit code 6); the export goes on.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
     timeout: f64,
 }
 
 /// `wait`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  mesh-export wait fc3aa1e5-5196-4dd9-a73e-4cfda693e576 --timeout 1800"
+)]
 pub struct WaitArgs {
     /// Export id.
-    id: String,
+    #[arg(value_parser = id)]
+    pub id: String,
     /// The export's iModel [default: looked up with get-export].
-    #[arg(long, value_name = "ID")]
-    imodel: Option<String>,
+    #[arg(long, value_name = "ID", value_parser = id)]
+    pub imodel: Option<String>,
     #[command(flatten)]
     wait_options: WaitFlags,
 }
@@ -50,10 +56,39 @@ impl WaitFlags {
     }
 }
 
+/// The command that waits for export `id` of `imodel` again.
+pub fn resume_wait(id: &str, imodel: &str) -> String {
+    format!("mesh-export wait {id} --imodel {imodel}")
+}
+
+/// Runs `work` until it ends or Ctrl-C: then the display is cleared and the error names the
+/// export, says it goes on at the service, and gives `resume`, the command that picks up.
+pub async fn interruptible<T>(
+    reporter: &Reporter,
+    export_id: &str,
+    resume: String,
+    work: impl Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    tokio::select! {
+        result = work => result,
+        signal = tokio::signal::ctrl_c() => {
+            if let Err(e) = signal {
+                tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            }
+            reporter.finish_status();
+            crate::output::clear_drawn();
+            Err(CliError::Interrupted {
+                export_id: export_id.to_owned(),
+                resume,
+            })
+        }
+    }
+}
+
 /// `wait`.
 pub async fn run(g: &Global, args: WaitArgs) -> Result<(), CliError> {
     let client = g.client()?;
-    let reporter = Reporter::new(g.json);
+    let reporter = Reporter::new(g.json).quiet(g.quiet);
     let imodel = match args.imodel {
         Some(imodel) => imodel,
         None => export_by_id(&client, &args.id, None)
@@ -65,8 +100,9 @@ pub async fn run(g: &Global, args: WaitArgs) -> Result<(), CliError> {
             })?,
     };
     let options = args.wait_options.options(&reporter)?;
-    let export = client.wait_for_export(&imodel, &args.id, options).await?;
+    let waiting = async { Ok(client.wait_for_export(&imodel, &args.id, options).await?) };
+    let export = interruptible(&reporter, &args.id, resume_wait(&args.id, &imodel), waiting).await;
     reporter.finish_status();
-    reporter.export(&export);
+    reporter.export(&export?);
     Ok(())
 }

@@ -10,33 +10,48 @@ use super::units::bytes;
 
 /// A running progress display.
 pub struct ProgressDisplay {
-    stop: oneshot::Sender<()>,
+    stop: oneshot::Sender<Ending>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl ProgressDisplay {
-    /// Shows `progress` until [`ProgressDisplay::finish`]: nothing with `--json`, a bar on a
+    /// Shows `progress` until [`ProgressDisplay::finish`]: nothing when `silent` (`--json`, `--quiet`), a bar on a
     /// terminal, a line a second otherwise.
-    pub fn start(progress: watch::Receiver<Progress>, json: bool, terminal: bool) -> Self {
+    pub fn start(progress: watch::Receiver<Progress>, silent: bool, terminal: bool) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(show_progress(progress, stopped, json, terminal));
+        let task = tokio::spawn(show_progress(progress, stopped, silent, terminal));
         ProgressDisplay { stop, task }
     }
 
     /// Draws the last state and stops.
     pub async fn finish(self) {
-        let _ = self.stop.send(());
+        let _ = self.stop.send(Ending::Keep);
+        let _ = self.task.await;
+    }
+
+    /// Stops and clears the bar, so an error printed next is not read as a finished download.
+    pub async fn clear(self) {
+        let _ = self.stop.send(Ending::Clear);
         let _ = self.task.await;
     }
 }
 
+/// How the display ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The last state stays on screen.
+    Keep,
+    /// The bar is removed.
+    Clear,
+}
+
 async fn show_progress(
     mut progress: watch::Receiver<Progress>,
-    mut stop: oneshot::Receiver<()>,
-    json: bool,
+    mut stop: oneshot::Receiver<Ending>,
+    silent: bool,
     terminal: bool,
 ) {
-    if json {
+    if silent {
         let _ = stop.await;
         return;
     }
@@ -50,13 +65,19 @@ async fn show_progress(
             .expect("a valid template"),
         );
         bar.enable_steady_tick(Duration::from_millis(100));
+        super::stderr::drawing(&bar);
         bar
     });
     let mut last_line = Instant::now();
+    let mut ending = Ending::Keep;
     loop {
         let done = tokio::select! {
             changed = progress.changed() => changed.is_err(),
-            _ = &mut stop => true,
+            asked = &mut stop => {
+                // A display dropped unfinished was interrupted: nothing of it should stay.
+                ending = asked.unwrap_or(Ending::Clear);
+                true
+            }
         };
         let p = progress.borrow_and_update().clone();
         let rate = p.bytes_downloaded as f64 / started.elapsed().as_secs_f64().max(0.001);
@@ -73,6 +94,7 @@ async fn show_progress(
                 bar.set_position(p.files_done);
                 bar.set_message(text);
             }
+            None if ending == Ending::Clear => {}
             None if done || last_line.elapsed() >= Duration::from_secs(1) => {
                 eprintln!(
                     "downloaded {}/{} files, {text}",
@@ -87,6 +109,10 @@ async fn show_progress(
         }
     }
     if let Some(bar) = bar {
-        bar.finish();
+        match ending {
+            Ending::Keep => bar.finish(),
+            Ending::Clear => bar.finish_and_clear(),
+        }
+        super::stderr::not_drawing();
     }
 }

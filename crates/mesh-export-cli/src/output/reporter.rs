@@ -2,9 +2,9 @@
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use indicatif::ProgressBar;
+use indicatif::{ProgressBar, ProgressStyle};
 use mesh_export::tiles::{DownloadSummary, FileFailure, Progress, TilesetUrl};
 use mesh_export::{Export, LastModified};
 use serde::Serialize;
@@ -12,13 +12,16 @@ use tokio::sync::watch;
 
 use super::documents::{Deleted, DownloadReport, Login, SignedTilesetUrl};
 use super::progress::ProgressDisplay;
+use super::stderr;
 use super::units::{bytes, duration};
 
 /// Prints results on stdout and progress on stderr.
 #[derive(Clone)]
 pub struct Reporter {
     json: bool,
+    quiet: bool,
     terminal: bool,
+    started: Instant,
     spinner: Arc<Mutex<Option<ProgressBar>>>,
 }
 
@@ -27,8 +30,33 @@ impl Reporter {
     pub fn new(json: bool) -> Self {
         Reporter {
             json,
+            quiet: false,
             terminal: std::io::stderr().is_terminal(),
+            started: Instant::now(),
             spinner: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// With `quiet`, no progress and no notes on stderr (`--quiet`).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Whether progress and notes go to stderr: not for programs (`--json`), not with `--quiet`.
+    fn narrating(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    /// What announces retry waits on stderr, when anything is narrated.
+    pub fn wait_observer(&self) -> Option<mesh_export::retry::WaitObserver> {
+        self.narrating().then(super::announce_retry_waits)
+    }
+
+    /// A line for people on stderr, above any progress (not with `--json` or `--quiet`).
+    pub fn notice(&self, text: &str) {
+        if self.narrating() {
+            stderr::line(text);
         }
     }
 
@@ -43,9 +71,7 @@ impl Reporter {
     // Only `demo` narrates what it does.
     #[cfg(feature = "demo")]
     pub fn note(&self, text: &str) {
-        if !self.json {
-            eprintln!("{text}");
-        }
+        self.notice(text);
     }
 
     /// `login`'s result.
@@ -185,34 +211,42 @@ impl Reporter {
     }
 
     /// An export's status while waiting.
+    /// An export's status while waiting: a spinner with the time waited on a terminal, else a
+    /// line per poll with it.
     pub fn status(&self, export: &Export) {
-        if self.json {
+        if !self.narrating() {
             return;
         }
         let text = format!("export {}: {}", export.id, export.status.as_str());
         if self.terminal {
             let mut spinner = self.spinner.lock().expect("spinner lock");
             let bar = spinner.get_or_insert_with(|| {
-                let bar = ProgressBar::new_spinner();
+                let bar = ProgressBar::new_spinner().with_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed} elapsed)")
+                        .expect("a valid template"),
+                );
                 bar.enable_steady_tick(Duration::from_millis(100));
+                stderr::drawing(&bar);
                 bar
             });
             bar.set_message(text);
         } else {
-            eprintln!("{text}");
+            eprintln!("{text} ({} elapsed)", duration(self.started.elapsed()));
         }
     }
 
-    /// Ends the waiting display.
+    /// Ends the waiting display, clearing the spinner: its last state is printed as a result
+    /// or an error.
     pub fn finish_status(&self) {
         if let Some(bar) = self.spinner.lock().expect("spinner lock").take() {
-            bar.finish();
+            bar.finish_and_clear();
+            stderr::not_drawing();
         }
     }
 
     /// Follows a download's progress until [`ProgressDisplay::finish`].
     pub fn download_progress(&self, progress: watch::Receiver<Progress>) -> ProgressDisplay {
-        ProgressDisplay::start(progress, self.json, self.terminal)
+        ProgressDisplay::start(progress, !self.narrating(), self.terminal)
     }
 
     /// An incomplete download: the files that failed and the URIs not followed, on stderr

@@ -31,7 +31,7 @@ fn download_fetches_the_tileset_and_a_second_run_fetches_nothing() {
     assert_eq!(second["downloaded_files"], 0);
 
     // The raw href works too, and an invalid signature is exit code 8, never printed.
-    let href = service.json(&["get", &id])["_links"]["mesh"]["href"]
+    let href = service.json(&["get", &id, "--show-url"])["_links"]["mesh"]["href"]
         .as_str()
         .unwrap()
         .to_owned();

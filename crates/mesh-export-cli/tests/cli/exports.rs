@@ -76,7 +76,10 @@ fn start_wait_list_get_url_and_delete() {
         .success()
         .stdout(predicate::str::contains("Complete"));
 
-    assert_eq!(service.json(&["delete", &id])["deleted"], id.as_str());
+    assert_eq!(
+        service.json(&["delete", &id, "--yes"])["deleted"],
+        id.as_str()
+    );
     service.cmd().args(["get", &id]).assert().code(4);
 }
 

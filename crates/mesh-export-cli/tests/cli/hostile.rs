@@ -13,14 +13,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A loopback server on its own runtime that answers `(method, target, root)` with a raw
 /// status, headers and body.
-struct Server {
-    root: String,
+pub(crate) struct Server {
+    pub(crate) root: String,
     _runtime: tokio::runtime::Runtime,
 }
 
-type Reply = (u16, Vec<(&'static str, String)>, String);
+pub(crate) type Reply = (u16, Vec<(&'static str, String)>, String);
 
-fn server(reply: impl Fn(&str, &str, &str) -> Reply + Send + Sync + 'static) -> Server {
+pub(crate) fn server(reply: impl Fn(&str, &str, &str) -> Reply + Send + Sync + 'static) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -88,7 +88,7 @@ fn server(reply: impl Fn(&str, &str, &str) -> Reply + Send + Sync + 'static) -> 
     }
 }
 
-fn json_reply(status: u16, body: impl Into<String>) -> Reply {
+pub(crate) fn json_reply(status: u16, body: impl Into<String>) -> Reply {
     (
         status,
         vec![("content-type", "application/json".into())],
@@ -96,13 +96,13 @@ fn json_reply(status: u16, body: impl Into<String>) -> Reply {
     )
 }
 
-fn empty_page(root: &str) -> String {
+pub(crate) fn empty_page(root: &str) -> String {
     format!(r#"{{"exports":[],"_links":{{"self":{{"href":"{root}/mesh-export/"}}}}}}"#)
 }
 
 impl Server {
     /// The binary pointed at this server, with client credentials against its token endpoint.
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut cmd = bare();
         cmd.args(["--base-url", &format!("{}/mesh-export", self.root)])
             .args(["--token-url", &format!("{}/connect/token", self.root)])
@@ -122,7 +122,7 @@ fn json_error(stderr: &[u8]) -> Value {
     serde_json::from_str(line).unwrap()
 }
 
-const TOKEN: &str = r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#;
+pub(crate) const TOKEN: &str = r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#;
 
 #[test]
 fn login_survives_a_token_with_an_absurd_expiry() {

@@ -8,8 +8,11 @@ mod demo;
 mod download;
 mod errors;
 mod exports;
+mod friction;
 mod hostile;
 mod hostile_tilesets;
+#[cfg(unix)]
+mod pty;
 mod schema;
 mod signin;
 mod support;

@@ -72,7 +72,11 @@ fn every_command_output_matches_its_printed_schema() {
     let downloaded = service.json(&["download", &id, "--out", out.path().to_str().unwrap()]);
     assert_matches_schema("download", &downloaded, &combined);
     assert_matches_schema("demo", &downloaded, &combined);
-    assert_matches_schema("delete", &service.json(&["delete", &id]), &combined);
+    assert_matches_schema(
+        "delete",
+        &service.json(&["delete", &id, "--yes"]),
+        &combined,
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod callers;
 mod conformance;
 mod faults;
 mod listing;
+mod log;
 mod operations;
 mod portal;
 mod signin;

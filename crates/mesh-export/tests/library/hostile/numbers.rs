@@ -79,6 +79,7 @@ async fn limits_at_their_maximum_do_not_overflow() {
         max_backoff: Duration::MAX,
         max_elapsed: Duration::from_secs(3600),
         max_retry_after: Duration::MAX,
+        on_wait: None,
     };
     let client = client_for(&url, limits);
     let call = tokio::spawn(async move { client.list_page(&ExportFilter::new()).await });

@@ -1,0 +1,241 @@
+//! What a person sees in a terminal: the binary runs in a pseudo-terminal (rexpect), and each
+//! test waits for the text it expects (30 s at most), never for a fixed time.
+
+use std::process::Command;
+use std::time::Duration;
+
+use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::support::{IMODEL, Service, service, service_with};
+
+/// How long any expected text may take to appear.
+const PATIENCE_MS: u64 = 30_000;
+
+/// The binary against `service`, with `args`, in a fresh pseudo-terminal.
+fn in_terminal(service: &Service, args: &[&str], env: &[(&str, &str)]) -> PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    for var in [
+        "ITWIN_ACCESS_TOKEN",
+        "ITWIN_SHARE_KEY",
+        "ITWIN_CLIENT_ID",
+        "ITWIN_CLIENT_SECRET",
+        "ITWIN_TOKEN_URL",
+        "MESH_EXPORT_BASE_URL",
+        "RUST_LOG",
+        "NO_COLOR",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .args(["--token-url", &service.emulator.token_url()])
+        .args([
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--client-secret",
+            DEMO_CLIENT_SECRET,
+        ])
+        .args(args)
+        .envs(env.iter().copied());
+    spawn_command(command, Some(PATIENCE_MS)).expect("the binary starts in a pseudo-terminal")
+}
+
+/// The exit code once the process ends.
+fn exit_code(session: &mut PtySession) -> i32 {
+    let _ = session.exp_eof();
+    match session.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("ended with {other:?}"),
+    }
+}
+
+/// An emulator whose exports run for a minute, and one export started on it.
+fn running_export() -> (Service, String) {
+    let service = service_with(
+        Emulator::builder()
+            .tiles(4)
+            .tile_bytes(1_000)
+            .export_duration(Duration::from_secs(60)),
+    );
+    let started = service.json(&["start", "--imodel", IMODEL]);
+    let id = started["id"].as_str().unwrap().to_owned();
+    (service, id)
+}
+
+#[test]
+fn delete_asks_and_deletes_only_on_yes() {
+    let service = service();
+    let id = service.complete_export();
+
+    let mut declined = in_terminal(&service, &["delete", &id], &[]);
+    declined
+        .exp_string(&format!("delete export {id}? [y/N]"))
+        .unwrap();
+    declined.send_line("n").unwrap();
+    declined.exp_string("not confirmed").unwrap();
+    assert_eq!(exit_code(&mut declined), 2);
+    assert_eq!(service.json(&["get", &id])["status"], "Complete");
+
+    let mut confirmed = in_terminal(&service, &["delete", &id], &[]);
+    confirmed
+        .exp_string(&format!("delete export {id}? [y/N]"))
+        .unwrap();
+    confirmed.send_line("y").unwrap();
+    confirmed.exp_string(&format!("deleted {id}")).unwrap();
+    assert_eq!(exit_code(&mut confirmed), 0);
+    service.cmd().args(["get", &id]).assert().code(4);
+}
+
+#[test]
+fn the_wait_spinner_shows_the_time_waited() {
+    let (service, id) = running_export();
+    let mut waiting = in_terminal(
+        &service,
+        &["wait", &id, "--imodel", IMODEL, "--interval", "0.1"],
+        &[],
+    );
+    waiting
+        .exp_regex(&format!(r"export {id}: \w+ \(\d+ ?\w* elapsed\)"))
+        .unwrap();
+    waiting.send_control('c').unwrap();
+    let _ = exit_code(&mut waiting);
+}
+
+#[test]
+fn ctrl_c_while_waiting_names_the_export_and_the_command_that_resumes() {
+    let (service, id) = running_export();
+    let mut waiting = in_terminal(
+        &service,
+        &[
+            "start",
+            "--imodel",
+            IMODEL,
+            "--reuse",
+            "--wait",
+            "--interval",
+            "0.1",
+        ],
+        &[],
+    );
+    // The spinner is up: the wait, and the Ctrl-C handler, are running.
+    waiting.exp_string(&format!("export {id}: ")).unwrap();
+    waiting.send_control('c').unwrap();
+    waiting
+        .exp_string(&format!("interrupted; export {id} goes on at the service"))
+        .unwrap();
+    waiting
+        .exp_string(&format!(
+            "resume with `mesh-export wait {id} --imodel {IMODEL}`"
+        ))
+        .unwrap();
+    assert_eq!(exit_code(&mut waiting), 130);
+}
+
+/// Whether `text` holds a colour (SGR) escape sequence: ESC `[`, digits and `;`, then `m`.
+fn has_colour(text: &str) -> bool {
+    text.split('\x1b').skip(1).any(|rest| {
+        rest.strip_prefix('[').is_some_and(|codes| {
+            let end = codes
+                .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                .unwrap_or(codes.len());
+            codes[end..].starts_with('m')
+        })
+    })
+}
+
+#[test]
+fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let service = service();
+    let mut coloured = in_terminal(&service, &["-vv", "list"], &[]);
+    let text = coloured.exp_eof().unwrap();
+    assert!(has_colour(&text), "a terminal gets colour: {text:?}");
+
+    let mut plain = in_terminal(&service, &["-vv", "list"], &[("NO_COLOR", "1")]);
+    let text = plain.exp_eof().unwrap();
+    assert!(text.contains("DEBUG"), "{text:?}");
+    assert!(!has_colour(&text), "{text:?}");
+}
+
+/// A service and blob store in one, on its own runtime: export `EXPORT_ID` is Complete, its
+/// tileset names one file, and the request for that file is never answered.
+struct StalledBlobs {
+    root: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+const EXPORT_ID: &str = "fc3aa1e5-5196-4dd9-a73e-4cfda693e576";
+
+fn stalled_blobs() -> StalledBlobs {
+    use axum::routing::get;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let root = format!("http://{}", listener.local_addr().unwrap());
+    let export = serde_json::json!({"export": {
+        "id": EXPORT_ID,
+        "displayName": "stalled",
+        "status": "Complete",
+        "request": {"iModelId": IMODEL, "changesetId": "", "exportType": "3DTiles"},
+        "_links": {"mesh": {"href": format!("{root}/blob/c?sig=s")}}
+    }});
+    let tileset = serde_json::json!({
+        "asset": {"version": "1.0"},
+        "geometricError": 1,
+        "root": {"geometricError": 1, "content": {"uri": "a.glb"}}
+    });
+    let app = axum::Router::new()
+        .route(
+            &format!("/mesh-export/{EXPORT_ID}"),
+            get(move || {
+                let export = export.clone();
+                async move { axum::Json(export) }
+            }),
+        )
+        .route(
+            "/blob/c/tileset.json",
+            get(move || {
+                let tileset = tileset.clone();
+                async move { axum::Json(tileset) }
+            }),
+        )
+        .route("/blob/c/a.glb", get(std::future::pending::<String>));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    StalledBlobs {
+        root,
+        _runtime: runtime,
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_download_names_the_export_and_the_command_that_resumes() {
+    let blobs = stalled_blobs();
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    command
+        .env_remove("RUST_LOG")
+        .args(["--base-url", &format!("{}/mesh-export", blobs.root)])
+        .args(["--token", "t", "download", EXPORT_ID, "--out", out_dir]);
+    let mut download = spawn_command(command, Some(PATIENCE_MS)).unwrap();
+    // The bar is drawn: the download, and the Ctrl-C handler, are running.
+    download.exp_string("files").unwrap();
+    download.send_control('c').unwrap();
+    download
+        .exp_string(&format!(
+            "interrupted; export {EXPORT_ID} goes on at the service"
+        ))
+        .unwrap();
+    download
+        .exp_string(&format!(
+            "resume with `mesh-export download {EXPORT_ID} --out {out_dir}`"
+        ))
+        .unwrap();
+    assert_eq!(exit_code(&mut download), 130);
+}
