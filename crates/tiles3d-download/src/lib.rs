@@ -23,6 +23,13 @@
 //! is then incomplete, never silently partial. A download from a [`SignedUrlSource`]
 //! ([`Downloader::download_from`]) renews a refused signature and carries on.
 //!
+//! Where the signed link allows it (an Azure SAS with `l`), the container is listed first
+//! ([`DownloadOptions::use_listing`]): listed tiles are fetched before the walk reaches them,
+//! a file the tileset names that the listing lacks fails at once, and the files the tileset
+//! does not name are counted ([`DownloadSummary::unnamed_files`]) or, with
+//! [`DownloadOptions::all_files`], downloaded too. The files written and the manifest are
+//! those of the walk alone.
+//!
 //! Use the downloader's own HTTP client (or one without a whole-request timeout): a large tile
 //! on a slow link takes minutes, and [`DownloadOptions::idle_timeout`] already ends a stalled
 //! transfer.
@@ -49,8 +56,8 @@
 
 // The layers, each using only those below it: `download` (the public `Downloader` and the
 // driver) -> `scheduler` (the state machine) -> `transfer` (one file) -> `store` (the
-// confined output directory, writer, manifest) -> `errors`, `options`, `signer`, `url`,
-// `reserved`, `limit` (how many files may be in flight).
+// confined output directory, writer, manifest) -> `listing` (the container's List Blobs),
+// `errors`, `options`, `signer`, `url`, `reserved`, `limit` (how many files may be in flight).
 mod download;
 mod errors;
 mod limit;

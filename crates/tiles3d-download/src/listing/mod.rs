@@ -16,6 +16,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 
@@ -24,6 +25,7 @@ use self::request::{Answer, fetch_page};
 use crate::options::DownloadOptions;
 use crate::reserved::is_reserved;
 use crate::url::TilesetUrl;
+use http_policy::retry::RetryOptions;
 use tiles3d::TilePath;
 
 /// Blobs asked for a page: Azure's largest page.
@@ -32,6 +34,11 @@ const PAGE_SIZE: usize = 5000;
 /// Folders above the root tried as the container, when the root itself is not one: a mesh
 /// link's root is its container; a root given inside a container is one or two folders down.
 const MAX_LEVELS_UP: usize = 2;
+
+/// Attempts at a listing page at most, and the longest its retries may take: the walk alone
+/// is a fine way to download, so a store that fails to list is not waited for as a file is.
+const MAX_ATTEMPTS: u32 = 3;
+const MAX_ELAPSED: Duration = Duration::from_secs(30);
 
 /// Pages in a row without a blob before the listing is given up. Azure may answer an empty
 /// page with a marker (a page that timed out on its side), but not forever.
@@ -238,7 +245,12 @@ async fn read(
     options: &DownloadOptions,
 ) -> Result<Page, Option<StatusCode>> {
     let subject = ListingOf(tileset);
-    let answer = fetch_page(http, url, &options.retry, options.idle_timeout, &subject).await;
+    let retry = RetryOptions {
+        max_attempts: options.retry.max_attempts.min(MAX_ATTEMPTS),
+        max_elapsed: options.retry.max_elapsed.min(MAX_ELAPSED),
+        ..options.retry.clone()
+    };
+    let answer = fetch_page(http, url, &retry, options.idle_timeout, &subject).await;
     match answer {
         Answer::Body(body) => page::parse(&body).map_err(|why| {
             tracing::debug!(%subject, why = %why.0, "not a container listing");

@@ -14,6 +14,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::{Origin, Queued, Scheduler};
+
+#[cfg(test)]
+mod tests;
 use crate::errors::FileError;
 use crate::listing::Listing;
 use crate::store::manifest::Recorded;

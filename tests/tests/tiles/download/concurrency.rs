@@ -33,6 +33,7 @@ async fn a_store_busy_past_two_requests_lowers_the_adaptive_limit_and_the_downlo
         max_backoff: Duration::from_millis(100),
         max_elapsed: Duration::from_secs(120),
         max_retry_after: Duration::from_secs(1),
+        ..RetryOptions::default()
     };
     // From one file in flight: the first window doubles it unconditionally, and the store
     // turns away anything past two.

@@ -193,3 +193,22 @@ async fn hostile_blob_names_are_never_fetched_nor_written_outside_the_directory(
         );
     }
 }
+
+#[tokio::test]
+async fn a_store_that_fails_to_list_is_asked_three_times_then_walked() {
+    let server = store(|_, _| Reply::Status(503)).await;
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = download(&server, out.path(), 1_000).await;
+
+    assert_eq!(summary.listed_files, None);
+    assert_eq!(
+        listing_requests(&server),
+        3,
+        "a few retries, not a file's budget"
+    );
+    assert_eq!(
+        files_under(out.path()),
+        ["a.glb", "manifest.json", "tileset.json"]
+    );
+}
