@@ -1,9 +1,10 @@
 //! The results of one run and their markdown: the summary table ([`table`]), the per-round
-//! details ([`details`]), the targets missed ([`findings`]) and `BENCHMARKS.md`
-//! ([`markdown`]).
+//! details ([`details`]), the targets missed ([`findings`]), the link profiles' tables
+//! ([`link`]) and `BENCHMARKS.md` ([`markdown`]).
 
 mod details;
 mod findings;
+pub mod link;
 mod markdown;
 mod table;
 
@@ -191,6 +192,8 @@ pub struct Results {
     pub download: Result<DownloadResults, String>,
     /// The many-files download, or why it did not run.
     pub scale: Result<ScaleResults, String>,
+    /// The downloads over link profiles, or why they did not run.
+    pub link: Result<link::LinkResults, String>,
     /// `codegen --check` in-process wall time (median of several runs), in ms.
     pub codegen_ms: Option<f64>,
     /// One `cargo xtask codegen --check` subprocess, in ms.

@@ -1,10 +1,12 @@
 //! The benchmark targets, one per file: `get-exports` against bare reqwest
 //! ([`get_exports`]), the emulator alone ([`emulator_throughput`]), the tileset download
-//! against curl ([`tileset_download`]) and the downloader on many small files
-//! ([`many_files`]); and what they share.
+//! against curl ([`tileset_download`]), the downloader on many small files ([`many_files`]),
+//! and the download over link profiles against curl and azcopy ([`link`]); and what they
+//! share.
 
 pub mod emulator_throughput;
 pub mod get_exports;
+pub mod link;
 pub mod many_files;
 pub mod tileset_download;
 
