@@ -244,11 +244,19 @@ impl LinkResults {
                 .map(|(_, _, bound, _)| format!("≥ {bound:.2}×"))
                 .collect::<Vec<_>>()
                 .join("; ");
+            let mut baselines = Vec::new();
+            if let Some(azcopy) = table.mb_per_s(LinkTool::Azcopy, self.bytes) {
+                baselines.push(format!("azcopy {azcopy:.1}"));
+            }
+            if let Some((n, best)) = table.best_fixed(self.bytes) {
+                baselines.push(format!("best fixed ({n}) {best:.1}"));
+            }
             let _ = writeln!(
                 t,
-                "| tileset download over a link: {} (MB/s, median of {}) | default {default:.1} | see the link tables | {ratios} | {bounds} | {} |",
+                "| tileset download over a link: {} (MB/s, median of {}) | default {default:.1} | {} | {ratios} | {bounds} | {} |",
                 table.title(),
                 self.rounds,
+                baselines.join("; "),
                 verdict(targets.iter().all(|(.., met)| *met)),
             );
         }

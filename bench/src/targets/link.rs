@@ -333,8 +333,7 @@ fn container_name(href: &str) -> Result<String, String> {
         .ok()
         .and_then(|url| {
             url.path_segments()?
-                .filter(|segment| !segment.is_empty())
-                .next_back()
+                .rfind(|segment| !segment.is_empty())
                 .map(str::to_owned)
         })
         .ok_or_else(|| "the container URL names no container".to_owned())
