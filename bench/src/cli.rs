@@ -41,7 +41,7 @@ pub struct Args {
     /// One-way delays of the link profiles, in milliseconds (default: 0,20,50).
     #[arg(long, value_name = "MS,...", value_delimiter = ',')]
     pub profiles: Option<Vec<u64>>,
-    /// Tiles of the link benchmark's tileset, for profiling (default: 2,000, or 300 with
+    /// Tiles of the link benchmark's tileset, for profiling (default: 2,000, or 200 with
     /// `--quick`).
     #[arg(long, value_name = "N", hide = true)]
     pub link_tiles: Option<u32>,

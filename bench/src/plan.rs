@@ -64,7 +64,7 @@ impl Plan {
                 scale_rounds: 1,
                 link: LinkPlan {
                     profiles_ms: LINK_PROFILES_MS.to_vec(),
-                    tiles: 300,
+                    tiles: 200,
                     tile_bytes: LINK_TILE_BYTES,
                     rounds: 2,
                     sweep: vec![8, 32, 128],
