@@ -76,6 +76,8 @@ pub struct LinkResults {
     /// Counted runs of each tool at each profile.
     pub rounds: usize,
     pub tables: Vec<LinkTable>,
+    /// The peers and servers measured, with their versions.
+    pub peers: Vec<String>,
     /// Peers or servers that were not measured, each with why.
     pub not_run: Vec<String>,
     /// How the outputs were checked.
@@ -214,6 +216,9 @@ impl LinkResults {
             mb(self.bytes),
             self.rounds,
         );
+        if !self.peers.is_empty() {
+            let _ = writeln!(out, "\nMeasured: {}.", self.peers.join(", "));
+        }
         for note in &self.not_run {
             let _ = writeln!(out, "\n- Not measured: {note}");
         }

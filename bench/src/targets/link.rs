@@ -82,6 +82,19 @@ pub fn link_comparison(
     let curl = download::find_curl()
         .map_err(|why| not_run.push(format!("curl: {why}")))
         .ok();
+    let mut peers: Vec<String> = sources
+        .iter()
+        .map(|source| match source.server {
+            Server::Azurite => format!("Azurite {} (in memory)", npm_tools::AZURITE_VERSION),
+            Server::Emulator => "the emulator".to_owned(),
+        })
+        .collect();
+    peers.extend(curl.as_deref().map(download::curl_version));
+    peers.extend(
+        azcopy
+            .as_deref()
+            .and_then(|exe| npm_tools::azcopy_version(exe).ok()),
+    );
     let tools = Tools {
         exe,
         curl,
@@ -107,6 +120,7 @@ pub fn link_comparison(
         bytes: dumped.values().map(|(size, _)| size).sum(),
         rounds: plan.rounds,
         tables,
+        peers,
         not_run,
         verified: format!(
             "Every run's output ({runs} counted runs, plus one uncounted warm-up run of each tool on loopback per server) was hashed in full and compared with the tileset: the files the emulator wrote with `--dump-tileset` and Azurite serves, or, for the emulator's own export (whose tiles differ), the files of the warm-up run's manifest. azcopy's tree under the container's name was compared like the others."
