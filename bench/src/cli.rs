@@ -7,13 +7,14 @@ use clap::{Parser, Subcommand};
 
 use crate::targets::bounds::Attack;
 
-/// Benchmarks of the Mesh Export client against bare reqwest and curl, on the local emulator.
+/// Benchmarks of the Mesh Export client against bare reqwest, curl and azcopy, on the local
+/// emulator and Azurite.
 #[derive(Debug, Parser)]
 #[command(name = "mesh-export-bench")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Hidden>,
-    /// A run under two minutes: fewer rounds and a ~40 MB tileset; writes no BENCHMARKS.md.
+    /// A run of a few minutes: fewer rounds, smaller tilesets; writes no BENCHMARKS.md.
     #[arg(long)]
     pub quick: bool,
     /// `codegen --check` wall time measured by xtask in-process, in milliseconds.
@@ -39,7 +40,17 @@ pub struct Args {
     /// `--quick`).
     #[arg(long, value_name = "N", hide = true)]
     pub scale_tiles: Option<u32>,
-    /// Run one part only, for profiling (`api`, `download` or `bounds`); implies --no-report.
+    /// One-way delays of the link profiles, in milliseconds (default: 0,20,50).
+    #[arg(long, value_name = "MS,...", value_delimiter = ',')]
+    pub profiles: Option<Vec<u64>>,
+    /// Tiles of the link benchmark's tileset, for profiling (default: 2,000, or 200 with
+    /// `--quick`).
+    #[arg(long, value_name = "N", hide = true)]
+    pub link_tiles: Option<u32>,
+    /// Counted runs of each tool at each link profile (default: 3, or 2 with `--quick`).
+    #[arg(long, value_name = "N", hide = true)]
+    pub link_rounds: Option<usize>,
+    /// Run one part only, for profiling (`api`, `download`, `link` or `bounds`); implies --no-report.
     #[arg(long, value_name = "PART", hide = true)]
     pub only: Option<Part>,
     /// For profiling: send `get-exports` the stack's way (`stack`) or bare reqwest's (`bare`),
@@ -62,8 +73,10 @@ pub enum ProfileSide {
 pub enum Part {
     /// `get-exports` and the emulator's throughput.
     Api,
-    /// The tileset download.
+    /// The tileset download on loopback, and the many-files download.
     Download,
+    /// The downloads over link profiles, against curl and azcopy.
+    Link,
     /// The downloader's bounds under attack.
     Bounds,
 }
@@ -77,9 +90,9 @@ pub enum Hidden {
         /// Output directory.
         #[arg(long)]
         dir: PathBuf,
-        /// Files at the same time.
+        /// Files at the same time (default: the downloader's own).
         #[arg(long)]
-        concurrency: usize,
+        concurrency: Option<usize>,
     },
     /// Downloads a hostile tileset served in-process (used by the benchmark).
     #[command(hide = true)]

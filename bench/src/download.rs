@@ -31,8 +31,9 @@ pub struct ChildReport {
 
 /// The hidden `download-child` subcommand: reads the signed mesh href from stdin (never from
 /// the command line, where `ps` would show the signature), downloads into `dir` with
-/// `concurrency` files at a time, and prints a [`ChildReport`] as JSON.
-pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
+/// `concurrency` files at a time (the downloader's default when `None`), and prints a
+/// [`ChildReport`] as JSON.
+pub fn child_main(dir: &Path, concurrency: Option<usize>) -> ExitCode {
     let mut href = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut href) {
         eprintln!("error: cannot read the tileset URL from stdin: {e}");
@@ -46,7 +47,10 @@ pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let downloader = Downloader::new(dir).concurrency(concurrency);
+    let downloader = match concurrency {
+        Some(files) => Downloader::new(dir).concurrency(files),
+        None => Downloader::new(dir),
+    };
     let summary = match runtime.block_on(downloader.download(&tileset)) {
         Ok(summary) => summary,
         Err(e) => {
@@ -72,20 +76,22 @@ pub fn child_main(dir: &Path, concurrency: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs the downloader child (this binary, `download-child`) into `dir` and returns its wall
-/// time, process start to exit, and its report.
+/// Runs the downloader child (this binary, `download-child`) into `dir`, with `concurrency`
+/// files at a time or the downloader's default, and returns its wall time, process start to
+/// exit, and its report.
 pub fn run_downloader(
     exe: &Path,
     href: &str,
     dir: &Path,
-    concurrency: usize,
+    concurrency: Option<usize>,
 ) -> Result<(Duration, ChildReport), String> {
     let started = Instant::now();
-    let mut child = Command::new(exe)
-        .arg("download-child")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--concurrency", &concurrency.to_string()])
+    let mut command = Command::new(exe);
+    command.arg("download-child").arg("--dir").arg(dir);
+    if let Some(files) = concurrency {
+        command.args(["--concurrency", &files.to_string()]);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -118,14 +124,23 @@ pub fn curl_config(
     manifest: &Manifest,
     dir: &Path,
 ) -> Result<String, String> {
+    curl_config_of(tileset, manifest.files.iter().map(|e| e.path.as_str()), dir)
+}
+
+/// A curl config that fetches each of `paths` (`/`-separated, relative to the tileset's root)
+/// to the same path under `dir`.
+pub fn curl_config_of<'a>(
+    tileset: &TilesetUrl,
+    paths: impl IntoIterator<Item = &'a str>,
+    dir: &Path,
+) -> Result<String, String> {
     let mut config = String::new();
-    for entry in &manifest.files {
-        let path = TilePath::parse(&entry.path)
-            .ok_or_else(|| format!("the manifest names an invalid path {:?}", entry.path))?;
+    for name in paths {
+        let path = TilePath::parse(name).ok_or_else(|| format!("invalid path {name:?}"))?;
         let output = path.to_path_under(dir);
         let output = output.to_str().ok_or("non-UTF-8 output path")?;
         if output.contains(['"', '\\']) || tileset.url_of(&path).as_str().contains(['"', '\\']) {
-            return Err(format!("cannot quote {:?} for curl", entry.path));
+            return Err(format!("cannot quote {name:?} for curl"));
         }
         config.push_str(&format!(
             "url = \"{}\"\noutput = \"{output}\"\n",

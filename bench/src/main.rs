@@ -9,18 +9,27 @@
 //! 2. a whole tileset downloaded by [`mesh_export::tiles::Downloader`] (in a child process, for
 //!    its peak memory) versus `curl --parallel` fetching the same URL list, bytes compared;
 //! 3. the emulator's own `get-exports` throughput, so it is known not to be the bottleneck;
-//! 4. `cargo xtask codegen --check` wall time, as measured by `cargo xtask bench`.
+//! 4. the downloader alone on a tileset of many small files (rate and peak memory);
+//! 5. a tileset downloaded over link profiles (loopback, then 20 and 50 ms added each way by
+//!    a proxy of its own) by the downloader with its default options, by a sweep of fixed
+//!    concurrencies, by `curl --parallel` and by `azcopy copy --recursive`, from Azurite
+//!    serving the same tileset (Azurite and azcopy installed from npm on first use);
+//! 6. `cargo xtask codegen --check` wall time, as measured by `cargo xtask bench`.
 //!
 //! It prints a markdown table; a full run (without `--quick`) also writes `BENCHMARKS.md`.
 //! Run it as `cargo xtask bench [--quick]`, which builds it and the emulator in release mode.
 //! Targets are reported, never enforced: a missed target does not fail the run.
 
 mod api;
+mod azcopy;
+mod azurite;
 mod cli;
 mod download;
 mod emulator;
+mod npm_tools;
 mod plan;
 mod procfs;
+mod proxy;
 mod report;
 mod stats;
 mod targets;
@@ -41,6 +50,7 @@ use report::{Results, benchmarks_md};
 use targets::bounds::{attack_child_main, bounds};
 use targets::emulator_throughput::emulator_throughput;
 use targets::get_exports::compare_api;
+use targets::link::link_comparison;
 use targets::many_files::many_files;
 use targets::tileset_download::download_comparison;
 
@@ -72,6 +82,15 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(tiles) = args.scale_tiles {
         plan.scale_tiles = tiles;
     }
+    if let Some(profiles) = &args.profiles {
+        plan.link.profiles_ms = profiles.clone();
+    }
+    if let Some(tiles) = args.link_tiles {
+        plan.link.tiles = tiles;
+    }
+    if let Some(rounds) = args.link_rounds {
+        plan.link.rounds = rounds.max(1);
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
     let emulator_exe = match &args.emulator {
         Some(path) => path.clone(),
@@ -92,15 +111,16 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(side) = args.profile {
         return profile(&runtime, &api, side);
     }
-    let (comparisons, throughput) = if matches!(args.only, Some(Part::Download | Part::Bounds)) {
+    let runs = |part: Part| args.only.is_none_or(|only| only == part);
+    let (comparisons, throughput) = if !runs(Part::Api) {
         (Vec::new(), Vec::new())
     } else {
         let comparisons = runtime.block_on(compare_api(&api, &emulator, &plan))?;
         let throughput = runtime.block_on(emulator_throughput(&api, &emulator, &plan))?;
         (comparisons, throughput)
     };
-    let download = if let Some(only @ (Part::Api | Part::Bounds)) = args.only {
-        Err(format!("skipped (--only {only:?})"))
+    let download = if !runs(Part::Download) {
+        Err("skipped (--only)".to_owned())
     } else {
         download_comparison(&runtime, &api, &exe, &plan, args.download_concurrency)
     };
@@ -108,8 +128,8 @@ fn run(args: &Args) -> Result<(), String> {
         eprintln!("download comparison not run: {why}");
     }
     drop(emulator);
-    let scale = if let Some(only @ (Part::Api | Part::Bounds)) = args.only {
-        Err(format!("skipped (--only {only:?})"))
+    let scale = if !runs(Part::Download) {
+        Err("skipped (--only)".to_owned())
     } else {
         many_files(
             &runtime,
@@ -122,12 +142,21 @@ fn run(args: &Args) -> Result<(), String> {
     if let Err(why) = &scale {
         eprintln!("many-files download not run: {why}");
     }
-    let bounds = match args.only {
-        Some(only @ (Part::Api | Part::Download)) => Err(format!("skipped (--only {only:?})")),
-        _ => bounds(&exe),
+    let bounds = if runs(Part::Bounds) {
+        bounds(&exe)
+    } else {
+        Err("skipped (--only)".to_owned())
     };
     if let Err(why) = &bounds {
         eprintln!("bounds under attack not measured: {why}");
+    }
+    let link = if runs(Part::Link) {
+        link_comparison(&runtime, &emulator_exe, &exe, &plan.link)
+    } else {
+        Err("skipped (--only)".to_owned())
+    };
+    if let Err(why) = &link {
+        eprintln!("link download not run: {why}");
     }
 
     let results = Results {
@@ -141,6 +170,7 @@ fn run(args: &Args) -> Result<(), String> {
         download,
         scale,
         bounds,
+        link,
         codegen_ms: args.codegen_check_ms,
         codegen_subprocess_ms: args.codegen_subprocess_ms,
         load: (load_before, load_average()),
@@ -175,6 +205,9 @@ fn profile(
 fn report(args: &Args, results: &Results, started: Instant) -> Result<(), String> {
     let table = results.table();
     println!("{table}");
+    if let Ok(link) = &results.link {
+        println!("{}", link.markdown());
+    }
     for finding in results.findings() {
         println!("- {finding}");
     }
@@ -194,7 +227,7 @@ fn report(args: &Args, results: &Results, started: Instant) -> Result<(), String
 }
 
 /// The workspace root this binary was built from.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("bench/ lives in the workspace")

@@ -22,6 +22,24 @@ pub struct Plan {
     /// Tiles in the many-files tileset, and runs of the downloader on it.
     pub scale_tiles: u32,
     pub scale_rounds: usize,
+    /// The downloads over link profiles.
+    pub link: LinkPlan,
+}
+
+/// How the link benchmark runs: its profiles, its tileset, its tools.
+pub struct LinkPlan {
+    /// One-way delays of the profiles, in milliseconds; 0 is loopback without the proxy.
+    pub profiles_ms: Vec<u64>,
+    /// Tiles of the tileset (plus its tileset files) and bytes per tile.
+    pub tiles: u32,
+    pub tile_bytes: u64,
+    /// Counted runs of each tool at each profile, against each server.
+    pub rounds: usize,
+    /// Fixed concurrencies the downloader is swept over; 8 is the fixed default before
+    /// adaptive concurrency, the loopback reference.
+    pub sweep: Vec<usize>,
+    /// Whether the emulator is measured too, beside Azurite.
+    pub emulator: bool,
 }
 
 impl Plan {
@@ -44,6 +62,14 @@ impl Plan {
                 download_rounds: 3,
                 scale_tiles: 10_000,
                 scale_rounds: 1,
+                link: LinkPlan {
+                    profiles_ms: LINK_PROFILES_MS.to_vec(),
+                    tiles: 200,
+                    tile_bytes: LINK_TILE_BYTES,
+                    rounds: 2,
+                    sweep: vec![8, 32, 128],
+                    emulator: false,
+                },
             }
         } else {
             Plan {
@@ -57,6 +83,14 @@ impl Plan {
                 download_rounds: 5,
                 scale_tiles: 100_000,
                 scale_rounds: 3,
+                link: LinkPlan {
+                    profiles_ms: LINK_PROFILES_MS.to_vec(),
+                    tiles: 2_000,
+                    tile_bytes: LINK_TILE_BYTES,
+                    rounds: 3,
+                    sweep: vec![8, 16, 32, 64, 128],
+                    emulator: true,
+                },
             }
         }
     }
@@ -69,3 +103,10 @@ pub const SCALE_TILE_BYTES: u64 = 2_000;
 pub const CONCURRENT: usize = 32;
 /// Connections used to measure the emulator alone.
 pub const EMULATOR_CONCURRENCY: [usize; 2] = [32, 64];
+
+/// One-way delays of the link profiles: loopback, a nearby region, a far one.
+pub const LINK_PROFILES_MS: [u64; 3] = [0, 20, 50];
+/// Bytes of each tile of the link benchmark's tileset: 16 KiB, as the measurement.
+pub const LINK_TILE_BYTES: u64 = 16 * 1024;
+/// Files curl fetches at the same time over a link: its own default for `--parallel`.
+pub const CURL_PARALLEL_DEFAULT: usize = 50;

@@ -37,9 +37,13 @@ enum Task {
     /// Benchmark the client against bare reqwest and curl on the emulator (see bench/); a full
     /// run writes BENCHMARKS.md.
     Bench {
-        /// A smaller run, under two minutes, that writes no BENCHMARKS.md.
+        /// A smaller run, a few minutes, that writes no BENCHMARKS.md.
         #[arg(long)]
         quick: bool,
+        /// Options passed on to the bench program after `--` (e.g. `-- --only link
+        /// --profiles 0,20`; `mesh-export-bench --help` lists them).
+        #[arg(last = true)]
+        bench_args: Vec<String>,
     },
     /// Run the README's test command N times and report, per failing test, how many runs it
     /// failed (logs in target/flake/).
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => run_codegen(&root.join(spec), &root.join(out), check, quiet),
-        Task::Bench { quick } => run_bench(root, quick),
+        Task::Bench { quick, bench_args } => run_bench(root, quick, &bench_args),
         Task::Flake { runs } => xtask::flake::run(root, runs),
         Task::SpecDiff { old, new, format } => return run_spec_diff(&old, &new, format),
     };
@@ -190,8 +194,8 @@ fn run_codegen(spec_path: &Path, out: &Path, check: bool, quiet: bool) -> Result
 
 /// `cargo xtask bench`: times `codegen --check` (in-process over a few runs, and once as a
 /// `cargo xtask codegen --check` process), builds the bench and the emulator in release mode,
-/// and runs the bench with those times.
-fn run_bench(root: &Path, quick: bool) -> Result<ExitCode, String> {
+/// and runs the bench with those times and `bench_args`.
+fn run_bench(root: &Path, quick: bool, bench_args: &[String]) -> Result<ExitCode, String> {
     let runs = if quick { 3 } else { 5 };
     let spec_path = root.join(codegen::SPEC_PATH);
     let out = root.join(codegen::GENERATED_PATH);
@@ -244,6 +248,7 @@ fn run_bench(root: &Path, quick: bool) -> Result<ExitCode, String> {
         .arg(format!("{codegen_ms:.1}"))
         .arg("--codegen-subprocess-ms")
         .arg(format!("{subprocess_ms:.1}"))
+        .args(bench_args)
         .status()
         .map_err(|e| format!("cannot run the bench: {e}"))?;
     Ok(if status.success() {

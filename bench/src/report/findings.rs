@@ -71,6 +71,9 @@ impl Results {
                 ));
             }
         }
+        if let Ok(link) = &self.link {
+            out.extend(link.findings());
+        }
         if let Ok(scale) = &self.scale
             && let Some(&peak) = scale.peak_bytes.iter().max()
             && peak >= PEAK_MEMORY_TARGET

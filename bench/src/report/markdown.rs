@@ -18,13 +18,17 @@ pub fn benchmarks_md(results: &Results, table: &str) -> String {
     md.push_str("# Benchmarks\n\n");
     md.push_str(&format!(
         "Measured on {date} on a machine with {cores} cores ({model}), {rustc}, release build, \
-         everything on loopback (load average before the run {}, after it {}), by:\n\n\
+         everything on this machine, over loopback (the link profiles add their delay with a proxy; load average before the run {}, after it {}), by:\n\n\
          ```sh\ncargo xtask bench\n```\n\n",
         results.load.0, results.load.1
     ));
-    md.push_str("`cargo xtask bench --quick` runs the same measurements smaller, in under two minutes, and writes no file. Every number below comes from the run above; regenerate this file with the command rather than editing it.\n\n");
+    md.push_str("`cargo xtask bench --quick` runs the same measurements smaller, in a few minutes, and writes no file. Every number below comes from the run above; regenerate this file with the command rather than editing it.\n\n");
     md.push_str("## Results\n\n");
     md.push_str(table);
+    if let Ok(link) = &results.link {
+        md.push_str("\n## Over a link: the downloader against azcopy and curl\n\n");
+        md.push_str(&link.markdown());
+    }
     md.push_str("\n## How to read it\n\n");
     md.push_str(
         "- **Ratio of cost** for `get-exports` is bare reqwest's requests per second divided by the \

@@ -1,10 +1,11 @@
 //! The results of one run and their markdown: the summary table ([`table`]), the per-round
-//! details ([`details`]), the targets missed ([`findings`]) and `BENCHMARKS.md`
-//! ([`markdown`]).
+//! details ([`details`]), the targets missed ([`findings`]), the link profiles' tables
+//! ([`link`]) and `BENCHMARKS.md` ([`markdown`]).
 
 mod bounds;
 mod details;
 mod findings;
+pub mod link;
 mod markdown;
 mod table;
 
@@ -196,6 +197,8 @@ pub struct Results {
     pub scale: Result<ScaleResults, String>,
     /// The bounds under attack, or why they were not measured.
     pub bounds: Result<BoundsResults, String>,
+    /// The downloads over link profiles, or why they did not run.
+    pub link: Result<link::LinkResults, String>,
     /// `codegen --check` in-process wall time (median of several runs), in ms.
     pub codegen_ms: Option<f64>,
     /// One `cargo xtask codegen --check` subprocess, in ms.

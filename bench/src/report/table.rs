@@ -16,6 +16,15 @@ impl Results {
         self.api_rows(&mut t);
         self.download_rows(&mut t);
         self.scale_row(&mut t);
+        match &self.link {
+            Ok(link) => link.summary_rows(&mut t),
+            Err(why) => {
+                let _ = writeln!(
+                    t,
+                    "| tileset download over a link | not run: {why} | – | – | – | not measured |"
+                );
+            }
+        }
         self.bounds_rows(&mut t);
         self.emulator_row(&mut t);
         self.codegen_row(&mut t);

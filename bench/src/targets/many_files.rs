@@ -49,7 +49,7 @@ pub fn many_files(
         );
         let dir = work.path().join(format!("run-{round}"));
         download::fresh_dir(&dir)?;
-        let (wall, report) = download::run_downloader(exe, &href, &dir, concurrency)?;
+        let (wall, report) = download::run_downloader(exe, &href, &dir, Some(concurrency))?;
         let manifest = Manifest::read(&dir)
             .map_err(|e| format!("reading the manifest: {e}"))?
             .ok_or("the downloader wrote no manifest")?;

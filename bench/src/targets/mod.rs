@@ -1,11 +1,13 @@
 //! The benchmark targets, one per file: `get-exports` against bare reqwest
 //! ([`get_exports`]), the emulator alone ([`emulator_throughput`]), the tileset download
-//! against curl ([`tileset_download`]) and the downloader on many small files
-//! ([`many_files`]), the bounds under attack ([`bounds`]); and what they share.
+//! against curl ([`tileset_download`]), the downloader on many small files ([`many_files`]),
+//! the download over link profiles against curl and azcopy ([`link`]), and the bounds under
+//! attack ([`bounds`]); and what they share.
 
 pub mod bounds;
 pub mod emulator_throughput;
 pub mod get_exports;
+pub mod link;
 pub mod many_files;
 pub mod tileset_download;
 

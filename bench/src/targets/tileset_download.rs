@@ -132,7 +132,7 @@ impl Runs<'_> {
         let ours_dir = self.ours_dir(round);
         download::fresh_dir(&ours_dir)?;
         let (wall, report) =
-            download::run_downloader(self.exe, self.href, &ours_dir, self.concurrency)?;
+            download::run_downloader(self.exe, self.href, &ours_dir, Some(self.concurrency))?;
         if report.refused > 0 || report.retries > 0 {
             eprintln!(
                 "note: the downloader refused {} URIs and retried {} times",
