@@ -1,7 +1,9 @@
 // Loads a dumped tileset into Azurite and prints three container SAS URLs as shell
 // assignments: AZURITE_LIST_URL (sp=rl, as Bentley's mesh links), AZURITE_READ_ONLY_URL
-// (sp=r) and AZURITE_EXPIRED_URL (sp=rl, expired an hour ago). Usage: node azurite-setup.js BLOB_ENDPOINT DIR. Run by .ci/azurite-checks with
-// NODE_PATH pointing at the installed @azure/storage-blob.
+// (sp=r) and AZURITE_EXPIRED_URL (sp=rl, expired an hour ago).
+// Usage: node azurite-setup.js BLOB_ENDPOINT DIR. With `--add-extra` for DIR it adds
+// extras/notes.txt, a file the tileset does not name, to the loaded container.
+// Run by .ci/azurite-checks (and the bench) with NODE_PATH pointing at @azure/storage-blob.
 const fs = require('fs');
 const path = require('path');
 const {
@@ -26,6 +28,12 @@ function files(dir, prefix = '') {
   const credential = new StorageSharedKeyCredential(account, key);
   const service = new BlobServiceClient(endpoint, credential);
   const container = service.getContainerClient('tiles');
+  if (dir === '--add-extra') {
+    // A file beside the tileset that it does not name, as a container may hold: counted by a
+    // listing download, mirrored by --all-files and by azcopy.
+    await container.getBlockBlobClient('extras/notes.txt').uploadData(Buffer.from('not a tile\n'));
+    return;
+  }
   await container.create();
   for (const [name, full] of files(dir)) {
     // The media types the emulator serves.
