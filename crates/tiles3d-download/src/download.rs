@@ -176,6 +176,12 @@ impl Downloader {
             Ok(finished) => (finished, None),
             Err((stop, finished)) => (finished, Some(stop)),
         };
+        let (limit, lowered) = {
+            let progress = self.progress.borrow();
+            (progress.concurrency, progress.concurrency_lowered)
+        };
+        // The limit's changes are logged at most once a second; this is where it ended.
+        tracing::debug!(limit, lowered, "files in flight at the end");
 
         let manifest_path = self.dir.join(MANIFEST_FILE);
         if let Some(stop) = stop {

@@ -36,6 +36,9 @@
 //!   about load than an explicit "slow down". One backoff per round: transfers started before
 //!   the last backoff were sent at the old limit and do not lower it again, so a burst of 429s
 //!   halves it once, not to the floor.
+//!   A 429 or 503 right after a step up of the climb only takes that step back (and holds):
+//!   a store with a fixed limit of requests at once would otherwise keep the limit on a
+//!   sawtooth between half its limit and its limit.
 //! - Only transfers started while the pipeline was full (at least three quarters of the limit
 //!   in flight) are measured: while the walk has few files to hand out, the limit is not what
 //!   bounds throughput, and it stays where it is.
@@ -247,6 +250,20 @@ impl Adaptive {
             return None;
         }
         self.backed_off_at = Some(sample.ended);
+        if let Phase::Settling {
+            base: Some(base), ..
+        } = self.phase
+            && base.limit < limit
+        {
+            // A step up the store refused: back to the limit it accepted, and hold there.
+            // Halving here would leave a sawtooth far below a store's fixed limit.
+            self.phase = Phase::Settling {
+                base: Some(base),
+                up: true,
+                hold: HOLD_WINDOWS,
+            };
+            return Some(self.clamp(base.limit));
+        }
         self.phase = Phase::Settling {
             base: None,
             up: true,

@@ -167,6 +167,20 @@ fn a_store_that_throttles_brings_it_down_below_its_threshold() {
     assert!(mean(&limits[1000..]) >= 8.0, "not driven to the floor");
 }
 
+#[test]
+fn a_store_with_a_fixed_limit_keeps_it_near_that_limit_not_on_a_sawtooth() {
+    let mut limiter = adaptive(4, 256);
+    let store = Link {
+        throttle_above: Some(32),
+        ..Link::new(1000, 40)
+    };
+    let limits = Simulation::new().run(&mut limiter, store, 6000);
+    let settled = &limits[2000..];
+    let average = mean(settled);
+    assert!((28.0..=36.0).contains(&average), "settled around {average}");
+    assert!(within(settled, 16, 36), "{:?}", settled.iter().min());
+}
+
 /// A limiter driven to `limit` by windows that each pay their doubling.
 fn at(limit: usize, t0: Instant) -> (Limiter, Instant) {
     let mut limiter = adaptive(4, 256);
