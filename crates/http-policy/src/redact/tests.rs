@@ -179,3 +179,15 @@ fn a_cause_chain_names_every_cause_once_and_redacted() {
          tcp connect error: https://h/p?REDACTED refused"
     );
 }
+
+#[test]
+fn every_credential_remembered_is_removed_however_many_and_from_the_minimum_length() {
+    let first: std::sync::Arc<str> = "first-credential-Q7".into();
+    let second: std::sync::Arc<str> = "second-credential-Z4".into();
+    let shortest: std::sync::Arc<str> = "k".repeat(MIN_SECRET_CHARS).into();
+    remember_secret(&first);
+    remember_secret(&second);
+    remember_secret(&shortest);
+    let shown = redact(&format!("{first} {second} ({shortest})"));
+    assert_eq!(shown, "REDACTED REDACTED (REDACTED)");
+}

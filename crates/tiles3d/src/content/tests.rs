@@ -154,3 +154,28 @@ fn a_standalone_binary_gltf_1_is_accepted_with_its_own_checks() {
         assert!(check_head(&FileKind::Glb, &head, size).is_err(), "{head:?}");
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped_before_json_and_nowhere_else() {
+    let bom = |body: &[u8]| [&b"\xEF\xBB\xBF"[..], body].concat();
+    for kind in [FileKind::Json, FileKind::Tileset, FileKind::Gltf] {
+        let json = bom(b" {}");
+        assert_eq!(check_head(&kind, &json, 6), Ok(()), "{kind:?}");
+    }
+    // Before a binary header it is three bytes too many, not a mark to skip.
+    // (Its header counts the mark, so it would pass were the mark skipped.)
+    let glb = bom(&glb_header(15, 2));
+    assert!(check_head(&FileKind::Glb, &glb, 15).is_err());
+    let mut b3dm = b"b3dm".to_vec();
+    b3dm.extend_from_slice(&1u32.to_le_bytes());
+    b3dm.extend_from_slice(&15u32.to_le_bytes());
+    assert!(check_head(&FileKind::Tile, &bom(&b3dm), 15).is_err());
+}
+
+#[test]
+fn a_binary_gltf_1_header_of_exactly_20_bytes_is_long_enough() {
+    assert_eq!(
+        check_head(&FileKind::Glb, &glb_1_header(20, 0, 0), 20),
+        Ok(())
+    );
+}

@@ -131,4 +131,16 @@ mod tests {
             "{size}"
         );
     }
+
+    #[test]
+    fn a_gzip_body_exactly_at_the_size_or_the_ratio_passes() {
+        let bound = GzipBound {
+            max_decoded_bytes: 10 * RATIO_FREE,
+            max_expansion: 100,
+        };
+        assert_eq!(bound.passed(RATIO_FREE, 10 * RATIO_FREE), None);
+        let encoded = RATIO_FREE / 100 + 1;
+        assert_eq!(bound.passed(encoded, encoded * 100), None);
+        assert!(bound.passed(encoded, encoded * 100 + 1).is_some());
+    }
 }

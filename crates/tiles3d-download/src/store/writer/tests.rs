@@ -150,6 +150,28 @@ fn a_whole_gzipped_body_is_saved_decoded() {
 }
 
 #[test]
+fn a_gzip_body_decoding_past_its_bound_fails_as_bound_and_leaves_nothing_behind() {
+    use std::io::Write as _;
+    let (temp, mut writer) = writer_of("t.bin", FileKind::Leaf);
+    writer.gzip = true;
+    writer.gzip_bound.max_decoded_bytes = 1000;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&[0; 1001]).unwrap();
+    let body = encoder.finish().unwrap();
+
+    let written = writer.write_whole(vec![body.into()]);
+
+    assert!(
+        matches!(
+            written,
+            Err(WriteFailure::Bound(FileError::GzipBound { .. }))
+        ),
+        "one byte past the bound"
+    );
+    assert!(!temp.path().join("t.bin").exists());
+}
+
+#[test]
 fn a_body_that_is_not_gzip_as_announced_is_corrupt_content_not_a_disk_error() {
     let (temp, mut writer) = writer_of("t.bin", FileKind::Leaf);
     writer.gzip = true;
