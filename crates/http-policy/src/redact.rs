@@ -80,9 +80,17 @@ pub fn redact(text: &str) -> String {
 /// Text from the network (a URI a file names, an error body's message) as a message quotes it:
 /// [`redact`]ed, then cut to [`QUOTE_CHARS`] characters with a note of how much was left out, so
 /// a `data:` URI of megabytes or a huge error body is not repeated whole. Redacting first means
-/// the cut can never leave part of a secret behind.
+/// the cut can never leave part of a secret behind. Control characters other than line breaks
+/// and tabs are escaped (`\u{1b}`), so quoted text cannot drive the terminal it is printed on.
 pub fn quote(text: &str) -> String {
-    let redacted = redact(text);
+    let mut redacted = String::new();
+    for c in redact(text).chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            redacted.extend(c.escape_default());
+        } else {
+            redacted.push(c);
+        }
+    }
     match redacted.char_indices().nth(QUOTE_CHARS) {
         None => redacted,
         Some((cut, _)) => {

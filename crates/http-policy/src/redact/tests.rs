@@ -106,6 +106,21 @@ fn quotes_are_redacted_then_capped() {
 }
 
 #[test]
+fn quoted_text_cannot_drive_the_terminal() {
+    let shown = quote("access_denied \u{1b}]0;title\u{7}\u{1b}[31mred\r\u{9b}2J\nline\ttab");
+    assert!(
+        !shown
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown,
+        "access_denied \\u{1b}]0;title\\u{7}\\u{1b}[31mred\\r\\u{9b}2J\nline\ttab"
+    );
+}
+
+#[test]
 fn a_link_of_a_megabyte_is_shown_capped() {
     let href = format!(
         "https://elsewhere.example/{}?sig=SECRET6",

@@ -8,9 +8,20 @@ use crate::error::CliError;
 pub async fn run() -> Result<(), CliError> {
     let store = SessionFile::default_location()?;
     let path = store.path().display().to_string();
-    let Some(session) = UserSession::load(store)? else {
-        println!("not signed in (no session at {path})");
-        return Ok(());
+    let session = match UserSession::load(store.clone()) {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            println!("not signed in (no session at {path})");
+            return Ok(());
+        }
+        // Kept, a session file that cannot be read would be warned about by every command and
+        // could not be forgotten but by hand.
+        Err(e) => {
+            store.remove()?;
+            println!("signed out: unreadable session removed from {path}");
+            eprintln!("warning: its refresh token could not be revoked: {e}");
+            return Ok(());
+        }
     };
     match session.sign_out().await {
         Ok(true) => println!("signed out: session removed from {path}, refresh token revoked"),

@@ -154,6 +154,32 @@ fn logout_without_a_session_says_so() {
 }
 
 #[test]
+fn an_unreadable_session_is_not_quoted_and_logout_removes_it() {
+    let service = service();
+    let config = tempfile::tempdir().unwrap();
+    let file = config.path().join("session.json");
+    std::fs::write(&file, r#"{"version": "refresh-in-a-corrupt-file"}"#).unwrap();
+    signed_out(&service, config.path())
+        .arg("list")
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains("the saved sign-in is ignored")
+                .and(predicate::str::contains("refresh-in-a-corrupt-file").not()),
+        );
+    signed_out(&service, config.path())
+        .arg("logout")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("unreadable session removed"))
+        .stderr(predicate::str::contains("refresh-in-a-corrupt-file").not());
+    assert!(
+        !file.exists(),
+        "logout leaves the unreadable session behind"
+    );
+}
+
+#[test]
 fn the_refresh_token_never_reaches_the_output_even_with_trace_logs() {
     let service = service();
     let config = tempfile::tempdir().unwrap();

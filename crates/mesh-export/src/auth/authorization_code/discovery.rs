@@ -28,27 +28,89 @@ pub fn discovery_url(issuer: &str) -> String {
     )
 }
 
+/// A discovery document is a few kilobytes; a larger answer is not read in full.
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// Whether `url` may carry codes and tokens: `https`, or `http` on this machine (an emulator).
+fn secure(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
+fn insecure(what: &str, url: &str) -> AuthError {
+    AuthError::SignIn(format!(
+        "{what} {} is neither https nor http on this machine",
+        http_policy::redact::quote(url)
+    ))
+}
+
+/// The document's endpoints, when it is `issuer`'s own (OpenID Connect Discovery 4.3: a
+/// document naming another issuer may be a mix-up) and each endpoint is secure.
+fn trusted(endpoints: Endpoints, issuer: &str) -> Result<Endpoints, AuthError> {
+    if endpoints.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(AuthError::SignIn(format!(
+            "the discovery document of {issuer} names another issuer, {}",
+            http_policy::redact::quote(&endpoints.issuer)
+        )));
+    }
+    let named = [
+        (
+            "authorization endpoint",
+            Some(&endpoints.authorization_endpoint),
+        ),
+        ("token endpoint", Some(&endpoints.token_endpoint)),
+        (
+            "revocation endpoint",
+            endpoints.revocation_endpoint.as_ref(),
+        ),
+    ];
+    for (what, url) in named {
+        if let Some(url) = url.filter(|u| !secure(u)) {
+            return Err(insecure(&format!("the issuer's {what}"), url));
+        }
+    }
+    Ok(endpoints)
+}
+
 /// Reads the issuer's discovery document through the one retry loop.
 pub(crate) async fn discover(
     http: &reqwest::Client,
     options: &RetryOptions,
     issuer: &str,
 ) -> Result<Endpoints, AuthError> {
+    if !secure(issuer) {
+        return Err(insecure("the issuer", issuer));
+    }
     let url = discovery_url(issuer);
     let method = reqwest::Method::GET;
     let ended = retry::run(
         options,
         &"discovery request",
-        |outcome: &reqwest::Result<(reqwest::StatusCode, bytes::Bytes)>| match outcome {
+        |outcome: &reqwest::Result<(reqwest::StatusCode, Option<Vec<u8>>)>| match outcome {
             Ok((status, _)) => {
                 TokenFetch.classify_status(&method, *status, &reqwest::header::HeaderMap::new())
             }
             Err(error) => TokenFetch.classify_transport(&method, error),
         },
         |_| async {
-            let response = http.get(&url).send().await?;
+            let mut response = http.get(&url).send().await?;
             let status = response.status();
-            Ok((status, response.bytes().await?))
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                    return Ok((status, None));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, Some(body)))
         },
     )
     .await;
@@ -64,10 +126,20 @@ pub(crate) async fn discover(
             status.as_u16()
         )));
     }
-    serde_json::from_slice(&body).map_err(|e| {
+    let body = body.ok_or_else(|| {
+        AuthError::Decode(format!(
+            "discovery document {}: larger than {MAX_DOCUMENT_BYTES} bytes",
+            http_policy::redact::quote(&url)
+        ))
+    })?;
+    let endpoints = serde_json::from_slice(&body).map_err(|e| {
         AuthError::Decode(format!(
             "discovery document {}: {e}",
             http_policy::redact::quote(&url)
         ))
-    })
+    })?;
+    trusted(endpoints, issuer)
 }
+
+#[cfg(test)]
+mod tests;

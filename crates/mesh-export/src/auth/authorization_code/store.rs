@@ -102,8 +102,8 @@ impl SessionFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.error("read", e)),
         };
-        // The serde message names the field, never the token.
-        let disk: OnDisk = serde_json::from_slice(&bytes).map_err(|e| self.error("read", e))?;
+        let disk: OnDisk =
+            serde_json::from_slice(&bytes).map_err(|e| self.error("read", unquoted(&e)))?;
         if disk.version != 1 {
             return Err(self.error("read", format!("unknown version {}", disk.version)));
         }
@@ -152,6 +152,18 @@ impl SessionFile {
             Err(e) => Err(self.error("remove", e)),
         }
     }
+}
+
+/// What is wrong with a session file, without its text: serde's messages quote the values
+/// they did not expect, and any of them may be the refresh token.
+fn unquoted(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not a session file of this version",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
 }
 
 fn hex_suffix(n: u64) -> String {
@@ -223,6 +235,22 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(file.path()), 0o600);
         assert_eq!(mode(file.path().parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn a_hostile_session_file_is_refused_without_quoting_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SessionFile::in_dir(dir.path());
+        for text in [
+            r#"{"version": "refresh-in-a-hostile-file"}"#,
+            r#"{"version": 1, "issuer": ["refresh-in-a-hostile-file"]}"#,
+            r#"refresh-in-a-hostile-file"#,
+        ] {
+            std::fs::write(file.path(), text).unwrap();
+            let error = file.load().expect_err(text).to_string();
+            assert!(!error.contains("refresh-in-a-hostile-file"), "{error}");
+            assert!(error.contains("session.json"), "{error}");
+        }
     }
 
     #[test]
