@@ -123,8 +123,9 @@ impl Situation {
                  credentials"
                     .to_owned()
             }
-            Situation::Credentials => "pass --token, or --client-id and --client-secret (or set \
-                 ITWIN_ACCESS_TOKEN, or ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET)"
+            Situation::Credentials => "a person signs in with `mesh-export login --client-id \
+                 ID` (a native app's client id); a pipeline passes --client-id and \
+                 --client-secret (or ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET), or --token"
                 .to_owned(),
             Situation::RateLimited => {
                 "the service is rate limiting: run the command again after the wait it asked for"

@@ -151,6 +151,10 @@ fn a_refused_token_beside_client_credentials_suggests_unsetting_it() {
     let (situation, hint) = hinted(&refused, &context("list"));
     assert_eq!(situation, Situation::Credentials);
     assert!(hint.contains("--client-id"), "{hint}");
+    assert!(
+        hint.contains("mesh-export login"),
+        "a person is told to sign in: {hint}"
+    );
 }
 
 #[test]
