@@ -126,6 +126,16 @@ impl Listing {
         }
     }
 
+    /// Leaves to the walk every file `in_the_way` says is already in the output directory
+    /// and not the download's own: a file the tileset does not name is removed once
+    /// prefetched, so prefetching over a file of the user's would replace it and then remove
+    /// it, where the walk alone never touches it.
+    pub(crate) fn leave_to_the_walk(&mut self, in_the_way: impl Fn(&TilePath) -> bool) {
+        for file in self.files.iter_mut().filter(|f| f.prefetch) {
+            file.prefetch = !in_the_way(&file.path);
+        }
+    }
+
     /// The index of `path` among the listed files.
     pub(crate) fn find(&self, path: &TilePath) -> Option<usize> {
         self.files.binary_search_by(|f| f.path.cmp(path)).ok()
