@@ -171,6 +171,12 @@ impl Downloader {
             true => listing::list(&self.http, &tileset, &self.options).await,
             false => None,
         };
+        let listing = match listing {
+            Some(listing) => {
+                Some(leave_existing_files_to_the_walk(listing, &dir, &transfer).await?)
+            }
+            None => None,
+        };
         let scheduler = Scheduler::new(tileset, &self.options, listing, self.progress.clone());
         let (finished, stop) = match run(scheduler, &transfer, source).await {
             Ok(finished) => (finished, None),
@@ -313,6 +319,25 @@ fn sample_of(result: &Result<Fetched, FileError>, began: Instant, in_flight: usi
         in_flight,
         outcome,
     }
+}
+
+/// `listing`, with the files already in the output directory that no earlier run of this
+/// download recorded (the user's own) kept from prefetching: see
+/// [`Listing::leave_to_the_walk`](listing::Listing::leave_to_the_walk).
+async fn leave_existing_files_to_the_walk(
+    mut listing: listing::Listing,
+    dir: &Arc<Dir>,
+    transfer: &Arc<FileTransfer>,
+) -> Result<listing::Listing, DownloadError> {
+    let (dir, transfer) = (dir.clone(), transfer.clone());
+    blocking(move || {
+        listing.leave_to_the_walk(|path| {
+            !transfer.known.contains_key(path.as_str())
+                && dir.symlink_metadata(path.relative()).is_ok()
+        });
+        Ok(listing)
+    })
+    .await
 }
 
 /// Does what the scheduler asked after a refusal; an error ends the download.

@@ -192,3 +192,21 @@ async fn all_files_mirrors_the_files_the_tileset_does_not_name() {
     assert!(recorded.contains(&"old/7.glb") && recorded.contains(&"notes/readme.txt"));
     assert!(!recorded.contains(&MANIFEST_FILE));
 }
+
+#[tokio::test]
+async fn a_file_of_the_users_where_an_unnamed_blob_is_listed_is_left_as_it_was() {
+    let emulator = with_extra_blobs().start().await.unwrap();
+    let tileset = mesh_link(&emulator).await;
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(out.path().join("old")).unwrap();
+    std::fs::write(out.path().join("old/7.glb"), b"the user's own file").unwrap();
+
+    let summary = download(&tileset, out.path(), true, false).await;
+
+    assert_eq!(summary.unnamed_files, 2);
+    assert_eq!(
+        std::fs::read(out.path().join("old/7.glb")).unwrap(),
+        b"the user's own file",
+        "a file the download does not name is neither replaced nor removed"
+    );
+}

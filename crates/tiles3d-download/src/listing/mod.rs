@@ -44,6 +44,11 @@ const MAX_ELAPSED: Duration = Duration::from_secs(30);
 /// page with a marker (a page that timed out on its side), but not forever.
 const MAX_EMPTY_PAGES: u32 = 16;
 
+/// Bytes of blob names held at most: far above a real listing at `max_files` (a million
+/// names of 60 bytes), and a bound on what a store sending ever longer names can make a
+/// download hold, which `max_files` alone is not (a page of one blob can name 16 MiB).
+const MAX_NAME_BYTES: usize = 64 * 1024 * 1024;
+
 /// Extensions of the files fetched on the listing's word before the walk names them: content
 /// read the same way whoever names it. Tileset JSON and subtrees are left to the walk: how
 /// they are read depends on who names them, and they are few.
@@ -126,6 +131,16 @@ impl Listing {
         }
     }
 
+    /// Leaves to the walk every file `in_the_way` says is already in the output directory
+    /// and not the download's own: a file the tileset does not name is removed once
+    /// prefetched, so prefetching over a file of the user's would replace it and then remove
+    /// it, where the walk alone never touches it.
+    pub(crate) fn leave_to_the_walk(&mut self, in_the_way: impl Fn(&TilePath) -> bool) {
+        for file in self.files.iter_mut().filter(|f| f.prefetch) {
+            file.prefetch = !in_the_way(&file.path);
+        }
+    }
+
     /// The index of `path` among the listed files.
     pub(crate) fn find(&self, path: &TilePath) -> Option<usize> {
         self.files.binary_search_by(|f| f.path.cmp(path)).ok()
@@ -175,6 +190,7 @@ async fn list_blobs(
     let mut blobs: Vec<PageBlob> = Vec::new();
     let mut markers = HashSet::new();
     let mut empty_in_a_row = 0;
+    let mut name_bytes = 0usize;
     loop {
         empty_in_a_row = if page.blobs.is_empty() {
             empty_in_a_row + 1
@@ -187,7 +203,11 @@ async fn list_blobs(
             if blobs.last().is_some_and(|last| last.name >= blob.name) {
                 return Err("the listing is not in name order".to_owned());
             }
+            name_bytes = name_bytes.saturating_add(blob.name.len());
             blobs.push(blob);
+        }
+        if name_bytes > MAX_NAME_BYTES {
+            return Err(format!("the listing's names pass {MAX_NAME_BYTES} bytes"));
         }
         if blobs.len() as u64 > options.max_files {
             return Err(format!(

@@ -212,3 +212,26 @@ async fn a_store_that_fails_to_list_is_asked_three_times_then_walked() {
         ["a.glb", "manifest.json", "tileset.json"]
     );
 }
+
+#[tokio::test]
+async fn a_listing_of_ever_longer_names_is_given_up_before_it_fills_memory() {
+    // Each page one blob with a name of 1 MiB, in name order, each with a new marker: without
+    // a bound on the names held, 200 pages would hold 200 MiB.
+    let server = store(|_, before| {
+        let name = format!("{before:04}{}", "n".repeat(1 << 20));
+        let next = (before < 200).then(|| format!("m{before}"));
+        page(&[&name], next.as_deref())
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+
+    let summary = download(&server, out.path(), 1_000_000).await;
+
+    assert_eq!(summary.listed_files, None, "the listing was given up");
+    assert!(
+        listing_requests(&server) < 100,
+        "{} pages read",
+        listing_requests(&server)
+    );
+    assert!(out.path().join("a.glb").exists(), "the walk completes");
+}
