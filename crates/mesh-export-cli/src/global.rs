@@ -213,12 +213,38 @@ impl Global {
             }
             _ => {
                 let session = session.expect("found only with a session");
+                if let Some(mismatch) = self.session_mismatch(&session) {
+                    eprintln!("warning: {mismatch}");
+                }
                 login.client_id = Some(session.client_id().to_owned());
                 login.issuer = Some(session.issuer().to_owned());
                 Arc::new(session)
             }
         };
         Ok((source, login))
+    }
+
+    /// How the saved sign-in differs from the client or deployment these options ask for: it
+    /// is still used (its tokens may be refused), and the person is told how to sign in again.
+    fn session_mismatch(&self, session: &UserSession) -> Option<String> {
+        if let Some(id) = self.interactive_client_id()
+            && id != session.client_id()
+        {
+            return Some(format!(
+                "the saved sign-in is for client {}, not {id} ({}); run `mesh-export login` to \
+                 sign in with {id}",
+                session.client_id(),
+                origin(id, "ITWIN_CLIENT_ID", "--client-id")
+            ));
+        }
+        let asked = self.environment.map(|_| self.issuer())?;
+        (asked.trim_end_matches('/') != session.issuer().trim_end_matches('/')).then(|| {
+            format!(
+                "the saved sign-in is at {}, not at {asked} (--env); run `mesh-export login` to \
+                 sign in there",
+                session.issuer()
+            )
+        })
     }
 
     /// Why there are no credentials, and what would give some.

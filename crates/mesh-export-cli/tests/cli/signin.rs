@@ -131,6 +131,31 @@ fn a_token_in_the_environment_shadowing_the_saved_session_is_warned_about() {
 }
 
 #[test]
+fn a_session_for_another_client_or_deployment_is_used_with_a_warning() {
+    let service = service();
+    let config = tempfile::tempdir().unwrap();
+    let (success, stderr) = login_through_the_form(&service, config.path());
+    assert!(success, "{stderr}");
+    signed_out(&service, config.path())
+        .env("ITWIN_CLIENT_ID", "another-native-client")
+        .arg("list")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "the saved sign-in is for client {DEMO_NATIVE_CLIENT_ID}, not another-native-client"
+        )));
+    signed_out(&service, config.path())
+        .args(["--env", "qa", "list"])
+        .assert()
+        .stderr(predicate::str::contains("(--env); run `mesh-export login`"));
+    signed_out(&service, config.path())
+        .arg("list")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("saved sign-in is").not());
+}
+
+#[test]
 fn a_client_id_without_a_secret_and_no_session_says_to_sign_in() {
     let service = service();
     signed_out(&service, &crate::support::no_session_dir())
