@@ -259,3 +259,29 @@ fn files_the_survey_found_named_by_extensions_are_named() {
     let walked = read_as("m.gltf", &gltf);
     assert_eq!(uris(&walked), ["door.glb", "video/a.mp4", "video/a.mpd"]);
 }
+
+#[test]
+fn each_tileset_extension_naming_files_counts_and_of_a_repeated_one_the_last() {
+    // Duplicate keys cannot be written with `json!`.
+    let tileset = br#"{"asset": {"version": "1.0"}, "extensions": {
+        "3DTILES_metadata": {"schemaUri": "first.json"},
+        "3DTILES_binary_buffers": {"buffers": [{"uri": "b.bin"}]},
+        "3DTILES_metadata": {"schemaUri": "last.json"}},
+        "root": {"content": {"uri": "a.glb"}}}"#;
+    let named = references(FileKind::Tileset, &tileset[..]);
+    assert_eq!(named.unwrap(), ["b.bin", "last.json", "a.glb"]);
+}
+
+#[test]
+fn root_extensions_that_are_a_list_name_nothing_and_are_read_through() {
+    let tileset = json!({
+        "asset": {"version": "1.0"},
+        "extensions": [1, {"3DTILES_metadata": {"schemaUri": "s.json"}}],
+        "root": {"content": {"uri": "a.glb"}},
+    });
+    let named = references(
+        FileKind::Tileset,
+        &serde_json::to_vec(&tileset).unwrap()[..],
+    );
+    assert_eq!(named.unwrap(), ["a.glb"]);
+}

@@ -177,3 +177,38 @@ fn a_tile_is_read_as_what_its_bytes_say_whatever_its_name() {
     let named: Vec<_> = walked.references.iter().map(|r| r.uri.as_str()).collect();
     assert_eq!(named, ["Box.glb"]);
 }
+
+#[test]
+fn an_i3dm_glb_uri_may_be_64_kib_long_and_no_longer() {
+    let longest = "a".repeat(64 * 1024);
+    assert_eq!(
+        uris(&i3dm(0, longest.as_bytes())).unwrap(),
+        [longest.as_str()]
+    );
+    let too_long = "a".repeat(64 * 1024 + 8);
+    let error = uris(&i3dm(0, too_long.as_bytes())).unwrap_err();
+    assert!(error.to_string().contains("longer than 64 KiB"), "{error}");
+}
+
+#[test]
+fn a_legacy_24_byte_b3dm_skips_both_batch_table_lengths() {
+    // batchTableJSONByteLength 8, batchTableBinaryByteLength 8, batchLength 1.
+    let mut body = br#"{"id":0}"#.to_vec();
+    body.extend_from_slice(&[0; 8]);
+    body.extend_from_slice(&naming(&["old.bin"]));
+    let legacy_24 = tile(b"b3dm", &[8, 8, 1], &body);
+    assert_eq!(uris(&legacy_24).unwrap(), ["old.bin", "t.png"]);
+}
+
+#[test]
+fn a_tile_cut_short_is_said_to_be_shorter_than_its_header() {
+    let whole = b3dm("{}", &naming(&["a.bin"]));
+    for cut in [20, 40] {
+        let error = uris(&whole[..cut]).unwrap_err();
+        assert!(matches!(error, WalkError::Shape(_)), "{cut}: {error:?}");
+        assert!(
+            error.to_string().contains("shorter than its header"),
+            "{cut}: {error}"
+        );
+    }
+}
