@@ -89,4 +89,13 @@ mod tests {
         let (read, exceeded) = read_all(b"[[],[],[[]]]", 3);
         assert!(read.is_ok() && !exceeded);
     }
+
+    #[test]
+    fn an_escape_in_a_string_does_not_hide_the_nesting_after_it() {
+        // The character after a backslash is taken literally, and only that one: were the
+        // escape to last, the string would never end and nesting after it would go uncounted.
+        let json = br#"{"a": "x\"y", "b": [[[[]]]]}"#;
+        let (read, exceeded) = read_all(json, 3);
+        assert!(read.is_err() && exceeded, "{read:?}");
+    }
 }
