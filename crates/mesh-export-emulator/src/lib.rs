@@ -53,6 +53,7 @@ mod grants;
 mod implicit;
 mod limits;
 mod list_query;
+mod markup;
 mod oauth;
 mod rate_windows;
 mod server;

@@ -5,6 +5,7 @@
 //! (properties without a value are left out); the marker is the name of the first blob of the
 //! next page, which a client must treat as opaque.
 
+use crate::markup::escape;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -66,22 +67,6 @@ fn parse(raw_query: &str) -> Result<ListBlobs, Refusal> {
     Ok(query)
 }
 
-/// Escapes text for an XML element or attribute.
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// One blob of the listing: its name, size, media type and content hash.
 struct Entry {
     name: String,
@@ -100,7 +85,7 @@ fn blob_element(entry: &Entry, modified: &str) -> String {
          <AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred>\
          <LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>\
          <ServerEncrypted>true</ServerEncrypted></Properties></Blob>",
-        name = xml_escape(&entry.name),
+        name = escape(&entry.name),
         etag = entry.etag,
         length = entry.length,
         media_type = entry.media_type,
@@ -153,15 +138,15 @@ pub(super) async fn list(
     let endpoint = format!("{}/blobs/", state.origin(headers));
     let mut xml = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"{}\" ContainerName=\"{}\">",
-        xml_escape(&endpoint),
-        xml_escape(export_id)
+        escape(&endpoint),
+        escape(export_id)
     );
     // Azure writes these three only when asked; Azurite always does, and clients read both.
     // The emulator answers as Azurite, which `.ci/azurite-checks` compares it with.
     xml.push_str(&format!(
         "<Prefix>{}</Prefix><Marker>{}</Marker><MaxResults>{}</MaxResults>",
-        xml_escape(query.prefix.as_deref().unwrap_or("")),
-        xml_escape(query.marker.as_deref().unwrap_or("")),
+        escape(query.prefix.as_deref().unwrap_or("")),
+        escape(query.marker.as_deref().unwrap_or("")),
         query.max_results.unwrap_or(MAX_RESULTS).min(MAX_RESULTS)
     ));
     xml.push_str("<Blobs>");
@@ -170,7 +155,7 @@ pub(super) async fn list(
     }
     xml.push_str("</Blobs>");
     match next {
-        Some(marker) => xml.push_str(&format!("<NextMarker>{}</NextMarker>", xml_escape(marker))),
+        Some(marker) => xml.push_str(&format!("<NextMarker>{}</NextMarker>", escape(marker))),
         None => xml.push_str("<NextMarker />"),
     }
     xml.push_str("</EnumerationResults>");
@@ -259,6 +244,6 @@ mod tests {
 
     #[test]
     fn names_are_escaped() {
-        assert_eq!(xml_escape("a&b<c>\"'"), "a&amp;b&lt;c&gt;&quot;&apos;");
+        assert_eq!(escape("a&b<c>\"'"), "a&amp;b&lt;c&gt;&quot;&apos;");
     }
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{DEMO_NATIVE_CLIENT_ID, DEMO_PASSWORD, DEMO_USER, is_loopback_redirect};
 use crate::grants::PendingCode;
+use crate::markup::escape;
 use crate::state::AppState;
 
 /// The parameters of an authorization request, as the form carries them along.
@@ -198,33 +199,4 @@ fn no_store(mut response: Response) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// Text made safe inside an HTML element or a quoted attribute.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escaped_text_cannot_close_an_attribute_or_open_a_tag() {
-        assert_eq!(
-            escape(r#""><script>x</script>&'"#),
-            "&quot;&gt;&lt;script&gt;x&lt;/script&gt;&amp;&#39;"
-        );
-    }
 }
