@@ -4,50 +4,15 @@ use std::io::Write as _;
 
 use serde_json::Value;
 
+use crate::hostile_tilesets::{Hostile, serving};
 use crate::support::{bare, service};
 
-/// A blob store on its own runtime that serves `files` by request path, those marked gzipped
-/// with `Content-Encoding: gzip` (404 otherwise).
-struct Store {
-    addr: std::net::SocketAddr,
-    _runtime: tokio::runtime::Runtime,
-}
+/// A blob store that serves `files` by request path, those marked gzipped with
+/// `Content-Encoding: gzip` (404 otherwise).
+struct Store(Hostile);
 
 fn store(files: Vec<(&str, Vec<u8>, bool)>) -> Store {
-    use axum::http::{StatusCode, Uri, header};
-    use axum::response::IntoResponse;
-    let files: std::collections::HashMap<String, (Vec<u8>, bool)> = files
-        .into_iter()
-        .map(|(path, body, gzipped)| (path.to_owned(), (body, gzipped)))
-        .collect();
-    let files = std::sync::Arc::new(files);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = runtime.block_on(async {
-        let app = axum::Router::new().fallback(move |uri: Uri| {
-            let files = files.clone();
-            async move {
-                match files.get(uri.path()) {
-                    Some((body, true)) => {
-                        ([(header::CONTENT_ENCODING, "gzip")], body.clone()).into_response()
-                    }
-                    Some((body, false)) => body.clone().into_response(),
-                    None => StatusCode::NOT_FOUND.into_response(),
-                }
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    });
-    Store {
-        addr,
-        _runtime: runtime,
-    }
+    Store(serving(files))
 }
 
 impl Store {
@@ -55,7 +20,7 @@ impl Store {
     /// fresh directory: the exit code and the `--json` document.
     fn download(&self, flags: &[&str]) -> (Option<i32>, Value) {
         let out = tempfile::tempdir().unwrap();
-        let href = format!("http://{}/c/e?sig=1", self.addr);
+        let href = format!("http://{}/c/e?sig=1", self.0.addr);
         let output = bare()
             .args(["--json", "download", "--href", &href, "--out"])
             .arg(out.path())

@@ -14,11 +14,21 @@ pub(crate) struct Hostile {
 }
 
 pub(crate) fn hostile(files: Vec<(&str, Vec<u8>)>) -> Hostile {
-    use axum::http::{StatusCode, Uri};
+    serving(
+        files
+            .into_iter()
+            .map(|(path, body)| (path, body, false))
+            .collect(),
+    )
+}
+
+/// [`hostile`], with the files marked gzipped sent with `Content-Encoding: gzip`.
+pub(crate) fn serving(files: Vec<(&str, Vec<u8>, bool)>) -> Hostile {
+    use axum::http::{StatusCode, Uri, header};
     use axum::response::IntoResponse;
-    let files: std::collections::HashMap<String, Vec<u8>> = files
+    let files: std::collections::HashMap<String, (Vec<u8>, bool)> = files
         .into_iter()
-        .map(|(path, body)| (path.to_owned(), body))
+        .map(|(path, body, gzipped)| (path.to_owned(), (body, gzipped)))
         .collect();
     let files = std::sync::Arc::new(files);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -31,7 +41,10 @@ pub(crate) fn hostile(files: Vec<(&str, Vec<u8>)>) -> Hostile {
             let files = files.clone();
             async move {
                 match files.get(uri.path()) {
-                    Some(body) => body.clone().into_response(),
+                    Some((body, true)) => {
+                        ([(header::CONTENT_ENCODING, "gzip")], body.clone()).into_response()
+                    }
+                    Some((body, false)) => body.clone().into_response(),
                     None => StatusCode::NOT_FOUND.into_response(),
                 }
             }

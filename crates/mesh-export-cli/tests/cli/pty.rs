@@ -8,7 +8,7 @@ use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
 
-use crate::support::{IMODEL, Service, service, service_with};
+use crate::support::{IMODEL, RUNNER_ENV, Service, no_session_dir, service, service_with};
 
 /// How long any expected text may take to appear.
 const PATIENCE_MS: u64 = 30_000;
@@ -16,18 +16,12 @@ const PATIENCE_MS: u64 = 30_000;
 /// The binary against `service`, with `args`, in a fresh pseudo-terminal.
 fn in_terminal(service: &Service, args: &[&str], env: &[(&str, &str)]) -> PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
-    for var in [
-        "ITWIN_ACCESS_TOKEN",
-        "ITWIN_SHARE_KEY",
-        "ITWIN_CLIENT_ID",
-        "ITWIN_CLIENT_SECRET",
-        "ITWIN_TOKEN_URL",
-        "MESH_EXPORT_BASE_URL",
-        "RUST_LOG",
-        "NO_COLOR",
-    ] {
+    // What a person sees depends on NO_COLOR too; the tests that want it set it.
+    for var in RUNNER_ENV.into_iter().chain(["NO_COLOR"]) {
         command.env_remove(var);
     }
+    // Never the saved sign-in of whoever runs the tests.
+    command.env("MESH_EXPORT_CONFIG_DIR", no_session_dir());
     command
         .args(["--base-url", &service.emulator.mesh_export_url()])
         .args(["--token-url", &service.emulator.token_url()])

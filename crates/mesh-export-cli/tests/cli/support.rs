@@ -42,19 +42,23 @@ pub fn service() -> Service {
     )
 }
 
+/// Variables of whoever runs the tests that would change what the binary does: credentials,
+/// the service and issuer, the log filter. Every way a test starts the binary removes them.
+pub const RUNNER_ENV: [&str; 8] = [
+    "ITWIN_ACCESS_TOKEN",
+    "ITWIN_SHARE_KEY",
+    "ITWIN_CLIENT_ID",
+    "ITWIN_CLIENT_SECRET",
+    "ITWIN_TOKEN_URL",
+    "ITWIN_ISSUER_URL",
+    "MESH_EXPORT_BASE_URL",
+    "RUST_LOG",
+];
+
 /// The binary with no credentials from the environment of whoever runs the tests.
 pub fn bare() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
-    for var in [
-        "ITWIN_ACCESS_TOKEN",
-        "ITWIN_SHARE_KEY",
-        "ITWIN_CLIENT_ID",
-        "ITWIN_CLIENT_SECRET",
-        "ITWIN_TOKEN_URL",
-        "ITWIN_ISSUER_URL",
-        "MESH_EXPORT_BASE_URL",
-        "RUST_LOG",
-    ] {
+    for var in RUNNER_ENV {
         cmd.env_remove(var);
     }
     // Never the saved sign-in of whoever runs the tests: a directory nothing writes to.
