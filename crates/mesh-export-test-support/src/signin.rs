@@ -25,7 +25,7 @@ pub fn hidden_fields(page: &str) -> Vec<(String, String)> {
 
 fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
+        .replace("&apos;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
