@@ -78,7 +78,8 @@ impl From<AuthError> for CliError {
 
 /// The exit code of a failed token request: 3 when the credentials are missing or refused
 /// (HTTP 401/403, or an OAuth2 error that names the client or grant); 6 when rate limited; 1
-/// for any other answer, or an endpoint that is down, which is no verdict on the credentials.
+/// for any other answer, an endpoint that is down, or a session store that failed, which are no
+/// verdict on the credentials.
 fn auth_exit(e: &AuthError) -> Exit {
     match e {
         AuthError::TokenEndpoint { status: 429, .. } => Exit::Throttled,
@@ -89,7 +90,7 @@ fn auth_exit(e: &AuthError) -> Exit {
             Some("invalid_client" | "unauthorized_client" | "invalid_grant") => Exit::Auth,
             _ => Exit::Other,
         },
-        AuthError::Transport(_) | AuthError::Decode(_) => Exit::Other,
+        AuthError::Transport(_) | AuthError::Decode(_) | AuthError::SessionStore(_) => Exit::Other,
         _ => Exit::Auth,
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use clap::Args;
 use clap::builder::{PossibleValue, TypedValueParser};
 use mesh_export::auth::{
-    BENTLEY_ISSUER, SIGN_IN_REFRESH_AHEAD, SessionFile, ShareKey, StaticToken, TokenSource,
-    UserSession,
+    BENTLEY_ISSUER, SIGN_IN_REFRESH_AHEAD, SessionStore, ShareKey, StaticToken, TokenSource,
+    UserSession, default_session_store,
 };
 use mesh_export::{Client, ClientCredentials, Environment};
 
@@ -130,7 +130,7 @@ impl Global {
     }
 
     /// Every kind of credentials given, most preferred first.
-    fn found(&self, session: Option<&SessionFile>) -> Vec<Found> {
+    fn found(&self, session: Option<&dyn SessionStore>) -> Vec<Found> {
         let mut found = Vec::new();
         if let Some(token) = non_empty(&self.token) {
             found.push(Found {
@@ -158,7 +158,7 @@ impl Global {
         if let Some(store) = session {
             found.push(Found {
                 method: "session",
-                source: format!("the saved sign-in ({})", store.path().display()),
+                source: format!("the saved sign-in ({})", store.location()),
             });
         }
         found
@@ -169,7 +169,13 @@ impl Global {
     /// one the chosen one shadows.
     pub fn token_source(&self) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
         // A platform without a config directory has no saved sign-in; other credentials work.
-        let store = SessionFile::default_location().ok();
+        let store = match default_session_store() {
+            Ok(store) => Some(store),
+            Err(e) => {
+                eprintln!("warning: the saved sign-in is ignored: {e}");
+                None
+            }
+        };
         let session = match store.clone().map(UserSession::load).transpose() {
             Ok(session) => session.flatten(),
             Err(e) => {
@@ -177,7 +183,7 @@ impl Global {
                 None
             }
         };
-        let found = self.found(store.as_ref().filter(|_| session.is_some()));
+        let found = self.found(store.as_deref().filter(|_| session.is_some()));
         let Some(chosen) = found.first() else {
             return Err(self.no_credentials());
         };

@@ -4,7 +4,7 @@
 //! A failure is first sorted into a [`Situation`] ([`situation`]); [`Situation::hint`] is the
 //! table. Every row is tested in `tests.rs`.
 
-use mesh_export::auth::AuthError;
+use mesh_export::auth::{AuthError, STORE_VAR};
 use mesh_export::tiles::DownloadError;
 
 use crate::commands::lookup::KNOWN_TYPES;
@@ -53,6 +53,8 @@ pub enum Situation {
     Credentials,
     /// Rate limited beyond what the retries sleep through.
     RateLimited,
+    /// The saved session could not be read or kept (a locked or absent OS keyring, a file).
+    SessionStore,
     /// `--timeout` ran out while the export goes on.
     WaitTimedOut {
         /// The export waited for.
@@ -131,6 +133,10 @@ impl Situation {
                 "the service is rate limiting: run the command again after the wait it asked for"
                     .to_owned()
             }
+            Situation::SessionStore => format!(
+                "{STORE_VAR}=file keeps the session in a file under the config directory instead \
+                 of the OS keyring; `mesh-export logout` forgets a session that cannot be read"
+            ),
             Situation::WaitTimedOut { export_id } => format!(
                 "export {export_id} goes on at the service; wait again with `mesh-export wait {}`",
                 export_flags(export_id, ctx)
@@ -200,6 +206,7 @@ pub fn situation(error: &CliError, ctx: &Context) -> Option<Situation> {
                 });
             }
             E::RateLimited { .. } => return Some(Situation::RateLimited),
+            E::Auth(AuthError::SessionStore(_)) => return Some(Situation::SessionStore),
             E::ExportNotFound { .. } => return Some(Situation::ExportNotFound),
             e if e.status() == Some(404) && ctx.export_id.is_some() => {
                 return Some(Situation::ExportNotFound);

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use mesh_export::ExportFilter;
-use mesh_export::auth::{DEFAULT_REDIRECT_URI, InteractiveSignIn, SessionFile, TokenSource};
+use mesh_export::auth::{
+    DEFAULT_REDIRECT_URI, InteractiveSignIn, TokenSource, default_session_store,
+};
 
 use crate::error::CliError;
 use crate::global::Global;
@@ -39,7 +41,7 @@ pub async fn run(g: &Global, args: LoginArgs) -> Result<(), CliError> {
 /// Signs a person in with the native client `client_id` and saves the session.
 async fn sign_in(g: &Global, client_id: &str, args: LoginArgs) -> Result<(), CliError> {
     let issuer = args.issuer.unwrap_or_else(|| g.issuer());
-    let store = SessionFile::default_location()?;
+    let store = default_session_store()?;
     let mut sign_in = InteractiveSignIn::new(client_id)
         .issuer(issuer.clone())
         .redirect_uri(args.redirect_uri);
@@ -54,13 +56,10 @@ async fn sign_in(g: &Global, client_id: &str, args: LoginArgs) -> Result<(), Cli
     }
     let session = sign_in.sign_in().await?.keep_in(store.clone());
     session.save().await?;
-    eprintln!("signed in; session saved to {}", store.path().display());
+    eprintln!("signed in; session saved to {}", store.location());
     let login = Login {
         method: "session",
-        source: format!(
-            "the sign-in just made (saved to {})",
-            store.path().display()
-        ),
+        source: format!("the sign-in just made (saved to {})", store.location()),
         client_id: Some(client_id.to_owned()),
         token_url: None,
         issuer: Some(issuer),

@@ -1,13 +1,13 @@
 //! `logout`: forgets the saved sign-in, and revokes its refresh token at the issuer.
 
-use mesh_export::auth::{SessionFile, UserSession};
+use mesh_export::auth::{UserSession, default_session_store};
 
 use crate::error::CliError;
 
 /// `logout`.
 pub async fn run() -> Result<(), CliError> {
-    let store = SessionFile::default_location()?;
-    let path = store.path().display().to_string();
+    let store = default_session_store()?;
+    let path = store.location();
     let session = match UserSession::load(store.clone()) {
         Ok(Some(session)) => session,
         Ok(None) => {

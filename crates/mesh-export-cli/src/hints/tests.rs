@@ -227,3 +227,19 @@ fn a_usage_error_has_no_hint() {
     let error = CliError::Usage("bad".into());
     assert_eq!(situation(&error, &context("list")), None);
 }
+
+#[test]
+fn a_session_store_that_fails_points_to_the_file_store_and_logout() {
+    let error = CliError::from(AuthError::SessionStore(
+        "the session cannot be kept in the OS keyring (Secret Service): it is locked".into(),
+    ));
+    let (situation, hint) = hinted(&error, &context("login"));
+    assert_eq!(situation, Situation::SessionStore);
+    assert!(hint.contains("MESH_EXPORT_SESSION_STORE=file"), "{hint}");
+    assert!(hint.contains("mesh-export logout"), "{hint}");
+    assert_eq!(
+        error.exit(),
+        Exit::Other,
+        "a store failure is no verdict on credentials"
+    );
+}

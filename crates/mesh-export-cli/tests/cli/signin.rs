@@ -169,6 +169,20 @@ fn a_client_id_without_a_secret_and_no_session_says_to_sign_in() {
 }
 
 #[test]
+fn an_unknown_session_store_is_named_and_the_other_credentials_are_still_tried() {
+    let service = service();
+    signed_out(&service, &crate::support::no_session_dir())
+        .env("MESH_EXPORT_SESSION_STORE", "vault")
+        .env("ITWIN_ACCESS_TOKEN", "a-token-the-emulator-refuses")
+        .arg("list")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "the saved sign-in is ignored: MESH_EXPORT_SESSION_STORE is \"vault\"; it takes `keyring` or `file`",
+        ));
+}
+
+#[test]
 fn logout_without_a_session_says_so() {
     let service = service();
     signed_out(&service, &crate::support::no_session_dir())

@@ -44,7 +44,7 @@ pub fn service() -> Service {
 
 /// Variables of whoever runs the tests that would change what the binary does: credentials,
 /// the service and issuer, the log filter. Every way a test starts the binary removes them.
-pub const RUNNER_ENV: [&str; 8] = [
+pub const RUNNER_ENV: [&str; 9] = [
     "ITWIN_ACCESS_TOKEN",
     "ITWIN_SHARE_KEY",
     "ITWIN_CLIENT_ID",
@@ -52,6 +52,7 @@ pub const RUNNER_ENV: [&str; 8] = [
     "ITWIN_TOKEN_URL",
     "ITWIN_ISSUER_URL",
     "MESH_EXPORT_BASE_URL",
+    "MESH_EXPORT_SESSION_STORE",
     "RUST_LOG",
 ];
 

@@ -32,6 +32,10 @@ pub enum AuthError {
     /// the saved session).
     #[error("sign-in failed: {0}")]
     SignIn(String),
+    /// The saved session could not be read, kept or removed (a file, the OS keyring); the text
+    /// names where.
+    #[error("{0}")]
+    SessionStore(String),
     /// A custom [`TokenSource`](super::TokenSource) failed.
     #[error("{0}")]
     Other(String),

@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
-use mesh_export::auth::{AuthError, InteractiveSignIn, SessionFile, TokenSource, UserSession};
+use std::sync::Arc;
+
+use mesh_export::auth::{
+    AuthError, InteractiveSignIn, OsKeyring, SessionFile, SessionStore, TokenSource, UserSession,
+};
 use mesh_export::{Client, ExportFilter};
 use mesh_export_emulator::{DEMO_NATIVE_CLIENT_ID, Emulator};
 use mesh_export_test_support::emulator::http;
@@ -22,10 +26,20 @@ fn sign_in(emulator: &Emulator) -> (InteractiveSignIn, mpsc::UnboundedReceiver<S
 }
 
 #[tokio::test]
-async fn a_person_signs_in_and_the_session_lists_exports_refreshes_and_signs_out() {
-    let emulator = Emulator::builder().start().await.unwrap();
+async fn a_person_signs_in_and_the_session_in_a_file_lists_exports_refreshes_and_signs_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SessionFile::in_dir(dir.path());
+    signs_in_lists_refreshes_and_signs_out(Arc::new(SessionFile::in_dir(dir.path()))).await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_and_the_session_in_a_keyring_lists_exports_refreshes_and_signs_out() {
+    let store: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
+    let keyring = OsKeyring::in_store(&store, "the test keyring").unwrap();
+    signs_in_lists_refreshes_and_signs_out(Arc::new(keyring)).await;
+}
+
+async fn signs_in_lists_refreshes_and_signs_out(store: Arc<dyn SessionStore>) {
+    let emulator = Emulator::builder().start().await.unwrap();
     let (sign_in, mut urls) = sign_in(&emulator);
     let person = tokio::spawn(async move {
         let url = urls.recv().await.unwrap();
@@ -47,7 +61,7 @@ async fn a_person_signs_in_and_the_session_lists_exports_refreshes_and_signs_out
         "the rotated refresh token was not saved"
     );
 
-    // A later run: the session from the file lists exports.
+    // A later run: the saved session lists exports.
     let later = UserSession::load(store.clone()).unwrap().unwrap();
     let client = Client::builder()
         .base_url(emulator.mesh_export_url())
@@ -56,7 +70,7 @@ async fn a_person_signs_in_and_the_session_lists_exports_refreshes_and_signs_out
         .unwrap();
     client.list_page(&ExportFilter::new()).await.unwrap();
 
-    // Sign-out revokes the refresh token (the client above rotated it again) and clears the file.
+    // Sign-out revokes the refresh token (the client above rotated it again) and clears the store.
     let current = UserSession::load(store.clone()).unwrap().unwrap();
     let saved = current.saved().await;
     assert!(current.sign_out().await.unwrap(), "revoked");

@@ -2,17 +2,17 @@
 //! loopback redirect (RFC 8252), as Bentley's own command-line sign-in (iTwin/auth-clients
 //! `node-cli`) does. The issuer's endpoints come from its OpenID discovery document; the
 //! session that results ([`UserSession`]) is a [`TokenSource`](crate::auth::TokenSource) and
-//! can be kept between runs in a [`SessionFile`].
+//! can be kept between runs in a [`SessionStore`]: the OS keyring, else a [`SessionFile`].
 //!
 //! ```no_run
-//! use mesh_export::auth::{InteractiveSignIn, SessionFile};
+//! use mesh_export::auth::{InteractiveSignIn, default_session_store};
 //!
 //! # async fn demo() -> Result<(), mesh_export::auth::AuthError> {
 //! let session = InteractiveSignIn::new("my-native-client-id")
 //!     .open_with(|url| eprintln!("Open this URL to sign in:\n{url}"))
 //!     .sign_in()
 //!     .await?
-//!     .keep_in(SessionFile::default_location()?);
+//!     .keep_in(default_session_store()?);
 //! session.save().await?;
 //! # Ok(())
 //! # }
@@ -30,7 +30,10 @@ use std::time::Duration;
 
 pub use discovery::{Endpoints, discovery_url};
 pub use session::UserSession;
-pub use store::{CONFIG_DIR_VAR, SavedSession, SessionFile};
+pub use store::{
+    CONFIG_DIR_VAR, OsKeyring, STORE_VAR, SavedSession, SessionFile, SessionStore,
+    default_session_store,
+};
 
 use super::AuthError;
 use super::client_credentials::{post_token_form, token_http_client, token_retry_options};

@@ -2,12 +2,13 @@
 //! the issuer rotates it, and saved again), and revoked on sign-out.
 
 use std::fmt;
+use std::sync::Arc;
 
 use mesh_export_client::BoxFuture;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::store::{SavedSession, SessionFile};
+use super::store::{SavedSession, SessionStore};
 use crate::auth::client_credentials::{
     post_token_form, token_http_client, token_lifetime, token_retry_options,
 };
@@ -47,12 +48,12 @@ struct Tokens {
 }
 
 /// A signed-in person's session: a [`TokenSource`] that refreshes with the refresh token, and
-/// keeps the rotated one (in its [`SessionFile`] too, when it has one).
+/// keeps the rotated one (in its [`SessionStore`] too, when it has one).
 pub struct UserSession {
     issuer: String,
     client_id: String,
     tokens: Mutex<Tokens>,
-    store: Option<SessionFile>,
+    store: Option<Arc<dyn SessionStore>>,
     http: reqwest::Client,
     retry: RetryOptions,
 }
@@ -71,7 +72,7 @@ impl UserSession {
     }
 
     /// The session saved in `store`, or `None` when there is none.
-    pub fn load(store: SessionFile) -> Result<Option<Self>, AuthError> {
+    pub fn load(store: Arc<dyn SessionStore>) -> Result<Option<Self>, AuthError> {
         Ok(store
             .load()?
             .map(|session| UserSession::new(session, None).keep_in(store)))
@@ -79,7 +80,7 @@ impl UserSession {
 
     /// Keeps the session in `store` from now on: each rotated refresh token is saved there.
     #[must_use]
-    pub fn keep_in(mut self, store: SessionFile) -> Self {
+    pub fn keep_in(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.store = Some(store);
         self
     }
@@ -87,7 +88,7 @@ impl UserSession {
     /// Saves the session in its store now (a no-op without one).
     pub async fn save(&self) -> Result<(), AuthError> {
         match &self.store {
-            Some(store) => store.save(&self.tokens.lock().await.session),
+            Some(store) => save_in(store, self.saved().await).await,
             None => Ok(()),
         }
     }
@@ -124,8 +125,8 @@ impl UserSession {
             }
             None => None,
         };
-        if let Some(store) = &self.store {
-            store.remove()?;
+        if let Some(store) = self.store.clone() {
+            blocking(move || store.remove()).await?;
         }
         match revoked {
             Some(Ok(_)) => Ok(true),
@@ -161,7 +162,7 @@ impl UserSession {
                 // The old refresh token is spent: losing the new one would sign the person out
                 // at the next run, so a failure to save is worth a warning, not this call's
                 // failure.
-                if let Err(e) = store.save(&tokens.session) {
+                if let Err(e) = save_in(store, tokens.session.clone()).await {
                     tracing::warn!(error = %e, "the rotated refresh token could not be saved");
                 }
             }
@@ -169,6 +170,20 @@ impl UserSession {
         tracing::debug!(client_id = %tokens.session.client_id, "refreshed the signed-in session");
         Ok(answer.access_token)
     }
+}
+
+/// Saves `session` in `store` on a blocking thread: a keyring answers over IPC.
+async fn save_in(store: &Arc<dyn SessionStore>, session: SavedSession) -> Result<(), AuthError> {
+    let store = store.clone();
+    blocking(move || store.save(&session)).await
+}
+
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| AuthError::SessionStore(format!("the session store did not answer: {e}")))?
 }
 
 impl fmt::Debug for UserSession {

@@ -1,0 +1,179 @@
+//! [`OsKeyring`]: a session kept in the operating system's credential store (the Secret Service
+//! of GNOME Keyring or KWallet on Linux, the Keychain on macOS, the Credential Manager on
+//! Windows), through `keyring-core` and the store crate of each platform.
+
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Entry};
+
+use super::{SavedSession, SessionStore};
+use crate::auth::AuthError;
+
+/// The entry's service and user: one session per person, as in the file.
+const SERVICE: &str = "mesh-export";
+const USER: &str = "session";
+
+/// The session in an OS keyring entry (service `mesh-export`, user `session`), as the same
+/// JSON text the file holds.
+pub struct OsKeyring {
+    entry: Entry,
+    name: String,
+}
+
+impl std::fmt::Debug for OsKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OsKeyring")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl OsKeyring {
+    /// This platform's keyring; an error where there is none or it cannot be reached (no
+    /// desktop session on Linux, a container).
+    pub fn open() -> Result<Self, AuthError> {
+        let (store, name) = platform_store()?;
+        Self::in_store(&store, name)
+    }
+
+    /// The session's entry in `store`, any `keyring-core` store (another vault, a test's mock);
+    /// `name` is how people are told where the session is.
+    pub fn in_store(store: &Arc<CredentialStore>, name: &str) -> Result<Self, AuthError> {
+        let entry = Entry::new_in_store(store, SERVICE, USER).map_err(|e| failure(name, &e))?;
+        Ok(OsKeyring {
+            entry,
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl SessionStore for OsKeyring {
+    fn load(&self) -> Result<Option<SavedSession>, AuthError> {
+        match self.entry.get_secret() {
+            Ok(bytes) => SavedSession::from_text(&bytes).map(Some).map_err(|e| {
+                AuthError::SessionStore(format!("cannot read the session in {}: {e}", self.name))
+            }),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(failure(&self.name, &e)),
+        }
+    }
+
+    fn save(&self, session: &SavedSession) -> Result<(), AuthError> {
+        self.entry
+            .set_password(&session.to_text())
+            .map_err(|e| failure(&self.name, &e))
+    }
+
+    fn remove(&self) -> Result<bool, AuthError> {
+        match self.entry.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(failure(&self.name, &e)),
+        }
+    }
+
+    fn location(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// A keyring's failure, said without the bytes some errors carry (they may be the secret).
+fn failure(name: &str, e: &keyring_core::Error) -> AuthError {
+    use keyring_core::Error;
+    let why = match e {
+        Error::PlatformFailure(inner) => format!("it failed: {inner}"),
+        Error::NoStorageAccess(inner) => format!("it is locked or refused access: {inner}"),
+        Error::BadEncoding(_) | Error::BadDataFormat(..) => "its entry is not text".to_owned(),
+        Error::TooLong(what, limit) => format!("the {what} is longer than its {limit} limit"),
+        Error::Ambiguous(_) => format!("it holds more than one {SERVICE} {USER} entry"),
+        other => other.to_string(),
+    };
+    AuthError::SessionStore(format!("the session cannot be kept in {name}: {why}"))
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn platform_store() -> Result<(Arc<CredentialStore>, &'static str), AuthError> {
+    const NAME: &str = "the OS keyring (Secret Service)";
+    let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| failure(NAME, &e))?;
+    Ok((store, NAME))
+}
+
+#[cfg(target_os = "macos")]
+fn platform_store() -> Result<(Arc<CredentialStore>, &'static str), AuthError> {
+    const NAME: &str = "the macOS Keychain";
+    let store =
+        apple_native_keyring_store::keychain::Store::new().map_err(|e| failure(NAME, &e))?;
+    Ok((store, NAME))
+}
+
+#[cfg(target_os = "windows")]
+fn platform_store() -> Result<(Arc<CredentialStore>, &'static str), AuthError> {
+    const NAME: &str = "the Windows Credential Manager";
+    let store = windows_native_keyring_store::Store::new().map_err(|e| failure(NAME, &e))?;
+    Ok((store, NAME))
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "macos",
+    target_os = "windows"
+)))]
+fn platform_store() -> Result<(Arc<CredentialStore>, &'static str), AuthError> {
+    Err(AuthError::SessionStore(
+        "this platform has no OS keyring".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::authorization_code::store::sample_session;
+
+    fn mock() -> OsKeyring {
+        let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        OsKeyring::in_store(&store, "the test keyring").unwrap()
+    }
+
+    #[test]
+    fn a_session_in_a_keyring_reads_back_and_is_forgotten() {
+        let keyring = mock();
+        assert!(keyring.load().unwrap().is_none());
+        keyring
+            .save(&sample_session("refresh-one-for-keyring"))
+            .unwrap();
+        keyring
+            .save(&sample_session("refresh-two-for-keyring"))
+            .unwrap();
+        let loaded = keyring.load().unwrap().unwrap();
+        assert_eq!(loaded.refresh_token.expose(), "refresh-two-for-keyring");
+        assert!(keyring.remove().unwrap());
+        assert!(!keyring.remove().unwrap());
+        assert!(keyring.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_keyring_failure_names_the_keyring_and_never_the_bytes_it_carries() {
+        let keyring = mock();
+        let cred: &keyring_core::mock::Cred = keyring.entry.as_any().downcast_ref().unwrap();
+        cred.set_error(keyring_core::Error::BadEncoding(
+            b"refresh-in-bad-encoding".to_vec(),
+        ));
+        let error = keyring.load().unwrap_err().to_string();
+        assert!(error.contains("the test keyring"), "{error}");
+        assert!(!error.contains("refresh-in-bad-encoding"), "{error}");
+        assert!(!format!("{keyring:?}").contains("refresh"));
+    }
+
+    #[test]
+    fn a_hostile_keyring_entry_is_refused_without_quoting_it() {
+        let keyring = mock();
+        keyring
+            .entry
+            .set_password(r#"{"version": 1, "issuer": ["refresh-in-a-hostile-entry"]}"#)
+            .unwrap();
+        let error = keyring.load().unwrap_err().to_string();
+        assert!(!error.contains("refresh-in-a-hostile-entry"), "{error}");
+        assert!(error.contains("the test keyring"), "{error}");
+    }
+}
