@@ -153,7 +153,9 @@ impl Default for Concurrency {
 /// channel reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// Files finished: downloaded, or found complete on disk.
+    /// Files finished: downloaded, or found complete on disk. A file fetched from the
+    /// container's listing ahead of the walk counts when it arrives, and stops counting at the
+    /// end if the tileset never named it (it is removed then).
     pub files_done: u64,
     /// Files known so far; grows as tilesets are read.
     pub files_total_known: u64,

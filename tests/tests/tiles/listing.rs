@@ -164,6 +164,23 @@ async fn files_the_tileset_does_not_name_are_counted_and_left_out() {
 }
 
 #[tokio::test]
+async fn progress_ends_at_the_files_kept_not_the_prefetched_ones_removed() {
+    let emulator = with_extra_blobs().start().await.unwrap();
+    let tileset = mesh_link(&emulator).await;
+    let out = tempfile::tempdir().unwrap();
+    let downloader = downloader(out.path(), true, false);
+    let progress = downloader.progress();
+
+    let summary = downloader.download(&tileset).await.unwrap();
+
+    let last = progress.borrow().clone();
+    assert_eq!(summary.unnamed_files, 2);
+    assert_eq!(last.files_done, summary.files, "{last:?}");
+    assert_eq!(last.files_total_known, summary.files, "{last:?}");
+    assert_eq!(last.bytes_done, summary.bytes, "{last:?}");
+}
+
+#[tokio::test]
 async fn all_files_mirrors_the_files_the_tileset_does_not_name() {
     let emulator = with_extra_blobs().start().await.unwrap();
     let tileset = mesh_link(&emulator).await;

@@ -238,13 +238,15 @@ impl Listed {
         (arrived, unnamed)
     }
 
-    /// The prefetched files no one named, which are not to stay on disk.
-    pub(super) fn arrived_unnamed(&mut self) -> Vec<TilePath> {
-        let mut paths: Vec<TilePath> = (std::mem::take(&mut self.arrived).into_keys())
-            .map(|index| self.listing.files[index].path.clone())
+    /// The prefetched files no one named, which are not to stay on disk, with what they were
+    /// counted as when they arrived.
+    pub(super) fn arrived_unnamed(&mut self) -> Vec<(TilePath, Fetched)> {
+        let mut arrived: Vec<(TilePath, Fetched)> = (std::mem::take(&mut self.arrived))
+            .into_iter()
+            .map(|(index, fetched)| (self.listing.files[index].path.clone(), fetched))
             .collect();
-        paths.sort_unstable();
-        paths
+        arrived.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        arrived
     }
 }
 

@@ -386,11 +386,22 @@ impl Scheduler {
     }
 
     fn into_finished(mut self) -> Finished {
-        let listed = self.listed.as_mut().map(|listed| ListingOutcome {
-            listed: listed.listed(),
-            unnamed: listed.unnamed(),
-            mirrored: listed.mirrored(),
-            remove: listed.arrived_unnamed(),
+        let listed = self.listed.as_mut().map(|listed| {
+            let removed = listed.arrived_unnamed();
+            // Counted as done when they arrived; they are not files of the download after all.
+            self.progress.send_modify(|p| {
+                for (_, fetched) in &removed {
+                    p.files_done = p.files_done.saturating_sub(1);
+                    p.files_skipped = p.files_skipped.saturating_sub(fetched.skipped.into());
+                    p.bytes_done = p.bytes_done.saturating_sub(fetched.entry.size);
+                }
+            });
+            ListingOutcome {
+                listed: listed.listed(),
+                unnamed: listed.unnamed(),
+                mirrored: listed.mirrored(),
+                remove: removed.into_iter().map(|(path, _)| path).collect(),
+            }
         });
         let done = self.done;
         let files = done.len() as u64;
