@@ -150,7 +150,13 @@ pub async fn fetch_tileset(
     if let Err(DownloadError::Incomplete { failures, summary }) = &result {
         reporter.failures(failures, summary, export_id);
     }
-    Ok(result?)
+    result.map_err(|error| CliError::Download {
+        error,
+        // Where the files came from, so a failure names its host (the root carries no query).
+        store: Some(http_policy::redact::redact_url(
+            source.current().root_unsigned(),
+        )),
+    })
 }
 
 /// Fails with a usage error, before any request, when `dir` cannot be created or written to.

@@ -13,8 +13,11 @@ pub enum AuthError {
     #[error("no credentials: {0}")]
     MissingCredentials(String),
     /// The token endpoint refused the request.
-    #[error("token endpoint answered HTTP {status}{}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(), description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("token endpoint {endpoint} answered HTTP {status}{}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(), description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     TokenEndpoint {
+        /// The endpoint's URL, redacted ([`http_policy::redact::redact_link`]): which server
+        /// answered, so a person can tell the token endpoint from the service.
+        endpoint: String,
         /// HTTP status.
         status: u16,
         /// The OAuth2 `error` code (`invalid_client`, ...).
@@ -22,9 +25,15 @@ pub enum AuthError {
         /// The OAuth2 `error_description`.
         description: Option<String>,
     },
-    /// The token endpoint could not be reached.
-    #[error("token endpoint unreachable: {}", cause_chain(.0.as_ref()))]
-    Transport(#[source] Arc<reqwest::Error>),
+    /// The token endpoint (or the issuer's discovery document) could not be reached.
+    #[error("cannot reach {endpoint}: {}", cause_chain(.source.as_ref()))]
+    Transport {
+        /// The URL asked, redacted ([`http_policy::redact::redact_link`]).
+        endpoint: String,
+        /// Why; its own text names no URL.
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
     /// The token endpoint answered with something that is not a token.
     #[error("unexpected token response: {0}")]
     Decode(String),
@@ -38,11 +47,30 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A failure to reach `url`: the error keeps the URL redacted, and its source none.
+    pub(crate) fn transport(url: &str, source: reqwest::Error) -> Self {
+        AuthError::Transport {
+            endpoint: http_policy::redact::redact_link(url),
+            source: Arc::new(source.without_url()),
+        }
+    }
+
+    /// The URL (redacted) of the server the failure concerns, when it is one: the token
+    /// endpoint that answered or could not be reached, or the issuer's discovery document.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            AuthError::TokenEndpoint { endpoint, .. } | AuthError::Transport { endpoint, .. } => {
+                Some(endpoint)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether asking again later may work: the endpoint was unreachable, overloaded or rate
     /// limiting (the statuses [`TokenFetch`](crate::retry::TokenFetch) retries).
     pub fn is_retryable(&self) -> bool {
         match self {
-            AuthError::Transport(_) => true,
+            AuthError::Transport { .. } => true,
             AuthError::TokenEndpoint { status, .. } => matches!(status, 408 | 429 | 500..=599),
             _ => false,
         }
@@ -56,6 +84,7 @@ mod tests {
     #[test]
     fn only_an_overloaded_or_unreachable_token_endpoint_is_worth_asking_again() {
         let endpoint = |status| AuthError::TokenEndpoint {
+            endpoint: "https://ims.example/connect/token".into(),
             status,
             error: None,
             description: None,

@@ -239,8 +239,13 @@ async fn an_unreachable_token_endpoint_is_a_retryable_auth_error() {
         .unwrap();
     let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
     assert!(
-        matches!(error, Error::Auth(AuthError::Transport(_))),
+        matches!(error, Error::Auth(AuthError::Transport { .. })),
         "{error:?}"
+    );
+    // The message names the endpoint it could not reach, not only the refused connection.
+    assert!(
+        error.to_string().contains(&format!("{root}/connect/token")),
+        "{error}"
     );
     assert!(error.is_retryable(), "{error:?}");
 }
