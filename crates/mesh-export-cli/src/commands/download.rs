@@ -143,8 +143,10 @@ pub async fn fetch_tileset(
     let downloader = Downloader::new(dir).with_options(options);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
+    // An incomplete download is a failure too: its bar goes before the failures are listed,
+    // or they would be written onto the bar's last line.
     match &result {
-        Ok(_) | Err(DownloadError::Incomplete { .. }) => display.finish().await,
+        Ok(_) => display.finish().await,
         Err(_) => display.clear().await,
     }
     if let Err(DownloadError::Incomplete { failures, summary }) = &result {
