@@ -273,3 +273,18 @@ fn a_usage_error_has_no_hint() {
     let error = CliError::Usage("bad".into());
     assert_eq!(situation(&error, &context("list")), None);
 }
+
+#[test]
+fn a_token_host_that_does_not_resolve_names_it_without_its_port_and_the_token_settings() {
+    let ctx = context("list");
+    for (at, name) in [("ims.invalid:443", "ims.invalid"), ("[::1]:8080", "::1")] {
+        let hint = Situation::HostNotFound(Server::Tokens(at.into())).hint(&ctx);
+        assert!(
+            hint.contains(&format!("host name {name}, where tokens")),
+            "{hint}"
+        );
+        assert!(hint.contains("ITWIN_TOKEN_URL"), "{hint}");
+        assert!(hint.contains("nothing was rejected"), "{hint}");
+        assert!(!hint.contains("MESH_EXPORT_BASE_URL"), "{hint}");
+    }
+}
