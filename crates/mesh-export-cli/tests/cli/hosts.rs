@@ -132,3 +132,16 @@ fn a_failed_export_download_names_the_blob_host_not_the_service() {
         &store.root,
     );
 }
+
+#[test]
+fn a_token_endpoint_that_answers_no_token_is_named() {
+    let tokens = server(|_, _, _| json_reply(200, r#"{"token_type":"Bearer"}"#));
+    let (code, stderr) = list_with_tokens_from(&format!("{}/connect/token", tokens.root));
+    assert_eq!(code, Some(1), "{stderr}");
+    let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert!(error.contains("access_token"), "{stderr}");
+    assert!(
+        error.contains(&format!("(from {}/connect/token)", tokens.root)),
+        "{stderr}"
+    );
+}

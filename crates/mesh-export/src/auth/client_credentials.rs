@@ -101,7 +101,7 @@ impl ClientCredentials {
         }
         let token: TokenResponse = serde_json::from_slice(&bytes)
             // The serde message names the field that is wrong, never the body (which holds the token).
-            .map_err(|e| AuthError::Decode(e.to_string()))?;
+            .map_err(|e| AuthError::Decode(e.to_string()).answered_by(&self.token_url))?;
         let lifetime = token.expires_in.as_ref().and_then(token_lifetime);
         tracing::debug!(client_id = %self.client_id, lifetime_s = lifetime.map(|l| l.as_secs()), "obtained a token");
         Ok(AccessToken::new(token.access_token, lifetime))

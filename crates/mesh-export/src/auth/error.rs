@@ -55,6 +55,18 @@ impl AuthError {
         }
     }
 
+    /// This error, if it is an answer that is no token, naming the endpoint at `url` that gave
+    /// it (redacted).
+    pub(crate) fn answered_by(self, url: &str) -> Self {
+        match self {
+            AuthError::Decode(why) => AuthError::Decode(format!(
+                "{why} (from {})",
+                http_policy::redact::redact_link(url)
+            )),
+            other => other,
+        }
+    }
+
     /// The URL (redacted) of the server the failure concerns, when it is one: the token
     /// endpoint that answered or could not be reached, or the issuer's discovery document.
     pub fn endpoint(&self) -> Option<&str> {
