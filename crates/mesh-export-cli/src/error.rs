@@ -11,7 +11,12 @@ pub enum CliError {
     /// From the service or its client.
     Api(Box<mesh_export::Error>),
     /// From the tileset download.
-    Download(DownloadError),
+    Download {
+        /// Why it failed.
+        error: DownloadError,
+        /// The blob store's root it downloaded from, redacted, when known.
+        store: Option<String>,
+    },
     /// A tileset URL that cannot be used.
     Url(TilesetUrlError),
     /// Bad or missing input that clap could not catch.
@@ -35,7 +40,7 @@ impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CliError::Api(e) => write!(f, "{e}"),
-            CliError::Download(e) => write!(f, "{e}"),
+            CliError::Download { error, .. } => write!(f, "{error}"),
             CliError::Url(e) => write!(f, "{e}"),
             CliError::Usage(m) | CliError::NotFound(m) | CliError::Auth(m) | CliError::Other(m) => {
                 f.write_str(m)
@@ -56,8 +61,8 @@ impl From<mesh_export::Error> for CliError {
 }
 
 impl From<DownloadError> for CliError {
-    fn from(e: DownloadError) -> Self {
-        CliError::Download(e)
+    fn from(error: DownloadError) -> Self {
+        CliError::Download { error, store: None }
     }
 }
 
@@ -90,7 +95,9 @@ fn auth_exit(e: &AuthError) -> Exit {
             Some("invalid_client" | "unauthorized_client" | "invalid_grant") => Exit::Auth,
             _ => Exit::Other,
         },
-        AuthError::Transport(_) | AuthError::Decode(_) | AuthError::SessionStore(_) => Exit::Other,
+        AuthError::Transport { .. } | AuthError::Decode(_) | AuthError::SessionStore(_) => {
+            Exit::Other
+        }
         _ => Exit::Auth,
     }
 }
@@ -116,9 +123,12 @@ impl CliError {
                     _ => Exit::Other,
                 },
             },
-            CliError::Download(DownloadError::Incomplete { .. }) => Exit::Incomplete,
-            CliError::Download(DownloadError::SignatureRejected { .. }) => Exit::SignatureRefused,
-            CliError::Download(_) | CliError::Url(_) | CliError::Other(_) => Exit::Other,
+            CliError::Download { error, .. } => match error {
+                DownloadError::Incomplete { .. } => Exit::Incomplete,
+                DownloadError::SignatureRejected { .. } => Exit::SignatureRefused,
+                _ => Exit::Other,
+            },
+            CliError::Url(_) | CliError::Other(_) => Exit::Other,
         }
     }
 }

@@ -30,13 +30,22 @@ pub struct Context {
     pub token_beside_client_credentials: bool,
 }
 
+/// The server a connection could not be made to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// The Mesh Export service (`--base-url`), at the context's host.
+    Service,
+    /// The token endpoint or the issuer, at this `host:port`.
+    Tokens(String),
+}
+
 /// A kind of failure that has its own hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Situation {
     /// Nothing accepted the connection.
-    ConnectionRefused,
+    ConnectionRefused(Server),
     /// The host name did not resolve.
-    HostNotFound,
+    HostNotFound(Server),
     /// The named export does not exist (404).
     ExportNotFound,
     /// `start` was refused as invalid (422).
@@ -88,15 +97,23 @@ impl Situation {
         let host = ctx.host.as_deref().unwrap_or("the service");
         let id = ctx.export_id.as_deref().unwrap_or("ID");
         match self {
-            Situation::ConnectionRefused => format!(
+            Situation::ConnectionRefused(Server::Service) => format!(
                 "nothing accepted a connection at {host}: check MESH_EXPORT_BASE_URL (or \
                  --base-url) and your network"
             ),
-            Situation::HostNotFound => format!(
+            Situation::ConnectionRefused(Server::Tokens(at)) => format!(
+                "nothing accepted a connection at {at}, where tokens are asked for: check \
+                 {TOKEN_SETTINGS}, and your network"
+            ),
+            Situation::HostNotFound(Server::Service) => format!(
                 "the host name {} could not be resolved (nothing was rejected): check the URL \
                  in MESH_EXPORT_BASE_URL (or --base-url), or unset it for the default service",
-                // A name, not an address: the port played no part.
-                host.rsplit_once(':').map_or(host, |(name, _)| name)
+                host_name(host)
+            ),
+            Situation::HostNotFound(Server::Tokens(at)) => format!(
+                "the host name {}, where tokens are asked for, could not be resolved (nothing \
+                 was rejected): check {TOKEN_SETTINGS}",
+                host_name(at)
             ),
             Situation::ExportNotFound => {
                 "no such export here: list exports with `mesh-export list`".to_owned()
@@ -150,34 +167,64 @@ impl Situation {
     }
 }
 
-/// Whether `error` is a connection that could not be made, and why: `Some(true)` when the host
-/// name did not resolve.
-fn connect_failure(error: &CliError) -> Option<bool> {
+/// Where tokens come from, as a person sets it.
+const TOKEN_SETTINGS: &str = "ITWIN_TOKEN_URL (or --token-url), or for a signed-in person \
+     ITWIN_ISSUER_URL (or login --issuer)";
+
+/// A host name without its port: the port plays no part in resolving it.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.rsplit_once("]:").map_or(host, |(name, _)| &name[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// `host:port` of `url` (the scheme's port when none is written).
+pub fn host_and_port(url: &str) -> Option<String> {
+    let url = ::url::Url::parse(url).ok()?;
+    let host = url.host_str()?.to_owned();
+    Some(match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+/// A connection that could not be made: to which server, and whether its host name did not
+/// resolve (`true`) or nothing accepted it (`false`).
+fn connect_failure(error: &CliError) -> Option<(Server, bool)> {
     let CliError::Api(e) = error else {
         return None;
     };
-    let (connect, chain) = match e.as_ref() {
+    let (server, connect, chain) = match e.as_ref() {
         mesh_export::Error::Transport { source, .. } => (
+            Server::Service,
             source.is_connect(),
             http_policy::redact::cause_chain(source),
         ),
-        mesh_export::Error::Auth(AuthError::Transport(source)) => (
-            source.is_connect(),
-            http_policy::redact::cause_chain(source.as_ref()),
-        ),
+        mesh_export::Error::Auth(auth @ AuthError::Transport { source, .. }) => {
+            let endpoint = auth.endpoint().unwrap_or_default();
+            (
+                Server::Tokens(host_and_port(endpoint).unwrap_or_else(|| endpoint.to_owned())),
+                source.is_connect(),
+                http_policy::redact::cause_chain(source.as_ref()),
+            )
+        }
         _ => return None,
     };
-    connect.then(|| chain.contains("dns error") || chain.contains("failed to lookup"))
+    connect.then(|| {
+        let dns = chain.contains("dns error") || chain.contains("failed to lookup");
+        (server, dns)
+    })
 }
 
 /// Sorts `error` into the situation whose hint fits it, if any.
 pub fn situation(error: &CliError, ctx: &Context) -> Option<Situation> {
     use mesh_export::Error as E;
-    if let Some(dns) = connect_failure(error) {
+    if let Some((server, dns)) = connect_failure(error) {
         return Some(if dns {
-            Situation::HostNotFound
+            Situation::HostNotFound(server)
         } else {
-            Situation::ConnectionRefused
+            Situation::ConnectionRefused(server)
         });
     }
     match error {
@@ -186,13 +233,19 @@ pub fn situation(error: &CliError, ctx: &Context) -> Option<Situation> {
                 resume: resume.clone(),
             });
         }
-        CliError::Download(DownloadError::Incomplete { failures, summary }) => {
+        CliError::Download {
+            error: DownloadError::Incomplete { failures, summary },
+            ..
+        } => {
             return Some(Situation::Incomplete {
                 failed: failures.len(),
                 refused: summary.refused.len(),
             });
         }
-        CliError::Download(DownloadError::SignatureRejected { .. }) => {
+        CliError::Download {
+            error: DownloadError::SignatureRejected { .. },
+            ..
+        } => {
             return Some(if ctx.href {
                 Situation::HrefExpired
             } else {
@@ -233,14 +286,20 @@ pub fn situation(error: &CliError, ctx: &Context) -> Option<Situation> {
     }
 }
 
-/// The message of `error` as printed: naming the host it concerns when it is the service's.
+/// The message of `error` as printed, naming the server it concerns: the service's errors
+/// name the service, a failed download the blob store (its root, never its signature); a
+/// token endpoint's errors name it themselves.
 pub fn message(error: &CliError, ctx: &Context) -> String {
     let text = error.to_string();
-    let Some(service) = &ctx.service else {
-        return text;
-    };
     match error {
+        CliError::Download {
+            error: DownloadError::Incomplete { .. } | DownloadError::SignatureRejected { .. },
+            store: Some(store),
+        } => format!("{text} (blob store at {store})"),
         CliError::Api(e) if !matches!(e.as_ref(), mesh_export::Error::Auth(_)) => {
+            let Some(service) = &ctx.service else {
+                return text;
+            };
             if connect_failure(error).is_some() {
                 let host = ctx.host.as_deref().unwrap_or(service);
                 format!("cannot connect to {host} ({service}): {text}")

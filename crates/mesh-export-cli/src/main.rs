@@ -180,13 +180,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 /// What a hint needs to know of the command line: the service, the export and iModel named.
 fn error_context(cli: &Cli) -> hints::Context {
     let service = cli.global.base_url();
-    let host = ::url::Url::parse(&service).ok().and_then(|u| {
-        let host = u.host_str()?.to_owned();
-        Some(match u.port_or_known_default() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
+    let host = hints::host_and_port(&service);
     let (export_id, imodel, href) = match &cli.command {
         Command::Get(a) => (Some(a.export.id.clone()), a.export.imodel.clone(), false),
         Command::Delete(a) => (Some(a.id.clone()), a.imodel.clone(), false),

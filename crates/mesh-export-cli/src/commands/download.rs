@@ -143,14 +143,22 @@ pub async fn fetch_tileset(
     let downloader = Downloader::new(dir).with_options(options);
     let display = reporter.download_progress(downloader.progress());
     let result = downloader.download_from(source).await;
+    // An incomplete download is a failure too: its bar goes before the failures are listed,
+    // or they would be written onto the bar's last line.
     match &result {
-        Ok(_) | Err(DownloadError::Incomplete { .. }) => display.finish().await,
+        Ok(_) => display.finish().await,
         Err(_) => display.clear().await,
     }
     if let Err(DownloadError::Incomplete { failures, summary }) = &result {
         reporter.failures(failures, summary, export_id);
     }
-    Ok(result?)
+    result.map_err(|error| CliError::Download {
+        error,
+        // Where the files came from, so a failure names its host (the root carries no query).
+        store: Some(http_policy::redact::redact_url(
+            source.current().root_unsigned(),
+        )),
+    })
 }
 
 /// Fails with a usage error, before any request, when `dir` cannot be created or written to.

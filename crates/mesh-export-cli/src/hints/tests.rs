@@ -55,7 +55,7 @@ async fn a_refused_connection_names_host_and_port_and_the_base_url_variable() {
         ..context("list")
     };
     let (situation, hint) = hinted(&error, &ctx);
-    assert_eq!(situation, Situation::ConnectionRefused);
+    assert_eq!(situation, Situation::ConnectionRefused(Server::Service));
     assert!(hint.contains(&addr.to_string()), "{hint}");
     assert!(hint.contains("MESH_EXPORT_BASE_URL"), "{hint}");
     let message = message(&error, &ctx);
@@ -74,13 +74,56 @@ async fn a_name_that_does_not_resolve_says_check_the_url_not_a_rejection() {
         ..context("list")
     };
     let (situation, hint) = hinted(&error, &ctx);
-    assert_eq!(situation, Situation::HostNotFound);
+    assert_eq!(situation, Situation::HostNotFound(Server::Service));
     assert!(
         hint.contains("host name mesh-export.invalid could"),
         "{hint}"
     );
     assert!(hint.contains("check the URL"), "{hint}");
     assert!(hint.contains("nothing was rejected"), "{hint}");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_refuses_connections_is_named_not_the_service() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let source = mesh_export::auth::ClientCredentials::new("id", "secret-value")
+        .token_url(format!("http://{addr}/connect/token"))
+        .retry(mesh_export::RetryOptions::none());
+    let error = mesh_export::auth::TokenSource::token(&source)
+        .await
+        .unwrap_err();
+    let error = CliError::from(error);
+    let ctx = context("list");
+    let (situation, hint) = hinted(&error, &ctx);
+    assert_eq!(
+        situation,
+        Situation::ConnectionRefused(Server::Tokens(addr.to_string()))
+    );
+    assert!(hint.contains(&addr.to_string()), "{hint}");
+    assert!(hint.contains("ITWIN_TOKEN_URL"), "{hint}");
+    assert!(!hint.contains("127.0.0.1:9"), "not the service: {hint}");
+    assert!(
+        message(&error, &ctx).contains(&format!("http://{addr}/connect/token")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_failed_download_names_its_blob_store() {
+    let error = CliError::Download {
+        error: DownloadError::SignatureRejected {
+            status: 403,
+            path: TilePath::parse("tileset.json").unwrap(),
+        },
+        store: Some("https://blobs.example/c/".into()),
+    };
+    let message = message(&error, &context("download"));
+    assert!(
+        message.ends_with("(blob store at https://blobs.example/c/)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -121,10 +164,13 @@ fn deleting_a_running_export_says_wait_for_it_then_delete() {
 
 #[test]
 fn an_expired_href_says_download_by_id_instead_of_api_jargon() {
-    let error = CliError::Download(DownloadError::SignatureRejected {
-        status: 403,
-        path: TilePath::parse("tileset.json").unwrap(),
-    });
+    let error = CliError::Download {
+        error: DownloadError::SignatureRejected {
+            status: 403,
+            path: TilePath::parse("tileset.json").unwrap(),
+        },
+        store: None,
+    };
     let ctx = Context {
         href: true,
         export_id: None,
@@ -242,4 +288,19 @@ fn a_session_store_that_fails_points_to_the_file_store_and_logout() {
         Exit::Other,
         "a store failure is no verdict on credentials"
     );
+}
+
+#[test]
+fn a_token_host_that_does_not_resolve_names_it_without_its_port_and_the_token_settings() {
+    let ctx = context("list");
+    for (at, name) in [("ims.invalid:443", "ims.invalid"), ("[::1]:8080", "::1")] {
+        let hint = Situation::HostNotFound(Server::Tokens(at.into())).hint(&ctx);
+        assert!(
+            hint.contains(&format!("host name {name}, where tokens")),
+            "{hint}"
+        );
+        assert!(hint.contains("ITWIN_TOKEN_URL"), "{hint}");
+        assert!(hint.contains("nothing was rejected"), "{hint}");
+        assert!(!hint.contains("MESH_EXPORT_BASE_URL"), "{hint}");
+    }
 }

@@ -425,3 +425,80 @@ fn a_blob_store_retry_wait_is_announced_too() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_access_token_shadowing_client_credentials_is_warned_about() {
+    let service = service();
+    let output = bare()
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .env("ITWIN_ACCESS_TOKEN", "an-expired-token-value")
+        .env("ITWIN_CLIENT_ID", mesh_export_emulator::DEMO_CLIENT_ID)
+        .env(
+            "ITWIN_CLIENT_SECRET",
+            mesh_export_emulator::DEMO_CLIENT_SECRET,
+        )
+        .env("ITWIN_TOKEN_URL", service.emulator.token_url())
+        .arg("list")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "warning: using the credentials from environment variable ITWIN_ACCESS_TOKEN; those \
+             from environment variables ITWIN_CLIENT_ID and ITWIN_CLIENT_SECRET are ignored"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn login_with_a_share_key_says_a_share_key_was_accepted_not_a_bearer_token() {
+    let service = service_with(Emulator::builder().share_key("sk-friction-share-key"));
+    let output = bare()
+        .args(["--base-url", &service.emulator.mesh_export_url()])
+        .args(["--share-key", "sk-friction-share-key", "login"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("authenticated: share key accepted"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("bearer"), "{stdout}");
+}
+
+#[test]
+fn get_does_not_warn_about_the_deprecated_call_it_chose_and_reads_get_exports_with_the_imodel() {
+    let service = service();
+    let id = service.complete_export();
+    let listed = service.emulator.stats().exports_listed;
+    // At -v a deprecation would be logged as a warning.
+    let by_id = service.cmd().args(["-v", "get", &id]).output().unwrap();
+    assert!(by_id.status.success(), "{by_id:?}");
+    let stderr = String::from_utf8_lossy(&by_id.stderr);
+    assert!(!stderr.to_lowercase().contains("deprecat"), "{stderr}");
+    assert_eq!(service.emulator.stats().exports_listed, listed);
+    // With its iModel the export is read through get-exports.
+    service
+        .cmd()
+        .args(["get", &id, "--imodel", IMODEL])
+        .assert()
+        .success();
+    assert!(service.emulator.stats().exports_listed > listed);
+}
+
+#[test]
+fn a_service_host_that_does_not_resolve_says_check_the_url_not_a_rejection() {
+    // `.invalid` never resolves (RFC 6761).
+    bare()
+        .args(["--base-url", "http://mesh-export.invalid/mesh-export"])
+        .args(["--token", "t", "list"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("host name mesh-export.invalid could not be resolved")
+                .and(predicate::str::contains("nothing was rejected"))
+                .and(predicate::str::contains("MESH_EXPORT_BASE_URL")),
+        );
+}

@@ -11,6 +11,7 @@ mod exports;
 mod friction;
 mod hostile;
 mod hostile_tilesets;
+mod hosts;
 #[cfg(unix)]
 mod pty;
 mod schema;

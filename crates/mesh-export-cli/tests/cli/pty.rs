@@ -2,16 +2,21 @@
 //! test waits for the text it expects (30 s at most), never for a fixed time.
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_export_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
+use tokio::sync::Notify;
 
 use crate::support::{IMODEL, RUNNER_ENV, Service, no_session_dir, service, service_with};
 
 /// How long any expected text may take to appear.
 const PATIENCE_MS: u64 = 30_000;
+
+/// The terminal sequence that erases the line the cursor is on (`CSI 2 K`).
+const ERASE_LINE: &str = "\x1b[2K";
 
 /// The binary against `service`, with `args`, in a fresh pseudo-terminal.
 fn in_terminal(service: &Service, args: &[&str], env: &[(&str, &str)]) -> PtySession {
@@ -153,15 +158,16 @@ fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
 }
 
 /// A service and blob store in one, on its own runtime: export `EXPORT_ID` is Complete, its
-/// tileset names one file, and the request for that file is never answered.
-struct StalledBlobs {
+/// tileset names one file, and the request for that file is held: for ever, or until
+/// `release` is notified, when it is answered 404.
+struct HeldBlobs {
     root: String,
     _runtime: tokio::runtime::Runtime,
 }
 
 const EXPORT_ID: &str = "fc3aa1e5-5196-4dd9-a73e-4cfda693e576";
 
-fn stalled_blobs() -> StalledBlobs {
+fn held_blobs(release: Option<Arc<Notify>>) -> HeldBlobs {
     use axum::routing::get;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -174,7 +180,7 @@ fn stalled_blobs() -> StalledBlobs {
     let root = format!("http://{}", listener.local_addr().unwrap());
     let export = serde_json::json!({"export": {
         "id": EXPORT_ID,
-        "displayName": "stalled",
+        "displayName": "held",
         "status": "Complete",
         "request": {"iModelId": IMODEL, "changesetId": "", "exportType": "3DTiles"},
         "_links": {"mesh": {"href": format!("{root}/blob/c?sig=s")}}
@@ -184,6 +190,16 @@ fn stalled_blobs() -> StalledBlobs {
         "geometricError": 1,
         "root": {"geometricError": 1, "content": {"uri": "a.glb"}}
     });
+    let glb = move || {
+        let release = release.clone();
+        async move {
+            match release {
+                Some(release) => release.notified().await,
+                None => std::future::pending().await,
+            }
+            (axum::http::StatusCode::NOT_FOUND, "no such blob")
+        }
+    };
     let app = axum::Router::new()
         .route(
             &format!("/mesh-export/{EXPORT_ID}"),
@@ -199,25 +215,33 @@ fn stalled_blobs() -> StalledBlobs {
                 async move { axum::Json(tileset) }
             }),
         )
-        .route("/blob/c/a.glb", get(std::future::pending::<String>));
+        .route("/blob/c/a.glb", get(glb));
     runtime.spawn(async move { axum::serve(listener, app).await });
-    StalledBlobs {
+    HeldBlobs {
         root,
         _runtime: runtime,
     }
 }
 
+/// `download EXPORT_ID` from `blobs` into `out`, in a fresh pseudo-terminal.
+fn download_in_terminal(blobs: &HeldBlobs, out: &str) -> PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
+    for var in RUNNER_ENV.into_iter().chain(["NO_COLOR"]) {
+        command.env_remove(var);
+    }
+    command
+        .env("MESH_EXPORT_CONFIG_DIR", no_session_dir())
+        .args(["--base-url", &format!("{}/mesh-export", blobs.root)])
+        .args(["--token", "t", "download", EXPORT_ID, "--out", out]);
+    spawn_command(command, Some(PATIENCE_MS)).unwrap()
+}
+
 #[test]
 fn ctrl_c_during_a_download_names_the_export_and_the_command_that_resumes() {
-    let blobs = stalled_blobs();
+    let blobs = held_blobs(None);
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().to_str().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mesh-export"));
-    command
-        .env_remove("RUST_LOG")
-        .args(["--base-url", &format!("{}/mesh-export", blobs.root)])
-        .args(["--token", "t", "download", EXPORT_ID, "--out", out_dir]);
-    let mut download = spawn_command(command, Some(PATIENCE_MS)).unwrap();
+    let mut download = download_in_terminal(&blobs, out_dir);
     // The bar is drawn: the download, and the Ctrl-C handler, are running.
     download.exp_string("files").unwrap();
     download.send_control('c').unwrap();
@@ -232,4 +256,31 @@ fn ctrl_c_during_a_download_names_the_export_and_the_command_that_resumes() {
         ))
         .unwrap();
     assert_eq!(exit_code(&mut download), 130);
+}
+
+#[test]
+fn a_failed_download_clears_its_bar_before_the_error() {
+    let release = Arc::new(Notify::new());
+    let blobs = held_blobs(Some(release.clone()));
+    let out = tempfile::tempdir().unwrap();
+    let mut download = download_in_terminal(&blobs, out.path().to_str().unwrap());
+    // The bar is drawn, and its file is held until now: it fails while the bar is shown.
+    let before = download.exp_string(" files ").unwrap();
+    release.notify_one();
+    let after = download.exp_eof().unwrap();
+    let shown = format!("{before} files {after}");
+    let error = shown
+        .find("error: ")
+        .unwrap_or_else(|| panic!("no error: {shown:?}"));
+    let last_frame = shown[..error]
+        .rfind(" files ")
+        .unwrap_or_else(|| panic!("no bar: {shown:?}"));
+    // After the bar's last frame and before the failure is reported, the line is erased.
+    let between = &shown[last_frame..error];
+    let failed = between.find("failed: ").unwrap_or(between.len());
+    assert!(
+        between[..failed].contains(ERASE_LINE),
+        "the bar's last frame stays on screen: {between:?}"
+    );
+    assert_eq!(exit_code(&mut download), 7);
 }

@@ -2,7 +2,6 @@
 //! loop.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_export_client::BoxFuture;
@@ -101,8 +100,7 @@ impl ClientCredentials {
             expires_in: Option<serde_json::Value>,
         }
         let token: TokenResponse = serde_json::from_slice(&bytes)
-            // The serde message names the field that is wrong, never the body (which holds the token).
-            .map_err(|e| AuthError::Decode(e.to_string()))?;
+            .map_err(|e| AuthError::undecodable(&e).answered_by(&self.token_url))?;
         let lifetime = token.expires_in.as_ref().and_then(token_lifetime);
         tracing::debug!(client_id = %self.client_id, lifetime_s = lifetime.map(|l| l.as_secs()), "obtained a token");
         Ok(AccessToken::new(token.access_token, lifetime))
@@ -136,11 +134,11 @@ pub(crate) async fn post_token_form(
     .await;
     let (status, _, bytes) = match ended {
         Ended::Outcome(outcome) | Ended::HintTooLong { outcome, .. } => {
-            outcome.map_err(|e| AuthError::Transport(Arc::new(e.without_url())))?
+            outcome.map_err(|e| AuthError::transport(url, e))?
         }
     };
     if !status.is_success() {
-        return Err(token_endpoint_error(status.as_u16(), &bytes));
+        return Err(token_endpoint_error(url, status.as_u16(), &bytes));
     }
     Ok(bytes)
 }
@@ -170,10 +168,10 @@ async fn request_token(
     Ok((status, headers, response.bytes().await?))
 }
 
-/// The error of a token fetch that ended with `status`: the OAuth2 error body when it is
-/// one. Its texts are quoted like every other network text: redacted (this source's own secret
-/// included, see [`Secret`]) and capped.
-fn token_endpoint_error(status: u16, body: &[u8]) -> AuthError {
+/// The error of a token fetch from `url` that ended with `status`: the OAuth2 error body when
+/// it is one. Its texts are quoted like every other network text: redacted (this source's own
+/// secret included, see [`Secret`]) and capped.
+fn token_endpoint_error(url: &str, status: u16, body: &[u8]) -> AuthError {
     #[derive(Deserialize)]
     struct OAuthError {
         error: Option<String>,
@@ -182,6 +180,7 @@ fn token_endpoint_error(status: u16, body: &[u8]) -> AuthError {
     let parsed = serde_json::from_slice::<OAuthError>(body).ok();
     let redact = |s: String| http_policy::redact::quote(&s);
     AuthError::TokenEndpoint {
+        endpoint: http_policy::redact::redact_link(url),
         status,
         error: parsed.as_ref().and_then(|p| p.error.clone()).map(redact),
         description: parsed.and_then(|p| p.error_description).map(redact),

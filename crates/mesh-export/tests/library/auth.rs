@@ -63,6 +63,8 @@ async fn wrong_client_credentials_are_a_typed_auth_error() {
         other => panic!("expected an auth error, got {other:?}"),
     }
     assert!(!format!("{error} {error:?}").contains("wrong-secret"));
+    // A person can tell the token endpoint's refusal from the service's.
+    assert!(error.to_string().contains(&emulator.token_url()), "{error}");
     emulator.shutdown().await;
 }
 

@@ -116,7 +116,7 @@ pub(crate) async fn discover(
     .await;
     let (status, body) = match ended {
         Ended::Outcome(outcome) | Ended::HintTooLong { outcome, .. } => {
-            outcome.map_err(|e| AuthError::Transport(std::sync::Arc::new(e.without_url())))?
+            outcome.map_err(|e| AuthError::transport(&url, e))?
         }
     };
     if !status.is_success() {

@@ -3,6 +3,8 @@
 //! `state`, and answers the browser with a short page.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,8 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -78,58 +81,155 @@ impl Loopback {
         state: &str,
         timeout: Duration,
     ) -> Result<Secret, AuthError> {
-        let (answers, mut answered) = mpsc::unbounded_channel::<Answer>();
-        let expected = Arc::new((self.redirect_uri.path().to_owned(), state.to_owned()));
-        let mut connections = JoinSet::new();
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut next_id = 0usize;
-        let (id, outcome) = loop {
-            tokio::select! {
-                accepted = self.listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let id = next_id;
-                    next_id += 1;
-                    let answers = answers.clone();
-                    let expected = expected.clone();
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |request| {
-                            let answer = callback(&request, &expected.0, &expected.1);
-                            let (response, outcome) = answer;
-                            if let Some(outcome) = outcome {
-                                let _ = answers.send((id, outcome));
-                            }
-                            async move { Ok::<_, Infallible>(response) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(false)
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                        id
-                    });
-                }
-                Some(answer) = answered.recv() => break answer,
-                () = &mut deadline => {
-                    return Err(AuthError::SignIn(format!(
-                        "no answer from the browser within {} s (was the sign-in finished?)",
-                        timeout.as_secs()
-                    )));
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
+        let callback = Expected {
+            redirect_uri: self.redirect_uri.to_string(),
+            path: self.redirect_uri.path().to_owned(),
+            state: state.to_owned(),
         };
-        // Let the browser get its page before the listener goes away.
-        let _ = tokio::time::timeout(PAGE_DELIVERY, async {
-            while let Some(done) = connections.join_next().await {
-                if done.ok() == Some(id) {
-                    break;
-                }
-            }
-        })
-        .await;
-        connections.abort_all();
-        outcome
+        serve(&self.listener, callback, timeout, ACCEPT_BACKOFF).await
     }
+}
+
+/// Where the loopback's connections come from: the bound listener, or a test's stand-in.
+pub(super) trait Connections {
+    /// One connection.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection, or why none could be taken.
+    fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Connections for TcpListener {
+    type Stream = TcpStream;
+    async fn accept(&self) -> io::Result<TcpStream> {
+        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    }
+}
+
+/// The callback the loopback waits for.
+#[derive(Debug, Clone)]
+pub(super) struct Expected {
+    /// The redirect URI, as errors name it.
+    pub(super) redirect_uri: String,
+    /// Its path.
+    pub(super) path: String,
+    /// The sign-in's `state`.
+    pub(super) state: String,
+}
+
+/// How the loopback meets an `accept` that fails: a failure (the process out of file
+/// descriptors, `EMFILE`) tends to repeat at once, so each failure in a row waits twice as
+/// long as the last, from `first` up to `longest`, and the `attempts`-th ends the sign-in
+/// with the reason rather than spinning on it until the timeout.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AcceptBackoff {
+    pub(super) first: Duration,
+    pub(super) longest: Duration,
+    pub(super) attempts: u32,
+}
+
+/// About three seconds of failures in a row before giving up.
+const ACCEPT_BACKOFF: AcceptBackoff = AcceptBackoff {
+    first: Duration::from_millis(10),
+    longest: Duration::from_secs(1),
+    attempts: 10,
+};
+
+impl AcceptBackoff {
+    /// The pause after the `failures`-th failure in a row (from 1), or `None` to give up.
+    pub(super) fn pause(&self, failures: u32) -> Option<Duration> {
+        (failures < self.attempts).then(|| {
+            let doublings = failures.saturating_sub(1).min(20);
+            self.first.saturating_mul(1 << doublings).min(self.longest)
+        })
+    }
+}
+
+/// Serves `connections` until one callback matches `expected` (see [`Loopback::wait_for_code`]),
+/// pausing after a failed `accept` per `backoff`.
+pub(super) async fn serve(
+    connections: &impl Connections,
+    expected: Expected,
+    timeout: Duration,
+    backoff: AcceptBackoff,
+) -> Result<Secret, AuthError> {
+    let (answers, mut answered) = mpsc::unbounded_channel::<Answer>();
+    let expected = Arc::new(expected);
+    let mut served = JoinSet::new();
+    let deadline = tokio::time::sleep(timeout);
+    let resume = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(deadline, resume);
+    let mut paused = false;
+    let mut failures = 0;
+    let mut next_id = 0;
+    let (id, outcome) = loop {
+        tokio::select! {
+            accepted = connections.accept(), if !paused => match accepted {
+                Ok(stream) => {
+                    failures = 0;
+                    let answers = answers.clone();
+                    spawn_connection(&mut served, next_id, stream, answers, expected.clone());
+                    next_id += 1;
+                }
+                Err(error) => {
+                    failures += 1;
+                    let Some(pause) = backoff.pause(failures) else {
+                        return Err(AuthError::SignIn(format!(
+                            "the loopback listener for {} cannot accept the browser's \
+                             connection ({failures} failures in a row): {error}",
+                            expected.redirect_uri
+                        )));
+                    };
+                    resume.as_mut().reset(tokio::time::Instant::now() + pause);
+                    paused = true;
+                }
+            },
+            () = &mut resume, if paused => paused = false,
+            Some(answer) = answered.recv() => break answer,
+            () = &mut deadline => {
+                return Err(AuthError::SignIn(format!(
+                    "no answer from the browser within {} s (was the sign-in finished?)",
+                    timeout.as_secs()
+                )));
+            }
+            Some(_) = served.join_next(), if !served.is_empty() => {}
+        }
+    };
+    // Let the browser get its page before the listener goes away.
+    let _ = tokio::time::timeout(PAGE_DELIVERY, async {
+        while let Some(done) = served.join_next().await {
+            if done.ok() == Some(id) {
+                break;
+            }
+        }
+    })
+    .await;
+    served.abort_all();
+    outcome
+}
+
+/// Serves one connection in `served`; a callback's outcome goes to `answers` with the
+/// connection's id (the task's result), so its page can be delivered before the end.
+fn spawn_connection(
+    served: &mut JoinSet<usize>,
+    id: usize,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    answers: mpsc::UnboundedSender<Answer>,
+    expected: Arc<Expected>,
+) {
+    served.spawn(async move {
+        let service = hyper::service::service_fn(move |request| {
+            let (response, outcome) = callback(&request, &expected.path, &expected.state);
+            if let Some(outcome) = outcome {
+                let _ = answers.send((id, outcome));
+            }
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+        id
+    });
 }
 
 /// The answer to one request, and what it tells the sign-in if it is the callback.
@@ -191,3 +291,6 @@ fn page(status: StatusCode, text: &str) -> Response<String> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests;

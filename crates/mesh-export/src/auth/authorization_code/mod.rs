@@ -154,7 +154,8 @@ impl InteractiveSignIn {
             .finish();
         let bytes =
             post_token_form(&self.http, &self.retry, &endpoints.token_endpoint, body).await?;
-        let answer = session::parse_answer(&bytes)?;
+        let answer =
+            session::parse_answer(&bytes).map_err(|e| e.answered_by(&endpoints.token_endpoint))?;
         let refresh_token = answer.refresh_token.ok_or_else(|| {
             AuthError::SignIn(format!(
                 "the issuer gave no refresh token: the client must be allowed the offline_access scope (asked: {})",

@@ -21,7 +21,7 @@ pub(crate) struct TokenAnswer {
     pub(crate) refresh_token: Option<Secret>,
 }
 
-/// Reads a token endpoint's answer; the serde message names a field, never the body.
+/// Reads a token endpoint's answer; what is wrong with it is described, never quoted.
 pub(crate) fn parse_answer(body: &[u8]) -> Result<TokenAnswer, AuthError> {
     #[derive(Deserialize)]
     struct Answer {
@@ -29,8 +29,7 @@ pub(crate) fn parse_answer(body: &[u8]) -> Result<TokenAnswer, AuthError> {
         expires_in: Option<serde_json::Value>,
         refresh_token: Option<String>,
     }
-    let answer: Answer =
-        serde_json::from_slice(body).map_err(|e| AuthError::Decode(e.to_string()))?;
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| AuthError::undecodable(&e))?;
     let lifetime = answer.expires_in.as_ref().and_then(token_lifetime);
     Ok(TokenAnswer {
         access_token: AccessToken::new(answer.access_token, lifetime),
@@ -152,7 +151,7 @@ impl UserSession {
             .append_pair("scope", &session.scopes)
             .finish();
         let bytes = post_token_form(&self.http, &self.retry, &session.token_endpoint, body).await?;
-        let answer = parse_answer(&bytes)?;
+        let answer = parse_answer(&bytes).map_err(|e| e.answered_by(&session.token_endpoint))?;
         if let Some(rotated) = answer
             .refresh_token
             .filter(|r| *r != tokens.session.refresh_token)

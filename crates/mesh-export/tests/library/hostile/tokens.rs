@@ -214,6 +214,38 @@ async fn a_token_endpoint_redirect_is_not_followed_with_the_secret() {
     );
 }
 
+/// serde's messages quote the string they did not expect, and a token endpoint's strings are
+/// tokens: an answer of the wrong shape is described, never quoted.
+#[tokio::test]
+async fn an_answer_of_the_wrong_shape_is_refused_without_quoting_the_token_in_it() {
+    for body in [
+        r#""bare-token-in-a-string""#,
+        r#"{"access_token": {"value": "bare-token-in-a-string"}}"#,
+        r#"{"token": "bare-token-in-a-string"}"#,
+        r#"["bare-token-in-a-string"]"#,
+    ] {
+        let (root, _) = raw_server(move |_, _, _| json(200, body)).await;
+        let error = credentials_at(&root).token().await.unwrap_err().to_string();
+        assert!(!error.contains("bare-token-in-a-string"), "{body}: {error}");
+        assert!(error.contains("/connect/token"), "{body}: {error}");
+
+        let session = mesh_export::auth::UserSession::new(
+            mesh_export::auth::SavedSession {
+                issuer: root.clone(),
+                client_id: "native".into(),
+                scopes: "itwin-platform offline_access".into(),
+                token_endpoint: format!("{root}/connect/token"),
+                revocation_endpoint: None,
+                refresh_token: mesh_export::auth::Secret::new("refresh"),
+            },
+            None,
+        );
+        let error = session.token().await.unwrap_err().to_string();
+        assert!(!error.contains("bare-token-in-a-string"), "{body}: {error}");
+        assert!(error.contains("/connect/token"), "{body}: {error}");
+    }
+}
+
 #[tokio::test]
 async fn a_token_endpoint_may_give_expires_in_as_a_numeric_string() {
     let (root, _) =
@@ -239,8 +271,13 @@ async fn an_unreachable_token_endpoint_is_a_retryable_auth_error() {
         .unwrap();
     let error = client.list_page(&ExportFilter::new()).await.unwrap_err();
     assert!(
-        matches!(error, Error::Auth(AuthError::Transport(_))),
+        matches!(error, Error::Auth(AuthError::Transport { .. })),
         "{error:?}"
+    );
+    // The message names the endpoint it could not reach, not only the refused connection.
+    assert!(
+        error.to_string().contains(&format!("{root}/connect/token")),
+        "{error}"
     );
     assert!(error.is_retryable(), "{error:?}");
 }

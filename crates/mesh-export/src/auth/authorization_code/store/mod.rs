@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::error::unquoted;
 use crate::auth::{AuthError, Secret};
 
 pub use file::SessionFile;
@@ -153,18 +154,6 @@ impl SavedSession {
             refresh_token: Secret::new(stored.refresh_token),
         })
     }
-}
-
-/// What is wrong with saved text, without the text: serde's messages quote the values they did
-/// not expect, and any of them may be the refresh token.
-fn unquoted(e: &serde_json::Error) -> String {
-    let what = match e.classify() {
-        serde_json::error::Category::Io => "unreadable",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "not a session of this version",
-        serde_json::error::Category::Eof => "cut short",
-    };
-    format!("{what} (line {}, column {})", e.line(), e.column())
 }
 
 #[cfg(test)]
