@@ -102,6 +102,11 @@ impl AuthError {
 /// session), without quoting it: serde's messages quote the strings they did not expect, and
 /// any of them may be a token.
 pub(crate) fn unquoted(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // A missing field is named by the type being read, never by the text.
+    if message.starts_with("missing field `") {
+        return message;
+    }
     let what = match e.classify() {
         serde_json::error::Category::Io => "unreadable",
         serde_json::error::Category::Syntax => "not JSON",
