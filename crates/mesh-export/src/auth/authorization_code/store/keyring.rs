@@ -66,9 +66,10 @@ impl SessionStore for OsKeyring {
         }
     }
 
+    /// Saved as bytes, as `load` reads them: a password would be UTF-16 on Windows.
     fn save(&self, session: &SavedSession) -> Result<(), AuthError> {
         self.entry
-            .set_password(&session.to_text())
+            .set_secret(session.to_text().as_bytes())
             .map_err(|e| failure(&self.name, &e))
     }
 
@@ -90,8 +91,25 @@ fn within<T: Send + 'static>(
     deadline: Duration,
     call: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
 ) -> Result<T, AuthError> {
-    let _ = deadline;
-    call()
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    // A thread of its own, left behind when it does not answer: a blocked D-Bus call cannot
+    // be cancelled, and the process goes on (or ends) without it.
+    std::thread::Builder::new()
+        .name("os-keyring-open".into())
+        .spawn(move || {
+            let _ = answer.send(call());
+        })
+        .map_err(|e| AuthError::SessionStore(format!("cannot open the OS keyring: {e}")))?;
+    match answered.recv_timeout(deadline) {
+        Ok(answer) => answer,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(AuthError::SessionStore(format!(
+            "the OS keyring did not answer within {} ms",
+            deadline.as_millis()
+        ))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(AuthError::SessionStore(
+            "the OS keyring failed while it was opened".into(),
+        )),
+    }
 }
 
 /// A keyring's failure, said without the bytes some errors carry (they may be the secret).
