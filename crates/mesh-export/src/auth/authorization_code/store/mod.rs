@@ -2,7 +2,9 @@
 //! ([`OsKeyring`]), else a file only its owner may read ([`SessionFile`]).
 //!
 //! [`default_session_store`] picks one the way gh and az do: the keyring first, the file when
-//! there is no keyring (a server without a desktop session, a container). Two variables
+//! there is no keyring (a server without a desktop session, a container); beside a keyring, a
+//! session found only in the file is still used, moved into the keyring, and forgotten with
+//! it. A keyring that does not answer within [`KEYRING_OPEN_DEADLINE`] counts as none. Two variables
 //! override the choice: [`CONFIG_DIR_VAR`] (a directory: the file in it, for tests and
 //! portable installs) and [`STORE_VAR`] (`keyring` or `file`).
 
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthError, Secret};
 
 pub use file::SessionFile;
-pub use keyring::OsKeyring;
+pub use keyring::{KEYRING_OPEN_DEADLINE, OsKeyring};
 
 /// The variable that overrides the config directory (tests, portable installs); when it is
 /// set, the session is kept in a file there unless [`STORE_VAR`] says `keyring`.
@@ -65,8 +67,42 @@ pub fn default_session_store() -> Result<Arc<dyn SessionStore>, AuthError> {
 /// The keyring, when it is reachable, with the session file a run without it (an `ssh` login
 /// with no desktop session) would have used.
 fn keyring_beside_file(keyring: OsKeyring, file: SessionFile) -> Arc<dyn SessionStore> {
-    let _ = file;
-    Arc::new(keyring)
+    Arc::new(KeyringBesideFile { keyring, file })
+}
+
+/// The keyring first; a session found only in the file is still used, moved into the keyring
+/// at its next save, and forgotten with the keyring's, so no refresh token is left behind in
+/// one store while the other is used.
+#[derive(Debug)]
+struct KeyringBesideFile {
+    keyring: OsKeyring,
+    file: SessionFile,
+}
+
+impl SessionStore for KeyringBesideFile {
+    fn load(&self) -> Result<Option<SavedSession>, AuthError> {
+        match self.keyring.load()? {
+            Some(session) => Ok(Some(session)),
+            None => self.file.load(),
+        }
+    }
+
+    fn save(&self, session: &SavedSession) -> Result<(), AuthError> {
+        self.keyring.save(session)?;
+        if let Err(e) = self.file.remove() {
+            tracing::warn!(error = %e, "the session saved in the keyring is left in the file too");
+        }
+        Ok(())
+    }
+
+    fn remove(&self) -> Result<bool, AuthError> {
+        let (in_keyring, in_file) = (self.keyring.remove(), self.file.remove());
+        Ok(in_keyring? | in_file?)
+    }
+
+    fn location(&self) -> String {
+        self.keyring.location()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
