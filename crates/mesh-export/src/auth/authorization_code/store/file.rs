@@ -197,6 +197,30 @@ mod tests {
         assert_eq!(mode(), 0o700);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_config_directory_linked_elsewhere_leaves_the_directory_it_names_as_it_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Stands for a link to a shared directory such as /tmp (a dotfiles manager's link).
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("mesh-export");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        let file = SessionFile::in_own_dir(&link);
+        file.save(&session("refresh-behind-a-link")).unwrap();
+        let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o755,
+            "the directory the link names is not the file's own"
+        );
+        assert_eq!(
+            std::fs::metadata(file.path()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
     #[test]
     fn a_hostile_session_file_is_refused_without_quoting_it() {
         let dir = tempfile::tempdir().unwrap();
