@@ -47,7 +47,9 @@ fn signed_out(
             ),
             None,
         ),
-        // The session is forgotten here either way; the issuer's refusal is worth knowing.
+        // Not removed: saying "signed out" would leave the person believing it is gone.
+        Err(e @ AuthError::SessionStore(_)) => return Err(e.into()),
+        // The session is forgotten here; the issuer's refusal is worth knowing.
         Err(e) => (
             format!("signed out: session removed from {path}"),
             Some(format!("the issuer did not revoke the refresh token: {e}")),

@@ -111,7 +111,7 @@ impl UserSession {
     /// Forgets the session: revokes the refresh token where the issuer has a revocation
     /// endpoint (RFC 7009), then removes it from the store. Returns whether it was revoked.
     /// The store is cleared even when the revocation fails, and that failure is returned
-    /// after.
+    /// after; a store that cannot forget the session fails with [`AuthError::SessionStore`].
     pub async fn sign_out(&self) -> Result<bool, AuthError> {
         let session = self.saved().await;
         let revoked = match &session.revocation_endpoint {
