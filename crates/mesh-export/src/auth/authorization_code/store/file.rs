@@ -109,7 +109,7 @@ fn hex_suffix(n: u64) -> String {
 }
 
 /// Creates `dir` only its owner may enter; one that exists is made so when it is `own` (a
-/// directory named by the user, such as `/tmp`, is left as it is).
+/// directory named by the user, such as `/tmp`, or a link to one, is left as it is).
 fn create_private_dir(dir: &Path, own: bool) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -121,7 +121,10 @@ fn create_private_dir(dir: &Path, own: bool) -> std::io::Result<()> {
     #[cfg(unix)]
     if own {
         use std::os::unix::fs::PermissionsExt as _;
-        if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+        // A link names another directory (a dotfiles manager's, even /tmp): not the file's own,
+        // so it is left as it is, even for root, whom no permission stops.
+        let found = std::fs::symlink_metadata(dir)?;
+        if found.is_dir() && found.permissions().mode() & 0o077 != 0 {
             // Only the owner may change a mode: another's directory (EPERM) is left as it is.
             match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
                 Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => return Err(e),
