@@ -160,10 +160,13 @@ impl UserSession {
             tokens.session.refresh_token = rotated;
             if let Some(store) = &self.store {
                 // The old refresh token is spent: losing the new one would sign the person out
-                // at the next run, so a failure to save is worth a warning, not this call's
-                // failure.
+                // at the next run, so a failure to save is an error people see (the CLI shows
+                // errors without -v), though not this call's failure.
                 if let Err(e) = save_in(store, tokens.session.clone()).await {
-                    tracing::warn!(error = %e, "the rotated refresh token could not be saved");
+                    tracing::error!(
+                        error = %e,
+                        "the rotated refresh token could not be saved: the next run will need a new sign-in"
+                    );
                 }
             }
         }
