@@ -26,9 +26,9 @@ mod token_source;
 
 pub use authorization_code::{
     BENTLEY_ISSUER, CONFIG_DIR_VAR, DEFAULT_REDIRECT_URI, DEFAULT_SIGN_IN_SCOPE,
-    DEFAULT_SIGN_IN_TIMEOUT, Endpoints, InteractiveSignIn, OsKeyring, SIGN_IN_REFRESH_AHEAD,
-    STORE_VAR, SavedSession, SessionFile, SessionStore, UserSession, default_session_store,
-    discovery_url,
+    DEFAULT_SIGN_IN_TIMEOUT, Endpoints, InteractiveSignIn, KEYRING_OPEN_DEADLINE, OsKeyring,
+    SIGN_IN_REFRESH_AHEAD, STORE_VAR, SavedSession, SessionFile, SessionStore, UserSession,
+    default_session_store, discovery_url,
 };
 pub use cache::{DEFAULT_REFRESH_AHEAD, TokenCache};
 pub use client_credentials::{

@@ -152,3 +152,51 @@ async fn a_refusal_by_the_issuer_ends_the_sign_in_with_its_reason() {
     );
     assert_eq!(person.await.unwrap(), 200);
 }
+
+/// A store that keeps nothing: a locked keyring that refuses every save.
+#[derive(Debug)]
+struct RefusingStore;
+
+impl SessionStore for RefusingStore {
+    fn load(&self) -> Result<Option<mesh_export::auth::SavedSession>, AuthError> {
+        Ok(None)
+    }
+    fn save(&self, _: &mesh_export::auth::SavedSession) -> Result<(), AuthError> {
+        Err(AuthError::SessionStore("the test keyring is locked".into()))
+    }
+    fn remove(&self) -> Result<bool, AuthError> {
+        Ok(false)
+    }
+    fn location(&self) -> String {
+        "the test keyring".into()
+    }
+}
+
+/// The old refresh token is spent once rotated: a person whose new one was not kept is signed
+/// out at the next run, so the failure is an error a command shows without `-v`.
+#[tokio::test]
+async fn a_rotated_refresh_token_that_cannot_be_kept_is_logged_as_an_error() {
+    let logs = mesh_export_test_support::logs::LogCapture::start();
+    logs.scope(async {
+        let emulator = Emulator::builder().start().await.unwrap();
+        let (sign_in, mut urls) = sign_in(&emulator);
+        let person =
+            tokio::spawn(async move { sign_in_as_demo_user(&urls.recv().await.unwrap()).await });
+        let session = sign_in
+            .sign_in()
+            .await
+            .unwrap()
+            .keep_in(Arc::new(RefusingStore));
+        person.await.unwrap();
+        session.token().await.unwrap();
+        session.token().await.expect("the refresh itself works");
+    })
+    .await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("could not be saved"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.starts_with("ERROR"), "{line}");
+    assert!(line.contains("the test keyring is locked"), "{line}");
+}

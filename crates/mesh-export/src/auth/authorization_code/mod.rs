@@ -31,8 +31,8 @@ use std::time::Duration;
 pub use discovery::{Endpoints, discovery_url};
 pub use session::UserSession;
 pub use store::{
-    CONFIG_DIR_VAR, OsKeyring, STORE_VAR, SavedSession, SessionFile, SessionStore,
-    default_session_store,
+    CONFIG_DIR_VAR, KEYRING_OPEN_DEADLINE, OsKeyring, STORE_VAR, SavedSession, SessionFile,
+    SessionStore, default_session_store,
 };
 
 use super::AuthError;

@@ -110,7 +110,7 @@ impl UserSession {
     /// Forgets the session: revokes the refresh token where the issuer has a revocation
     /// endpoint (RFC 7009), then removes it from the store. Returns whether it was revoked.
     /// The store is cleared even when the revocation fails, and that failure is returned
-    /// after.
+    /// after; a store that cannot forget the session fails with [`AuthError::SessionStore`].
     pub async fn sign_out(&self) -> Result<bool, AuthError> {
         let session = self.saved().await;
         let revoked = match &session.revocation_endpoint {
@@ -159,10 +159,13 @@ impl UserSession {
             tokens.session.refresh_token = rotated;
             if let Some(store) = &self.store {
                 // The old refresh token is spent: losing the new one would sign the person out
-                // at the next run, so a failure to save is worth a warning, not this call's
-                // failure.
+                // at the next run, so a failure to save is an error people see (the CLI shows
+                // errors without -v), though not this call's failure.
                 if let Err(e) = save_in(store, tokens.session.clone()).await {
-                    tracing::warn!(error = %e, "the rotated refresh token could not be saved");
+                    tracing::error!(
+                        error = %e,
+                        "the rotated refresh token could not be saved: the next run will need a new sign-in"
+                    );
                 }
             }
         }

@@ -109,7 +109,7 @@ fn hex_suffix(n: u64) -> String {
 }
 
 /// Creates `dir` only its owner may enter; one that exists is made so when it is `own` (a
-/// directory named by the user, such as `/tmp`, is left as it is).
+/// directory named by the user, such as `/tmp`, or a link to one, is left as it is).
 fn create_private_dir(dir: &Path, own: bool) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -121,7 +121,10 @@ fn create_private_dir(dir: &Path, own: bool) -> std::io::Result<()> {
     #[cfg(unix)]
     if own {
         use std::os::unix::fs::PermissionsExt as _;
-        if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+        // A link names another directory (a dotfiles manager's, even /tmp): not the file's own,
+        // so it is left as it is, even for root, whom no permission stops.
+        let found = std::fs::symlink_metadata(dir)?;
+        if found.is_dir() && found.permissions().mode() & 0o077 != 0 {
             // Only the owner may change a mode: another's directory (EPERM) is left as it is.
             match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
                 Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => return Err(e),
@@ -195,6 +198,30 @@ mod tests {
         assert_eq!(mode(), 0o755, "a directory the user named is left as it is");
         SessionFile::in_own_dir(&config).save(&session).unwrap();
         assert_eq!(mode(), 0o700);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_directory_linked_elsewhere_leaves_the_directory_it_names_as_it_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Stands for a link to a shared directory such as /tmp (a dotfiles manager's link).
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("mesh-export");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        let file = SessionFile::in_own_dir(&link);
+        file.save(&session("refresh-behind-a-link")).unwrap();
+        let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o755,
+            "the directory the link names is not the file's own"
+        );
+        assert_eq!(
+            std::fs::metadata(file.path()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

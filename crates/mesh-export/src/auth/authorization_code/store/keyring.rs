@@ -3,6 +3,7 @@
 //! Windows), through `keyring-core` and the store crate of each platform.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
 
@@ -12,6 +13,11 @@ use crate::auth::AuthError;
 /// The entry's service and user: one session per person, as in the file.
 const SERVICE: &str = "mesh-export";
 const USER: &str = "session";
+
+/// How long the OS keyring has to answer when it is opened. A Secret Service that is
+/// activatable but never starts would otherwise hold every command for D-Bus's service start
+/// timeout (two minutes on Debian), and one that owns its name but never answers, for ever.
+pub const KEYRING_OPEN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The session in an OS keyring entry (service `mesh-export`, user `session`), as the same
 /// JSON text the file holds.
@@ -32,8 +38,10 @@ impl OsKeyring {
     /// This platform's keyring; an error where there is none or it cannot be reached (no
     /// desktop session on Linux, a container).
     pub fn open() -> Result<Self, AuthError> {
-        let (store, name) = platform_store()?;
-        Self::in_store(&store, name)
+        within(KEYRING_OPEN_DEADLINE, || {
+            let (store, name) = platform_store()?;
+            Self::in_store(&store, name)
+        })
     }
 
     /// The session's entry in `store`, any `keyring-core` store (another vault, a test's mock);
@@ -58,9 +66,10 @@ impl SessionStore for OsKeyring {
         }
     }
 
+    /// Saved as bytes, as `load` reads them: a password would be UTF-16 on Windows.
     fn save(&self, session: &SavedSession) -> Result<(), AuthError> {
         self.entry
-            .set_password(&session.to_text())
+            .set_secret(session.to_text().as_bytes())
             .map_err(|e| failure(&self.name, &e))
     }
 
@@ -74,6 +83,32 @@ impl SessionStore for OsKeyring {
 
     fn location(&self) -> String {
         self.name.clone()
+    }
+}
+
+/// `call`'s answer, or an error when it has none within `deadline`.
+fn within<T: Send + 'static>(
+    deadline: Duration,
+    call: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    // A thread of its own, left behind when it does not answer: a blocked D-Bus call cannot
+    // be cancelled, and the process goes on (or ends) without it.
+    std::thread::Builder::new()
+        .name("os-keyring-open".into())
+        .spawn(move || {
+            let _ = answer.send(call());
+        })
+        .map_err(|e| AuthError::SessionStore(format!("cannot open the OS keyring: {e}")))?;
+    match answered.recv_timeout(deadline) {
+        Ok(answer) => answer,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(AuthError::SessionStore(format!(
+            "the OS keyring did not answer within {} ms",
+            deadline.as_millis()
+        ))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(AuthError::SessionStore(
+            "the OS keyring failed while it was opened".into(),
+        )),
     }
 }
 
@@ -163,6 +198,95 @@ mod tests {
         assert!(error.contains("the test keyring"), "{error}");
         assert!(!error.contains("refresh-in-bad-encoding"), "{error}");
         assert!(!format!("{keyring:?}").contains("refresh"));
+    }
+
+    #[test]
+    fn a_keyring_that_does_not_answer_is_given_up_on() {
+        let (_held_until_the_end, never_sent) = std::sync::mpsc::channel::<()>();
+        let opened = within(Duration::from_millis(50), move || {
+            // Stands for a D-Bus call no provider answers; bounded so the test fails, not hangs.
+            let _ = never_sent.recv_timeout(Duration::from_secs(30));
+            Ok("opened")
+        });
+        let error = opened.expect_err("no answer is an error").to_string();
+        assert!(error.contains("did not answer"), "{error}");
+    }
+
+    #[test]
+    fn a_session_reads_back_from_a_keyring_that_keeps_passwords_as_utf16() {
+        let store: Arc<CredentialStore> = Arc::new(wide::Store::default());
+        let keyring = OsKeyring::in_store(&store, "the wide test keyring").unwrap();
+        keyring.save(&sample_session("refresh-for-wide")).unwrap();
+        let loaded = keyring.load().unwrap().unwrap();
+        assert_eq!(loaded.refresh_token.expose(), "refresh-for-wide");
+    }
+
+    /// A store that keeps a password as UTF-16 and a secret as its bytes, as the Windows
+    /// Credential Manager's store does.
+    mod wide {
+        use std::any::Any;
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex};
+
+        use keyring_core::api::{CredentialApi, CredentialStoreApi};
+        use keyring_core::{Credential, Entry, Error, Result};
+
+        #[derive(Default)]
+        pub struct Store(Arc<Mutex<Option<Vec<u8>>>>);
+
+        struct Cred(Arc<Mutex<Option<Vec<u8>>>>);
+
+        impl CredentialStoreApi for Store {
+            fn vendor(&self) -> String {
+                "wide test store".into()
+            }
+            fn id(&self) -> String {
+                "wide".into()
+            }
+            fn build(&self, _: &str, _: &str, _: Option<&HashMap<&str, &str>>) -> Result<Entry> {
+                Ok(Entry::new_with_credential(Arc::new(Cred(self.0.clone()))))
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+
+        impl CredentialApi for Cred {
+            fn set_password(&self, password: &str) -> Result<()> {
+                let wide = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                self.set_secret_vec(wide)
+            }
+            fn set_secret(&self, secret: &[u8]) -> Result<()> {
+                self.set_secret_vec(secret.to_vec())
+            }
+            fn get_secret(&self) -> Result<Vec<u8>> {
+                self.0.lock().unwrap().clone().ok_or(Error::NoEntry)
+            }
+            fn delete_credential(&self) -> Result<()> {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .take()
+                    .map(drop)
+                    .ok_or(Error::NoEntry)
+            }
+            fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
+                Ok(None)
+            }
+            fn get_specifiers(&self) -> Option<(String, String)> {
+                None
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+
+        impl Cred {
+            fn set_secret_vec(&self, bytes: Vec<u8>) -> Result<()> {
+                *self.0.lock().unwrap() = Some(bytes);
+                Ok(())
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! ([`OsKeyring`]), else a file only its owner may read ([`SessionFile`]).
 //!
 //! [`default_session_store`] picks one the way gh and az do: the keyring first, the file when
-//! there is no keyring (a server without a desktop session, a container). Two variables
+//! there is no keyring (a server without a desktop session, a container); beside a keyring, a
+//! session found only in the file is still used, moved into the keyring, and forgotten with
+//! it. A keyring that does not answer within [`KEYRING_OPEN_DEADLINE`] counts as none. Two variables
 //! override the choice: [`CONFIG_DIR_VAR`] (a directory: the file in it, for tests and
 //! portable installs) and [`STORE_VAR`] (`keyring` or `file`).
 
@@ -18,7 +20,7 @@ use crate::auth::error::unquoted;
 use crate::auth::{AuthError, Secret};
 
 pub use file::SessionFile;
-pub use keyring::OsKeyring;
+pub use keyring::{KEYRING_OPEN_DEADLINE, OsKeyring};
 
 /// The variable that overrides the config directory (tests, portable installs); when it is
 /// set, the session is kept in a file there unless [`STORE_VAR`] says `keyring`.
@@ -51,12 +53,56 @@ pub fn default_session_store() -> Result<Arc<dyn SessionStore>, AuthError> {
         Pick::File => Ok(Arc::new(SessionFile::default_location()?)),
         Pick::Keyring => Ok(Arc::new(OsKeyring::open()?)),
         Pick::KeyringElseFile => match OsKeyring::open() {
-            Ok(keyring) => Ok(Arc::new(keyring)),
+            Ok(keyring) => Ok(match SessionFile::default_location() {
+                Ok(file) => keyring_beside_file(keyring, file),
+                Err(_) => Arc::new(keyring),
+            }),
             Err(e) => {
                 tracing::debug!(reason = %e, "no OS keyring: the session is kept in a file");
                 Ok(Arc::new(SessionFile::default_location()?))
             }
         },
+    }
+}
+
+/// The keyring, when it is reachable, with the session file a run without it (an `ssh` login
+/// with no desktop session) would have used.
+fn keyring_beside_file(keyring: OsKeyring, file: SessionFile) -> Arc<dyn SessionStore> {
+    Arc::new(KeyringBesideFile { keyring, file })
+}
+
+/// The keyring first; a session found only in the file is still used, moved into the keyring
+/// at its next save, and forgotten with the keyring's, so no refresh token is left behind in
+/// one store while the other is used.
+#[derive(Debug)]
+struct KeyringBesideFile {
+    keyring: OsKeyring,
+    file: SessionFile,
+}
+
+impl SessionStore for KeyringBesideFile {
+    fn load(&self) -> Result<Option<SavedSession>, AuthError> {
+        match self.keyring.load()? {
+            Some(session) => Ok(Some(session)),
+            None => self.file.load(),
+        }
+    }
+
+    fn save(&self, session: &SavedSession) -> Result<(), AuthError> {
+        self.keyring.save(session)?;
+        if let Err(e) = self.file.remove() {
+            tracing::warn!(error = %e, "the session saved in the keyring is left in the file too");
+        }
+        Ok(())
+    }
+
+    fn remove(&self) -> Result<bool, AuthError> {
+        let (in_keyring, in_file) = (self.keyring.remove(), self.file.remove());
+        Ok(in_keyring? | in_file?)
+    }
+
+    fn location(&self) -> String {
+        self.keyring.location()
     }
 }
 
@@ -197,6 +243,37 @@ mod tests {
             error.contains(STORE_VAR) && error.contains("vault"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_session_left_in_the_file_is_used_moved_and_forgotten_beside_the_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SessionFile::in_dir(dir.path());
+        file.save(&sample_session("refresh-left-in-the-file"))
+            .unwrap();
+        let mock: Arc<keyring_core::CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let keyring = OsKeyring::in_store(&mock, "the test keyring").unwrap();
+        let store = keyring_beside_file(keyring, file.clone());
+        let loaded = store
+            .load()
+            .unwrap()
+            .expect("the file's session is still used");
+        assert_eq!(loaded.refresh_token.expose(), "refresh-left-in-the-file");
+
+        store
+            .save(&sample_session("refresh-in-the-keyring"))
+            .unwrap();
+        assert!(
+            file.load().unwrap().is_none(),
+            "a second copy is not left in the file"
+        );
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded.refresh_token.expose(), "refresh-in-the-keyring");
+
+        file.save(&sample_session("refresh-left-again")).unwrap();
+        assert!(store.remove().unwrap());
+        assert!(store.load().unwrap().is_none(), "logout forgets both");
+        assert!(file.load().unwrap().is_none());
     }
 
     #[test]
