@@ -74,6 +74,7 @@ mod tests {
     #[test]
     fn a_revocation_the_issuer_refused_is_a_warning_after_the_session_is_removed() {
         let refused = AuthError::TokenEndpoint {
+            endpoint: "https://issuer.example/connect/revocation".into(),
             status: 400,
             error: Some("invalid_request".into()),
             description: None,

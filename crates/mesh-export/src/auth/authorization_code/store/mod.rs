@@ -182,7 +182,8 @@ impl SavedSession {
             revocation_endpoint: self.revocation_endpoint.clone(),
             refresh_token: self.refresh_token.expose().to_owned(),
         };
-        serde_json::to_string_pretty(&stored).expect("a session serializes")
+        // Compact: the Windows Credential Manager holds at most 2,560 bytes.
+        serde_json::to_string(&stored).expect("a session serializes")
     }
 
     /// A session from saved text; the error says what is wrong without quoting the text.
