@@ -5,8 +5,8 @@ use std::sync::Arc;
 use clap::Args;
 use clap::builder::{PossibleValue, TypedValueParser};
 use mesh_export::auth::{
-    BENTLEY_ISSUER, SIGN_IN_REFRESH_AHEAD, SessionStore, ShareKey, StaticToken, TokenSource,
-    UserSession, default_session_store,
+    BENTLEY_ISSUER, SIGN_IN_REFRESH_AHEAD, STORE_VAR, SessionStore, ShareKey, StaticToken,
+    TokenSource, UserSession, default_session_store,
 };
 use mesh_export::{Client, ClientCredentials, Environment};
 
@@ -169,7 +169,7 @@ impl Global {
     /// one the chosen one shadows.
     pub fn token_source(&self) -> Result<(Arc<dyn TokenSource>, output::Login), CliError> {
         // A platform without a config directory has no saved sign-in; other credentials work.
-        let store = match default_session_store() {
+        let store = match session_store() {
             Ok(store) => Some(store),
             Err(e) => {
                 eprintln!("warning: the saved sign-in is ignored: {e}");
@@ -309,4 +309,19 @@ impl Global {
         let (source, login) = self.token_source()?;
         self.client_for(source, &login)
     }
+}
+
+/// The store of the signed-in session, as [`default_session_store`] picks it; a pick that took
+/// long (an OS keyring slow to answer, or given up on) is said on stderr, never silent.
+pub fn session_store() -> Result<Arc<dyn SessionStore>, mesh_export::auth::AuthError> {
+    let started = std::time::Instant::now();
+    let store = default_session_store();
+    let took = started.elapsed();
+    if took > std::time::Duration::from_secs(2) {
+        eprintln!(
+            "warning: the OS keyring took {:.1} s to answer; {STORE_VAR}=file skips it",
+            took.as_secs_f64()
+        );
+    }
+    store
 }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use mesh_export::ExportFilter;
-use mesh_export::auth::{
-    DEFAULT_REDIRECT_URI, InteractiveSignIn, TokenSource, default_session_store,
-};
+use mesh_export::auth::{DEFAULT_REDIRECT_URI, InteractiveSignIn, TokenSource};
 
 use crate::error::CliError;
 use crate::global::Global;
@@ -41,7 +39,7 @@ pub async fn run(g: &Global, args: LoginArgs) -> Result<(), CliError> {
 /// Signs a person in with the native client `client_id` and saves the session.
 async fn sign_in(g: &Global, client_id: &str, args: LoginArgs) -> Result<(), CliError> {
     let issuer = args.issuer.unwrap_or_else(|| g.issuer());
-    let store = default_session_store()?;
+    let store = crate::global::session_store()?;
     let mut sign_in = InteractiveSignIn::new(client_id)
         .issuer(issuer.clone())
         .redirect_uri(args.redirect_uri);

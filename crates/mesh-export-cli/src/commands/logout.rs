@@ -1,12 +1,12 @@
 //! `logout`: forgets the saved sign-in, and revokes its refresh token at the issuer.
 
-use mesh_export::auth::{AuthError, UserSession, default_session_store};
+use mesh_export::auth::{AuthError, UserSession};
 
 use crate::error::CliError;
 
 /// `logout`.
 pub async fn run() -> Result<(), CliError> {
-    let store = default_session_store()?;
+    let store = crate::global::session_store()?;
     let path = store.location();
     let session = match UserSession::load(store.clone()) {
         Ok(Some(session)) => session,
