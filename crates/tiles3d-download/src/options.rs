@@ -105,9 +105,9 @@ impl Default for DownloadOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concurrency {
     /// Found as the download goes, between a floor and a ceiling (each at least 1; a ceiling
-    /// below the floor is taken as the floor). It starts at the floor and doubles while
-    /// throughput keeps rising, then settles where more files in flight stop adding
-    /// throughput, and halves when the store answers 429 or 503 (a quarter less on a
+    /// below the floor is taken as the floor). It starts at 32 (or the nearer bound) and
+    /// doubles every round trip while throughput keeps rising, then settles where more files
+    /// in flight stop adding throughput, and halves when the store answers 429 or 503 (a quarter less on a
     /// transport failure). The download's [`Progress::concurrency`] shows where it stands.
     Adaptive {
         /// The fewest files in flight, whatever the store says (while there are files to fetch).

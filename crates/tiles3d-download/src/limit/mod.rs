@@ -20,17 +20,37 @@
 //! count) and reads latency and throughput as one number: past the point where the store
 //! queues, latency grows as fast as the files in flight and the estimate stops rising.
 //!
-//! - **Slow start**: from the floor, the limit doubles after each window while throughput
-//!   rises by at least half of what doubling would give below capacity (1.5x). The first
-//!   window has nothing to compare with and doubles. When a doubling stops paying, the
-//!   capacity is estimated from the last two windows (`previous limit * rate / previous
-//!   rate`, exact for a link that delivers `min(limit, capacity) / rtt`) and the limit goes
-//!   there.
-//! - **Settling** is a hill climb by steps of an eighth: one step more must earn at least half
-//!   its proportional gain, else one step less is tried, which is kept unless it loses at
-//!   least half its proportional share. So more files in flight must pay for themselves, the
-//!   limit settles at the knee of the throughput curve (within a step of it), and it follows
-//!   the knee when the link changes. After a round around the knee it holds for a few windows.
+//! Speed of finding the knee matters as much as finding it: the bench's tileset of 2,002
+//! files takes about 16 round trips at 128 in flight, so each round trip spent below the knee
+//! costs a few percent of the whole download. Hence:
+//!
+//! - **Start at 32** ([`START`], clamped to the floor and the ceiling), not at the floor: 32
+//!   was the best fixed number against Azurite on loopback and 40 ms away, faster than 8 (the
+//!   old fixed default) everywhere measured, and few enough for any blob store. From the floor
+//!   (4), three more doublings stand between the download and 32.
+//! - **Slow start doubles once a round trip**, as TCP's window does: a round is the transfers
+//!   started between two doublings, and it is judged when the first transfer of the next
+//!   round arrives, by which time the next round already runs at twice its limit. The first
+//!   arrival with the pipeline full begins the second round, with nothing measured yet. A
+//!   round pays when its throughput rose by at least half of what doubling gives below
+//!   capacity (1.5x); when one does not, the capacity is estimated from the last two rounds
+//!   (`previous limit * rate / previous rate`, exact for a link that delivers
+//!   `min(limit, capacity) / rtt`) and the limit goes there. Judging a round one round trip
+//!   late overshoots by up to four times the capacity for about two round trips; past the
+//!   knee latency grows with the files in flight, so that costs memory rather than time.
+//!   (Windows counted in transfers, at least 16 and twice the limit, measured one limit per
+//!   two or three round trips: from 4, 128 took about fifteen.)
+//! - **Settling** is a hill climb: one step more must earn at least half its proportional
+//!   gain, else one step less is tried, which is kept unless it loses at least half its
+//!   proportional share. So more files in flight must pay for themselves, the limit settles
+//!   at the knee of the throughput curve (within a step of it), and it follows the knee when
+//!   the link changes. A step is an eighth of the limit; each step that pays makes the next
+//!   one in the same direction longer (a quarter, then a half), so the climb back after a
+//!   backoff, or to a knee far from the estimate, takes three windows instead of six or more;
+//!   a step that does not pay starts again at an eighth. After a round around the knee it
+//!   holds for a few windows. Its windows are counted in transfers (at least 16, twice the
+//!   limit): a download long enough to settle has the time, and one slow file moves a larger
+//!   window less.
 //! - **Backing off** is multiplicative, as TCP's: a 429 or 503 halves the limit, a transport
 //!   failure (or a 5xx other than 503) takes a quarter off, a broken connection saying less
 //!   about load than an explicit "slow down". One backoff per round: transfers started before
@@ -43,9 +63,10 @@
 //!   in flight) are measured: while the walk has few files to hand out, the limit is not what
 //!   bounds throughput, and it stays where it is.
 //!
-//! On a 40 ms round trip with 16 KiB tiles the limit doubles from 4 to 32 or 64 in about ten
-//! round trips and settles near the store's knee; on loopback doubling stops paying at once
-//! (the CPU is the bottleneck), and it stays within a few steps of the floor.
+//! On a 100 ms round trip to a store whose knee is at 128, the limit is 64 after one round
+//! trip, 128 after two and 256 after three, and back near 128 a round trip or two later; on
+//! loopback doubling stops paying at once (the CPU is the bottleneck), and the climb takes it
+//! down towards the floor in growing steps.
 //!
 //! Existing crates (`congestion-limiter`, the `tower` limiters) are asynchronous, read the
 //! clock themselves and steer by latency alone; this one is fed by the driver and its
@@ -67,13 +88,26 @@ pub(crate) use self::log::LimitLog;
 /// a 30 KiB `tileset.json` among 1 KiB tiles would look twice as fast as the next.
 pub(crate) const REQUEST_BYTES: u64 = 64 * 1024;
 
-/// Transfers in a window at the least; more at a higher limit (twice the limit), so that a
-/// window spans about two round trips.
+/// The first limit (clamped to the bounds). A download of a few thousand files 100 ms away
+/// lasts a few dozen round trips, so every round trip spent below the knee shows in its time;
+/// 32 was the best fixed number against Azurite on loopback and 40 ms away, and is a number
+/// any blob store serves at once.
+pub(crate) const START: usize = 32;
+
+/// Transfers in a window of the climb at the least; more at a higher limit (twice the limit),
+/// so that a window spans about two round trips and one slow file moves it little.
 const MIN_WINDOW: usize = 16;
+
+/// Transfers a round of slow start must have measured with the pipeline full to count: fewer
+/// say more about the walk than about the link.
+const MIN_ROUND: usize = 4;
 
 /// Windows the limit holds at the knee, after a step up and a step down did not pay, before
 /// it probes again.
 const HOLD_WINDOWS: u32 = 4;
+
+/// The largest step of the climb, as a shift: half the limit.
+const MAX_STRIDE: u32 = 2;
 
 /// How a finished transfer ended, as far as the load on the link and the store is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +165,7 @@ struct Adaptive {
     min: usize,
     max: usize,
     phase: Phase,
+    /// The transfers of the climb measured at the current limit.
     window: Window,
     /// When the limit last backed off: transfers started before it do not back it off again.
     backed_off_at: Option<Instant>,
@@ -146,19 +181,43 @@ struct Measured {
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
-    /// Doubling while it pays; `previous` is the window before.
-    SlowStart { previous: Option<Measured> },
+    SlowStart(SlowStart),
     /// Climbing the throughput curve in steps; `base` is the limit the last step was judged
-    /// against, `None` until a window at the current limit measured it.
+    /// against, `None` until a window at the current limit measured it. A step is the limit
+    /// shifted right by `3 - stride`: an eighth, growing to a quarter and a half while steps
+    /// in the same direction keep paying.
     Settling {
         base: Option<Measured>,
         up: bool,
         hold: u32,
+        stride: u32,
     },
 }
 
-/// The transfers measured at the current limit.
-#[derive(Debug, Default)]
+/// Doubling once a round trip while it pays. A round is the transfers started between two
+/// doublings; it is judged when the first transfer of the next round arrives, by which time
+/// the next round runs at twice its limit already, so the limit doubles every round trip, as
+/// TCP's window does in its slow start, instead of every two or three.
+#[derive(Debug, Clone, Copy)]
+struct SlowStart {
+    /// The round being measured.
+    measuring: Round,
+    /// When the next round began (at the current limit); `None` until a transfer arrived.
+    next: Option<Instant>,
+    /// The last round that was measured.
+    previous: Option<Measured>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    /// When it began; `None` for the first, which began with the download.
+    since: Option<Instant>,
+    limit: usize,
+    window: Window,
+}
+
+/// Transfers measured together.
+#[derive(Debug, Default, Clone, Copy)]
 struct Window {
     /// When the current limit took effect: transfers started before ran under another.
     since: Option<Instant>,
@@ -172,15 +231,24 @@ struct Window {
 impl Limiter {
     pub(crate) fn new(concurrency: Concurrency) -> Self {
         let (min, max) = concurrency.bounds();
+        let start = START.clamp(min, max);
         let adaptive = matches!(concurrency, Concurrency::Adaptive { .. }).then(|| Adaptive {
             min,
             max,
-            phase: Phase::SlowStart { previous: None },
+            phase: Phase::SlowStart(SlowStart {
+                measuring: Round {
+                    since: None,
+                    limit: start,
+                    window: Window::default(),
+                },
+                next: None,
+                previous: None,
+            }),
             window: Window::default(),
             backed_off_at: None,
         });
         Limiter {
-            limit: min,
+            limit: if adaptive.is_some() { start } else { min },
             adaptive,
         }
     }
@@ -198,10 +266,7 @@ impl Limiter {
             Outcome::Other => return None,
             Outcome::Throttled => adaptive.back_off(sample, from, 0.5)?,
             Outcome::Transient => adaptive.back_off(sample, from, 0.75)?,
-            Outcome::Ok => {
-                let rate = adaptive.window.add(sample, from)?;
-                adaptive.next_limit(Measured { limit: from, rate })
-            }
+            Outcome::Ok => adaptive.arrived(sample, from)?,
         };
         adaptive.window = Window {
             since: Some(sample.ended),
@@ -219,13 +284,11 @@ impl Limiter {
 }
 
 impl Window {
-    /// Adds a transfer that arrived; the window's throughput once it holds enough transfers
-    /// started under `limit` with the pipeline full.
-    fn add(&mut self, sample: &Sample, limit: usize) -> Option<f64> {
-        let under_this_limit = self.since.is_none_or(|since| sample.started >= since);
-        let full = sample.in_flight.saturating_mul(4) >= limit.saturating_mul(3);
-        if !under_this_limit || !full {
-            return None;
+    /// Adds a transfer that arrived if it started with the pipeline full at `limit`; whether
+    /// it did.
+    fn add(&mut self, sample: &Sample, limit: usize) -> bool {
+        if sample.in_flight.saturating_mul(4) < limit.saturating_mul(3) {
+            return false;
         }
         let took = sample.ended.saturating_duration_since(sample.started);
         // A transfer that took no measurable time is counted as a microsecond: the rate stays
@@ -234,15 +297,43 @@ impl Window {
         self.bytes += sample.bytes.saturating_add(REQUEST_BYTES) as f64;
         self.in_flight += sample.in_flight.min(limit) as f64;
         self.transfers += 1;
-        if self.transfers < MIN_WINDOW.max(limit.saturating_mul(2)) {
+        true
+    }
+
+    /// Bytes a second by Little's law.
+    fn rate(&self) -> f64 {
+        let mean_in_flight = self.in_flight / self.transfers.max(1) as f64;
+        mean_in_flight * self.bytes / self.busy
+    }
+
+    /// Adds a transfer of the climb; the window's throughput once it holds enough transfers
+    /// started under `limit` with the pipeline full.
+    fn add_to_climb(&mut self, sample: &Sample, limit: usize) -> Option<f64> {
+        let under_this_limit = self.since.is_none_or(|since| sample.started >= since);
+        if !under_this_limit || !self.add(sample, limit) {
             return None;
         }
-        let mean_in_flight = self.in_flight / self.transfers as f64;
-        Some(mean_in_flight * self.bytes / self.busy)
+        (self.transfers >= MIN_WINDOW.max(limit.saturating_mul(2))).then(|| self.rate())
     }
 }
 
 impl Adaptive {
+    /// The limit after a transfer arrived; `None` while it stays.
+    fn arrived(&mut self, sample: &Sample, limit: usize) -> Option<usize> {
+        match self.phase {
+            Phase::SlowStart(state) => self.slow_start(state, sample, limit),
+            Phase::Settling {
+                base,
+                up,
+                hold,
+                stride,
+            } => {
+                let rate = self.window.add_to_climb(sample, limit)?;
+                Some(self.settle(base, up, hold, stride, Measured { limit, rate }))
+            }
+        }
+    }
+
     /// The limit after a throttle or failure, by `factor`; `None` when a backoff for this
     /// round was already taken.
     fn back_off(&mut self, sample: &Sample, limit: usize, factor: f64) -> Option<usize> {
@@ -257,18 +348,10 @@ impl Adaptive {
         {
             // A step up the store refused: back to the limit it accepted, and hold there.
             // Halving here would leave a sawtooth far below a store's fixed limit.
-            self.phase = Phase::Settling {
-                base: Some(base),
-                up: true,
-                hold: HOLD_WINDOWS,
-            };
+            self.phase = settling(Some(base), true, HOLD_WINDOWS);
             return Some(self.clamp(base.limit));
         }
-        self.phase = Phase::Settling {
-            base: None,
-            up: true,
-            hold: 0,
-        };
+        self.phase = settling(None, true, 0);
         Some(self.clamp((limit as f64 * factor) as usize))
     }
 
@@ -276,42 +359,76 @@ impl Adaptive {
         limit.clamp(self.min, self.max)
     }
 
-    /// The limit after a window measured `now`.
-    fn next_limit(&mut self, now: Measured) -> usize {
-        match self.phase {
-            Phase::SlowStart { previous } => self.slow_start(previous, now),
-            Phase::Settling { base, up, hold } => self.settle(base, up, hold, now),
-        }
-    }
-
-    fn slow_start(&mut self, previous: Option<Measured>, now: Measured) -> usize {
-        let doubled = self.clamp(now.limit.saturating_mul(2));
-        let pays = previous.is_none_or(|previous| gained(previous, now));
-        if pays && doubled > now.limit {
-            self.phase = Phase::SlowStart {
-                previous: Some(now),
-            };
-            return doubled;
-        }
-        self.phase = Phase::Settling {
-            base: None,
-            up: true,
-            hold: 0,
+    /// Slow start fed an arrival at `limit`; the new limit when it changed.
+    fn slow_start(&mut self, mut state: SlowStart, sample: &Sample, limit: usize) -> Option<usize> {
+        let doubled = self.clamp(limit.saturating_mul(2));
+        let Some(next) = state.next else {
+            // The first arrival with the pipeline full: the next round begins at twice the
+            // limit, with nothing measured yet, as TCP's window grows from the first
+            // acknowledgement. Before it, the walk had too few files to hand out.
+            if !state.measuring.window.add(sample, state.measuring.limit) {
+                return None;
+            }
+            state.next = Some(sample.ended);
+            self.phase = Phase::SlowStart(state);
+            return (doubled != limit).then_some(doubled);
         };
-        match previous {
+        if sample.started < next {
+            let in_round = (state.measuring.since).is_none_or(|since| sample.started >= since);
+            if in_round {
+                state.measuring.window.add(sample, state.measuring.limit);
+                self.phase = Phase::SlowStart(state);
+            }
+            return None;
+        }
+        // The first transfer of the next round arrived: the measured round is over.
+        let measured = state.measuring;
+        state.measuring = Round {
+            since: Some(next),
+            limit,
+            window: Window::default(),
+        };
+        state.measuring.window.add(sample, limit);
+        state.next = Some(sample.ended);
+        if measured.window.transfers < MIN_ROUND {
+            // The walk, not the limit, bounded that round: nothing learnt, the limit stays.
+            self.phase = Phase::SlowStart(state);
+            return None;
+        }
+        let now = Measured {
+            limit: measured.limit,
+            rate: measured.window.rate(),
+        };
+        let pays = state.previous.is_none_or(|previous| gained(previous, now));
+        if pays && (doubled > limit || measured.limit < limit) {
+            // At the ceiling, the round running there is still judged before it settles.
+            state.previous = Some(now);
+            self.phase = Phase::SlowStart(state);
+            return (doubled > limit).then_some(doubled);
+        }
+        self.phase = settling(None, true, 0);
+        let to = match state.previous {
             // The capacity of a link that delivers `min(limit, capacity) / rtt`, read from a
-            // window below it and one past it.
+            // round below it and one past it.
             Some(previous) if !pays => {
                 let estimate = previous.limit as f64 * ratio(now.rate, previous.rate);
                 let estimate = estimate.clamp(previous.limit as f64, now.limit as f64);
                 self.clamp(estimate.round() as usize)
             }
             // At the ceiling: settle there.
-            _ => now.limit,
-        }
+            _ => limit,
+        };
+        (to != limit).then_some(to)
     }
 
-    fn settle(&mut self, base: Option<Measured>, up: bool, hold: u32, now: Measured) -> usize {
+    fn settle(
+        &mut self,
+        base: Option<Measured>,
+        up: bool,
+        hold: u32,
+        stride: u32,
+        now: Measured,
+    ) -> usize {
         let base = match base {
             Some(base) if base.limit != now.limit => base,
             // A measurement at the base limit: the base, refreshed.
@@ -320,6 +437,7 @@ impl Adaptive {
                     base: Some(now),
                     up,
                     hold: hold.saturating_sub(1),
+                    stride,
                 };
                 return match hold {
                     0 => self.step(now.limit, up),
@@ -327,25 +445,28 @@ impl Adaptive {
                 };
             }
         };
-        let (kept, up, hold) = if now.limit > base.limit {
+        let faster = (stride + 1).min(MAX_STRIDE);
+        let (kept, up, hold, stride) = if now.limit > base.limit {
             match gained(base, now) {
-                true => (now, true, 0),
+                // It paid: on, in a longer stride.
+                true => (now, true, 0, faster),
                 // One step up did not pay and the base is the floor: hold there.
-                false if base.limit <= self.min => (base, true, HOLD_WINDOWS),
+                false if base.limit <= self.min => (base, true, HOLD_WINDOWS, 0),
                 // One step up did not pay: try one down from the base.
-                false => (base, false, 0),
+                false => (base, false, 0, 0),
             }
         } else {
             match lost(base, now) {
                 // Below the knee: back to the base, and hold there.
-                true => (base, true, HOLD_WINDOWS),
-                false => (now, false, 0),
+                true => (base, true, HOLD_WINDOWS, 0),
+                false => (now, false, 0, faster),
             }
         };
         self.phase = Phase::Settling {
             base: Some(kept),
             up,
             hold,
+            stride,
         };
         match hold {
             0 => self.step(kept.limit, up),
@@ -353,21 +474,40 @@ impl Adaptive {
         }
     }
 
-    /// One step (an eighth, at least one file) from `limit`, up or down; at the floor or the
-    /// ceiling the climb turns round.
+    /// One step from `limit`, up or down, of the current stride (at least one file); at the
+    /// floor or the ceiling the climb turns round, from the first stride.
     fn step(&mut self, limit: usize, up: bool) -> usize {
-        let (step, min, max) = ((limit / 8).max(1), self.min, self.max);
-        let next = |up| match up {
-            true => limit.saturating_add(step).clamp(min, max),
-            false => limit.saturating_sub(step).clamp(min, max),
+        let Phase::Settling {
+            up: direction,
+            stride,
+            ..
+        } = &mut self.phase
+        else {
+            return limit;
         };
-        if next(up) != limit {
-            return next(up);
+        let (min, max) = (self.min, self.max);
+        let next = |up, stride: u32| {
+            let step = (limit >> (3 - stride.min(MAX_STRIDE))).max(1);
+            match up {
+                true => limit.saturating_add(step).clamp(min, max),
+                false => limit.saturating_sub(step).clamp(min, max),
+            }
+        };
+        if next(up, *stride) != limit {
+            return next(up, *stride);
         }
-        if let Phase::Settling { up: direction, .. } = &mut self.phase {
-            *direction = !up;
-        }
-        next(!up)
+        (*direction, *stride) = (!up, 0);
+        next(!up, 0)
+    }
+}
+
+/// Settling from the first step, with `base` measured.
+fn settling(base: Option<Measured>, up: bool, hold: u32) -> Phase {
+    Phase::Settling {
+        base,
+        up,
+        hold,
+        stride: 0,
     }
 }
 

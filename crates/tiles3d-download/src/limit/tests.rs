@@ -62,6 +62,23 @@ impl Simulation {
         limits
     }
 
+    /// Downloads `files` files over `link` from the start, as the driver would: as many in
+    /// flight as the limit allows while files are left; the simulated time the last one ends.
+    fn download(&mut self, limiter: &mut Limiter, link: Link, files: usize) -> Duration {
+        let mut left = files;
+        while left > 0 || !self.in_flight.is_empty() {
+            while left > 0 && self.in_flight.len() < limiter.limit() {
+                self.start(link);
+                left -= 1;
+            }
+            let Reverse((end, id)) = self.in_flight.pop().expect("files in flight");
+            self.now = end;
+            let sample = self.samples.remove(&id).expect("a started file");
+            limiter.record(&sample);
+        }
+        self.now
+    }
+
     fn start(&mut self, link: Link) {
         let n = self.in_flight.len() + 1;
         let throttled = link.throttle_above.is_some_and(|above| n > above);
@@ -102,14 +119,12 @@ fn mean(limits: &[usize]) -> f64 {
 }
 
 #[test]
-fn from_the_floor_it_doubles_then_settles_around_the_capacity() {
+fn from_32_it_doubles_then_settles_around_the_capacity() {
     let mut limiter = adaptive(4, 256);
     let limits = Simulation::new().run(&mut limiter, Link::new(40, 40), 4000);
-    assert_eq!(limits[0], 4, "it starts at the floor");
-    // Four doublings (16 transfers a window at 4 and 8, twice the limit past that) and the
-    // capacity estimate: 272 transfers.
+    assert_eq!(limits[0], 32, "it starts at 32");
     let reached = limits.iter().position(|&l| l >= 35).expect("reaches 35");
-    assert!(reached <= 400, "reached 35 files in flight after {reached}");
+    assert!(reached <= 100, "reached 35 files in flight after {reached}");
     let settled = &limits[1000..];
     let mut seen: Vec<usize> = settled.to_vec();
     seen.dedup();
@@ -117,6 +132,75 @@ fn from_the_floor_it_doubles_then_settles_around_the_capacity() {
     assert!(within(settled, 35, 46), "{seen:?}");
     let average = mean(settled);
     assert!((38.0..=43.0).contains(&average), "settled around {average}");
+}
+
+#[test]
+fn it_starts_at_32_within_its_bounds() {
+    assert_eq!(adaptive(4, 256).limit(), 32);
+    assert_eq!(adaptive(4, 16).limit(), 16);
+    assert_eq!(adaptive(64, 256).limit(), 64);
+}
+
+/// The simulated time a download of `files` files over `link` takes with `concurrency`.
+fn download_time(concurrency: Concurrency, link: Link, files: usize) -> Duration {
+    Simulation::new().download(&mut Limiter::new(concurrency), link, files)
+}
+
+/// The default's speed over the best of fixed 8 to 256 over `link`, for `files` files.
+fn default_vs_best_fixed(link: Link, files: usize) -> f64 {
+    let default = download_time(Concurrency::default(), link, files);
+    let best = [8, 16, 32, 64, 128, 256]
+        .map(|n| download_time(Concurrency::Fixed(n), link, files))
+        .into_iter()
+        .min()
+        .expect("a sweep");
+    best.as_secs_f64() / default.as_secs_f64()
+}
+
+#[test]
+fn a_short_download_far_away_is_nearly_as_fast_as_the_best_fixed() {
+    // 2,002 files: the bench's tileset, a few dozen round trips at the best fixed number.
+    for (capacity, rtt_ms, at_least) in [
+        (32, 40, 0.95),
+        (64, 40, 0.95),
+        (64, 100, 0.95),
+        (128, 100, 0.85),
+    ] {
+        let speed = default_vs_best_fixed(Link::new(capacity, rtt_ms), 2002);
+        assert!(
+            speed >= at_least,
+            "capacity {capacity}, {rtt_ms} ms: {speed:.2} of the best fixed"
+        );
+    }
+}
+
+#[test]
+fn a_long_download_is_as_fast_as_the_best_fixed_to_within_a_few_percent() {
+    for (capacity, rtt_ms) in [(1, 1), (32, 40), (128, 100), (1000, 100)] {
+        let speed = default_vs_best_fixed(Link::new(capacity, rtt_ms), 50_000);
+        assert!(
+            speed >= 0.96,
+            "capacity {capacity}, {rtt_ms} ms: {speed:.2}"
+        );
+    }
+}
+
+#[test]
+fn it_doubles_every_round_trip_while_it_pays() {
+    let mut limiter = adaptive(4, 256);
+    let mut simulation = Simulation::new();
+    let link = Link::new(1000, 100);
+    let mut reached = None;
+    for _ in 0..2000 {
+        simulation.run(&mut limiter, link, 1);
+        if limiter.limit() >= 256 {
+            reached = Some(simulation.now);
+            break;
+        }
+    }
+    // 32, 64, 128, 256: three round trips, the first arrival after one.
+    let reached = reached.expect("reaches the ceiling");
+    assert!(reached <= Duration::from_millis(300), "{reached:?}");
 }
 
 #[test]
@@ -128,12 +212,18 @@ fn a_link_with_more_capacity_than_the_ceiling_keeps_the_ceiling() {
 }
 
 #[test]
-fn a_link_that_gains_nothing_from_more_files_stays_near_the_floor() {
+fn a_link_that_gains_nothing_from_more_files_comes_down_near_the_floor() {
     // Loopback: the client's CPU is the bottleneck, one file at a time is as fast as many.
     let mut limiter = adaptive(4, 256);
     let limits = Simulation::new().run(&mut limiter, Link::new(1, 1), 3000);
-    assert!(within(&limits, 4, 8), "{:?}", limits.iter().max());
-    assert!(mean(&limits[500..]) < 5.0, "{}", mean(&limits[500..]));
+    let down = limits.iter().position(|&l| l <= 8).expect("comes down");
+    assert!(down <= 1000, "down to 8 after {down}");
+    assert!(
+        within(&limits[1500..], 4, 8),
+        "{:?}",
+        limits[1500..].iter().max()
+    );
+    assert!(mean(&limits[1500..]) < 5.0, "{}", mean(&limits[1500..]));
 }
 
 #[test]
@@ -181,20 +271,11 @@ fn a_store_with_a_fixed_limit_keeps_it_near_that_limit_not_on_a_sawtooth() {
     assert!(within(settled, 16, 36), "{:?}", settled.iter().min());
 }
 
-/// A limiter driven to `limit` by windows that each pay their doubling.
+/// A limiter at `limit`, in slow start, and an instant to go on from.
 fn at(limit: usize, t0: Instant) -> (Limiter, Instant) {
-    let mut limiter = adaptive(4, 256);
-    let mut now = t0;
-    while limiter.limit() < limit {
-        let l = limiter.limit();
-        for _ in 0..MIN_WINDOW.max(2 * l) {
-            let started = now;
-            now += Duration::from_millis(1);
-            limiter.record(&sample(started, now, l, Outcome::Ok));
-        }
-    }
+    let limiter = adaptive(4, limit);
     assert_eq!(limiter.limit(), limit);
-    (limiter, now)
+    (limiter, t0)
 }
 
 fn sample(started: Instant, ended: Instant, in_flight: usize, outcome: Outcome) -> Sample {
@@ -241,11 +322,15 @@ fn a_transport_failure_takes_a_quarter_off_and_other_failures_nothing() {
 fn the_floor_holds_against_any_number_of_429s() {
     let t0 = Instant::now();
     let mut limiter = adaptive(3, 10);
+    let mut limits = Vec::new();
     for i in 0..100u32 {
         let at = t0 + Duration::from_millis(u64::from(i));
         limiter.record(&sample(at, at, 3, Outcome::Throttled));
-        assert_eq!(limiter.limit(), 3);
+        limits.push(limiter.limit());
     }
+    assert_eq!(limits[..3], [5, 3, 3]);
+    assert!(limits.iter().all(|&l| l == 3 || l == 5));
+    assert_eq!(limiter.limit(), 3);
 }
 
 #[test]
@@ -338,4 +423,25 @@ fn rates_of_nothing_measured_are_no_change() {
     assert!(!gained(at(8, 100.0), at(16, 149.0)));
     assert!(lost(at(16, 100.0), at(14, 93.0)));
     assert!(!lost(at(16, 100.0), at(14, 94.0)));
+}
+
+#[test]
+fn after_a_backoff_it_climbs_back_in_growing_steps() {
+    let mut limiter = adaptive(4, 256);
+    let mut simulation = Simulation::new();
+    let link = Link::new(64, 40);
+    let before = simulation.run(&mut limiter, link, 3000);
+    assert!(before[2999] >= 56, "{}", before[2999]);
+    // One 503, sent after everything before: halved.
+    let at = simulation.t0 + simulation.now;
+    let from = limiter.limit();
+    let change = limiter.record(&sample(at, at, from, Outcome::Throttled));
+    assert_eq!(change, Some(Change::BackedOff { from, to: from / 2 }));
+    let after = simulation.run(&mut limiter, link, 2000);
+    let back = after.iter().position(|&l| l >= 56).expect("climbs back");
+    let mut seen = after[..back + 1].to_vec();
+    seen.dedup();
+    // Steps of an eighth, a quarter and a half of the limit: three windows of twice the limit,
+    // each after the transfers sent before it (by eighths alone, six).
+    assert!(back <= 400, "back at 56 after {back} transfers: {seen:?}");
 }

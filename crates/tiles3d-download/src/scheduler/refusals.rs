@@ -95,9 +95,12 @@ impl Scheduler {
             return Some(Refusal::AskForFreshSignature);
         }
         // Refused through the re-sign budget while the store accepted other files during this
-        // download. Without fresh signatures only a file started after a refusal, and
-        // arrived, clears it.
-        if !self.no_fresh_signatures && self.ever_arrived {
+        // download: their paths, unless as many files as would doubt the signature were
+        // refused with every fresh one (sent together, none was started after another's
+        // refusal to doubt it). Without fresh signatures only a file started after a
+        // refusal, and arrived, clears it.
+        let few = self.suspects.len() < REFUSALS_THAT_DOUBT_THE_SIGNATURE;
+        if !self.no_fresh_signatures && self.ever_arrived && few {
             self.clear_refused_before(u64::MAX, false);
             return None;
         }

@@ -35,8 +35,8 @@ async fn a_store_busy_past_two_requests_lowers_the_adaptive_limit_and_the_downlo
         max_retry_after: Duration::from_secs(1),
         ..RetryOptions::default()
     };
-    // From one file in flight: the first window doubles it unconditionally, and the store
-    // turns away anything past two.
+    // It starts at 16 in flight (32, within the bounds), and the store turns away anything
+    // past two.
     let downloader = Downloader::new(out.path())
         .adaptive_concurrency(1, 16)
         .retry(retry);

@@ -8,7 +8,7 @@ use crate::error::CliError;
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ConcurrencyArgs {
     /// Always fetch N files at the same time. Without it the number is found as the download
-    /// goes: it starts at --min-concurrency, doubles while throughput grows, settles where
+    /// goes: it starts at 32 (within the bounds), doubles while throughput grows, settles where
     /// more files in flight stop adding throughput, and backs off when the store answers 429
     /// or 503.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024),

@@ -82,61 +82,66 @@ fn start_and_refuse(scheduler: &mut Scheduler) -> Refusal {
 }
 
 #[test]
-fn next_follows_the_adaptive_limit_up_and_down() {
+fn next_follows_the_adaptive_limit_down_and_up() {
     let adaptive = DownloadOptions {
         concurrency: Concurrency::Adaptive { min: 2, max: 8 },
         ..DownloadOptions::default()
     };
     let (mut scheduler, progress) = scheduler(&adaptive);
-    assert_eq!(progress.borrow().concurrency, 2);
+    // It starts at 32 within its bounds: 8.
+    assert_eq!(progress.borrow().concurrency, 8);
     let names: Vec<String> = (0..100).map(|i| format!("{i}.glb")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     entry_arrives_naming(&mut scheduler, &names);
     let t0 = std::time::Instant::now();
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let mut in_flight = start_all(&mut scheduler);
-    assert_eq!(in_flight.len(), 2);
-    // Sixteen files arrive at two in flight, each replaced as it goes: a window, and the
-    // limit doubles.
+    assert_eq!(in_flight.len(), 8);
+    // The store answers 503 to a file sent at 8 in flight: halved, and nothing starts until
+    // fewer than four are in flight.
+    let file = in_flight.remove(0);
+    let sample = Sample {
+        started: ms(0),
+        ended: ms(1),
+        bytes: 0,
+        in_flight: 8,
+        outcome: Outcome::Throttled,
+    };
+    scheduler.transferred(&sample);
+    scheduler.failed(file, FileError::Status { status: 503 });
+    assert_eq!(progress.borrow().concurrency, 4);
+    assert_eq!(progress.borrow().concurrency_lowered, 1);
+    for left in [6, 5, 4] {
+        assert!(
+            scheduler.next().is_none(),
+            "{} in flight, 4 allowed",
+            left + 1
+        );
+        let file = in_flight.remove(0);
+        let fetched = arrived(&file, 1, &[]);
+        scheduler.fetched(file, fetched);
+        assert_eq!(in_flight.len(), left);
+    }
+    in_flight.extend(start_all(&mut scheduler));
+    assert_eq!(in_flight.len(), 4);
+    // Sixteen files sent after the backoff arrive at four in flight, each replaced as it
+    // goes: a window that measures the new limit, and the climb steps up by one.
     for i in 0..16 {
         let file = in_flight.remove(0);
         let sample = Sample {
-            started: ms(i),
-            ended: ms(i + 1),
+            started: ms(10 + i),
+            ended: ms(11 + i),
             bytes: 1000,
-            in_flight: 2,
+            in_flight: 4,
             outcome: Outcome::Ok,
         };
         scheduler.transferred(&sample);
         let fetched = arrived(&file, 1000, &[]);
         scheduler.fetched(file, fetched);
         in_flight.extend(start_all(&mut scheduler));
-        assert_eq!(in_flight.len(), if i < 15 { 2 } else { 4 }, "after {i}");
+        assert_eq!(in_flight.len(), if i < 15 { 4 } else { 5 }, "after {i}");
     }
-    assert_eq!(progress.borrow().concurrency, 4);
-    // The store answers 503 to a file sent at the new limit: halved, and nothing starts until
-    // fewer than two are in flight.
-    let file = in_flight.remove(0);
-    let sample = Sample {
-        started: ms(20),
-        ended: ms(21),
-        bytes: 0,
-        in_flight: 4,
-        outcome: Outcome::Throttled,
-    };
-    scheduler.transferred(&sample);
-    scheduler.failed(file, FileError::Status { status: 503 });
-    assert_eq!(progress.borrow().concurrency, 2);
-    assert_eq!(progress.borrow().concurrency_lowered, 1);
-    assert!(scheduler.next().is_none(), "3 in flight, 2 allowed");
-    let file = in_flight.remove(0);
-    let fetched = arrived(&file, 1, &[]);
-    scheduler.fetched(file, fetched);
-    assert!(scheduler.next().is_none(), "2 in flight, 2 allowed");
-    let file = in_flight.remove(0);
-    let fetched = arrived(&file, 1, &[]);
-    scheduler.fetched(file, fetched);
-    assert_eq!(start_all(&mut scheduler).len(), 1);
+    assert_eq!(progress.borrow().concurrency, 5);
 }
 
 #[test]
