@@ -291,7 +291,7 @@ async fn run(
                 }
             }
         };
-        if let Err(stop) = follow(&mut scheduler, refusal, source).await {
+        if let Err(stop) = follow(&mut scheduler, refusal, source, transfer).await {
             tasks.abort_all();
             // Files that arrived before the abort took effect are recorded.
             while let Some(joined) = tasks.join_next().await {
@@ -345,10 +345,15 @@ async fn follow(
     scheduler: &mut Scheduler,
     refusal: Refusal,
     source: &dyn SignedUrlSource,
+    transfer: &FileTransfer,
 ) -> Result<(), DownloadError> {
     match refusal {
         Refusal::Requeued | Refusal::Held => Ok(()),
         Refusal::Stop(error) => Err(error),
+        Refusal::Probe(file) => {
+            let accepted = transfer.fetcher.signature_accepted(&file).await;
+            scheduler.probed(accepted)
+        }
         Refusal::AskForFreshSignature => {
             let fresh = source
                 .refresh()

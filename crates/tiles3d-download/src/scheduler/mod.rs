@@ -64,6 +64,8 @@ pub(crate) struct Scheduler {
     proven: bool,
     /// Whether any file sent during this download has arrived.
     ever_arrived: bool,
+    /// The signature generation the store was last asked about with an arrived file.
+    probed: Option<u32>,
     /// The source had no fresh signature to give: refusals are judged without one.
     no_fresh_signatures: bool,
     /// Each finished file: its path and record, and whether it was already on disk.
@@ -153,6 +155,7 @@ impl Scheduler {
             suspects: Vec::new(),
             proven: false,
             ever_arrived: false,
+            probed: None,
             no_fresh_signatures: false,
             done: Vec::new(),
             failures: Vec::new(),

@@ -1,10 +1,13 @@
 //! How the scheduler tells a refused path from a refused signature: a file refused with the
 //! current signature is held while the files started after it decide, and a fresh signature
-//! is asked for only when they are refused too.
+//! is asked for only when they are refused too. Refusals that nothing started after them can
+//! judge, once the fresh signatures are spent, are judged by asking the store for a file it is
+//! known to hold ([`Refusal::Probe`]).
 
 use super::{Origin, Queued, Scheduler, Started};
 use crate::errors::{DownloadError, FileError};
-use crate::url::TilesetUrl;
+use crate::url::{TileFile, TilesetUrl};
+use tiles3d::TilePath;
 
 /// A file refused with the current signature.
 pub(super) struct Suspect {
@@ -35,6 +38,9 @@ pub(crate) enum Refusal {
     AskForFreshSignature,
     /// The download ends here: fresh signatures have been refused too often in a row.
     Stop(DownloadError),
+    /// Ask the store whether it accepts the current signature for this file, which arrived
+    /// earlier, and hand the answer to [`Scheduler::probed`].
+    Probe(TileFile),
 }
 
 impl Scheduler {
@@ -95,16 +101,42 @@ impl Scheduler {
             return Some(Refusal::AskForFreshSignature);
         }
         // Refused through the re-sign budget while the store accepted other files during this
-        // download: their paths, unless as many files as would doubt the signature were
-        // refused with every fresh one (sent together, none was started after another's
-        // refusal to doubt it). Without fresh signatures only a file started after a
-        // refusal, and arrived, clears it.
-        let few = self.suspects.len() < REFUSALS_THAT_DOUBT_THE_SIGNATURE;
-        if !self.no_fresh_signatures && self.ever_arrived && few {
+        // download. Files sent together (none started after another's refusal) leave nothing
+        // to judge by: the store is asked whether it takes the signature for a file it holds.
+        // Without fresh signatures only a file started after a refusal, and arrived, clears
+        // them.
+        if !self.no_fresh_signatures && self.ever_arrived {
+            if let Some(file) = self.probe_file() {
+                return Some(Refusal::Probe(file));
+            }
             self.clear_refused_before(u64::MAX, false);
             return None;
         }
         Some(self.renew_or_stop())
+    }
+
+    /// A file that arrived, to ask the store about the current signature with: `None` when
+    /// it has been asked already with this signature, or nothing arrived.
+    fn probe_file(&mut self) -> Option<TileFile> {
+        if self.probed == Some(self.generation) {
+            return None;
+        }
+        let (path, _, _) = self.done.iter().rev().find(|(_, _, skipped)| !skipped)?;
+        let path = TilePath::parse(path)?;
+        self.probed = Some(self.generation);
+        Some(self.tileset.file_at(path, None))
+    }
+
+    /// The answer to [`Refusal::Probe`]: the store takes the signature for a file it holds
+    /// (the held refusals are their paths'), refuses it (the signature is refused: the
+    /// download stops, as the budget of fresh ones is spent), or said neither (taken as
+    /// their paths', as before there was a way to ask).
+    pub(crate) fn probed(&mut self, accepted: Option<bool>) -> Result<(), DownloadError> {
+        if accepted == Some(false) {
+            return Err(self.rejected());
+        }
+        self.clear_refused_before(u64::MAX, false);
+        Ok(())
     }
 
     /// The answer to [`Refusal::AskForFreshSignature`]: a fresh signature for the same root

@@ -11,6 +11,7 @@ use crate::options::{DownloadOptions, Progress};
 use crate::store::manifest::Journal;
 use crate::store::write_threads::WriteThreads;
 use crate::store::writer::CreatedDirs;
+use crate::url::TileFile;
 
 /// What every file fetch needs.
 pub(crate) struct Fetcher {
@@ -33,6 +34,32 @@ impl Fetcher {
         ReadLimits {
             max_files: self.options.max_files.saturating_sub(known),
             max_json_depth: self.options.max_json_depth,
+        }
+    }
+}
+
+impl Fetcher {
+    /// Whether the store accepts `file`'s signature for a file it is known to hold: its first
+    /// byte is asked for. `None` when the answer says neither (another status, no answer).
+    pub(crate) async fn signature_accepted(&self, file: &TileFile) -> Option<bool> {
+        let request = self
+            .http
+            .get(file.url().clone())
+            .header(reqwest::header::ACCEPT_ENCODING, "identity")
+            .header(reqwest::header::RANGE, "bytes=0-0");
+        let response = tokio::time::timeout(self.options.idle_timeout, request.send())
+            .await
+            .ok()?
+            .ok()?;
+        let status = response.status();
+        if status.is_success() {
+            Some(true)
+        } else if status == reqwest::StatusCode::UNAUTHORIZED
+            || status == reqwest::StatusCode::FORBIDDEN
+        {
+            Some(false)
+        } else {
+            None
         }
     }
 }

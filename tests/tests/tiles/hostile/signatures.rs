@@ -62,15 +62,15 @@ async fn rotating_server(
     tiles: usize,
     every: usize,
 ) -> (Hostile, Arc<AtomicU32>, HashMap<String, Bytes>, Accepted) {
-    rotating_server_refusing(tiles, every, None).await
+    rotating_server_refusing(tiles, every, &[]).await
 }
 
-/// [`rotating_server`], answering 403 for `refused` whatever the signature, as S3 and
-/// CloudFront answer for a key that does not exist.
+/// [`rotating_server`], answering 403 for the `refused` files whatever the signature, as S3
+/// and CloudFront answer for a key that does not exist.
 async fn rotating_server_refusing(
     tiles: usize,
     every: usize,
-    refused: Option<&'static str>,
+    refused: &'static [&'static str],
 ) -> (Hostile, Arc<AtomicU32>, HashMap<String, Bytes>, Accepted) {
     let names: Vec<String> = (0..tiles).map(|i| format!("t{i}.glb")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -94,7 +94,7 @@ async fn rotating_server_refusing(
             return Reply::Status(403);
         }
         let name = request.path.trim_start_matches("/c/e/");
-        if Some(name) == refused {
+        if refused.contains(&name) {
             return Reply::Status(403);
         }
         if accepted.fetch_add(1, Ordering::SeqCst) % every == every - 1 {
@@ -178,8 +178,7 @@ async fn a_source_that_keeps_handing_out_refused_signatures_stops_after_the_budg
 /// The store answers 403 for `t150.glb` whatever the signature, and accepts it for the 300
 /// other files.
 async fn one_refused_blob_among_300() -> (Hostile, Arc<AtomicU32>) {
-    let (server, generation, _, _) =
-        rotating_server_refusing(301, usize::MAX, Some("t150.glb")).await;
+    let (server, generation, _, _) = rotating_server_refusing(301, usize::MAX, &["t150.glb"]).await;
     (server, generation)
 }
 
@@ -230,6 +229,50 @@ async fn one_blob_refused_always_fails_alone_after_one_fresh_signature_and_300_a
     let refreshes = source.refreshes.load(Ordering::SeqCst);
     assert!((1..=2).contains(&refreshes), "{refreshes} refreshes");
     assert_eq!(server.requests_for("/c/e/t150.glb").len(), 1 + refreshes);
+}
+
+/// Ten missing keys at the end of a tileset, all sent at once (the adaptive default starts
+/// above their number): each fails alone, and the 30 other files are kept. Ten refusals held
+/// together are no proof against a signature that fresh ones never cleared.
+#[tokio::test]
+async fn ten_blobs_refused_always_at_the_end_fail_alone_and_the_others_are_kept() {
+    const REFUSED: [&str; 10] = [
+        "t30.glb", "t31.glb", "t32.glb", "t33.glb", "t34.glb", "t35.glb", "t36.glb", "t37.glb",
+        "t38.glb", "t39.glb",
+    ];
+    let (server, generation, _, _) = rotating_server_refusing(40, usize::MAX, &REFUSED).await;
+    let source = Rotating {
+        addr: server.addr,
+        generation,
+        refreshes: Arc::default(),
+        fresh: true,
+    };
+    let out = tempfile::tempdir().unwrap();
+    let options = DownloadOptions {
+        retry: quick_retries(),
+        use_listing: false,
+        ..DownloadOptions::default()
+    };
+
+    let err = Downloader::new(out.path())
+        .with_options(options)
+        .download_from(&source)
+        .await
+        .unwrap_err();
+
+    let DownloadError::Incomplete { failures, summary } = err else {
+        panic!("expected an incomplete download, got {err}");
+    };
+    let mut failed: Vec<&str> = failures.iter().map(|f| f.path.as_str()).collect();
+    failed.sort_unstable();
+    assert_eq!(failed, REFUSED);
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.error == FileError::Forbidden { status: 403 }),
+        "{failures:?}"
+    );
+    assert_eq!(summary.files, 31, "30 tiles and the tileset are kept");
 }
 
 #[tokio::test]

@@ -347,8 +347,10 @@ fn without_a_fresh_signature_refusals_of_later_files_stop_with_everything_listed
     ));
 }
 
-#[test]
-fn the_last_file_refused_through_the_re_sign_budget_fails_when_others_arrived() {
+/// A scheduler whose file `a.glb` was refused with the first signature and with the one
+/// fresh signature the budget allows, while `b.glb`, sent with the first, arrived: the store
+/// is to be asked about the fresh signature with `b.glb`.
+fn refused_through_the_budget_beside_an_arrival() -> (Scheduler, Arc<watch::Sender<Progress>>) {
     let (mut scheduler, progress) = scheduler(&options(8, 1));
     entry_arrives_naming(&mut scheduler, &["a.glb", "b.glb"]);
     let mut started = start_all(&mut scheduler).into_iter();
@@ -361,7 +363,20 @@ fn the_last_file_refused_through_the_re_sign_budget_fails_when_others_arrived() 
     // Sent with the first signature: it shows the store took that one, not the fresh one.
     arrives(&mut scheduler, b);
 
-    assert!(matches!(start_and_refuse(&mut scheduler), Refusal::Held));
+    match start_and_refuse(&mut scheduler) {
+        Refusal::Probe(file) => {
+            assert_eq!(file.path().as_str(), "b.glb");
+            assert!(file.url().as_str().contains("SECOND"), "{}", file.url());
+        }
+        other => panic!("expected the store to be asked, got {other:?}"),
+    }
+    (scheduler, progress)
+}
+
+#[test]
+fn the_last_file_refused_through_the_re_sign_budget_fails_when_the_store_takes_the_signature() {
+    let (mut scheduler, progress) = refused_through_the_budget_beside_an_arrival();
+    scheduler.probed(Some(true)).unwrap();
 
     let finished = scheduler.finish();
     assert_eq!(
@@ -369,4 +384,24 @@ fn the_last_file_refused_through_the_re_sign_budget_fails_when_others_arrived() 
         [("a.glb", FileError::Forbidden { status: 403 })]
     );
     assert_eq!(progress.borrow().resigns, 1);
+}
+
+#[test]
+fn refusals_through_the_re_sign_budget_stop_the_download_when_the_store_refuses_the_signature() {
+    let (mut scheduler, _) = refused_through_the_budget_beside_an_arrival();
+    let stop = scheduler.probed(Some(false)).unwrap_err();
+    assert!(
+        matches!(stop, DownloadError::SignatureRejected { status: 403, ref path } if path.as_str() == "a.glb"),
+        "{stop}"
+    );
+}
+
+#[test]
+fn a_store_that_says_neither_leaves_the_refusals_to_their_paths() {
+    let (mut scheduler, _) = refused_through_the_budget_beside_an_arrival();
+    scheduler.probed(None).unwrap();
+    assert_eq!(
+        failures_of(&scheduler.finish()),
+        [("a.glb", FileError::Forbidden { status: 403 })]
+    );
 }
