@@ -10,7 +10,7 @@ use mesh_export_emulator::Emulator;
 use predicates::prelude::*;
 
 use crate::hostile::{TOKEN, empty_page, json_reply, server};
-use crate::support::{IMODEL, bare, service, service_with};
+use crate::support::{IMODEL, Service, bare, service, service_with};
 
 /// An emulator whose exports run for a minute: long enough to be running throughout a test.
 fn slow_service() -> crate::support::Service {
@@ -115,18 +115,25 @@ fn a_refused_connection_names_the_host_and_port() {
         );
 }
 
-#[test]
-fn a_stale_access_token_beside_client_credentials_suggests_unsetting_it() {
-    let service = service();
-    bare()
-        .args(["--base-url", &service.emulator.mesh_export_url()])
+/// The binary against `service` with an access token the emulator refuses in the
+/// environment, beside valid client credentials.
+fn token_beside_client_credentials(service: &Service) -> assert_cmd::Command {
+    let mut cmd = bare();
+    cmd.args(["--base-url", &service.emulator.mesh_export_url()])
         .env("ITWIN_ACCESS_TOKEN", "an-expired-token-value")
         .env("ITWIN_CLIENT_ID", mesh_export_emulator::DEMO_CLIENT_ID)
         .env(
             "ITWIN_CLIENT_SECRET",
             mesh_export_emulator::DEMO_CLIENT_SECRET,
         )
-        .env("ITWIN_TOKEN_URL", service.emulator.token_url())
+        .env("ITWIN_TOKEN_URL", service.emulator.token_url());
+    cmd
+}
+
+#[test]
+fn a_stale_access_token_beside_client_credentials_suggests_unsetting_it() {
+    let service = service();
+    token_beside_client_credentials(&service)
         .arg("list")
         .assert()
         .code(3)
@@ -429,15 +436,7 @@ fn a_blob_store_retry_wait_is_announced_too() {
 #[test]
 fn an_access_token_shadowing_client_credentials_is_warned_about() {
     let service = service();
-    let output = bare()
-        .args(["--base-url", &service.emulator.mesh_export_url()])
-        .env("ITWIN_ACCESS_TOKEN", "an-expired-token-value")
-        .env("ITWIN_CLIENT_ID", mesh_export_emulator::DEMO_CLIENT_ID)
-        .env(
-            "ITWIN_CLIENT_SECRET",
-            mesh_export_emulator::DEMO_CLIENT_SECRET,
-        )
-        .env("ITWIN_TOKEN_URL", service.emulator.token_url())
+    let output = token_beside_client_credentials(&service)
         .arg("list")
         .output()
         .unwrap();

@@ -145,6 +145,23 @@ async fn a_refused_signature_is_renewed_through_the_source_and_the_download_carr
     assert_eq!(files_under(out.path()).len(), files.len() + 1);
 }
 
+/// The download from `source` into `out` with the default options (adaptive concurrency, so
+/// a small tileset's files go out together), the walk alone, quick retries and `max_resigns`;
+/// its error.
+async fn fails_from(source: &Rotating, out: &std::path::Path, max_resigns: u32) -> DownloadError {
+    let options = DownloadOptions {
+        retry: quick_retries(),
+        use_listing: false,
+        max_resigns,
+        ..DownloadOptions::default()
+    };
+    Downloader::new(out)
+        .with_options(options)
+        .download_from(source)
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_source_that_keeps_handing_out_refused_signatures_stops_after_the_budget() {
     let (server, generation, _, _) = rotating_server(30, 5).await;
@@ -155,17 +172,8 @@ async fn a_source_that_keeps_handing_out_refused_signatures_stops_after_the_budg
         fresh: false,
     };
     let out = tempfile::tempdir().unwrap();
-    let options = DownloadOptions {
-        retry: quick_retries(),
-        max_resigns: 3,
-        ..DownloadOptions::default()
-    };
 
-    let err = Downloader::new(out.path())
-        .with_options(options)
-        .download_from(&source)
-        .await
-        .unwrap_err();
+    let err = fails_from(&source, out.path(), 3).await;
 
     assert!(
         matches!(err, DownloadError::SignatureRejected { status: 403, .. }),
@@ -248,17 +256,8 @@ async fn ten_blobs_refused_always_at_the_end_fail_alone_and_the_others_are_kept(
         fresh: true,
     };
     let out = tempfile::tempdir().unwrap();
-    let options = DownloadOptions {
-        retry: quick_retries(),
-        use_listing: false,
-        ..DownloadOptions::default()
-    };
 
-    let err = Downloader::new(out.path())
-        .with_options(options)
-        .download_from(&source)
-        .await
-        .unwrap_err();
+    let err = fails_from(&source, out.path(), DownloadOptions::default().max_resigns).await;
 
     let DownloadError::Incomplete { failures, summary } = err else {
         panic!("expected an incomplete download, got {err}");
