@@ -50,10 +50,11 @@ const MAX_EMPTY_PAGES: u32 = 16;
 const MAX_NAME_BYTES: usize = 64 * 1024 * 1024;
 
 /// Extensions of the files fetched on the listing's word before the walk names them: content
-/// read the same way whoever names it. Tileset JSON and subtrees are left to the walk: how
-/// they are read depends on who names them, and they are few.
+/// read the same way whoever names it. Tileset JSON, subtrees and `.bin` buffers are left to
+/// the walk: how they are read depends on who names them (a `.bin` may hold a subtree's
+/// availability, read for that subtree), and a file fetched as the wrong kind is fetched again.
 const PREFETCHED_EXTENSIONS: &[&str] = &[
-    "glb", "gltf", "b3dm", "i3dm", "pnts", "cmpt", "bin", "png", "jpg", "jpeg", "webp", "ktx2",
+    "glb", "gltf", "b3dm", "i3dm", "pnts", "cmpt", "png", "jpg", "jpeg", "webp", "ktx2",
 ];
 
 /// The blobs under a tileset's root, as its container lists them.
