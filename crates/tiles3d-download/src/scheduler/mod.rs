@@ -60,8 +60,6 @@ pub(crate) struct Scheduler {
     /// Files refused with the current signature, waiting for what tells a refused path from
     /// a refused signature.
     suspects: Vec<Suspect>,
-    /// Whether a file sent with the current signature has arrived.
-    proven: bool,
     /// Whether any file sent during this download has arrived.
     ever_arrived: bool,
     /// The signature generation the store was last asked about with an arrived file.
@@ -153,7 +151,6 @@ impl Scheduler {
             claims,
             queue,
             suspects: Vec::new(),
-            proven: false,
             ever_arrived: false,
             probed: None,
             no_fresh_signatures: false,
@@ -220,7 +217,6 @@ impl Scheduler {
         if started.generation == self.generation && !fetched.skipped {
             // The current signature works: a later refusal may ask for fresh ones again.
             self.resigns_in_a_row = 0;
-            self.proven = true;
             self.clear_refused_before(started.number, true);
         }
         if !fetched.skipped {

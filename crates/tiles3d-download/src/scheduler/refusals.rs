@@ -165,7 +165,6 @@ impl Scheduler {
         self.tileset = fresh;
         self.generation += 1;
         self.resigns_in_a_row += 1;
-        self.proven = false;
         self.progress.send_modify(|p| p.resigns += 1);
         for suspect in std::mem::take(&mut self.suspects).into_iter().rev() {
             let mut queued = suspect.queued;
